@@ -1,0 +1,202 @@
+"""The frozen data that flows through the pipeline.
+
+Everything here is plain data: no boto3, no clock, no environment. Collectors build the
+live side, `specs/` builds the desired side, `compare/` turns both into a `Finding`, and
+`notify/` renders findings. Keeping these types in one place is what lets a new resource
+kind plug in without touching the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+GLOBAL_REGION = "global"
+
+
+class Kind(StrEnum):
+    SECURITY_GROUP = "security_group"
+    S3_BUCKET = "s3_bucket"
+    IAM_POLICY = "iam_policy"
+    IAM_ROLE = "iam_role"
+    IAM_USER = "iam_user"
+    IAM_GROUP = "iam_group"
+    GUARD = "guard"
+
+
+class Status(StrEnum):
+    IN_SYNC = "in_sync"
+    DRIFTED = "drifted"
+    MISSING = "missing"
+    UNMANAGED = "unmanaged"
+    UNKNOWN = "unknown"
+
+
+Direction = Literal["ingress", "egress"]
+PeerType = Literal["cidr", "cidr6", "group", "prefix_list"]
+ChangeOp = Literal["add", "remove", "modify"]
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a spec (or a field of it) was written, so errors and alerts can point at it."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """One resource as the pipeline addresses it.
+
+    `id` is the AWS id (`sg-…`, bucket name, IAM ARN). Some CloudTrail records only name a
+    security group (`groupName`, optionally with `vpc_id`); then `id` is None until a
+    collector resolves it.
+    """
+
+    kind: Kind
+    account: str | None
+    region: str
+    id: str | None = None
+    name: str | None = None
+    vpc_id: str | None = None
+
+    def label(self) -> str:
+        return self.id or self.name or "?"
+
+
+@dataclass(frozen=True, order=True)
+class Rule:
+    """One canonical security-group rule: one direction, one protocol/port range, one peer.
+
+    `proto` is canonical: "-1" (all traffic), "tcp", "udp", "icmp", "icmpv6", or another
+    IP protocol number as a decimal string. Ports are None when the protocol has none
+    (all traffic, or protocols other than tcp/udp/icmp/icmpv6); for icmp they hold the
+    type and code, -1 meaning any.
+    """
+
+    direction: Direction
+    proto: str
+    from_port: int | None
+    to_port: int | None
+    peer_type: PeerType
+    peer: str
+    description: str | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, int | None, int | None, str, str]:
+        """Identity of the rule; descriptions are compared separately, only when pinned."""
+        return (
+            self.direction,
+            self.proto,
+            self.from_port,
+            self.to_port,
+            self.peer_type,
+            self.peer,
+        )
+
+
+@dataclass(frozen=True)
+class SecurityGroupState:
+    """A security group as read from AWS, already canonical."""
+
+    group_id: str
+    name: str
+    vpc_id: str | None
+    description: str
+    account: str
+    region: str
+    rules: frozenset[Rule]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    # id -> name of groups this group's rules reference (and of the group itself), so
+    # that specs may name peers and alerts can show names.
+    peer_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecurityGroupSpec:
+    """The desired state of one security group, as written in a spec file.
+
+    A group is identified by `group_id`, or by `name` (+ `vpc_id`, + `region`,
+    + `account`); omitted scope fields match any value. `egress=None` means the spec
+    leaves egress to the AWS default (all traffic to 0.0.0.0/0). `tags=None` means tags
+    are not pinned. Rules whose `peer_type` is "group" may name the peer by group name;
+    comparison resolves names against the live group's `peer_names`.
+    """
+
+    source: SourceLocation
+    group_id: str | None
+    name: str | None
+    vpc_id: str | None
+    region: str | None
+    account: str | None
+    description: str | None
+    ingress: frozenset[Rule]
+    egress: frozenset[Rule] | None
+    tags: Mapping[str, str] | None = None
+    # rule key -> where that rule was written, for messages that point at a line
+    rule_lines: Mapping[tuple[str, str, int | None, int | None, str, str], int] = field(
+        default_factory=dict
+    )
+
+    def label(self) -> str:
+        return self.group_id or self.name or "?"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One precise departure from the spec.
+
+    `expected` / `actual` are JSON-ready values (None when absent on that side).
+    `summary` is a human sentence without the leading +/-/~ marker.
+    """
+
+    op: ChangeOp
+    path: str
+    expected: Any
+    actual: Any
+    summary: str
+    world_open: bool = False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made the change, as CloudTrail recorded it."""
+
+    arn: str | None
+    event_name: str
+    event_time: str | None
+    event_id: str | None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    identity_type: str | None = None
+    session_issuer: str | None = None
+    via: str | None = None  # "console", "cloudformation", "terraform" or None
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of comparing one resource with its spec."""
+
+    kind: Kind
+    id: str | None
+    name: str | None
+    account: str | None
+    region: str
+    status: Status
+    changes: tuple[Change, ...] = ()
+    spec: str | None = None  # spec file (and line) it departs from
+    actor: Actor | None = None
+    reason: str | None = None  # why the status is unknown / missing, in words
+    vpc_id: str | None = None
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status is not Status.IN_SYNC
