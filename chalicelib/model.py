@@ -65,9 +65,11 @@ class ResourceRef:
     id: str | None = None
     name: str | None = None
     vpc_id: str | None = None
+    # security-group rule ids (`sgr-…`) named by a record that names no group
+    rule_ids: tuple[str, ...] = ()
 
     def label(self) -> str:
-        return self.id or self.name or "?"
+        return self.id or self.name or (self.rule_ids[0] if self.rule_ids else "?")
 
 
 @dataclass(frozen=True, order=True)
