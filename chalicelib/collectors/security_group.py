@@ -1,0 +1,226 @@
+"""Reads security groups from EC2 and turns them into canonical `SecurityGroupState`.
+
+get → transform: `SecurityGroupCollector` does the I/O (and raises `ReadError`);
+`parse_security_group` is pure and tested on canned responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.compare.canonical import canonical_cidr, canonical_ports, canonical_proto
+from chalicelib.errors import ReadError
+from chalicelib.model import Direction, PeerType, ResourceRef, Rule, SecurityGroupState
+
+# EC2 accepts 5..1000 for DescribeSecurityGroups MaxResults; the largest page means fewest calls.
+PAGE_SIZE = 1000
+_NOT_FOUND = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
+_RULE_NOT_FOUND = frozenset({"InvalidSecurityGroupRuleId.NotFound"})
+
+# The table of reads this collector makes, with the IAM permission each needs; the
+# Lambda's least-privilege policy is derived from it.
+READS: tuple[tuple[str, str], ...] = (
+    ("DescribeSecurityGroups", "ec2:DescribeSecurityGroups"),
+    ("DescribeSecurityGroupRules", "ec2:DescribeSecurityGroupRules"),
+    ("DescribeVpcs", "ec2:DescribeVpcs"),
+)
+
+Ec2ClientFactory = Callable[[str], Any]
+
+
+def _rules_of(
+    permissions: list[dict[str, Any]], direction: Direction, owner: str
+) -> Iterator[Rule]:
+    for perm in permissions:
+        proto = canonical_proto(perm.get("IpProtocol", "-1"))
+        from_port, to_port = canonical_ports(proto, perm.get("FromPort"), perm.get("ToPort"))
+        peers: list[tuple[PeerType, str, str | None]] = []
+        for item in perm.get("IpRanges", []):
+            peers.append(("cidr", canonical_cidr(item["CidrIp"]), item.get("Description")))
+        for item in perm.get("Ipv6Ranges", []):
+            peers.append(("cidr6", canonical_cidr(item["CidrIpv6"]), item.get("Description")))
+        for item in perm.get("PrefixListIds", []):
+            peers.append(("prefix_list", item["PrefixListId"], item.get("Description")))
+        for item in perm.get("UserIdGroupPairs", []):
+            group_id = item.get("GroupId") or item.get("GroupName", "")
+            user = item.get("UserId")
+            peer = f"{user}/{group_id}" if user and user != owner else group_id
+            peers.append(("group", peer, item.get("Description")))
+        for peer_type, peer, description in peers:
+            yield Rule(direction, proto, from_port, to_port, peer_type, peer, description or None)
+
+
+def parse_security_group(
+    raw: Mapping[str, Any], region: str, peer_names: Mapping[str, str] | None = None
+) -> SecurityGroupState:
+    """One `SecurityGroups[]` item → canonical state (a permission with n peers → n rules)."""
+    owner = str(raw.get("OwnerId", ""))
+    rules = frozenset(
+        [
+            *_rules_of(raw.get("IpPermissions", []), "ingress", owner),
+            *_rules_of(raw.get("IpPermissionsEgress", []), "egress", owner),
+        ]
+    )
+    names = dict(peer_names or {})
+    names[raw["GroupId"]] = raw.get("GroupName", "")
+    return SecurityGroupState(
+        group_id=raw["GroupId"],
+        name=raw.get("GroupName", ""),
+        vpc_id=raw.get("VpcId"),
+        description=raw.get("Description", ""),
+        account=owner,
+        region=region,
+        rules=rules,
+        tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+        peer_names=names,
+    )
+
+
+def referenced_group_ids(raw: Mapping[str, Any]) -> set[str]:
+    """Same-account groups named as peers (other accounts' groups cannot be described)."""
+    owner = raw.get("OwnerId")
+    found: set[str] = set()
+    for key in ("IpPermissions", "IpPermissionsEgress"):
+        for perm in raw.get(key, []):
+            for pair in perm.get("UserIdGroupPairs", []):
+                if pair.get("GroupId") and pair.get("UserId", owner) == owner:
+                    found.add(pair["GroupId"])
+    found.discard(raw["GroupId"])
+    return found
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+class SecurityGroupCollector:
+    """Live reads for one account; one EC2 client per region, made on first use."""
+
+    def __init__(self, ec2_for_region: Ec2ClientFactory) -> None:
+        self._ec2_for_region = ec2_for_region
+        self._clients: dict[str, Any] = {}
+
+    def _ec2(self, region: str) -> Any:
+        if region not in self._clients:
+            self._clients[region] = self._ec2_for_region(region)
+        return self._clients[region]
+
+    def _call(self, region: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self._ec2(region), operation)(**kwargs)
+            return result
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in _NOT_FOUND or code in _RULE_NOT_FOUND:
+                raise
+            raise ReadError(f"{operation} in {region} failed: {code}", code=code) from exc
+        except BotoCoreError as exc:
+            raise ReadError(f"{operation} in {region} failed: {exc}", code="ClientError") from exc
+
+    def _default_vpc(self, region: str) -> str | None:
+        vpcs = self._call(
+            region, "describe_vpcs", Filters=[{"Name": "is-default", "Values": ["true"]}]
+        ).get("Vpcs", [])
+        return vpcs[0]["VpcId"] if vpcs else None
+
+    def _group_ids_for_rules(self, region: str, rule_ids: tuple[str, ...]) -> list[str]:
+        try:
+            rules = self._call(
+                region, "describe_security_group_rules", SecurityGroupRuleIds=list(rule_ids)
+            ).get("SecurityGroupRules", [])
+        except ClientError as exc:
+            raise ReadError(
+                f"rules {', '.join(rule_ids)} no longer exist, so their group cannot be found",
+                code=_error_code(exc),
+            ) from exc
+        return sorted({r["GroupId"] for r in rules})
+
+    def _describe(self, region: str, **kwargs: Any) -> list[dict[str, Any]]:
+        try:
+            groups: list[dict[str, Any]] = self._call(
+                region, "describe_security_groups", **kwargs
+            ).get("SecurityGroups", [])
+            return groups
+        except ClientError:
+            return []  # not found: the group is gone
+
+    def _peer_names(self, region: str, raws: list[dict[str, Any]]) -> dict[str, str]:
+        wanted = set().union(*(referenced_group_ids(r) for r in raws)) if raws else set()
+        if not wanted:
+            return {}
+        # A filter, not GroupIds: a stale reference to a deleted group must not fail the read.
+        peers = self._describe(region, Filters=[{"Name": "group-id", "Values": sorted(wanted)}])
+        return {p["GroupId"]: p.get("GroupName", "") for p in peers}
+
+    def read(self, ref: ResourceRef) -> list[SecurityGroupState]:
+        """The live groups a reference points at; [] when they do not exist.
+
+        Raises ReadError when AWS would not tell (AccessDenied, throttled past retries).
+        """
+        region = ref.region
+        if ref.id:
+            raws = self._describe(region, GroupIds=[ref.id])
+        elif ref.rule_ids:
+            group_ids = self._group_ids_for_rules(region, ref.rule_ids)
+            raws = self._describe(region, GroupIds=group_ids) if group_ids else []
+        elif ref.name:
+            vpc_id = ref.vpc_id or self._default_vpc(region)
+            if vpc_id is None:
+                return []
+            raws = self._describe(
+                region,
+                Filters=[
+                    {"Name": "group-name", "Values": [ref.name]},
+                    {"Name": "vpc-id", "Values": [vpc_id]},
+                ],
+            )
+        else:
+            return []
+        names = self._peer_names(region, raws)
+        return [parse_security_group(raw, region, names) for raw in raws]
+
+    def names_present(self, region: str, names: list[str]) -> set[tuple[str | None, str]]:
+        """(vpc, name) of live groups with any of these names: one call, not one per name."""
+        raws: list[dict[str, Any]] = []
+        paginator = self._ec2(region).get_paginator("describe_security_groups")
+        try:
+            for page in paginator.paginate(
+                Filters=[{"Name": "group-name", "Values": names}],
+                PaginationConfig={"PageSize": PAGE_SIZE},
+            ):
+                raws.extend(page.get("SecurityGroups", []))
+        except ClientError as exc:
+            code = _error_code(exc)
+            raise ReadError(
+                f"DescribeSecurityGroups in {region} failed: {code}", code=code
+            ) from exc
+        return {(raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws}
+
+    def default_vpc(self, region: str) -> str | None:
+        """The region's default VPC, where records that name a group without a VPC point."""
+        return self._default_vpc(region)
+
+    def list_region(self, region: str) -> list[SecurityGroupState]:
+        """Every group in the region, read with the largest page size AWS allows."""
+        try:
+            paginator = self._ec2(region).get_paginator("describe_security_groups")
+            raws: list[dict[str, Any]] = []
+            for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+                raws.extend(page.get("SecurityGroups", []))
+        except ClientError as exc:
+            code = _error_code(exc)
+            raise ReadError(
+                f"DescribeSecurityGroups in {region} failed: {code}", code=code
+            ) from exc
+        except BotoCoreError as exc:
+            raise ReadError(f"DescribeSecurityGroups in {region} failed: {exc}") from exc
+        names_by_vpc: dict[str | None, dict[str, str]] = {}
+        for raw in raws:
+            names_by_vpc.setdefault(raw.get("VpcId"), {})[raw["GroupId"]] = raw.get("GroupName", "")
+        return [
+            parse_security_group(raw, region, names_by_vpc.get(raw.get("VpcId"), {}))
+            for raw in raws
+        ]
