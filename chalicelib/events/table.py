@@ -1,0 +1,335 @@
+"""The event table: which CloudTrail calls Setpoint watches, and where each names its resource.
+
+One row per `eventName`. A new resource kind (S3, IAM) is new rows plus, if needed, new
+locators; the router never changes. The same table feeds the EventBridge rule pattern
+(`watched_event_names`), so what we subscribe to and what we understand cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from chalicelib.events.fields import ci_get, items, text
+from chalicelib.events.record import CloudTrailRecord
+from chalicelib.model import Kind, ResourceRef
+
+EC2_SOURCE = "ec2.amazonaws.com"
+
+Locate = Callable[[CloudTrailRecord], list[ResourceRef]]
+
+# Real ids are a prefix and 8 (older) or 17 hex digits; redacted values ("...") are not ids.
+_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+_RULE_ID = re.compile(r"sgr-[0-9a-f]{8,17}")
+_VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+
+
+@dataclass(frozen=True)
+class Locator:
+    """A pure way to find resources in a record, which can also say where it looked.
+
+    Calling it returns deduplicated refs. `looks_at` names the fields read, so a record in
+    which nothing was found can be skipped with a detail a user can check by hand.
+    """
+
+    looks_at: tuple[str, ...]
+    find: Callable[[CloudTrailRecord], Iterable[ResourceRef]]
+    explain_miss: Callable[[CloudTrailRecord], str] | None = None
+
+    def __call__(self, record: CloudTrailRecord) -> list[ResourceRef]:
+        return dedupe(self.find(record))
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    """One row of the table: an API call, its service, the kind it changes, how to find it."""
+
+    event_name: str
+    event_source: str
+    kind: Kind
+    locate: Locate
+
+    def explain_miss(self, record: CloudTrailRecord) -> str:
+        """Why `locate` found nothing in `record`, naming the fields it looked at."""
+        explain = getattr(self.locate, "explain_miss", None)
+        if explain is not None:
+            return str(explain(record))
+        looks_at: tuple[str, ...] = getattr(self.locate, "looks_at", ())
+        where = f" (looked at {', '.join(looks_at)})" if looks_at else ""
+        kind = self.kind.replace("_", " ")
+        return f"{self.event_name}: no usable {kind} id or name in the record{where}"
+
+
+def dedupe(refs: Iterable[ResourceRef]) -> list[ResourceRef]:
+    """Refs in first-seen order, one per resource (by id, else by name/vpc/rule ids)."""
+    seen: set[object] = set()
+    unique: list[ResourceRef] = []
+    for ref in refs:
+        key: object = ref.id if ref.id else (ref.name, ref.vpc_id, ref.rule_ids)
+        if key not in seen:
+            seen.add(key)
+            unique.append(ref)
+    return unique
+
+
+def union(*locators: Locator) -> Locator:
+    """Every resource any of `locators` finds (the same group named in request and response)."""
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        return [ref for locator in locators for ref in locator(record)]
+
+    return Locator(_joined(locators), find, _first_explain(locators))
+
+
+def first(*locators: Locator) -> Locator:
+    """What the first locator that finds anything finds: weaker names are only a fallback."""
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        for locator in locators:
+            refs = locator(record)
+            if refs:
+                return refs
+        return []
+
+    return Locator(_joined(locators), find, _first_explain(locators))
+
+
+def _joined(locators: Iterable[Locator]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(field for locator in locators for field in locator.looks_at))
+
+
+def _first_explain(
+    locators: Iterable[Locator],
+) -> Callable[[CloudTrailRecord], str] | None:
+    return next((loc.explain_miss for loc in locators if loc.explain_miss is not None), None)
+
+
+# -- security groups --------------------------------------------------------------------------
+
+
+def _group_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _GROUP_ID.fullmatch(value) else None
+
+
+def _rule_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _RULE_ID.fullmatch(value) else None
+
+
+def _vpc_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _VPC_ID.fullmatch(value) else None
+
+
+def _group_name(value: object) -> str | None:
+    name = text(value)
+    # A value made only of dots is a publisher's redaction, not a name someone chose.
+    return name if name and name.strip(". \t") else None
+
+
+def _elements(value: object) -> list[Any]:
+    """A list however it was logged: plain, `{"items": [...]}`, or a single object/string."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return items(value) if "items" in value else [value]
+    if isinstance(value, str):
+        return [value]
+    return []
+
+
+def _security_group(
+    record: CloudTrailRecord,
+    *,
+    group_id: str | None = None,
+    name: str | None = None,
+    vpc_id: str | None = None,
+    rule_ids: tuple[str, ...] = (),
+) -> list[ResourceRef]:
+    """A one-element list with the ref, or empty when there is nothing to address."""
+    region = record.aws_region
+    if region is None or not (group_id or name or rule_ids):
+        return []
+    return [
+        ResourceRef(
+            kind=Kind.SECURITY_GROUP,
+            account=record.account,
+            region=region,
+            id=group_id,
+            name=name,
+            vpc_id=vpc_id,
+            rule_ids=rule_ids,
+        )
+    ]
+
+
+def _request_group_id(record: CloudTrailRecord) -> list[ResourceRef]:
+    return _security_group(record, group_id=_group_id(record.request_parameters.get("groupId")))
+
+
+def _response_group_id(record: CloudTrailRecord) -> list[ResourceRef]:
+    # CreateSecurityGroup: the id exists only in the response; name and VPC are in the request.
+    params = record.request_parameters
+    group_id = _group_id(record.response_elements.get("groupId"))
+    if group_id is None:
+        return []
+    return _security_group(
+        record,
+        group_id=group_id,
+        name=_group_name(params.get("groupName")),
+        vpc_id=_vpc_id(params.get("vpcId")),
+    )
+
+
+def _request_group_name(record: CloudTrailRecord) -> list[ResourceRef]:
+    # Default-VPC calls may name the group only; a collector resolves the id later.
+    params = record.request_parameters
+    return _security_group(
+        record,
+        name=_group_name(params.get("groupName")),
+        vpc_id=_vpc_id(params.get("vpcId")),
+    )
+
+
+def _rule_set_groups(key: str) -> Callable[[CloudTrailRecord], list[ResourceRef]]:
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        refs: list[ResourceRef] = []
+        for rule in items(record.response_elements.get(key)):
+            refs += _security_group(record, group_id=_group_id(ci_get(rule, "groupId")))
+        return refs
+
+    return find
+
+
+def _rule_ids(values: Iterable[Any]) -> tuple[str, ...]:
+    found = []
+    for value in values:
+        if isinstance(value, Mapping):
+            value = ci_get(value, "securityGroupRuleId")
+        rule_id = _rule_id(value)
+        if rule_id:
+            found.append(rule_id)
+    return tuple(dict.fromkeys(found))
+
+
+def _request_rule_ids(record: CloudTrailRecord) -> list[ResourceRef]:
+    values = _elements(ci_get(record.request_parameters, "securityGroupRuleIds"))
+    return _security_group(record, rule_ids=_rule_ids(values))
+
+
+def _modify_request(record: CloudTrailRecord) -> Any:
+    return ci_get(record.request_parameters, "ModifySecurityGroupRulesRequest")
+
+
+def _modify_group_id(record: CloudTrailRecord) -> list[ResourceRef]:
+    return _security_group(record, group_id=_group_id(ci_get(_modify_request(record), "GroupId")))
+
+
+def _modify_rule_ids(record: CloudTrailRecord) -> list[ResourceRef]:
+    rules = _elements(ci_get(_modify_request(record), "SecurityGroupRule"))
+    return _security_group(record, rule_ids=_rule_ids(rules))
+
+
+def _tagged_ids(record: CloudTrailRecord) -> list[str]:
+    ids = []
+    for item in items(record.request_parameters.get("resourcesSet")):
+        resource_id = text(ci_get(item, "resourceId") if isinstance(item, Mapping) else item)
+        if resource_id:
+            ids.append(resource_id)
+    return ids
+
+
+def _tagged_groups(record: CloudTrailRecord) -> list[ResourceRef]:
+    # CreateTags/DeleteTags cover every EC2 resource; only security groups concern us.
+    refs: list[ResourceRef] = []
+    for resource_id in _tagged_ids(record):
+        refs += _security_group(record, group_id=_group_id(resource_id))
+    return refs
+
+
+def _tags_miss(record: CloudTrailRecord) -> str:
+    ids = _tagged_ids(record)
+    if not ids:
+        return (
+            f"{record.event_name}: no resource id in requestParameters.resourcesSet.items[]"
+            ".resourceId"
+        )
+    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return f"{record.event_name} on {shown}: not a security group"
+
+
+REQUEST_GROUP_ID = Locator(("requestParameters.groupId",), _request_group_id)
+RESPONSE_GROUP_ID = Locator(("responseElements.groupId",), _response_group_id)
+REQUEST_GROUP_NAME = Locator(("requestParameters.groupName",), _request_group_name)
+RULE_SET_GROUP_IDS = Locator(
+    ("responseElements.securityGroupRuleSet.items[].groupId",),
+    _rule_set_groups("securityGroupRuleSet"),
+)
+REVOKED_RULE_SET_GROUP_IDS = Locator(
+    ("responseElements.revokedSecurityGroupRuleSet.items[].groupId",),
+    _rule_set_groups("revokedSecurityGroupRuleSet"),
+)
+REQUEST_RULE_IDS = Locator(("requestParameters.securityGroupRuleIds",), _request_rule_ids)
+MODIFY_GROUP_ID = Locator(
+    ("requestParameters.ModifySecurityGroupRulesRequest.GroupId",), _modify_group_id
+)
+MODIFY_RULE_IDS = Locator(
+    ("requestParameters.ModifySecurityGroupRulesRequest.SecurityGroupRule[].SecurityGroupRuleId",),
+    _modify_rule_ids,
+)
+TAGGED_GROUPS = Locator(
+    ("requestParameters.resourcesSet.items[].resourceId",), _tagged_groups, _tags_miss
+)
+
+_AUTHORIZE = first(union(REQUEST_GROUP_ID, RULE_SET_GROUP_IDS), REQUEST_GROUP_NAME)
+_REVOKE = first(
+    union(REQUEST_GROUP_ID, REVOKED_RULE_SET_GROUP_IDS), REQUEST_GROUP_NAME, REQUEST_RULE_IDS
+)
+_RULE_DESCRIPTIONS = first(REQUEST_GROUP_ID, REQUEST_GROUP_NAME)
+_MODIFY = first(MODIFY_GROUP_ID, MODIFY_RULE_IDS)
+_CREATE = first(RESPONSE_GROUP_ID, REQUEST_GROUP_NAME)
+_DELETE = first(union(REQUEST_GROUP_ID, RESPONSE_GROUP_ID), REQUEST_GROUP_NAME)
+
+
+def _security_group_row(event_name: str, locate: Locate) -> EventRoute:
+    return EventRoute(event_name, EC2_SOURCE, Kind.SECURITY_GROUP, locate)
+
+
+_ROWS: tuple[EventRoute, ...] = (
+    _security_group_row("AuthorizeSecurityGroupIngress", _AUTHORIZE),
+    _security_group_row("AuthorizeSecurityGroupEgress", _AUTHORIZE),
+    _security_group_row("RevokeSecurityGroupIngress", _REVOKE),
+    _security_group_row("RevokeSecurityGroupEgress", _REVOKE),
+    _security_group_row("ModifySecurityGroupRules", _MODIFY),
+    _security_group_row("UpdateSecurityGroupRuleDescriptionsIngress", _RULE_DESCRIPTIONS),
+    _security_group_row("UpdateSecurityGroupRuleDescriptionsEgress", _RULE_DESCRIPTIONS),
+    _security_group_row("CreateSecurityGroup", _CREATE),
+    _security_group_row("DeleteSecurityGroup", _DELETE),
+    _security_group_row("CreateTags", TAGGED_GROUPS),
+    _security_group_row("DeleteTags", TAGGED_GROUPS),
+)
+
+
+def _index(rows: Iterable[EventRoute]) -> Mapping[str, EventRoute]:
+    """Rows keyed by eventName; a name claimed twice is a programming error caught at import."""
+    table: dict[str, EventRoute] = {}
+    for row in rows:
+        if row.event_name in table:
+            raise ValueError(f"event table lists {row.event_name} twice")
+        table[row.event_name] = row
+    return MappingProxyType(table)
+
+
+EVENT_TABLE: Mapping[str, EventRoute] = _index(_ROWS)
+EVENT_SOURCES: frozenset[str] = frozenset(row.event_source for row in _ROWS)
+
+
+def watched_event_names(source: str) -> list[str]:
+    """The eventNames to subscribe to for one event source, sorted for a stable rule pattern."""
+    return sorted(row.event_name for row in _ROWS if row.event_source == source)
+
+
+def eventbridge_source(event_source: str) -> str:
+    """The EventBridge `source` for a CloudTrail eventSource ("ec2.amazonaws.com" -> "aws.ec2")."""
+    return "aws." + event_source.removesuffix(".amazonaws.com")
