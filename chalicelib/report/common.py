@@ -1,0 +1,166 @@
+"""Wording shared by every output format, so a change reads the same in a terminal, a
+JUnit report and a chat message.
+
+Pure functions over the frozen model: no clock, no environment, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chalicelib.model import Change, Finding, Kind, Status
+
+# The order a reader meets statuses in counts and summaries.
+PROBLEM_STATUSES: tuple[Status, ...] = (
+    Status.DRIFTED,
+    Status.UNMANAGED,
+    Status.MISSING,
+    Status.UNKNOWN,
+)
+
+KIND_NOUNS: Mapping[str, str] = {
+    Kind.SECURITY_GROUP: "security group",
+    Kind.S3_BUCKET: "S3 bucket",
+    Kind.IAM_POLICY: "IAM policy",
+    Kind.IAM_ROLE: "IAM role",
+    Kind.IAM_USER: "IAM user",
+    Kind.IAM_GROUP: "IAM group",
+    Kind.GUARD: "Setpoint guard",
+}
+
+MARKERS: Mapping[str, str] = {"add": "+", "remove": "-", "modify": "~"}
+OPEN_MARKER = "⚠ open to the world"
+
+# C0/C1 controls (newlines, ESC for terminal escapes) and bidi overrides: all of them can
+# make text from the cloud forge lines or hide what it says.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: object) -> str:
+    """Text from the cloud on one line, with control characters shown, never obeyed.
+
+    A group description holding "\\n+ ingress ..." must not fake a change line, and an
+    ESC sequence in a tag must not repaint the user's terminal.
+    """
+
+    def _show(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in "\n\r\t":
+            return " "
+        code = ord(char)
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(_show, str(text))
+
+
+def kind_noun(kind: str) -> str:
+    return KIND_NOUNS.get(kind, str(kind).replace("_", " "))
+
+
+def resource_label(finding: Finding) -> str:
+    """`jenkins (sg-0abc)`, `my-bucket`, or the bare id/name; ARNs are left out when a
+    name exists because the name is what people recognise (the ARN is shown elsewhere)."""
+    name, rid = finding.name, finding.id
+    if name and rid and name != rid and not rid.startswith("arn:"):
+        label = f"{name} ({rid})"
+    else:
+        label = name or rid or "(unnamed)"
+    return one_line(label)
+
+
+def id_and_name(finding: Finding) -> str:
+    """`sg-0abc "jenkins"`: the id people search for, then the name they know."""
+    rid = one_line(finding.id) if finding.id else ""
+    if finding.name and finding.name != finding.id:
+        return f'{rid} "{one_line(finding.name)}"'.lstrip()
+    return rid or "(unnamed)"
+
+
+def described(finding: Finding) -> str:
+    """`security group jenkins (sg-0abc)`: the `<group>` of every headline."""
+    return f"{kind_noun(finding.kind)} {resource_label(finding)}"
+
+
+def sort_key(finding: Finding) -> tuple[str, str, str, str]:
+    """Deterministic report order: kind, region, id, name."""
+    return (str(finding.kind), finding.region or "", finding.id or "", finding.name or "")
+
+
+def is_alarming(change: Change) -> bool:
+    """A world-open rule that exists live; a missing world-open rule is not a threat."""
+    return change.world_open and change.op != "remove"
+
+
+def alarming_first(changes: Iterable[Change]) -> list[Change]:
+    """World-open additions first (stable), so they are read first and survive truncation."""
+    return sorted(changes, key=lambda c: not is_alarming(c))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def change_body(change: Change) -> str:
+    """The change in words, always naming its path (`ingress`, `tags.team`).
+
+    The summary from compare/ is used as written; when it does not already start with the
+    path the path is prefixed, so `tcp/22 …` never loses whether it is ingress or egress.
+    """
+    summary = one_line(change.summary).strip()
+    path = one_line(change.path)
+    if not summary:
+        if change.op == "modify":
+            summary = f"{_value(change.expected)} -> {_value(change.actual)}"
+        elif change.op == "add":
+            summary = f"{_value(change.actual)} (not in spec)"
+        else:
+            summary = f"{_value(change.expected)} (in spec, missing live)"
+        return f"{path}: {summary}"
+    if path and not summary.lower().startswith(path.lower()):
+        return f"{path}: {summary}"
+    return summary
+
+
+def change_line(change: Change, *, open_marker: str | None = OPEN_MARKER) -> str:
+    """`+ ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world`."""
+    line = f"{MARKERS.get(change.op, '?')} {change_body(change)}"
+    if open_marker and is_alarming(change):
+        line = f"{line}  {open_marker}"
+    return line
+
+
+def count_statuses(findings: Iterable[Finding], checked: int) -> dict[str, int]:
+    """Counts per status; `in_sync` is whatever was checked and is not a problem.
+
+    Raises ValueError when the problems outnumber `checked`: a caller bug that would
+    otherwise print a negative count.
+    """
+    counts = {status.value: 0 for status in PROBLEM_STATUSES}
+    for finding in findings:
+        if finding.status is not Status.IN_SYNC:
+            counts[finding.status.value] += 1
+    problems = sum(counts.values())
+    if checked < problems:
+        raise ValueError(f"checked={checked} is less than the {problems} findings reported")
+    return {
+        "checked": checked,
+        "in_sync": checked - problems,
+        "drifted": counts["drifted"],
+        "missing": counts["missing"],
+        "unmanaged": counts["unmanaged"],
+        "unknown": counts["unknown"],
+    }
+
+
+def count_line(counts: Mapping[str, int]) -> str:
+    """`Checked 12: 10 in sync, 1 drifted, 1 unmanaged, 0 missing, 0 unknown.`"""
+    return (
+        f"Checked {counts['checked']}: {counts['in_sync']} in sync, "
+        f"{counts['drifted']} drifted, {counts['unmanaged']} unmanaged, "
+        f"{counts['missing']} missing, {counts['unknown']} unknown."
+    )

@@ -1,0 +1,76 @@
+"""`setpoint check --format json`: the object other tools parse (DESIGN.md, format 1).
+
+Field names are a contract: add fields freely, never rename or drop one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from chalicelib.model import Actor, Change, Finding, Status
+from chalicelib.report.common import count_statuses, sort_key
+
+FORMAT_VERSION = "1"
+
+
+def change_to_dict(change: Change) -> dict[str, Any]:
+    return {
+        "op": change.op,
+        "path": change.path,
+        "expected": change.expected,
+        "actual": change.actual,
+        "summary": change.summary,
+        "world_open": change.world_open,
+    }
+
+
+def actor_to_dict(actor: Actor) -> dict[str, Any]:
+    return {
+        "arn": actor.arn,
+        "event_name": actor.event_name,
+        "event_time": actor.event_time,
+        "event_id": actor.event_id,
+        "source_ip": actor.source_ip,
+        "user_agent": actor.user_agent,
+        "session_issuer": actor.session_issuer,
+        "via": actor.via,
+        "identity_type": actor.identity_type,
+        "account": actor.account,
+        "region": actor.region,
+    }
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    """One finding, contract fields first; `actor` only when the finding has one."""
+    out: dict[str, Any] = {
+        "kind": str(finding.kind.value),
+        "id": finding.id,
+        "name": finding.name,
+        "account": finding.account,
+        "region": finding.region,
+        "status": str(finding.status.value),
+        "spec": finding.spec,
+        "changes": [change_to_dict(c) for c in finding.changes],
+    }
+    if finding.actor is not None:
+        out["actor"] = actor_to_dict(finding.actor)
+    out["vpc_id"] = finding.vpc_id
+    out["reason"] = finding.reason
+    return out
+
+
+def report_to_dict(findings: Sequence[Finding], checked: int) -> dict[str, Any]:
+    """The whole report; in-sync findings are counted, never listed."""
+    problems = sorted((f for f in findings if f.status is not Status.IN_SYNC), key=sort_key)
+    return {
+        "format_version": FORMAT_VERSION,
+        "summary": count_statuses(findings, checked),
+        "findings": [finding_to_dict(f) for f in problems],
+    }
+
+
+def render_json_report(findings: Sequence[Finding], checked: int) -> str:
+    """The report as printed: indented, UTF-8 kept readable, trailing newline."""
+    return json.dumps(report_to_dict(findings, checked), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,91 @@
+"""`setpoint check --format junit`: drift as failing tests, for CI watchdogs (Jenkins).
+
+One testcase per checked resource, so a resource that drifts shows up as a test that
+"started failing" and one that is fixed as a test that passes again. Unreadable
+resources are errors, not failures: the check itself could not run.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from chalicelib.model import Finding, Status
+from chalicelib.report.common import change_line, kind_noun, sort_key
+
+SUITE_NAME = "setpoint"
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+# Characters XML 1.0 cannot carry at all, escaped or not; ElementTree writes them through
+# and the report would no longer parse.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_FAILURE_WORDS = {
+    Status.DRIFTED: "drifted from its spec",
+    Status.UNMANAGED: "has no spec",
+    Status.MISSING: "is in a spec but does not exist",
+}
+
+
+def _xml_text(text: object) -> str:
+    return _NOT_XML.sub("\ufffd", str(text))
+
+
+def testcase_name(finding: Finding) -> str:
+    """`us-east-1/sg-0abc jenkins`; the name alone when there is no id (missing)."""
+    parts = [p for p in (finding.id, finding.name) if p]
+    if len(parts) == 2 and parts[0] == parts[1]:
+        parts = parts[:1]
+    return f"{finding.region}/{' '.join(parts) or '?'}"
+
+
+def _detail(finding: Finding) -> str:
+    lines = [
+        f"{kind_noun(finding.kind)} {testcase_name(finding)}",
+        f"account: {finding.account or '?'}",
+        f"spec: {finding.spec or '(none)'}",
+    ]
+    if finding.reason:
+        lines.append(f"reason: {finding.reason}")
+    lines += [change_line(c) for c in finding.changes]
+    return "\n".join(lines)
+
+
+def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -> str:
+    """The report as an XML document; pass every finding, in-sync ones included.
+
+    Write it to disk as UTF-8, which is what the declaration says.
+
+    `timestamp` (ISO 8601) is written when given; renderers never read the clock.
+    """
+    ordered = sorted(findings, key=sort_key)
+    failures = sum(f.status in _FAILURE_WORDS for f in ordered)
+    errors = sum(f.status is Status.UNKNOWN for f in ordered)
+    counts = {"tests": str(len(ordered)), "failures": str(failures), "errors": str(errors)}
+    root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": "0"})
+    if timestamp:
+        suite.set("timestamp", _xml_text(timestamp))
+    for finding in ordered:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {"classname": str(finding.kind.value), "name": _xml_text(testcase_name(finding))},
+        )
+        if finding.status in _FAILURE_WORDS:
+            changes = len(finding.changes)
+            message = f"{finding.status.value}: {_FAILURE_WORDS[finding.status]}"
+            if changes:
+                message += f" ({changes} change{'s' if changes != 1 else ''})"
+            failure = ET.SubElement(
+                case, "failure", {"type": finding.status.value, "message": _xml_text(message)}
+            )
+            failure.text = _xml_text(_detail(finding))
+        elif finding.status is Status.UNKNOWN:
+            message = f"unknown: could not read it: {finding.reason or 'no reason recorded'}"
+            error = ET.SubElement(case, "error", {"type": "unknown", "message": _xml_text(message)})
+            error.text = _xml_text(_detail(finding))
+    ET.indent(root)
+    # Declared by hand: ElementTree would declare the locale's encoding, not UTF-8.
+    return _DECLARATION + ET.tostring(root, encoding="unicode") + "\n"
