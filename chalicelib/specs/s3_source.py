@@ -1,0 +1,172 @@
+"""Specs read from S3, re-read only when they change.
+
+The Lambda keeps one `S3SpecSource` at module level, so a warm invocation pays one
+ListObjectsV2 and fetches only objects whose ETag moved. Parsed results (errors too) are
+cached per object: an unchanged broken file is reported again without being fetched.
+
+`s3://bucket/prefix` loads every .yaml/.yml object under the prefix (as a folder: the
+prefix is taken to end with "/"). `s3://bucket/key.yaml|.yml|.json` loads that one object;
+a .json object is the bundle `setpoint push` writes:
+`{"format_version": "1", "specs": {"policies/security_groups/web.yaml": "<yaml>", ...}}`,
+whose entries keep their repository paths as names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import ConfigError, SpecError
+from chalicelib.specs.catalog import SPEC_SUFFIXES, SpecCatalog, build_catalog
+from chalicelib.specs.parse import ParsedFile, parse_file
+
+BUNDLE_FORMAT_VERSION = "1"
+_SINGLE_SUFFIXES = (*SPEC_SUFFIXES, ".json")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` -> (bucket, prefix); ConfigError when it is not one."""
+    if not uri.startswith("s3://"):
+        raise ConfigError(f"spec location {uri!r} is not an s3://bucket/prefix URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not _BUCKET_RE.match(bucket):
+        raise ConfigError(f"spec location {uri!r}: {bucket!r} is not a valid bucket name")
+    return bucket, key
+
+
+def is_single_object(key: str) -> bool:
+    return key.lower().endswith(_SINGLE_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    """What the last `load()` cost, for logs and tests."""
+
+    list_calls: int = 0
+    get_calls: int = 0
+    reused: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True)
+class _Cached:
+    etag: str
+    files: tuple[ParsedFile, ...]
+
+
+def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
+    """The files of a `setpoint push` bundle; a malformed bundle is one error on `name`."""
+    try:
+        bundle = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [ParsedFile(name, (), (SpecError(f"not a JSON spec bundle: {exc}", name),))]
+    if not isinstance(bundle, dict) or bundle.get("format_version") != BUNDLE_FORMAT_VERSION:
+        version = bundle.get("format_version") if isinstance(bundle, dict) else None
+        message = (
+            f"unsupported bundle format_version {version!r} (this Setpoint reads "
+            f"{BUNDLE_FORMAT_VERSION!r})"
+        )
+        return [ParsedFile(name, (), (SpecError(message, name, field="format_version"),))]
+    specs = bundle.get("specs")
+    if not isinstance(specs, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in specs.items()
+    ):
+        message = "bundle 'specs' must map file names to YAML text"
+        return [ParsedFile(name, (), (SpecError(message, name, field="specs"),))]
+    return [parse_file(file, specs[file]) for file in sorted(specs)]
+
+
+class S3SpecSource:
+    """Loads a SpecCatalog from S3, caching parsed objects by ETag across calls."""
+
+    def __init__(self, s3_client: Any, uri: str) -> None:
+        self._s3 = s3_client
+        self.uri = uri
+        self.bucket, key = parse_s3_uri(uri)
+        self.single = is_single_object(key)
+        self.prefix = key if self.single or not key or key.endswith("/") else f"{key}/"
+        self._cache: dict[str, _Cached] = {}
+        self.last_stats = LoadStats()
+
+    def _fail(self, exc: Exception, action: str, key: str | None = None) -> ConfigError:
+        where = f"s3://{self.bucket}/{key if key is not None else self.prefix}"
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            if code == "NoSuchBucket":
+                detail = f"bucket {self.bucket!r} does not exist (NoSuchBucket)"
+            elif code in ("AccessDenied", "403"):
+                detail = f"access to bucket {self.bucket!r} denied ({code})"
+            else:
+                detail = f"bucket {self.bucket!r}: {code}"
+            return ConfigError(f"cannot {action} specs at {where}: {detail}")
+        return ConfigError(f"cannot {action} specs at {where}: {exc}")
+
+    def _list(self) -> tuple[dict[str, str], int]:
+        """(key -> ETag of every spec object, pages read), in one listing."""
+        found: dict[str, str] = {}
+        pages = 0
+        paginator = self._s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                pages += 1
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if self.single and key != self.prefix:
+                        continue
+                    if not self.single and not key.lower().endswith(SPEC_SUFFIXES):
+                        continue
+                    found[key] = item.get("ETag", "")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, "list") from exc
+        if self.single and not found:
+            raise ConfigError(f"spec object s3://{self.bucket}/{self.prefix} does not exist")
+        return found, pages
+
+    def _get(self, key: str) -> tuple[str, bytes] | None:
+        """(ETag, body) of one object; None when it vanished since the listing."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return response.get("ETag", ""), response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._fail(exc, "read", key) from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, "read", key) from exc
+
+    def _parse(self, key: str, body: bytes) -> tuple[ParsedFile, ...]:
+        name = f"s3://{self.bucket}/{key}"
+        if key.lower().endswith(".json"):
+            return tuple(parse_bundle(name, body))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (ParsedFile(name, (), (SpecError(f"not UTF-8 text: {exc}", name),)),)
+        return (parse_file(name, text),)
+
+    def load(self) -> SpecCatalog:
+        """The current catalog; raises SpecSetError (invalid specs) or ConfigError (S3)."""
+        listed, pages = self._list()
+        cache: dict[str, _Cached] = {}
+        gets = reused = 0
+        for key in sorted(listed):
+            cached = self._cache.get(key)
+            if cached is not None and cached.etag == listed[key]:
+                cache[key] = cached
+                reused += 1
+                continue
+            gets += 1
+            fetched = self._get(key)
+            if fetched is None:
+                continue
+            etag, body = fetched
+            cache[key] = _Cached(etag or listed[key], self._parse(key, body))
+        dropped = len(set(self._cache) - set(cache))
+        self._cache = cache
+        self.last_stats = LoadStats(pages, gets, reused, dropped)
+        return build_catalog(parsed for key in sorted(cache) for parsed in cache[key].files)

@@ -1,0 +1,166 @@
+"""JSON Schema checks of spec documents, turned into errors a person can act on.
+
+The schemas in `schema/` serve two readers: editors (completion and squiggles through a
+yaml-language-server modeline) and `setpoint validate`. jsonschema's own messages name
+JSON types and regexes; here each error becomes "what is wrong, at which field, on which
+line", with a hint where YAML is the likely culprit (an unquoted account id, `yes`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from chalicelib.errors import SpecError
+from chalicelib.specs.yamldoc import FieldPath, SpecDocument
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+TOP_SCHEMA = "setpoint.schema.json"
+
+# Keywords that combine subschemas: their messages say little ("is not valid under any of
+# the given schemas"), so the semantic checks state the same rule in words instead.
+COMBINATORS = frozenset(
+    {"oneOf", "anyOf", "allOf", "not", "if", "then", "else", "dependentSchemas"}
+)
+
+
+def schema_dir() -> Path:
+    """Where the schema files live, for tools that copy them next to a user's specs."""
+    return SCHEMA_DIR
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    with (SCHEMA_DIR / name).open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@cache
+def _registry() -> Registry:
+    resources = [
+        (path.name, Resource.from_contents(load_schema(path.name)))
+        for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
+    ]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """A validator for one schema file; `$ref`s to sibling files resolve offline."""
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=_registry())
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One schema violation: where it is, the error to show, and whether it combines rules."""
+
+    path: FieldPath
+    error: SpecError
+    combinator: bool
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "array": "a list",
+    "object": "a mapping of fields",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def _type_message(error: ValidationError, doc: SpecDocument, path: FieldPath) -> str:
+    expected: Any = error.validator_value
+    instance: Any = error.instance
+    names = [expected] if isinstance(expected, str) else list(expected)
+    wanted = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+    message = f"must be {wanted}, not {_describe(instance)}"
+    source = doc.plain.get(path)
+    if "string" in names and source is not None and instance is not None:
+        if isinstance(instance, bool):
+            message += f" (YAML reads {source} as a boolean)"
+        message += f'; quote it: "{source}"'
+    elif "array" in names and instance is None:
+        message += " (write [] for none)"
+    return message
+
+
+def _messages(error: ValidationError, doc: SpecDocument) -> list[tuple[FieldPath, str]]:
+    """One or more (path, message) pairs for a jsonschema error."""
+    path: FieldPath = tuple(error.absolute_path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        out = []
+        for key in sorted(k for k in instance if k not in known):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+            out.append(((*path, key), f"unknown field {key!r}{hint}"))
+        return out
+    if keyword == "required" and isinstance(instance, dict):
+        return [
+            ((*path, key), f"missing required field {key!r}")
+            for key in value
+            if key not in instance
+        ]
+    if keyword == "type":
+        return [(path, _type_message(error, doc, path))]
+    if keyword == "pattern":
+        custom = schema.get("patternErrorMessage")
+        return [(path, f"{instance!r}: {custom}" if custom else error.message)]
+    if keyword in ("minimum", "maximum"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        return [(path, f"{instance} is out of range {low}-{high}")]
+    if keyword == "minLength":
+        return [(path, "must not be empty")]
+    if keyword == "maxLength":
+        return [(path, f"is too long ({len(instance)} characters, at most {value})")]
+    if keyword == "minItems":
+        return [(path, "must not be an empty list")]
+    if keyword == "const":
+        return [(path, f"must be {value!r}")]
+    if keyword == "enum":
+        allowed = ", ".join(str(v) for v in value)
+        return [(path, f"{instance!r} is not one of: {allowed}")]
+    return [(path, error.message)]
+
+
+def schema_problems(doc: SpecDocument, schema_name: str) -> list[SchemaProblem]:
+    """Every schema violation of `doc`, each at the most specific field path."""
+    problems: list[SchemaProblem] = []
+    for error in validator(schema_name).iter_errors(doc.data):
+        combinator = error.validator in COMBINATORS
+        for path, message in _messages(error, doc):
+            problems.append(SchemaProblem(path, doc.error(path, message), combinator))
+    return problems

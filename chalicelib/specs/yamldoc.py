@@ -1,0 +1,210 @@
+"""YAML spec documents that remember the line of every field.
+
+Errors must point at `file:line field`, and the parsed data no longer knows where it came
+from. So each document is composed once (SafeLoader: plain data, no arbitrary tags) and
+walked alongside its node tree to record the line of every path. The same walk catches
+the YAML 1.1 traps that would otherwise change a spec silently: duplicate keys (the last
+one wins and a rule disappears), keys like `on` that become booleans, and `22:22`, which
+YAML 1.1 reads as the base-60 number 1342.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from chalicelib.errors import SpecError
+
+FieldPath = tuple[str | int, ...]
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+# A walk this long means alias expansion gone wild ("billion laughs"), not a real spec.
+_MAX_NODES = 100_000
+
+
+def format_path(path: FieldPath) -> str | None:
+    """`("ingress", 1, "ports")` -> `ingress[1].ports`; the root is None."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or None
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    """One YAML document of a spec file, with the line of each field path."""
+
+    file: str
+    index: int
+    data: Any
+    line: int
+    lines: Mapping[FieldPath, int] = field(default_factory=dict)
+    # Source text of plain (unquoted) scalars, for hints like "quote it".
+    plain: Mapping[FieldPath, str] = field(default_factory=dict)
+
+    def line_of(self, path: FieldPath) -> int:
+        """Line of `path`, or of its nearest written ancestor (a missing field's parent)."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return self.line
+
+    def error(self, path: FieldPath, message: str) -> SpecError:
+        return SpecError(message, self.file, self.line_of(path), format_path(path))
+
+
+class _Walker:
+    """Records lines and flags YAML traps for one document's node tree."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[FieldPath, int] = {}
+        self.plain: dict[FieldPath, str] = {}
+        self.errors: list[SpecError] = []
+        self.fatal = False
+        self._stack: set[int] = set()
+        self._count = 0
+
+    def _error(self, node: Node, path: FieldPath, message: str) -> None:
+        line = node.start_mark.line + 1
+        self.errors.append(SpecError(message, self.file, line, format_path(path)))
+
+    def walk(self, node: Node, path: FieldPath) -> None:
+        self._count += 1
+        if self._count > _MAX_NODES:
+            if not self.fatal:
+                self._error(node, path, "document too large (aliases expand too far)")
+            self.fatal = True
+            return
+        if id(node) in self._stack:
+            self._error(node, path, "an alias refers to a node that contains it")
+            self.fatal = True
+            return
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, ScalarNode):
+            self._scalar(node, path)
+            return
+        self._stack.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                self._mapping(node, path, set())
+            elif isinstance(node, SequenceNode):
+                for index, item in enumerate(node.value):
+                    self.walk(item, (*path, index))
+        finally:
+            self._stack.discard(id(node))
+
+    def _scalar(self, node: ScalarNode, path: FieldPath) -> None:
+        if node.style is not None:
+            return
+        self.plain[path] = node.value
+        if node.tag in _NUMBER_TAGS and ":" in node.value:
+            self._error(
+                node,
+                path,
+                f"YAML 1.1 reads {node.value} as a base-60 number; quote it, or write a "
+                'port range as "from-to" (e.g. "8000-8100")',
+            )
+
+    def _mapping(self, node: MappingNode, path: FieldPath, explicit: set[str]) -> None:
+        seen: dict[str, int] = {}
+        merges: list[Node] = []
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                merges.append(value)
+                continue
+            line = key.start_mark.line + 1
+            if not isinstance(key, ScalarNode) or key.tag != _STR_TAG:
+                text = key.value if isinstance(key, ScalarNode) else "a collection"
+                self._error(
+                    key,
+                    path,
+                    f"field names must be text, but {text!r} reads as a YAML "
+                    f"{key.tag.rsplit(':', 1)[-1]}; quote it",
+                )
+                continue
+            if key.value in seen:
+                self._error(
+                    key,
+                    (*path, key.value),
+                    f"duplicate field (also on line {seen[key.value]}); YAML would keep only "
+                    "the last one",
+                )
+                continue
+            seen[key.value] = line
+            if key.value in explicit:
+                continue  # overridden by a field written next to the merge key
+            self.lines.setdefault((*path, key.value), line)
+            self.walk(value, (*path, key.value))
+        # `<<: *base` merges: fields written explicitly win, as the constructor does it.
+        for merged in merges:
+            sources = merged.value if isinstance(merged, SequenceNode) else [merged]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    self._mapping(source, path, explicit | set(seen))
+
+
+def _drop_non_text_keys(data: Any) -> Any:
+    """Remove keys already reported as non-text so the schema does not report them twice."""
+    if isinstance(data, dict):
+        return {k: _drop_non_text_keys(v) for k, v in data.items() if isinstance(k, str)}
+    if isinstance(data, list):
+        return [_drop_non_text_keys(v) for v in data]
+    return data
+
+
+def load_yaml(file: str, text: str) -> tuple[list[SpecDocument], list[SpecError]]:
+    """Split `text` into documents with line maps; YAML errors come back as SpecErrors.
+
+    Empty documents (a trailing `---`, a file of comments) are skipped. A syntax error
+    stops the file: what follows it cannot be trusted.
+    """
+    documents: list[SpecDocument] = []
+    errors: list[SpecError] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            walker = _Walker(file)
+            walker.walk(node, ())
+            errors.extend(walker.errors)
+            if walker.fatal:
+                index += 1
+                continue
+            data = loader.construct_document(node)
+            if data is not None:
+                documents.append(
+                    SpecDocument(
+                        file=file,
+                        index=index,
+                        data=_drop_non_text_keys(data),
+                        line=node.start_mark.line + 1,
+                        lines=walker.lines,
+                        plain=walker.plain,
+                    )
+                )
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{problem} ({exc.context})"
+        errors.append(SpecError(f"invalid YAML: {problem}", file, mark.line + 1 if mark else None))
+    except yaml.YAMLError as exc:
+        errors.append(SpecError(f"invalid YAML: {exc}", file))
+    finally:
+        loader.dispose()
+    return documents, errors
