@@ -1,0 +1,247 @@
+"""Delivering a finding: to a stream, a Slack incoming webhook, or any JSON webhook.
+
+Webhooks are posted with urllib (this runs in Lambda; no `requests`). Transient failures
+(5xx, connection errors, timeouts) are retried with exponential backoff and jitter; 429
+waits as long as `Retry-After` asks, up to a cap; other 4xx fail at once, since sending
+the same payload again cannot fix them.
+
+A webhook URL is a secret (whoever has it can post to the channel), so nothing here puts
+it in an exception, a log line or a repr: errors name the endpoint's host only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from email.message import Message
+from typing import IO, Any, Literal, Protocol
+
+from chalicelib.errors import ConfigError, DeliveryError
+from chalicelib.model import Finding
+from chalicelib.notify.message import render_json, render_slack, render_text
+
+ChatFormat = Literal["slack", "json"]
+USER_AGENT = "setpoint-notifier/1"
+BODY_EXCERPT = 200
+
+
+class Notifier(Protocol):
+    """Anything that can tell people about one finding."""
+
+    def send(self, finding: Finding) -> None: ...
+
+
+class Opener(Protocol):
+    """The slice of `urllib.request.OpenerDirector` we use, so tests can hand in their own."""
+
+    def open(
+        self, fullurl: urllib.request.Request, data: None = None, timeout: float = ...
+    ) -> Any: ...
+
+
+class ConsoleNotifier:
+    """Prints the plain message; for the CLI and for running without a chat."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def send(self, finding: Finding) -> None:
+        self._stream.write(render_text(finding) + "\n\n")
+        self._stream.flush()
+
+
+class _Retry(Exception):
+    """One failed attempt that may succeed if tried again."""
+
+    def __init__(self, detail: str, status: int | None = None, wait: float | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.wait = wait
+
+
+class WebhookNotifier:
+    """Posts a rendered finding as JSON to a URL, retrying what is worth retrying.
+
+    `sleep` and `jitter` are injectable so tests run without waiting; `opener` defaults
+    to urllib's, which honours the usual proxy variables.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        opener: Opener | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 5,
+        timeout: float = 10,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        max_retry_after: float = 30.0,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            # The URL itself stays out of the message: it may be a real secret, mistyped.
+            raise ConfigError(
+                f"webhook URL must be http(s)://host/..., got a {parts.scheme or 'relative'} URL"
+            )
+        if max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
+        self._url = url
+        self.host = parts.hostname
+        self._opener: Opener = opener or urllib.request.build_opener()
+        self._sleep = sleep
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
+        self._jitter = jitter
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(host={self.host!r})"
+
+    def payload(self, finding: Finding) -> Mapping[str, Any]:
+        """The JSON body for one finding; subclasses choose the rendering."""
+        return render_json(finding)
+
+    def send(self, finding: Finding) -> None:
+        self.post(self.payload(finding))
+
+    def post(self, payload: Mapping[str, Any]) -> None:
+        """POST `payload` as JSON; return once delivered, raise DeliveryError otherwise."""
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        last = _Retry("not attempted")
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self._attempt(body)
+                return
+            except _Retry as retry:
+                last = retry
+                if attempt < self.max_attempts:
+                    self._sleep(self._delay(attempt, retry.wait))
+        raise DeliveryError(
+            f"could not deliver to {self.host}: {last.detail} "
+            f"(gave up after {self.max_attempts} attempts)",
+            status=last.status,
+        )
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # "Equal jitter": never less than half the backoff, so retries stay spaced out,
+        # but spread enough that many Lambdas failing together do not retry in lockstep.
+        return ceiling / 2 + self._jitter() * ceiling / 2
+
+    def _attempt(self, body: bytes) -> None:
+        request = urllib.request.Request(
+            self._url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT},
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            self._judge(error)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            # Connection refused, DNS, TLS, reset, timeout: worth another try.
+            raise _Retry(f"connection failed ({self._describe(error)})") from None
+
+    def _judge(self, error: urllib.error.HTTPError) -> None:
+        status = error.code
+        excerpt = self._excerpt(error)
+        detail = f"HTTP {status}" + (f" {excerpt}" if excerpt else "")
+        if status == 429:
+            raise _Retry(detail, status, _retry_after(error.headers))
+        if status >= 500:
+            raise _Retry(detail, status)
+        raise DeliveryError(
+            f"could not deliver to {self.host}: {detail} (not retried)", status=status
+        ) from None
+
+    def _excerpt(self, error: urllib.error.HTTPError) -> str:
+        """The start of the error body: Slack says why there (`invalid_payload`,
+        `channel_is_archived`); scrubbed of the URL in case an endpoint echoes it."""
+        try:
+            raw = error.read(BODY_EXCERPT)
+        except (OSError, http.client.HTTPException):
+            return ""
+        text = " ".join(raw.decode("utf-8", "replace").split())
+        return self._scrub(text)
+
+    def _describe(self, error: BaseException) -> str:
+        reason = getattr(error, "reason", None) or error
+        return self._scrub(f"{type(error).__name__}: {reason}")
+
+    def _scrub(self, text: str) -> str:
+        path = urllib.parse.urlsplit(self._url).path
+        text = text.replace(self._url, self.host)
+        return text.replace(path, "/…") if len(path) > 1 else text
+
+
+def _retry_after(headers: Message | None) -> float | None:
+    """`Retry-After` in seconds; None when absent or an HTTP date (backoff applies)."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+class SlackWebhookNotifier(WebhookNotifier):
+    """A Slack incoming webhook: Block Kit with a plain-text fallback."""
+
+    def payload(self, finding: Finding) -> Mapping[str, Any]:
+        return render_slack(finding)
+
+
+class JsonWebhookNotifier(WebhookNotifier):
+    """Any endpoint that takes JSON: the finding as `--format json` shows it, plus text."""
+
+    def payload(self, finding: Finding) -> Mapping[str, Any]:
+        return render_json(finding)
+
+
+def notifier_for(url: str, fmt: ChatFormat | str, **options: Any) -> WebhookNotifier:
+    """The notifier for a chat format, as named by `--chat-format` or the stage config.
+
+    `fmt` is any string so configuration can be passed straight in; an unknown one is a
+    ConfigError, not a crash.
+    """
+    if fmt == "slack":
+        return SlackWebhookNotifier(url, **options)
+    if fmt == "json":
+        return JsonWebhookNotifier(url, **options)
+    raise ConfigError(f"unknown chat format {fmt!r} (use slack or json)")
+
+
+def chat_url_from_ssm(parameter_name: str) -> str:
+    """The webhook URL kept as a SecureString in SSM, cached for five minutes.
+
+    Powertools is imported here, not at module level: only the functions that post pay
+    for it, and only on first use.
+    """
+    try:
+        from aws_lambda_powertools.utilities.parameters import get_parameter
+
+        value = get_parameter(parameter_name, decrypt=True, max_age=300)
+    except Exception as error:
+        raise ConfigError(
+            f"cannot read the chat URL from SSM parameter {parameter_name}: {error}"
+        ) from error
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"SSM parameter {parameter_name} holds no chat URL")
+    return value.strip()
