@@ -59,7 +59,7 @@ class ConsoleNotifier:
 class _Retry(Exception):
     """One failed attempt that may succeed if tried again."""
 
-    def __init__(self, detail: str, status: int | None = None, wait: float | None = None):
+    def __init__(self, detail: str, status: int | None = None, wait: float | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status = status
@@ -92,6 +92,10 @@ class WebhookNotifier:
             raise ConfigError(
                 f"webhook URL must be http(s)://host/..., got a {parts.scheme or 'relative'} URL"
             )
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ConfigError("webhook URL has a malformed port") from None
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         self._url = url

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import socket
@@ -220,3 +221,30 @@ def test_only_http_urls_are_accepted(url):
 def test_repr_hides_the_url():
     notifier = SlackWebhookNotifier("https://hooks.slack.com" + SECRET_PATH)
     assert repr(notifier) == "SlackWebhookNotifier(host='hooks.slack.com')"
+
+
+class FlakyOpener:
+    """An injected opener: the server hangs up once, then answers."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def open(self, request, data=None, timeout=None):
+        self.calls.append((request.full_url, timeout))
+        if len(self.calls) == 1:
+            raise http.client.RemoteDisconnected("Remote end closed connection")
+        return io.BytesIO(b"ok")
+
+
+def test_injected_opener_and_dropped_connection_is_retried():
+    opener = FlakyOpener()
+    sleep = FakeSleep()
+    url = "https://hooks.slack.com" + SECRET_PATH
+    SlackWebhookNotifier(url, opener=opener, sleep=sleep, timeout=3).send(DRIFTED)
+    assert opener.calls == [(url, 3), (url, 3)]
+    assert len(sleep.calls) == 1
+
+
+def test_malformed_port_is_a_config_error():
+    with pytest.raises(ConfigError, match="port"):
+        SlackWebhookNotifier("https://hooks.slack.com:99999" + SECRET_PATH)
