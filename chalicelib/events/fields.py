@@ -87,3 +87,9 @@ def json_type(value: object) -> str:
     if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
+
+
+def described(value: object) -> str:
+    """ "a string", "an array"…: the JSON type of `value` with its article."""
+    name = json_type(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.errors import EventError
-from chalicelib.events.fields import ci_get, json_type
+from chalicelib.events.fields import ci_get, described
 
 EVENTBRIDGE_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
@@ -64,19 +64,19 @@ class CloudTrailRecord:
         if "eventName" not in self.raw:
             raise self._fail("eventName is missing: this is not a CloudTrail record")
         if not isinstance(name, str) or not name:
-            got = "an empty string" if isinstance(name, str) else f"a {json_type(name)}"
+            got = "an empty string" if isinstance(name, str) else described(name)
             raise self._fail(f"eventName must be a non-empty string, got {got}")
         for key in _STRING_FIELDS:
             value = self.raw.get(key)
             if value is not None and not isinstance(value, str):
-                raise self._fail(f"{key} must be a string, got a {json_type(value)}")
+                raise self._fail(f"{key} must be a string, got {described(value)}")
         for key in _OBJECT_FIELDS:
             value = self.raw.get(key)
             if value is not None and not isinstance(value, Mapping):
-                raise self._fail(f"{key} must be an object or null, got a {json_type(value)}")
+                raise self._fail(f"{key} must be an object or null, got {described(value)}")
         account = self.raw.get("recipientAccountId")
         if account is not None and not _is_account(account):
-            raise self._fail(f"recipientAccountId must be a string, got a {json_type(account)}")
+            raise self._fail(f"recipientAccountId must be a string, got {described(account)}")
         read_only = self.raw.get("readOnly")
         if read_only is not None and _read_only(read_only) is None:
             raise self._fail(f'readOnly must be true, false, "true" or "false", got {read_only!r}')
@@ -177,7 +177,7 @@ def parse_payload(payload: object) -> list[CloudTrailRecord]:
     if not isinstance(payload, Mapping):
         raise EventError(
             "expected a JSON object (a CloudTrail record, an EventBridge envelope or "
-            f'{{"Records": [...]}}), got a {json_type(payload)}'
+            f'{{"Records": [...]}}), got {described(payload)}'
         )
     if "eventName" in payload:
         return [CloudTrailRecord(payload)]
@@ -194,27 +194,24 @@ def parse_payload(payload: object) -> list[CloudTrailRecord]:
 def _from_envelope(envelope: Mapping[str, Any]) -> CloudTrailRecord:
     detail = envelope["detail"]
     detail_type = envelope.get("detail-type")
-    described = f" (detail-type {detail_type!r})" if isinstance(detail_type, str) else ""
+    kind = f" (detail-type {detail_type!r})" if isinstance(detail_type, str) else ""
     if not isinstance(detail, Mapping):
         raise EventError(
-            f"EventBridge envelope{described}: detail must be an object holding a CloudTrail "
-            f"record, got a {json_type(detail)}"
+            f"EventBridge envelope{kind}: detail must be an object holding a CloudTrail "
+            f"record, got {described(detail)}"
         )
     if "eventName" not in detail:
         raise EventError(
-            f"EventBridge envelope{described} holds no CloudTrail record: "
-            "detail.eventName is missing"
+            f"EventBridge envelope{kind} holds no CloudTrail record: detail.eventName is missing"
         )
     account = envelope.get("account")
     if account is not None and not _is_account(account):
         raise EventError(
-            f"EventBridge envelope: account must be a string, got a {json_type(account)}"
+            f"EventBridge envelope: account must be a string, got {described(account)}"
         )
     region = envelope.get("region")
     if region is not None and not isinstance(region, str):
-        raise EventError(
-            f"EventBridge envelope: region must be a string, got a {json_type(region)}"
-        )
+        raise EventError(f"EventBridge envelope: region must be a string, got {described(region)}")
     return CloudTrailRecord(
         detail,
         envelope_account=str(account) if account is not None and str(account) else None,
@@ -225,5 +222,5 @@ def _from_envelope(envelope: Mapping[str, Any]) -> CloudTrailRecord:
 
 def _from_log_file(records: object) -> list[CloudTrailRecord]:
     if not isinstance(records, list):
-        raise EventError(f"Records must be an array of records, got a {json_type(records)}")
+        raise EventError(f"Records must be an array of records, got {described(records)}")
     return [CloudTrailRecord(item, origin=f"Records[{i}]") for i, item in enumerate(records)]
