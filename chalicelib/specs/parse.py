@@ -170,19 +170,19 @@ def _peer(peer_type: PeerType, value: str, path: FieldPath, issues: _Issues) -> 
             issues.add(path, f"{value!r} is an IPv{version} CIDR; write it under {other}")
             return None
         return canonical
-    text = value.strip()
     if peer_type == "prefix_list":
-        if not PREFIX_LIST_RE.match(text):
+        if not PREFIX_LIST_RE.match(value):
             issues.add(path, f"{value!r} is not a prefix list id (pl- and hex digits)")
             return None
-        return text
-    if not text:
+        return value
+    # Group names are compared exactly, as AWS stores them.
+    if not value:
         issues.add(path, "must not be empty")
         return None
-    if text.startswith("sg-") and not GROUP_ID_RE.match(text):
+    if value.startswith("sg-") and not GROUP_ID_RE.match(value):
         issues.add(path, f"{value!r} is not a valid group id (sg- and hex digits)")
         return None
-    return text
+    return value
 
 
 def _rule(

@@ -124,7 +124,9 @@ def _messages(error: ValidationError, doc: SpecDocument) -> list[tuple[FieldPath
         known = sorted(schema.get("properties", {}))
         out = []
         for key in sorted(k for k in instance if k not in known):
-            close = difflib.get_close_matches(key, known, n=1)
+            # Suggest a field the user has not written yet: that is the one they missed.
+            unused = [k for k in known if k not in instance] or known
+            close = difflib.get_close_matches(key, unused, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
             out.append(((*path, key), f"unknown field {key!r}{hint}"))
         return out
