@@ -83,6 +83,11 @@ def _resolve_spec_peers(rules: Iterable[Rule], live: SecurityGroupState) -> froz
     return frozenset(resolved)
 
 
+def _world_open(rule: Rule) -> bool:
+    """Inbound from anywhere. Outbound to anywhere is the AWS default, not an alarm."""
+    return rule.direction == "ingress" and is_world(rule.peer_type, rule.peer)
+
+
 def _rule_change(op: str, rule: Rule, peer_names: Mapping[str, str], why: str) -> Change:
     value = rule_to_spec(rule, peer_names)
     return Change(
@@ -91,7 +96,7 @@ def _rule_change(op: str, rule: Rule, peer_names: Mapping[str, str], why: str) -
         expected=None if op == "add" else value,
         actual=value if op == "add" else None,
         summary=f"{describe_rule(rule, peer_names)} — {why}",
-        world_open=is_world(rule.peer_type, rule.peer),
+        world_open=_world_open(rule),
     )
 
 
@@ -124,7 +129,7 @@ def rule_changes(
                         f"{describe_rule(rule, peer_names)}: description is "
                         f"{live_rule.description or ''!r}, spec says {rule.description!r}"
                     ),
-                    world_open=is_world(rule.peer_type, rule.peer),
+                    world_open=_world_open(rule),
                 )
             )
     return changes

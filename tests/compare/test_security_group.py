@@ -127,7 +127,7 @@ def test_unmanaged_group_lists_its_rules_so_chat_can_ask_why():
         "egress all traffic to 0.0.0.0/0 — no spec for this group",
         "ingress tcp/22 from 0.0.0.0/0 — no spec for this group",
     ]
-    assert all(c.world_open for c in finding.changes)
+    assert [c.world_open for c in finding.changes] == [False, True]  # egress to all is the default
 
 
 def test_missing_group_names_the_spec():

@@ -1,0 +1,59 @@
+"""Chalice wiring only: decorators, logging, and the lazily built runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from chalice import Chalice, Rate
+
+from chalicelib import handlers
+from chalicelib.events.table import watched_event_names
+from chalicelib.runtime import Runtime, runtime_from_env
+
+app = Chalice(app_name="setpoint")
+# Powertools configures the "setpoint" logger tree for JSON lines; chalicelib logs through it.
+logger = Logger(service="setpoint")
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """Built on first use, kept while the Lambda container is warm."""
+    global _runtime
+    if _runtime is None:
+        _runtime = runtime_from_env()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime (tests change the environment between cases)."""
+    global _runtime
+    _runtime = None
+
+
+EC2_CHANGES = {
+    "source": ["aws.ec2"],
+    "detail-type": ["AWS API Call via CloudTrail"],
+    "detail": {
+        "eventSource": ["ec2.amazonaws.com"],
+        "eventName": watched_event_names("ec2.amazonaws.com"),
+    },
+}
+
+
+@app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
+def on_ec2_change(event: Any) -> dict[str, Any]:
+    payload = event.to_dict()
+    logger.set_correlation_id(payload.get("detail", {}).get("eventID"))
+    outcome = handlers.handle_cloudtrail_event(payload, get_runtime())
+    logger.info("event_processed", extra=outcome.as_log())
+    return outcome.as_log()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="sweep")
+def sweep(event: Any) -> dict[str, Any]:
+    result = handlers.run_sweep(get_runtime())
+    summary = {"checked": result.checked, "problems": len(result.problems)}
+    logger.info("sweep_done", extra=summary)
+    return summary

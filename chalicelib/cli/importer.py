@@ -1,0 +1,66 @@
+"""`setpoint import`: write one readable spec per live resource, so `check` reports nothing."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
+from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.model import Kind, SecurityGroupState
+from chalicelib.specs.writer import render_security_group_spec, spec_filename
+
+SUPPORTED = (Kind.SECURITY_GROUP,)
+
+
+def _file_names(states: list[SecurityGroupState]) -> dict[str, str]:
+    """group id -> file name; names shared by several groups get the VPC (then the id) added."""
+    base = {s.group_id: spec_filename(s) for s in states}
+    counts = Counter(base.values())
+    names: dict[str, str] = {}
+    for state in states:
+        name = base[state.group_id]
+        if counts[name] > 1:
+            stem = name.removesuffix(".yaml")
+            name = f"{stem}.{state.vpc_id or state.group_id}.yaml"
+        names[state.group_id] = name
+    again = Counter(names.values())
+    for gid, name in names.items():
+        if again[name] > 1:
+            names[gid] = f"{name.removesuffix('.yaml')}.{gid}.yaml"
+    return names
+
+
+def run_import(args: argparse.Namespace) -> int:
+    kinds = args.kinds or list(SUPPORTED)
+    unsupported = [k.value for k in kinds if k not in SUPPORTED]
+    if unsupported:
+        print(f"error: import does not support {', '.join(unsupported)} yet")
+        return EXIT_ERROR
+    clients = new_clients()
+    collector = SecurityGroupCollector(clients.factory("ec2"))
+    written = import_security_groups(collector, regions_for(args.region), Path(args.out))
+    print(f"wrote {written} spec(s) under {args.out}")
+    return EXIT_OK
+
+
+def import_security_groups(
+    collector: SecurityGroupCollector, regions: list[str], out: Path, quiet: bool = False
+) -> int:
+    """Write `out/security_groups/<region>/<name>.yaml` for every group; return the count."""
+    written = 0
+    for region in regions:
+        states = collector.list_region(region)
+        folder = out / "security_groups" / region
+        folder.mkdir(parents=True, exist_ok=True)
+        file_names = _file_names(states)
+        for state in states:
+            target = folder / file_names[state.group_id]
+            target.write_text(
+                render_security_group_spec(state, group_names=state.peer_names), encoding="utf-8"
+            )
+            written += 1
+        if not quiet:
+            print(f"{region}: {len(states)} security group(s) → {folder}")
+    return written

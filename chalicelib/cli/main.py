@@ -1,0 +1,112 @@
+"""`setpoint`: the Lambda's code paths, run locally. The contract is in DESIGN.md.
+
+Exit codes: 0 ok / in sync, 1 drift found, 2 error (bad input, bad spec, unreadable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from chalicelib.cli.common import EXIT_ERROR
+from chalicelib.errors import SetpointError, SpecError, SpecSetError
+from chalicelib.model import Kind
+
+
+def parse_kinds(value: str | None) -> list[Kind] | None:
+    if not value:
+        return None
+    kinds = []
+    for name in value.split(","):
+        name = name.strip()
+        try:
+            kinds.append(Kind(name))
+        except ValueError:
+            valid = ", ".join(k.value for k in Kind)
+            raise argparse.ArgumentTypeError(f"unknown kind {name!r} (one of: {valid})") from None
+    return kinds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="setpoint",
+        description="Detect drift between AWS resources and their desired-state specs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="schema-check every spec (errors name file, line, field)")
+    p.add_argument("--specs", default="policies", help="spec directory (default: policies)")
+
+    p = sub.add_parser("import", help="write specs for the live resources")
+    p.add_argument("--out", required=True, help="directory to write specs into")
+    p.add_argument("--region", action="append", default=[], help="region (repeatable)")
+    p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
+
+    p = sub.add_parser("check", help="compare every resource with its spec (a full sweep)")
+    p.add_argument("--specs", default="policies", help="directory or s3://bucket/prefix")
+    p.add_argument("--region", action="append", default=[], help="region (repeatable)")
+    p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
+    p.add_argument("--format", choices=["text", "json", "junit"], default="text")
+    p.add_argument("--output", help="write the report to this file instead of stdout")
+
+    p = sub.add_parser("explain", help="run the event path on one CloudTrail record")
+    p.add_argument(
+        "event", metavar="EVENT.json", help="a CloudTrail record or EventBridge envelope"
+    )
+    p.add_argument("--specs", default="policies", help="directory or s3://bucket/prefix")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--post", action="store_true", help="send the chat message it prints")
+    p.add_argument("--chat-url", help="webhook URL (default: $SETPOINT_CHAT_URL)")
+    p.add_argument("--chat-format", choices=["slack", "teams", "json"], default="slack")
+    p.add_argument("--state", help="state table URI (dynamodb://TABLE)")
+
+    p = sub.add_parser("demo", help="the whole loop on an embedded moto server")
+    p.add_argument("--keep", action="store_true", help="keep the demo's work directory")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            from chalicelib.cli.validate import run_validate
+
+            return run_validate(args)
+        if args.command == "import":
+            from chalicelib.cli.importer import run_import
+
+            return run_import(args)
+        if args.command == "check":
+            from chalicelib.cli.check import run_check
+
+            return run_check(args)
+        if args.command == "explain":
+            from chalicelib.cli.explain import run_explain
+
+            return run_explain(args)
+        if args.command == "demo":
+            from chalicelib.cli.demo import run_demo
+
+            return run_demo(args)
+    except SpecSetError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        print(f"{len(exc.errors)} spec error(s)", file=sys.stderr)
+        return EXIT_ERROR
+    except (SpecError, SetpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if type(exc).__module__.startswith("botocore"):
+            # No credentials, endpoint unreachable, AccessDenied on STS: say so, exit 2.
+            print(f"error: AWS: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

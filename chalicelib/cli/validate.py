@@ -1,0 +1,20 @@
+"""`setpoint validate`: schema and semantic checks, every error with file, line and field."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from chalicelib.cli.common import EXIT_ERROR, EXIT_OK
+from chalicelib.specs.catalog import load_directory
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    path = Path(args.specs)
+    if not path.is_dir():
+        print(f"error: {args.specs}: not a directory")
+        return EXIT_ERROR
+    catalog = load_directory(path)  # raises SpecSetError with every problem found
+    count = len(catalog.security_groups)
+    print(f"{args.specs}: {count} spec(s) valid")
+    return EXIT_OK

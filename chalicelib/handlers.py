@@ -1,0 +1,117 @@
+"""What the Lambda functions do, minus the Chalice decorators (those live in app.py).
+
+The CLI's `explain` and `demo` call these same functions, so what a user sees locally
+is what the Lambda does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import DeliveryError, EventError, SetpointError, SpecError, SpecSetError
+from chalicelib.events.route import Routed, Skipped, route_payload
+from chalicelib.model import Finding, ResourceRef
+from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.runtime import Runtime
+
+logger = logging.getLogger("setpoint")
+
+
+@dataclass
+class EventOutcome:
+    """What one invocation did, returned to the caller and logged."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    delivered: int = 0
+
+    def as_log(self) -> dict[str, Any]:
+        return {
+            "findings": [
+                {
+                    "kind": f.kind.value,
+                    "id": f.id,
+                    "status": f.status.value,
+                    "changes": len(f.changes),
+                }
+                for f in self.findings
+            ],
+            "skipped": [{"reason": s.reason.value, "detail": s.detail} for s in self.skipped],
+            "errors": self.errors,
+            "delivered": self.delivered,
+        }
+
+
+def _specs_or_unknown(runtime: Runtime, refs: tuple[ResourceRef, ...]) -> Any:
+    """The spec catalog, or unknown findings saying why it could not be loaded."""
+    try:
+        return runtime.specs(), []
+    except (SpecError, SpecSetError, SetpointError) as exc:
+        reason = f"specs could not be loaded: {exc}"
+        logger.error("spec_error", extra={"error": str(exc)})
+        return None, [unknown_finding(ref, reason) for ref in refs]
+
+
+def deliver(runtime: Runtime, findings: list[Finding], outcome: EventOutcome) -> None:
+    """Send every finding that needs attention; a failure is logged whole, then raised."""
+    failures: list[str] = []
+    for finding in findings:
+        if not finding.is_problem:
+            continue
+        for notifier in runtime.notifiers:
+            try:
+                notifier.send(finding)
+                outcome.delivered += 1
+            except DeliveryError as exc:
+                failures.append(str(exc))
+                logger.error(
+                    "delivery_failed",
+                    extra={"error": str(exc), "finding_id": finding.id, "status": finding.status},
+                )
+    if failures:
+        raise DeliveryError("; ".join(failures))
+
+
+def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) -> EventOutcome:
+    """Route a CloudTrail record, re-read what it touched, compare, and alert."""
+    outcome = EventOutcome()
+    try:
+        results = route_payload(payload)
+    except EventError as exc:
+        outcome.errors.append(f"malformed_event: {exc}")
+        logger.error("malformed_event", extra={"error": str(exc)})
+        return outcome
+    for result in results:
+        if isinstance(result, Skipped):
+            outcome.skipped.append(result)
+            logger.info("skipped", extra={"reason": result.reason.value, "detail": result.detail})
+            continue
+        outcome.findings.extend(evaluate_routed(result, runtime))
+    deliver(runtime, outcome.findings, outcome)
+    return outcome
+
+
+def evaluate_routed(routed: Routed, runtime: Runtime) -> list[Finding]:
+    catalog, unknown = _specs_or_unknown(runtime, routed.refs)
+    if catalog is None:
+        return [_with_actor(f, routed) for f in unknown]
+    return runtime.pipeline.evaluate(routed.refs, catalog, routed.actor)
+
+
+def _with_actor(finding: Finding, routed: Routed) -> Finding:
+    import dataclasses
+
+    return dataclasses.replace(finding, actor=routed.actor)
+
+
+def run_sweep(runtime: Runtime) -> SweepResult:
+    """Compare everything in the configured regions and report each finding."""
+    catalog = runtime.specs()
+    result = runtime.pipeline.sweep(catalog, runtime.account_id(), list(runtime.regions))
+    outcome = EventOutcome(findings=result.findings)
+    deliver(runtime, result.findings, outcome)
+    return result

@@ -1,0 +1,109 @@
+"""The collaborators a handler needs, built once per process from settings.
+
+The Lambda builds a `Runtime` from its environment on first use (warm invocations reuse
+it: clients, cached specs, the chat URL). The CLI builds one from its flags. Tests build
+one by hand with moto-backed clients.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.aws import ClientCache, default_region
+from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.errors import ConfigError
+from chalicelib.notify.delivery import Notifier
+from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
+from chalicelib.specs.catalog import SpecCatalog, load_directory
+
+SpecProvider = Callable[[], SpecCatalog]
+
+ENV_SPECS = "SETPOINT_SPECS"
+ENV_CHAT_URL = "SETPOINT_CHAT_URL"
+ENV_CHAT_URL_PARAM = "SETPOINT_CHAT_URL_PARAM"
+ENV_CHAT_FORMAT = "SETPOINT_CHAT_FORMAT"
+ENV_REGIONS = "SETPOINT_REGIONS"
+
+
+def build_pipeline(clients: ClientCache) -> Pipeline:
+    return Pipeline([SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2")))])
+
+
+def spec_provider(location: str, clients: ClientCache) -> SpecProvider:
+    """Specs from `s3://bucket/prefix` (re-read only when ETags change) or a directory."""
+    if location.startswith("s3://"):
+        from chalicelib.specs.s3_source import S3SpecSource
+
+        source: S3SpecSource | None = None
+
+        def from_s3() -> SpecCatalog:
+            nonlocal source
+            if source is None:
+                source = S3SpecSource(clients.client("s3"), location)
+            return source.load()
+
+        return from_s3
+    path = Path(location)
+    if not path.is_dir():
+        raise ConfigError(f"specs location {location!r} is not a directory or an s3:// URI")
+    cached: list[SpecCatalog] = []
+
+    def from_directory() -> SpecCatalog:
+        if not cached:
+            cached.append(load_directory(path))
+        return cached[0]
+
+    return from_directory
+
+
+def regions_from(value: str | None) -> list[str]:
+    regions = [r.strip() for r in (value or "").split(",") if r.strip()]
+    return regions or [default_region()]
+
+
+@dataclass
+class Runtime:
+    clients: ClientCache
+    pipeline: Pipeline
+    specs: SpecProvider
+    notifiers: list[Notifier] = field(default_factory=list)
+    regions: Sequence[str] = ()
+    account: str | None = None
+
+    def account_id(self) -> str:
+        if self.account is None:
+            self.account = self.clients.account_id()
+        return self.account
+
+
+def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
+    """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
+    from chalicelib.notify.delivery import ConsoleNotifier, chat_url_from_ssm, notifier_for
+
+    fmt = env.get(ENV_CHAT_FORMAT, "slack")
+    if env.get(ENV_CHAT_URL_PARAM):
+        return [notifier_for(chat_url_from_ssm(env[ENV_CHAT_URL_PARAM]), fmt)]
+    if env.get(ENV_CHAT_URL):
+        return [notifier_for(env[ENV_CHAT_URL], fmt)]
+    import sys
+
+    return [ConsoleNotifier(sys.stdout)]
+
+
+def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None = None) -> Runtime:
+    env = os.environ if env is None else env
+    location = env.get(ENV_SPECS)
+    if not location:
+        raise ConfigError(f"{ENV_SPECS} is not set (s3://bucket/prefix or a directory)")
+    clients = ClientCache(session)
+    return Runtime(
+        clients=clients,
+        pipeline=build_pipeline(clients),
+        specs=spec_provider(location, clients),
+        notifiers=notifiers_from_env(env),
+        regions=regions_from(env.get(ENV_REGIONS)),
+    )

@@ -1,0 +1,121 @@
+"""The Lambda handlers as deployed: chalice.test.Client, specs in S3, webhook URL in SSM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from chalice.test import Client
+
+import app as lambda_app
+from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.specs.writer import render_security_group_spec
+from tests.conftest import REGION, authorize_record, make_vpc_with_web
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]]) -> Any:
+    """What `chalice deploy --stage dev` expects to find: the spec bucket and the SSM secret."""
+    url, received = webhook
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ids = make_vpc_with_web(ec2)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="setpoint-specs-dev")
+    for state in SecurityGroupCollector(lambda r: ec2).list_region(REGION):
+        if state.name == "web":
+            body = render_security_group_spec(state, group_names=state.peer_names)
+            s3.put_object(Bucket="setpoint-specs-dev", Key="policies/web.yaml", Body=body.encode())
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/setpoint/dev/chat-webhook-url", Value=url, Type="SecureString"
+    )
+    parameters.clear_caches()  # Powertools caches the webhook URL for 5 minutes per process
+    lambda_app.reset_runtime()
+    with Client(lambda_app.app, stage_name="dev", project_dir=str(PROJECT)) as client:
+        yield client, ids, received
+    lambda_app.reset_runtime()
+
+
+def _envelope(client: Client, detail: dict[str, Any]) -> Any:
+    return client.events.generate_cw_event(
+        source="aws.ec2",
+        detail_type="AWS API Call via CloudTrail",
+        detail=detail,
+        resources=[],
+        region=REGION,
+    )
+
+
+def test_port_22_opened_by_hand_posts_one_slack_alert(deployed: Any) -> None:
+    client, ids, received = deployed
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    result = client.lambda_.invoke("on_ec2_change", _envelope(client, authorize_record(ids["web"])))
+    assert result.payload["findings"] == [
+        {"kind": "security_group", "id": ids["web"], "status": "drifted", "changes": 1}
+    ]
+    assert len(received) == 1
+    message = received[0]
+    assert "Drift" in message["text"] and "web" in message["text"]
+    blocks = str(message["blocks"])
+    assert "tcp/22 from 0.0.0.0/0" in blocks
+    assert "arn:aws:iam::123456789012:user/alice" in blocks
+    assert "policies/web.yaml" in blocks
+
+
+def test_an_event_that_changes_nothing_posts_nothing(deployed: Any) -> None:
+    client, ids, received = deployed
+    record = authorize_record(ids["web"], cidr="0.0.0.0/0", port=443)
+    result = client.lambda_.invoke("on_ec2_change", _envelope(client, record))
+    assert result.payload["findings"][0]["status"] == "in_sync"
+    assert received == []
+
+
+def test_a_failed_call_is_skipped_with_its_reason(deployed: Any) -> None:
+    client, ids, received = deployed
+    record = authorize_record(ids["web"]) | {"errorCode": "UnauthorizedOperation"}
+    result = client.lambda_.invoke("on_ec2_change", _envelope(client, record))
+    assert result.payload["skipped"][0]["reason"] == "failed_call"
+    assert received == []
+
+
+def test_a_malformed_event_is_a_classified_error_not_a_crash(deployed: Any) -> None:
+    client, _, received = deployed
+    event = _envelope(client, {"eventName": 42})
+    result = client.lambda_.invoke("on_ec2_change", event)
+    assert result.payload["errors"] and result.payload["errors"][0].startswith("malformed_event")
+    assert received == []
+
+
+def test_the_scheduled_sweep_reports_drift(deployed: Any) -> None:
+    client, ids, received = deployed
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=3389, ToPort=3389, CidrIp="0.0.0.0/0"
+    )
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region=REGION
+    )
+    result = client.lambda_.invoke("sweep", event)
+    assert result.payload["problems"] >= 1
+    texts = [m["text"] for m in received]
+    assert any("web" in t and "Drift" in t for t in texts)
+
+
+def test_the_event_rule_watches_every_security_group_call() -> None:
+    names = set(lambda_app.EC2_CHANGES["detail"]["eventName"])  # type: ignore[index]
+    assert {
+        "AuthorizeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+        "ModifySecurityGroupRules",
+        "UpdateSecurityGroupRuleDescriptionsIngress",
+        "CreateSecurityGroup",
+        "DeleteSecurityGroup",
+        "CreateTags",
+        "DeleteTags",
+    } <= names
