@@ -90,13 +90,14 @@ typed_records = st.fixed_dictionaries(
         "eventName": st.sampled_from(NAMES),
         "eventSource": st.sampled_from(["ec2.amazonaws.com"] * 4 + ["s3.amazonaws.com"]),
         "awsRegion": st.sampled_from(["eu-west-1", "us-east-1"]),
-    },
-    optional={
-        "readOnly": st.sampled_from([True, False, "true", "false"]),
-        "errorCode": st.sampled_from(["", "Client.UnauthorizedOperation"]),
-        "recipientAccountId": st.sampled_from(["111122223333", ""]),
+        # mostly successful writes, so that most examples reach the locators
+        "readOnly": st.sampled_from([None, None, None, False, True, "true", "false"]),
+        "errorCode": st.sampled_from([None, None, None, "", "Client.UnauthorizedOperation"]),
         "requestParameters": request_parameters,
         "responseElements": response_elements | st.none(),
+    },
+    optional={
+        "recipientAccountId": st.sampled_from(["111122223333", ""]),
         "userIdentity": st.dictionaries(keys, json_values, max_size=6),
         "userAgent": st.sampled_from(["console.amazonaws.com", "Terraform/1.9", "AWS Internal"]),
         "sessionCredentialFromConsole": json_values,
