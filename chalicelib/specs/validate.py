@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import SpecError
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
+
+if TYPE_CHECKING:  # jsonschema costs ~100 ms to import: only pay it when validating
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 TOP_SCHEMA = "setpoint.schema.json"
@@ -46,6 +48,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = [
         (path.name, Resource.from_contents(load_schema(path.name)))
         for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
@@ -56,6 +60,8 @@ def _registry() -> Registry:
 @cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for one schema file; `$ref`s to sibling files resolve offline."""
+    from jsonschema import Draft202012Validator
+
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=_registry())
@@ -122,8 +128,10 @@ def _messages(error: ValidationError, doc: SpecDocument) -> list[tuple[FieldPath
     value: Any = error.validator_value
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        extra = [k for k in instance if k not in known and not any(p.search(k) for p in patterns)]
         out = []
-        for key in sorted(k for k in instance if k not in known):
+        for key in sorted(extra):
             # Suggest a field the user has not written yet: that is the one they missed.
             unused = [k for k in known if k not in instance] or known
             close = difflib.get_close_matches(key, unused, n=1)

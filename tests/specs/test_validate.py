@@ -214,3 +214,42 @@ def test_errors_from_several_files_are_all_reported():
     where = [(e.file, e.line) for e in caught.value.errors]
     assert where == [("policies/a.yaml", 3), ("policies/b.yaml", 3), ("policies/d.yaml", 2)]
     assert "policies/b.yaml:3: vpc_id:" in str(caught.value)
+
+
+def test_anchors_and_merge_keys_work():
+    text = (
+        "kind: security_group\nname: web\n"
+        "ingress:\n"
+        "  - &ssh {proto: tcp, ports: 22, cidr: 10.0.0.0/8}\n"
+        "  - <<: *ssh\n    cidr: 192.168.0.0/16\n"
+        "egress:\n  - *ssh\n"
+    )
+    parsed = parse_file("a.yaml", text)
+    assert parsed.errors == ()
+    spec = parsed.specs[0].spec
+    assert {r.peer for r in spec.ingress} == {"10.0.0.0/8", "192.168.0.0/16"}
+    assert spec.egress is not None and len(spec.egress) == 1
+
+
+def test_error_inside_merged_rule_points_at_the_written_field():
+    text = (
+        "kind: security_group\nname: web\n"
+        "x-base: &base {proto: tcp, ports: 22}\n"
+        "ingress:\n"
+        "  - <<: *base\n    cidr: 10.0.0.300/8\n"
+    )
+    assert [(e.line, e.field) for e in errors_of(text)] == [(6, "ingress[0].cidr")]
+    assert [(e.line, e.field) for e in errors_of(text.replace("x-base", "base"))] == [
+        (3, "base"),
+        (6, "ingress[0].cidr"),
+    ]
+
+
+def test_recursive_alias_is_an_error_not_a_hang():
+    error = only_error("kind: security_group\nname: web\ningress: &a [*a]\n")
+    assert error.line == 3 and "alias" in error.message
+
+
+def test_boolean_key_is_reported_once():
+    error = only_error(HEADER + "on: push\n")
+    assert error.line == 3 and "quote it" in error.message
