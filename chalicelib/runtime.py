@@ -48,8 +48,8 @@ def spec_provider(location: str, clients: ClientCache) -> SpecProvider:
 
         return from_s3
     path = Path(location)
-    if not path.is_dir():
-        raise ConfigError(f"specs location {location!r} is not a directory or an s3:// URI")
+    if not path.exists():
+        raise ConfigError(f"specs location {location!r} is not a directory, a file or an s3:// URI")
     cached: list[SpecCatalog] = []
 
     def from_directory() -> SpecCatalog:

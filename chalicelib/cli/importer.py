@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.model import Kind, SecurityGroupState
+from chalicelib.specs.validate import schema_dir
 from chalicelib.specs.writer import render_security_group_spec, spec_filename
 
 SUPPORTED = (Kind.SECURITY_GROUP,)
@@ -32,6 +35,15 @@ def _file_names(states: list[SecurityGroupState]) -> dict[str, str]:
     return names
 
 
+def _copy_schema(out: Path) -> Path:
+    """Put the JSON Schemas beside the specs, so editors complete fields with no setup."""
+    target = out / ".schema"
+    target.mkdir(parents=True, exist_ok=True)
+    for schema in schema_dir().glob("*.json"):
+        shutil.copyfile(schema, target / schema.name)
+    return target / "setpoint.schema.json"
+
+
 def run_import(args: argparse.Namespace) -> int:
     kinds = args.kinds or list(SUPPORTED)
     unsupported = [k.value for k in kinds if k not in SUPPORTED]
@@ -49,6 +61,7 @@ def import_security_groups(
     collector: SecurityGroupCollector, regions: list[str], out: Path, quiet: bool = False
 ) -> int:
     """Write `out/security_groups/<region>/<name>.yaml` for every group; return the count."""
+    schema = _copy_schema(out)
     written = 0
     for region in regions:
         states = collector.list_region(region)
@@ -57,8 +70,12 @@ def import_security_groups(
         file_names = _file_names(states)
         for state in states:
             target = folder / file_names[state.group_id]
+            schema_ref = os.path.relpath(schema, target.parent)
             target.write_text(
-                render_security_group_spec(state, group_names=state.peer_names), encoding="utf-8"
+                render_security_group_spec(
+                    state, group_names=state.peer_names, schema_ref=schema_ref
+                ),
+                encoding="utf-8",
             )
             written += 1
         if not quiet:

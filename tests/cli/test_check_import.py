@@ -112,6 +112,9 @@ def test_imported_specs_are_readable_and_name_groups(imported: Any) -> None:
     assert "ports: 8000-8100" in app
     assert "description: from the LB" in app
     assert main(["validate", "--specs", str(specs)]) == 0
+    modeline = next(line for line in app.splitlines() if "$schema=" in line)
+    schema = (specs / "security_groups" / REGION / modeline.split("$schema=")[1]).resolve()
+    assert schema.is_file()  # editors find the schema copied beside the specs
 
 
 def test_check_finds_a_hand_made_change_and_exits_1(
