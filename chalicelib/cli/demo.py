@@ -255,7 +255,7 @@ def _story(work: Path, endpoint: str, webhook: str, received: list[dict[str, Any
     before = sweep_findings(runtime)
     print(render_text_report(before, checked=len(before)))
 
-    say("3. 02:13 — alice opens SSH to the world on web, in the console, no pull request")
+    say("3. 02:13 — alice opens SSH to the world on web with the AWS CLI; no pull request")
     iam = clients.client("iam", REGION)
     iam.create_user(UserName="alice")
     key = iam.create_access_key(UserName="alice")["AccessKey"]
