@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.errors import DeliveryError, EventError, SetpointError, SpecError, SpecSetError
+from chalicelib.errors import (
+    ConfigError,
+    DeliveryError,
+    EventError,
+    SetpointError,
+    SpecError,
+    SpecSetError,
+)
 from chalicelib.events.route import Routed, Skipped, route_payload
 from chalicelib.model import Finding, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
@@ -66,7 +73,7 @@ def deliver(runtime: Runtime, findings: list[Finding], outcome: EventOutcome) ->
             try:
                 notifier.send(finding)
                 outcome.delivered += 1
-            except DeliveryError as exc:
+            except (DeliveryError, ConfigError) as exc:
                 failures.append(str(exc))
                 logger.error(
                     "delivery_failed",

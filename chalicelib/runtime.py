@@ -82,11 +82,11 @@ class Runtime:
 
 def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
     """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
-    from chalicelib.notify.delivery import ConsoleNotifier, chat_url_from_ssm, notifier_for
+    from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 
     fmt = env.get(ENV_CHAT_FORMAT, "slack")
     if env.get(ENV_CHAT_URL_PARAM):
-        return [notifier_for(chat_url_from_ssm(env[ENV_CHAT_URL_PARAM]), fmt)]
+        return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt)]
     if env.get(ENV_CHAT_URL):
         return [notifier_for(env[ENV_CHAT_URL], fmt)]
     import sys

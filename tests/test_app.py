@@ -12,6 +12,7 @@ from chalice.test import Client
 
 import app as lambda_app
 from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.errors import DeliveryError
 from chalicelib.specs.writer import render_security_group_spec
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
 
@@ -119,3 +120,24 @@ def test_the_event_rule_watches_every_security_group_call() -> None:
         "CreateTags",
         "DeleteTags",
     } <= names
+
+
+def test_chat_down_fails_the_invocation_so_lambda_retries_and_logs_the_finding(
+    deployed: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, ids, _ = deployed
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/setpoint/dev/chat-webhook-url",
+        Value="http://127.0.0.1:9/services/dead",
+        Type="SecureString",
+        Overwrite=True,
+    )
+    parameters.clear_caches()
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    with pytest.raises(DeliveryError, match=r"127\.0\.0\.1"):
+        client.lambda_.invoke("on_ec2_change", _envelope(client, authorize_record(ids["web"])))
+    failed = [r for r in caplog.records if r.getMessage() == "delivery_failed"]
+    assert failed and getattr(failed[0], "finding_id", None) == ids["web"]
+    assert "services/dead" not in caplog.text  # the webhook path is a secret

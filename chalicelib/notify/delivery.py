@@ -249,3 +249,23 @@ def chat_url_from_ssm(parameter_name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"SSM parameter {parameter_name} holds no chat URL")
     return value.strip()
+
+
+class SsmWebhookNotifier:
+    """A webhook whose URL lives in SSM, looked up at send time.
+
+    Powertools caches the parameter for five minutes, so a rotated webhook secret takes
+    effect without a redeploy, and a cold start that never alerts never reads it.
+    """
+
+    def __init__(self, parameter_name: str, fmt: ChatFormat | str, **options: Any) -> None:
+        self.parameter_name = parameter_name
+        self.fmt = fmt
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"SsmWebhookNotifier({self.parameter_name!r}, {self.fmt!r})"
+
+    def send(self, finding: Finding) -> None:
+        url = chat_url_from_ssm(self.parameter_name)
+        notifier_for(url, self.fmt, **self.options).send(finding)
