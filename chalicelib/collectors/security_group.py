@@ -182,33 +182,12 @@ class SecurityGroupCollector:
         names = self._peer_names(region, raws)
         return [parse_security_group(raw, region, names) for raw in raws]
 
-    def names_present(self, region: str, names: list[str]) -> set[tuple[str | None, str]]:
-        """(vpc, name) of live groups with any of these names: one call, not one per name."""
+    def _all_pages(self, region: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every DescribeSecurityGroups page, at the largest page size AWS allows."""
         raws: list[dict[str, Any]] = []
-        paginator = self._ec2(region).get_paginator("describe_security_groups")
-        try:
-            for page in paginator.paginate(
-                Filters=[{"Name": "group-name", "Values": names}],
-                PaginationConfig={"PageSize": PAGE_SIZE},
-            ):
-                raws.extend(page.get("SecurityGroups", []))
-        except ClientError as exc:
-            code = _error_code(exc)
-            raise ReadError(
-                f"DescribeSecurityGroups in {region} failed: {code}", code=code
-            ) from exc
-        return {(raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws}
-
-    def default_vpc(self, region: str) -> str | None:
-        """The region's default VPC, where records that name a group without a VPC point."""
-        return self._default_vpc(region)
-
-    def list_region(self, region: str) -> list[SecurityGroupState]:
-        """Every group in the region, read with the largest page size AWS allows."""
         try:
             paginator = self._ec2(region).get_paginator("describe_security_groups")
-            raws: list[dict[str, Any]] = []
-            for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+            for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": PAGE_SIZE}):
                 raws.extend(page.get("SecurityGroups", []))
         except ClientError as exc:
             code = _error_code(exc)
@@ -217,6 +196,20 @@ class SecurityGroupCollector:
             ) from exc
         except BotoCoreError as exc:
             raise ReadError(f"DescribeSecurityGroups in {region} failed: {exc}") from exc
+        return raws
+
+    def names_present(self, region: str, names: list[str]) -> set[tuple[str | None, str]]:
+        """(vpc, name) of live groups with any of these names: one call, not one per name."""
+        raws = self._all_pages(region, Filters=[{"Name": "group-name", "Values": names}])
+        return {(raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws}
+
+    def default_vpc(self, region: str) -> str | None:
+        """The region's default VPC, where records that name a group without a VPC point."""
+        return self._default_vpc(region)
+
+    def list_region(self, region: str) -> list[SecurityGroupState]:
+        """Every group in the region, canonical, with VPC-local names for group peers."""
+        raws = self._all_pages(region)
         names_by_vpc: dict[str | None, dict[str, str]] = {}
         for raw in raws:
             names_by_vpc.setdefault(raw.get("VpcId"), {})[raw["GroupId"]] = raw.get("GroupName", "")
