@@ -203,10 +203,6 @@ class SecurityGroupCollector:
         raws = self._all_pages(region, Filters=[{"Name": "group-name", "Values": names}])
         return {(raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws}
 
-    def default_vpc(self, region: str) -> str | None:
-        """The region's default VPC, where records that name a group without a VPC point."""
-        return self._default_vpc(region)
-
     def list_region(self, region: str) -> list[SecurityGroupState]:
         """Every group in the region, canonical, with VPC-local names for group peers."""
         raws = self._all_pages(region)
