@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure Setpoint, run by `make bench` (not by pytest)."""
