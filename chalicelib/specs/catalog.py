@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePath
+from typing import Any
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.model import SecurityGroupSpec, SecurityGroupState
@@ -83,6 +84,14 @@ class SpecCatalog:
 
     security_groups: tuple[SecurityGroupSpec, ...] = ()
     files: tuple[str, ...] = ()
+    # kind -> specs, for every kind registered in _CATALOG_KINDS without a field of its own
+    others: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def specs_of(self, kind: str) -> tuple[Any, ...]:
+        """Every spec of one kind, in file order."""
+        if kind == "security_group":
+            return self.security_groups
+        return self.others.get(kind, ())
 
     @cached_property
     def _sg_by_id(self) -> Mapping[str, SecurityGroupSpec]:
@@ -139,8 +148,9 @@ class SpecCatalog:
         return [s for s in self.security_groups_in_scope(account, regions) if id(s) not in matched]
 
 
-# kind -> (SpecCatalog field, duplicate check); new kinds add a row and a field.
-_CATALOG_KINDS: Mapping[str, tuple[str, Callable[[Sequence[AnySpec]], list[SpecError]]]] = {
+# kind -> (SpecCatalog field, or None to keep them in `others`; duplicate check).
+# A new kind adds one row here and one in parse.KINDS.
+_CATALOG_KINDS: Mapping[str, tuple[str | None, Callable[[Sequence[AnySpec]], list[SpecError]]]] = {
     "security_group": ("security_groups", security_group_conflicts),
 }
 
@@ -154,12 +164,16 @@ def build_catalog(files: Iterable[ParsedFile]) -> SpecCatalog:
         for item in parsed.specs:
             by_kind[item.kind].append(item.spec)
     fields: dict[str, tuple[AnySpec, ...]] = {}
+    others: dict[str, tuple[AnySpec, ...]] = {}
     for kind, (field_name, conflicts) in _CATALOG_KINDS.items():
         errors.extend(conflicts(by_kind[kind]))
-        fields[field_name] = tuple(by_kind[kind])
+        if field_name is None:
+            others[kind] = tuple(by_kind[kind])
+        else:
+            fields[field_name] = tuple(by_kind[kind])
     if errors:
         raise SpecSetError(errors)
-    return SpecCatalog(files=tuple(parsed.name for parsed in files), **fields)
+    return SpecCatalog(files=tuple(parsed.name for parsed in files), others=others, **fields)
 
 
 def load_documents(items: Iterable[tuple[str, str]]) -> SpecCatalog:
