@@ -91,6 +91,7 @@ class S3SpecSource:
         self.single = is_single_object(key)
         self.prefix = key if self.single or not key or key.endswith("/") else f"{key}/"
         self._cache: dict[str, _Cached] = {}
+        self._catalog: SpecCatalog | None = None
         self.last_stats = LoadStats()
 
     def _fail(self, exc: Exception, action: str, key: str | None = None) -> ConfigError:
@@ -169,4 +170,10 @@ class S3SpecSource:
         dropped = len(set(self._cache) - set(cache))
         self._cache = cache
         self.last_stats = LoadStats(pages, gets, reused, dropped)
-        return build_catalog(parsed for key in sorted(cache) for parsed in cache[key].files)
+        if gets == 0 and dropped == 0 and self._catalog is not None:
+            return self._catalog  # nothing changed: skip re-checking duplicates across specs
+        self._catalog = None
+        self._catalog = build_catalog(
+            parsed for key in sorted(cache) for parsed in cache[key].files
+        )
+        return self._catalog

@@ -74,7 +74,7 @@ def test_second_load_lists_once_and_gets_nothing(s3: Any, calls: Calls):
     calls.clear()
     second = source.load()
     assert calls == {"ListObjectsV2": 1}
-    assert second == first
+    assert second is first  # unchanged ETags: the same catalog, not rebuilt
     assert (source.last_stats.list_calls, source.last_stats.get_calls) == (1, 0)
     assert source.last_stats.reused == 2
 
