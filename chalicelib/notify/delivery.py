@@ -232,7 +232,7 @@ def notifier_for(url: str, fmt: ChatFormat | str, **options: Any) -> WebhookNoti
     raise ConfigError(f"unknown chat format {fmt!r} (use slack or json)")
 
 
-def chat_url_from_ssm(parameter_name: str) -> str:
+def chat_url_from_ssm(parameter_name: str, *, force: bool = False) -> str:
     """The webhook URL kept as a SecureString in SSM, cached for five minutes.
 
     Powertools is imported here, not at module level: only the functions that post pay
@@ -241,7 +241,7 @@ def chat_url_from_ssm(parameter_name: str) -> str:
     try:
         from aws_lambda_powertools.utilities.parameters import get_parameter
 
-        value = get_parameter(parameter_name, decrypt=True, max_age=300)
+        value = get_parameter(parameter_name, decrypt=True, max_age=300, force_fetch=force)
     except Exception as error:
         raise ConfigError(
             f"cannot read the chat URL from SSM parameter {parameter_name}: {error}"
@@ -252,20 +252,34 @@ def chat_url_from_ssm(parameter_name: str) -> str:
 
 
 class SsmWebhookNotifier:
-    """A webhook whose URL lives in SSM, looked up at send time.
+    """A webhook whose URL lives in SSM, read on first send and kept.
 
-    Powertools caches the parameter for five minutes, so a rotated webhook secret takes
-    effect without a redeploy, and a cold start that never alerts never reads it.
+    A cold start that never alerts never reads it, and a warm one costs no extra request.
+    When the endpoint answers 403/404/410 (the webhook was revoked, as in a rotation), the
+    parameter is read again, bypassing the cache, and the message is sent to the new URL.
     """
+
+    _REVOKED = frozenset({403, 404, 410})
 
     def __init__(self, parameter_name: str, fmt: ChatFormat | str, **options: Any) -> None:
         self.parameter_name = parameter_name
         self.fmt = fmt
         self.options = options
+        self._notifier: WebhookNotifier | None = None
 
     def __repr__(self) -> str:
         return f"SsmWebhookNotifier({self.parameter_name!r}, {self.fmt!r})"
 
+    def _current(self, force: bool = False) -> WebhookNotifier:
+        if self._notifier is None or force:
+            url = chat_url_from_ssm(self.parameter_name, force=force)
+            self._notifier = notifier_for(url, self.fmt, **self.options)
+        return self._notifier
+
     def send(self, finding: Finding) -> None:
-        url = chat_url_from_ssm(self.parameter_name)
-        notifier_for(url, self.fmt, **self.options).send(finding)
+        try:
+            self._current().send(finding)
+        except DeliveryError as error:
+            if error.status not in self._REVOKED:
+                raise
+            self._current(force=True).send(finding)

@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from chalicelib.errors import ConfigError
+from chalicelib.errors import ConfigError, DeliveryError
+from chalicelib.model import Finding, Kind, Status
+from chalicelib.notify import delivery
 from chalicelib.notify.delivery import chat_url_from_ssm
 
 URL = "https://hooks.slack.com/services/T0000/B0000/s3cr3t"
+FINDING = Finding(
+    Kind.SECURITY_GROUP, "sg-0abc", "web", "123456789012", "eu-west-1", Status.DRIFTED
+)
 
 
 @pytest.fixture
@@ -62,3 +70,49 @@ def test_importing_delivery_does_not_load_powertools_or_boto3():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def _gone_server() -> tuple[ThreadingHTTPServer, str]:
+    """A webhook that was revoked: every POST gets 404, as Slack answers for a deleted hook."""
+
+    class Gone(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/services/old"
+
+
+def test_ssm_notifier_reads_once_then_rereads_when_the_hook_is_revoked(ssm, webhook, monkeypatch):
+    new_url, received = webhook
+    gone, old_url = _gone_server()
+    reads: list[bool] = []
+    real = delivery.chat_url_from_ssm
+
+    def counting(name: str, *, force: bool = False) -> str:
+        reads.append(force)
+        return real(name, force=force)
+
+    monkeypatch.setattr(delivery, "chat_url_from_ssm", counting)
+    ssm.put_parameter(Name="/setpoint/chat-url", Value=old_url, Type="SecureString")
+    notifier = delivery.SsmWebhookNotifier("/setpoint/chat-url", "slack", max_attempts=1)
+    try:
+        with pytest.raises(DeliveryError):
+            notifier.send(FINDING)  # revoked, and SSM still holds the old URL
+        ssm.put_parameter(
+            Name="/setpoint/chat-url", Value=new_url, Type="SecureString", Overwrite=True
+        )
+        notifier.send(FINDING)  # 404 again → forced re-read → the rotated URL
+        notifier.send(FINDING)  # kept: no further read
+    finally:
+        gone.shutdown()
+        gone.server_close()
+    assert reads == [False, True, True]
+    assert len(received) == 2
