@@ -55,11 +55,15 @@ class SweepResult:
 
 
 class KindPipeline(Protocol):
-    kind: Kind
+    """Reads, matches and compares one family of kinds (IAM's four kinds share one listing)."""
+
+    kinds: tuple[Kind, ...]
 
     def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]: ...
 
-    def sweep(self, catalog: SpecCatalog, account: str, regions: Sequence[str]) -> SweepResult: ...
+    def sweep(
+        self, catalog: SpecCatalog, account: str, regions: Sequence[str], kinds: frozenset[Kind]
+    ) -> SweepResult: ...
 
 
 def _in_account(spec: SecurityGroupSpec, account: str | None) -> bool:
@@ -67,7 +71,7 @@ def _in_account(spec: SecurityGroupSpec, account: str | None) -> bool:
 
 
 class SecurityGroupPipeline:
-    kind = Kind.SECURITY_GROUP
+    kinds: tuple[Kind, ...] = (Kind.SECURITY_GROUP,)
 
     def __init__(self, collector: SecurityGroupCollector) -> None:
         self.collector = collector
@@ -125,8 +129,16 @@ class SecurityGroupPipeline:
         spec = catalog.match_security_group(state)
         return evaluate_security_group(spec, state)
 
-    def sweep(self, catalog: SpecCatalog, account: str, regions: Sequence[str]) -> SweepResult:
+    def sweep(
+        self,
+        catalog: SpecCatalog,
+        account: str,
+        regions: Sequence[str],
+        kinds: frozenset[Kind] = frozenset({Kind.SECURITY_GROUP}),
+    ) -> SweepResult:
         result = SweepResult()
+        if Kind.SECURITY_GROUP not in kinds:
+            return result
         matched: set[int] = set()
         failed_regions: dict[str, str] = {}
         for region in regions:
@@ -169,8 +181,9 @@ class SecurityGroupPipeline:
 class Pipeline:
     """All kinds behind one interface, for the Lambda handlers and the CLI alike."""
 
-    def __init__(self, kinds: Iterable[KindPipeline]) -> None:
-        self.kinds = {k.kind: k for k in kinds}
+    def __init__(self, pipelines: Iterable[KindPipeline]) -> None:
+        self.pipelines = list(pipelines)
+        self.kinds = {kind: p for p in self.pipelines for kind in p.kinds}
 
     def evaluate(
         self, refs: Iterable[ResourceRef], catalog: SpecCatalog, actor: Actor | None = None
@@ -192,9 +205,10 @@ class Pipeline:
         regions: Sequence[str],
         kinds: Iterable[Kind] | None = None,
     ) -> SweepResult:
-        wanted = set(kinds) if kinds is not None else set(self.kinds)
+        wanted = frozenset(kinds) if kinds is not None else frozenset(self.kinds)
         result = SweepResult()
-        for kind, pipeline in self.kinds.items():
-            if kind in wanted:
-                result.findings.extend(pipeline.sweep(catalog, account, regions).findings)
+        for pipeline in self.pipelines:
+            if wanted & set(pipeline.kinds):
+                found = pipeline.sweep(catalog, account, regions, wanted)
+                result.findings.extend(found.findings)
         return result

@@ -9,102 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from chalicelib.events.fields import ci_get, items, text
+from chalicelib.events.locators import EventRoute, Locate, Locator, first, union
 from chalicelib.events.record import CloudTrailRecord
 from chalicelib.model import Kind, ResourceRef
 
 EC2_SOURCE = "ec2.amazonaws.com"
 
-Locate = Callable[[CloudTrailRecord], list[ResourceRef]]
-
 # Real ids are a prefix and 8 (older) or 17 hex digits; redacted values ("...") are not ids.
 _GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 _RULE_ID = re.compile(r"sgr-[0-9a-f]{8,17}")
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
-
-
-@dataclass(frozen=True)
-class Locator:
-    """A pure way to find resources in a record, which can also say where it looked.
-
-    Calling it returns deduplicated refs. `looks_at` names the fields read, so a record in
-    which nothing was found can be skipped with a detail a user can check by hand.
-    """
-
-    looks_at: tuple[str, ...]
-    find: Callable[[CloudTrailRecord], Iterable[ResourceRef]]
-    explain_miss: Callable[[CloudTrailRecord], str] | None = None
-
-    def __call__(self, record: CloudTrailRecord) -> list[ResourceRef]:
-        return dedupe(self.find(record))
-
-
-@dataclass(frozen=True)
-class EventRoute:
-    """One row of the table: an API call, its service, the kind it changes, how to find it."""
-
-    event_name: str
-    event_source: str
-    kind: Kind
-    locate: Locate
-
-    def explain_miss(self, record: CloudTrailRecord) -> str:
-        """Why `locate` found nothing in `record`, naming the fields it looked at."""
-        explain = getattr(self.locate, "explain_miss", None)
-        if explain is not None:
-            return str(explain(record))
-        looks_at: tuple[str, ...] = getattr(self.locate, "looks_at", ())
-        where = f" (looked at {', '.join(looks_at)})" if looks_at else ""
-        kind = self.kind.replace("_", " ")
-        return f"{self.event_name}: no usable {kind} id or name in the record{where}"
-
-
-def dedupe(refs: Iterable[ResourceRef]) -> list[ResourceRef]:
-    """Refs in first-seen order, one per resource (by id, else by name/vpc/rule ids)."""
-    seen: set[object] = set()
-    unique: list[ResourceRef] = []
-    for ref in refs:
-        key: object = ref.id if ref.id else (ref.name, ref.vpc_id, ref.rule_ids)
-        if key not in seen:
-            seen.add(key)
-            unique.append(ref)
-    return unique
-
-
-def union(*locators: Locator) -> Locator:
-    """Every resource any of `locators` finds (the same group named in request and response)."""
-
-    def find(record: CloudTrailRecord) -> list[ResourceRef]:
-        return [ref for locator in locators for ref in locator(record)]
-
-    return Locator(_joined(locators), find, _first_explain(locators))
-
-
-def first(*locators: Locator) -> Locator:
-    """What the first locator that finds anything finds: weaker names are only a fallback."""
-
-    def find(record: CloudTrailRecord) -> list[ResourceRef]:
-        for locator in locators:
-            refs = locator(record)
-            if refs:
-                return refs
-        return []
-
-    return Locator(_joined(locators), find, _first_explain(locators))
-
-
-def _joined(locators: Iterable[Locator]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(field for locator in locators for field in locator.looks_at))
-
-
-def _first_explain(
-    locators: Iterable[Locator],
-) -> Callable[[CloudTrailRecord], str] | None:
-    return next((loc.explain_miss for loc in locators if loc.explain_miss is not None), None)
 
 
 # -- security groups --------------------------------------------------------------------------
