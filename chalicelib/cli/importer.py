@@ -7,14 +7,36 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Protocol
 
+from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.model import Kind, SecurityGroupState
 from chalicelib.specs.validate import schema_dir
 from chalicelib.specs.writer import render_security_group_spec, spec_filename
 
-SUPPORTED = (Kind.SECURITY_GROUP,)
+
+class Exporter(Protocol):
+    """Writes specs for the live resources of some kinds; returns how many it wrote."""
+
+    def __call__(
+        self, clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+    ) -> int: ...
+
+
+def export_security_groups(
+    clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+) -> int:
+    collector = SecurityGroupCollector(clients.factory("ec2"))
+    return import_security_groups(collector, regions, out)
+
+
+# kind -> the exporter that writes it; one exporter may serve several kinds (IAM).
+EXPORTERS: dict[Kind, Exporter] = {
+    Kind.SECURITY_GROUP: export_security_groups,
+}
+SUPPORTED = tuple(EXPORTERS)
 
 
 def _file_names(states: list[SecurityGroupState]) -> dict[str, str]:
@@ -35,7 +57,7 @@ def _file_names(states: list[SecurityGroupState]) -> dict[str, str]:
     return names
 
 
-def _copy_schema(out: Path) -> Path:
+def copy_schema(out: Path) -> Path:
     """Put the JSON Schemas beside the specs, so editors complete fields with no setup."""
     target = out / ".schema"
     target.mkdir(parents=True, exist_ok=True)
@@ -51,8 +73,10 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"error: import does not support {', '.join(unsupported)} yet")
         return EXIT_ERROR
     clients = new_clients()
-    collector = SecurityGroupCollector(clients.factory("ec2"))
-    written = import_security_groups(collector, regions_for(args.region), Path(args.out))
+    wanted = frozenset(kinds)
+    written = 0
+    for exporter in dict.fromkeys(EXPORTERS[kind] for kind in kinds):
+        written += exporter(clients, regions_for(args.region), Path(args.out), wanted)
     print(f"wrote {written} spec(s) under {args.out}")
     return EXIT_OK
 
@@ -61,7 +85,7 @@ def import_security_groups(
     collector: SecurityGroupCollector, regions: list[str], out: Path, quiet: bool = False
 ) -> int:
     """Write `out/security_groups/<region>/<name>.yaml` for every group; return the count."""
-    schema = _copy_schema(out)
+    schema = copy_schema(out)
     written = 0
     for region in regions:
         states = collector.list_region(region)
