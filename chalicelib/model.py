@@ -202,3 +202,21 @@ class Finding:
     @property
     def is_problem(self) -> bool:
         return self.status is not Status.IN_SYNC
+
+    @property
+    def spec_path(self) -> str | None:
+        """The spec file alone (`spec` is "file:line" for people; tools want the path)."""
+        return _split_location(self.spec)[0]
+
+    @property
+    def spec_line(self) -> int | None:
+        return _split_location(self.spec)[1]
+
+
+def _split_location(location: str | None) -> tuple[str | None, int | None]:
+    if not location:
+        return None, None
+    path, sep, line = location.rpartition(":")
+    if sep and line.isdigit():
+        return path, int(line)
+    return location, None

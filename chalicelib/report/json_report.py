@@ -51,7 +51,8 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "account": finding.account,
         "region": finding.region,
         "status": str(finding.status.value),
-        "spec": finding.spec,
+        "spec": finding.spec_path,
+        "spec_line": finding.spec_line,
         "changes": [change_to_dict(c) for c in finding.changes],
     }
     if finding.actor is not None:

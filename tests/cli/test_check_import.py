@@ -133,7 +133,8 @@ def test_check_finds_a_hand_made_change_and_exits_1(
     (finding,) = report["findings"]
     assert finding["id"] == ids["db"] and finding["name"] == "db"
     assert finding["status"] == "drifted"
-    assert finding["spec"].endswith("db.yaml:5")
+    assert finding["spec"].endswith("security_groups/eu-west-1/db.yaml")
+    assert finding["spec_line"] == 5
     (change,) = finding["changes"]
     assert change["op"] == "add" and change["path"] == "ingress"
     assert change["actual"] == {"proto": "tcp", "ports": "5432", "cidr": "0.0.0.0/0"}

@@ -54,7 +54,8 @@ def test_drifted_finding_golden():
         "account": "123456789012",
         "region": "us-east-1",
         "status": "drifted",
-        "spec": "policies/security_groups/jenkins.yaml:3",
+        "spec": "policies/security_groups/jenkins.yaml",
+        "spec_line": 3,
         "changes": [
             {
                 "op": "remove",
