@@ -109,6 +109,7 @@ class SecurityGroupPipeline:
 
     def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
         try:
+            ref = self.collector.with_default_vpc(ref)
             states = self.collector.read(ref)
         except ReadError as exc:
             specs = self._specs_named_by(ref, catalog)

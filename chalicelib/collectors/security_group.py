@@ -6,6 +6,7 @@ get → transform: `SecurityGroupCollector` does the I/O (and raises `ReadError`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -31,9 +32,7 @@ READS: tuple[tuple[str, str], ...] = (
 Ec2ClientFactory = Callable[[str], Any]
 
 
-def _rules_of(
-    permissions: list[dict[str, Any]], direction: Direction, owner: str
-) -> Iterator[Rule]:
+def _rules_of(permissions: list[dict[str, Any]], direction: Direction) -> Iterator[Rule]:
     for perm in permissions:
         proto = canonical_proto(perm.get("IpProtocol", "-1"))
         from_port, to_port = canonical_ports(proto, perm.get("FromPort"), perm.get("ToPort"))
@@ -45,10 +44,9 @@ def _rules_of(
         for item in perm.get("PrefixListIds", []):
             peers.append(("prefix_list", item["PrefixListId"], item.get("Description")))
         for item in perm.get("UserIdGroupPairs", []):
+            # Group ids are unique across accounts: the peer's account adds nothing to compare.
             group_id = item.get("GroupId") or item.get("GroupName", "")
-            user = item.get("UserId")
-            peer = f"{user}/{group_id}" if user and user != owner else group_id
-            peers.append(("group", peer, item.get("Description")))
+            peers.append(("group", group_id, item.get("Description")))
         for peer_type, peer, description in peers:
             yield Rule(direction, proto, from_port, to_port, peer_type, peer, description or None)
 
@@ -60,8 +58,8 @@ def parse_security_group(
     owner = str(raw.get("OwnerId", ""))
     rules = frozenset(
         [
-            *_rules_of(raw.get("IpPermissions", []), "ingress", owner),
-            *_rules_of(raw.get("IpPermissionsEgress", []), "egress", owner),
+            *_rules_of(raw.get("IpPermissions", []), "ingress"),
+            *_rules_of(raw.get("IpPermissionsEgress", []), "egress"),
         ]
     )
     names = dict(peer_names or {})
@@ -77,6 +75,12 @@ def parse_security_group(
         tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
         peer_names=names,
     )
+
+
+def _same_vpc_names(raw: Mapping[str, Any], peers: list[dict[str, Any]]) -> dict[str, str]:
+    """Names a spec may use for peers: group names are unique only within one VPC."""
+    vpc = raw.get("VpcId")
+    return {p["GroupId"]: p.get("GroupName", "") for p in peers if p.get("VpcId") == vpc}
 
 
 def referenced_group_ids(raw: Mapping[str, Any]) -> set[str]:
@@ -147,13 +151,19 @@ class SecurityGroupCollector:
         except ClientError:
             return []  # not found: the group is gone
 
-    def _peer_names(self, region: str, raws: list[dict[str, Any]]) -> dict[str, str]:
+    def _peers(self, region: str, raws: list[dict[str, Any]]) -> list[dict[str, Any]]:
         wanted = set().union(*(referenced_group_ids(r) for r in raws)) if raws else set()
         if not wanted:
-            return {}
+            return []
         # A filter, not GroupIds: a stale reference to a deleted group must not fail the read.
-        peers = self._describe(region, Filters=[{"Name": "group-id", "Values": sorted(wanted)}])
-        return {p["GroupId"]: p.get("GroupName", "") for p in peers}
+        return self._describe(region, Filters=[{"Name": "group-id", "Values": sorted(wanted)}])
+
+    def with_default_vpc(self, ref: ResourceRef) -> ResourceRef:
+        """A name-only reference points into the region's default VPC: say which one."""
+        if ref.id or ref.rule_ids or not ref.name or ref.vpc_id:
+            return ref
+        vpc_id = self._default_vpc(ref.region)
+        return dataclasses.replace(ref, vpc_id=vpc_id) if vpc_id else ref
 
     def read(self, ref: ResourceRef) -> list[SecurityGroupState]:
         """The live groups a reference points at; [] when they do not exist.
@@ -167,20 +177,20 @@ class SecurityGroupCollector:
             group_ids = self._group_ids_for_rules(region, ref.rule_ids)
             raws = self._describe(region, GroupIds=group_ids) if group_ids else []
         elif ref.name:
-            vpc_id = ref.vpc_id or self._default_vpc(region)
-            if vpc_id is None:
+            ref = self.with_default_vpc(ref)
+            if ref.vpc_id is None:
                 return []
             raws = self._describe(
                 region,
                 Filters=[
                     {"Name": "group-name", "Values": [ref.name]},
-                    {"Name": "vpc-id", "Values": [vpc_id]},
+                    {"Name": "vpc-id", "Values": [ref.vpc_id]},
                 ],
             )
         else:
             return []
-        names = self._peer_names(region, raws)
-        return [parse_security_group(raw, region, names) for raw in raws]
+        peers = self._peers(region, raws)
+        return [parse_security_group(raw, region, _same_vpc_names(raw, peers)) for raw in raws]
 
     def _all_pages(self, region: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Every DescribeSecurityGroups page, at the largest page size AWS allows."""

@@ -34,6 +34,8 @@ AWS_DEFAULT_EGRESS = frozenset(
         )
     }
 )
+# In a VPC with an IPv6 block, AWS also adds all traffic to ::/0 to a new group's egress.
+AWS_DEFAULT_EGRESS_IPV6 = Rule("egress", ALL, None, None, "cidr6", "::/0")
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
 
 
@@ -175,9 +177,12 @@ def tag_changes(expected: Mapping[str, str], actual: Mapping[str, str]) -> list[
 
 def compare_security_group(spec: SecurityGroupSpec, live: SecurityGroupState) -> tuple[Change, ...]:
     """Every way `live` departs from `spec`, sorted for stable output."""
-    expected = _resolve_spec_peers(spec.ingress, live) | _resolve_spec_peers(
-        AWS_DEFAULT_EGRESS if spec.egress is None else spec.egress, live
-    )
+    egress = spec.egress
+    if egress is None:
+        egress = AWS_DEFAULT_EGRESS | (
+            {AWS_DEFAULT_EGRESS_IPV6} if AWS_DEFAULT_EGRESS_IPV6 in live.rules else set()
+        )
+    expected = _resolve_spec_peers(spec.ingress, live) | _resolve_spec_peers(egress, live)
     changes = rule_changes(expected, live.rules, live.peer_names)
     if spec.description is not None and spec.description != live.description:
         changes.append(

@@ -184,6 +184,6 @@ def test_parse_handles_all_traffic_icmp_prefix_lists_and_other_accounts():
     assert rules == {
         Rule("ingress", "icmp", -1, -1, "cidr", "10.0.0.0/8"),
         Rule("ingress", "tcp", 0, 65535, "prefix_list", "pl-0abc"),
-        Rule("ingress", "-1", None, None, "group", "210987654321/sg-0bbb"),
+        Rule("ingress", "-1", None, None, "group", "sg-0bbb"),  # ids are unique across accounts
         Rule("ingress", "50", None, None, "cidr", "192.168.0.0/16"),
     }

@@ -144,3 +144,12 @@ def test_changes_are_sorted_stably():
     second = evaluate_security_group(spec(), state(*reversed(rules), ALL_EGRESS)).changes
     assert first == second
     assert [c.summary.split()[1] for c in first] == ["tcp/22", "tcp/443", "tcp/8080"]
+
+
+def test_omitted_egress_accepts_the_ipv6_default_of_dual_stack_vpcs():
+    ipv6_all = Rule("egress", "-1", None, None, "cidr6", "::/0")
+    assert compare_security_group(spec(HTTPS), state(HTTPS, ALL_EGRESS, ipv6_all)) == ()
+    pinned = compare_security_group(
+        spec(HTTPS, egress=[ALL_EGRESS]), state(HTTPS, ALL_EGRESS, ipv6_all)
+    )
+    assert [c.summary for c in pinned] == ["egress all traffic to ::/0 — not in spec"]
