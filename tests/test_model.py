@@ -17,5 +17,7 @@ from chalicelib.model import Finding, Kind, Status
     ],
 )
 def test_spec_path_and_line(spec: str | None, path: str | None, line: int | None) -> None:
-    finding = Finding(Kind.SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, spec=spec)
+    finding = Finding(
+        Kind.SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, spec=spec
+    )
     assert (finding.spec_path, finding.spec_line) == (path, line)
