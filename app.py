@@ -45,7 +45,9 @@ EC2_CHANGES = {
 @app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
 def on_ec2_change(event: Any) -> dict[str, Any]:
     payload = event.to_dict()
-    logger.set_correlation_id(payload.get("detail", {}).get("eventID"))
+    detail = payload.get("detail")
+    # The CloudTrail event id ties every log line of this invocation to the record.
+    logger.set_correlation_id(detail.get("eventID") if isinstance(detail, dict) else None)
     outcome = handlers.handle_cloudtrail_event(payload, get_runtime())
     logger.info("event_processed", extra=outcome.as_log())
     return outcome.as_log()

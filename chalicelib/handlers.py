@@ -20,7 +20,7 @@ from chalicelib.errors import (
     SpecSetError,
 )
 from chalicelib.events.route import Routed, Skipped, route_payload
-from chalicelib.model import Finding, ResourceRef
+from chalicelib.model import Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.runtime import Runtime
 
@@ -63,8 +63,19 @@ def _specs_or_unknown(runtime: Runtime, refs: tuple[ResourceRef, ...]) -> Any:
         return None, [unknown_finding(ref, reason) for ref in refs]
 
 
-def deliver(runtime: Runtime, findings: list[Finding], outcome: EventOutcome) -> None:
-    """Send every finding that needs attention; a failure is logged whole, then raised."""
+def deliver(
+    runtime: Runtime,
+    findings: list[Finding],
+    outcome: EventOutcome,
+    *,
+    raise_on_failure: bool = True,
+) -> None:
+    """Send every finding that needs attention; a failure is logged whole, then raised.
+
+    Raising fails the invocation, so Lambda's retry re-runs the event; the sweep passes
+    `raise_on_failure=False`, because the next sweep reports the same findings anyway and a
+    retried sweep would repost everything that did go out.
+    """
     failures: list[str] = []
     for finding in findings:
         if not finding.is_problem:
@@ -79,7 +90,8 @@ def deliver(runtime: Runtime, findings: list[Finding], outcome: EventOutcome) ->
                     "delivery_failed",
                     extra={"error": str(exc), "finding_id": finding.id, "status": finding.status},
                 )
-    if failures:
+    outcome.errors.extend(f"delivery_failed: {failure}" for failure in failures)
+    if failures and raise_on_failure:
         raise DeliveryError("; ".join(failures))
 
 
@@ -116,9 +128,20 @@ def _with_actor(finding: Finding, routed: Routed) -> Finding:
 
 
 def run_sweep(runtime: Runtime) -> SweepResult:
-    """Compare everything in the configured regions and report each finding."""
-    catalog = runtime.specs()
-    result = runtime.pipeline.sweep(catalog, runtime.account_id(), list(runtime.regions))
+    """Compare everything in the configured regions and report each finding.
+
+    Specs that cannot be loaded are reported (one `unknown` finding saying why), not
+    swallowed in a crashed invocation nobody reads.
+    """
+    account = runtime.account_id()
+    try:
+        catalog = runtime.specs()
+    except SetpointError as exc:
+        logger.error("spec_error", extra={"error": str(exc)})
+        ref = ResourceRef(Kind.GUARD, account, ",".join(runtime.regions), name="spec bundle")
+        result = SweepResult([unknown_finding(ref, f"specs could not be loaded: {exc}")])
+    else:
+        result = runtime.pipeline.sweep(catalog, account, list(runtime.regions))
     outcome = EventOutcome(findings=result.findings)
-    deliver(runtime, result.findings, outcome)
+    deliver(runtime, result.findings, outcome, raise_on_failure=False)
     return result

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.compare.security_group import evaluate_security_group
-from chalicelib.errors import ReadError
+from chalicelib.errors import ConfigError, ReadError
 from chalicelib.model import (
     Actor,
     Finding,
@@ -207,6 +207,10 @@ class Pipeline:
         kinds: Iterable[Kind] | None = None,
     ) -> SweepResult:
         wanted = frozenset(kinds) if kinds is not None else frozenset(self.kinds)
+        unsupported = sorted(k.value for k in wanted if k not in self.kinds)
+        if unsupported:
+            # Never report "in sync" for something that was not read.
+            raise ConfigError(f"no collector for kind(s) {', '.join(unsupported)} in this version")
         result = SweepResult()
         for pipeline in self.pipelines:
             if wanted & set(pipeline.kinds):

@@ -141,3 +141,32 @@ def test_chat_down_fails_the_invocation_so_lambda_retries_and_logs_the_finding(
     failed = [r for r in caplog.records if r.getMessage() == "delivery_failed"]
     assert failed and getattr(failed[0], "finding_id", None) == ids["web"]
     assert "services/dead" not in caplog.text  # the webhook path is a secret
+
+
+@pytest.mark.parametrize("detail", [None, "junk", ["a"]])
+def test_an_envelope_whose_detail_is_not_an_object_is_classified(
+    deployed: Any, detail: Any
+) -> None:
+    client, _, received = deployed
+    event = _envelope(client, {})
+    event["detail"] = detail  # what a broken forwarder could send
+    result = client.lambda_.invoke("on_ec2_change", event)
+    assert result.payload["errors"][0].startswith("malformed_event")
+    assert received == []
+
+
+def test_a_broken_spec_bundle_is_reported_by_the_sweep_not_swallowed(deployed: Any) -> None:
+    client, _, received = deployed
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket="setpoint-specs-dev",
+        Key="policies/bad.yaml",
+        Body=b"kind: security_group\nname: [\n",
+    )
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region=REGION
+    )
+    result = client.lambda_.invoke("sweep", event)
+    assert result.payload["problems"] == 1
+    (message,) = received
+    assert "specs could not be loaded" in message["text"]
+    assert "policies/bad.yaml" in message["text"]
