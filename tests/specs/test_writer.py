@@ -74,12 +74,13 @@ def test_layout_header_and_order():
     assert "account: '012345678901'" in lines  # quoted, for YAML 1.2 editors too
 
 
-def test_tags_omitted_when_only_aws_tags():
+def test_tags_pinned_empty_when_only_aws_tags():
+    """An imported spec pins tags even when there are none, so a tag added by hand is drift."""
     text = render_security_group_spec(
         group(frozenset(), tags={"aws:cloudformation:stack-name": "x"}), group_names={}
     )
-    assert "tags" not in yaml.safe_load(text)
-    assert parse(text).tags is None
+    assert yaml.safe_load(text)["tags"] == {}
+    assert parse(text).tags == {}
 
 
 def test_spec_filename():
@@ -190,5 +191,4 @@ def test_round_trip(case: tuple[SecurityGroupState, dict[str, str]]):
         state.account,
         state.description,
     )
-    assert spec.group_id is None
-    assert spec.tags == (dict(state.tags) or None)
+    assert spec.tags == dict(state.tags)
