@@ -12,6 +12,7 @@ from typing import Protocol
 from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
 from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.kinds_iam import export_iam
 from chalicelib.model import Kind, SecurityGroupState
 from chalicelib.specs.validate import schema_dir
 from chalicelib.specs.writer import render_security_group_spec, spec_filename
@@ -35,6 +36,10 @@ def export_security_groups(
 # kind -> the exporter that writes it; one exporter may serve several kinds (IAM).
 EXPORTERS: dict[Kind, Exporter] = {
     Kind.SECURITY_GROUP: export_security_groups,
+    Kind.IAM_POLICY: export_iam,
+    Kind.IAM_ROLE: export_iam,
+    Kind.IAM_USER: export_iam,
+    Kind.IAM_GROUP: export_iam,
 }
 SUPPORTED = tuple(EXPORTERS)
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.events.fields import ci_get, items, text
+from chalicelib.events.iam_rows import IAM_ROWS
 from chalicelib.events.locators import EventRoute, Locate, Locator, first, union
 from chalicelib.events.record import CloudTrailRecord
 from chalicelib.model import Kind, ResourceRef
@@ -226,6 +227,7 @@ _ROWS: tuple[EventRoute, ...] = (
     _security_group_row("DeleteSecurityGroup", _DELETE),
     _security_group_row("CreateTags", TAGGED_GROUPS),
     _security_group_row("DeleteTags", TAGGED_GROUPS),
+    *IAM_ROWS,
 )
 
 

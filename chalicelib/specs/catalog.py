@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.model import SecurityGroupSpec, SecurityGroupState
+from chalicelib.specs.iam import iam_conflicts
 from chalicelib.specs.parse import AnySpec, ParsedFile, parse_file
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -152,6 +153,10 @@ class SpecCatalog:
 # A new kind adds one row here and one in parse.KINDS.
 _CATALOG_KINDS: Mapping[str, tuple[str | None, Callable[[Sequence[AnySpec]], list[SpecError]]]] = {
     "security_group": ("security_groups", security_group_conflicts),
+    "iam_policy": (None, iam_conflicts),
+    "iam_role": (None, iam_conflicts),
+    "iam_user": (None, iam_conflicts),
+    "iam_group": (None, iam_conflicts),
 }
 
 

@@ -1,0 +1,292 @@
+"""Spec × live → Finding for IAM policies, roles, users and groups. Pure: no I/O, no clock.
+
+Documents (policy, trust policy, inline policies) go through `diff_policies`, so only a
+change in meaning is drift and each changed statement reads as a sentence. Attachments
+and boundaries are ARNs; a spec may name a customer-managed policy by its bare name,
+which is resolved against what is attached live (names are unique in an account).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+from chalicelib.compare.policy_document import PolicyDocument, diff_policies
+from chalicelib.compare.security_group import tag_changes
+from chalicelib.iam_model import (
+    ADMIN_MANAGED_POLICIES,
+    IamIdentitySpec,
+    IamIdentityState,
+    IamPolicySpec,
+    IamPolicyState,
+    IamSpec,
+    IamState,
+    parse_arn,
+    policy_label,
+)
+from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status
+
+_OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
+_WHY = {"add": "not in spec", "remove": "in spec, missing"}
+
+
+def _sorted(changes: Iterable[Change]) -> tuple[Change, ...]:
+    return tuple(sorted(changes, key=lambda c: (c.path, _OP_ORDER[c.op], c.summary)))
+
+
+def _prefixed(changes: Iterable[Change], prefix: str) -> list[Change]:
+    return [dataclasses.replace(c, summary=f"{prefix}{c.summary}") for c in changes]
+
+
+# ------------------------------------------------------------------ managed policies
+
+
+def resolve_policy_ref(value: str, live: Iterable[str]) -> str:
+    """A spec's managed-policy entry as the live ARN it means.
+
+    ARNs stand for themselves. A bare name means the customer-managed policy of that
+    name, whatever its path; when none is attached it stays a name (and shows as missing).
+    """
+    if value.startswith("arn:"):
+        return value
+    for arn in live:
+        parsed = parse_arn(arn)
+        if parsed is not None and not parsed.aws_managed and parsed.name == value:
+            return arn
+    return value
+
+
+def _attach_words(arn: str) -> tuple[str, bool]:
+    """`AdministratorAccess (AWS managed, admin)` and whether it grants admin."""
+    parsed = parse_arn(arn)
+    if parsed is None:
+        return arn, False
+    admin = parsed.aws_managed and parsed.name in ADMIN_MANAGED_POLICIES
+    label = policy_label(arn)
+    if admin:
+        label = label.replace("(AWS managed)", "(AWS managed, admin)")
+    return label, admin
+
+
+def managed_policy_changes(
+    expected: frozenset[str], actual: frozenset[str], path: str = "managed_policies"
+) -> list[Change]:
+    """Attachments present on one side only, with a hint when a bare name meant AWS's."""
+    want = {resolve_policy_ref(value, actual) for value in expected}
+    changes: list[Change] = []
+    for arn in sorted(actual - want):
+        label, _ = _attach_words(arn)
+        changes.append(Change("add", path, None, arn, f"attaches {label} — {_WHY['add']}"))
+    for value in sorted(want - actual):
+        label, _ = _attach_words(value)
+        summary = f"attaches {label} — {_WHY['remove']}"
+        if not value.startswith("arn:"):
+            aws = [a for a in actual if (p := parse_arn(a)) and p.aws_managed and p.name == value]
+            if aws:
+                summary += f" (AWS managed policies are written as ARNs: {aws[0]})"
+        changes.append(Change("remove", path, value, None, summary))
+    return changes
+
+
+def boundary_changes(expected: str | None, actual: str | None) -> list[Change]:
+    """The permissions boundary: omitted in the spec means there must be none."""
+    path = "permissions_boundary"
+    want = resolve_policy_ref(expected, [actual] if actual else []) if expected else None
+    if want == actual:
+        return []
+    if want is None:
+        label = policy_label(actual or "")
+        return [Change("add", path, None, actual, f"permissions boundary {label} — not in spec")]
+    if actual is None:
+        return [
+            Change(
+                "remove",
+                path,
+                want,
+                None,
+                f"permissions boundary {policy_label(want)} — in spec, missing "
+                "(permissions are no longer capped)",
+            )
+        ]
+    return [
+        Change(
+            "modify",
+            path,
+            want,
+            actual,
+            f"permissions boundary is {policy_label(actual)}, spec says {policy_label(want)}",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _document_changes(
+    expected: PolicyDocument | None,
+    actual: PolicyDocument | None,
+    *,
+    path: str,
+    own_account: str,
+    prefix: str = "",
+) -> list[Change]:
+    changes = diff_policies(expected, actual, path=path, own_account=own_account)
+    return _prefixed(changes, prefix) if prefix else list(changes)
+
+
+def inline_policy_changes(
+    expected: Mapping[str, PolicyDocument],
+    actual: Mapping[str, PolicyDocument],
+    own_account: str,
+) -> list[Change]:
+    """Inline policies by name; a whole policy added or removed lists its statements."""
+    changes: list[Change] = []
+    for name in sorted(set(expected) | set(actual)):
+        want, have = expected.get(name), actual.get(name)
+        if want is not None and have is not None:
+            prefix = f"inline policy {name}: "
+        elif have is not None:
+            prefix = f"inline policy {name} (not in spec): "
+        else:
+            prefix = f"inline policy {name} (in spec, missing): "
+        changes += _document_changes(
+            want, have, path=f"inline_policies.{name}", own_account=own_account, prefix=prefix
+        )
+    return changes
+
+
+def _scalar_change(path: str, expected: str | None, actual: str) -> list[Change]:
+    if expected is None or expected == actual:
+        return []
+    return [
+        Change("modify", path, expected, actual, f"{path} is {actual!r}, spec says {expected!r}")
+    ]
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def compare_iam_policy(spec: IamPolicySpec, live: IamPolicyState) -> tuple[Change, ...]:
+    changes = _document_changes(
+        spec.document, live.document, path="document", own_account=live.account
+    )
+    changes += _scalar_change("path", spec.path, live.path)
+    changes += _scalar_change("description", spec.description, live.description)
+    return _sorted(changes)
+
+
+def _identity_changes(
+    live: IamIdentityState,
+    *,
+    trust_policy: PolicyDocument | None,
+    inline_policies: Mapping[str, PolicyDocument],
+    managed_policies: frozenset[str],
+    permissions_boundary: str | None,
+) -> list[Change]:
+    changes: list[Change] = []
+    if live.kind is Kind.IAM_ROLE:
+        changes += _document_changes(
+            trust_policy, live.trust_policy, path="trust_policy", own_account=live.account
+        )
+    changes += inline_policy_changes(inline_policies, live.inline_policies, live.account)
+    changes += managed_policy_changes(managed_policies, live.managed_policies)
+    if live.kind is not Kind.IAM_GROUP:
+        changes += boundary_changes(permissions_boundary, live.permissions_boundary)
+    return changes
+
+
+def compare_iam_identity(spec: IamIdentitySpec, live: IamIdentityState) -> tuple[Change, ...]:
+    changes = _identity_changes(
+        live,
+        trust_policy=spec.trust_policy,
+        inline_policies=spec.inline_policies,
+        managed_policies=spec.managed_policies,
+        permissions_boundary=spec.permissions_boundary,
+    )
+    changes += _scalar_change("path", spec.path, live.path)
+    if spec.tags is not None:
+        changes += tag_changes(spec.tags, live.tags)
+    return _sorted(changes)
+
+
+def _unmanaged_changes(live: IamState) -> tuple[Change, ...]:
+    """Everything the resource grants, so an unmanaged admin role is not a quiet line."""
+    if isinstance(live, IamPolicyState):
+        return _sorted(
+            _document_changes(None, live.document, path="document", own_account=live.account)
+        )
+    return _sorted(
+        _identity_changes(
+            live,
+            trust_policy=None,
+            inline_policies={},
+            managed_policies=frozenset(),
+            permissions_boundary=None,
+        )
+    )
+
+
+def evaluate_iam(
+    spec: IamSpec | None,
+    live: IamState | None,
+    *,
+    ref: ResourceRef | None = None,
+) -> Finding:
+    """The finding for one IAM resource: drifted, in sync, unmanaged or missing."""
+    if live is not None:
+        kind = Kind.IAM_POLICY if isinstance(live, IamPolicyState) else live.kind
+        if spec is None:
+            return _finding(
+                kind,
+                live,
+                Status.UNMANAGED,
+                _unmanaged_changes(live),
+                None,
+                f"no spec names this {kind_words(kind)}",
+            )
+        if isinstance(spec, IamPolicySpec) and isinstance(live, IamPolicyState):
+            found = compare_iam_policy(spec, live)
+        elif isinstance(spec, IamIdentitySpec) and isinstance(live, IamIdentityState):
+            found = compare_iam_identity(spec, live)
+        else:
+            raise ValueError("evaluate_iam needs a spec and a live resource of the same kind")
+        status = Status.DRIFTED if found else Status.IN_SYNC
+        return _finding(kind, live, status, found, str(spec.source), None)
+    if spec is None:
+        raise ValueError("evaluate_iam needs a spec, a live resource, or both")
+    kind = Kind.IAM_POLICY if isinstance(spec, IamPolicySpec) else spec.kind
+    return Finding(
+        kind=kind,
+        id=ref.id if ref else None,
+        name=spec.name,
+        account=spec.account or (ref.account if ref else None),
+        region=GLOBAL_REGION,
+        status=Status.MISSING,
+        spec=str(spec.source),
+        reason=f"the spec names an IAM {kind_words(kind)} that does not exist",
+    )
+
+
+def kind_words(kind: Kind) -> str:
+    return kind.value.removeprefix("iam_")
+
+
+def _finding(
+    kind: Kind,
+    live: IamState,
+    status: Status,
+    changes: tuple[Change, ...],
+    spec: str | None,
+    reason: str | None,
+) -> Finding:
+    return Finding(
+        kind=kind,
+        id=live.arn,
+        name=live.name,
+        account=live.account,
+        region=GLOBAL_REGION,
+        status=status,
+        changes=changes,
+        spec=spec,
+        reason=reason,
+    )

@@ -1,0 +1,167 @@
+"""Event-table rows for IAM: which calls change a policy, role, user or group, and which one.
+
+IAM is global: its records are delivered in us-east-1 whatever `awsRegion` says (some
+published samples carry made-up regions), so every ref is in region "global". Records
+name roles, users and groups by name only; the ARN is built from the name and the
+account (path "/" unless the record says otherwise), and collectors read by name, so a
+role with a path is still found. Records about AWS managed policies name nothing
+Setpoint manages: they are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+from chalicelib.events.fields import ci_dig, text
+from chalicelib.events.locators import EventRoute, Locate, Locator, first
+from chalicelib.events.record import CloudTrailRecord
+from chalicelib.iam_model import NAME_RE, make_arn, parse_arn
+from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
+
+IAM_SOURCE = "iam.amazonaws.com"
+
+_NAME_PARAMS = {Kind.IAM_ROLE: "roleName", Kind.IAM_USER: "userName", Kind.IAM_GROUP: "groupName"}
+_RESPONSE_KEYS = {
+    Kind.IAM_POLICY: "policy",
+    Kind.IAM_ROLE: "role",
+    Kind.IAM_USER: "user",
+    Kind.IAM_GROUP: "group",
+}
+
+
+def _partition(record: CloudTrailRecord) -> str:
+    """`aws`, `aws-us-gov`, `aws-cn`: taken from the caller's ARN, else the commercial one."""
+    arn = text(ci_dig(record.user_identity, "arn")) or ""
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
+
+
+def _name(value: object) -> str | None:
+    name = text(value)
+    return name if name and NAME_RE.match(name) and name.strip(".") else None
+
+
+def _by_arn(kind: Kind, value: object) -> list[ResourceRef]:
+    arn = text(value)
+    parsed = parse_arn(arn) if arn else None
+    if parsed is None or parsed.aws_managed or parsed.type != _RESPONSE_KEYS[kind]:
+        return []
+    return [ResourceRef(kind, parsed.account, GLOBAL_REGION, id=str(parsed), name=parsed.name)]
+
+
+def _by_name(
+    record: CloudTrailRecord, kind: Kind, name: str | None, path: object = None
+) -> list[ResourceRef]:
+    if name is None:
+        return []
+    account = record.account
+    arn = make_arn(kind, account, name, text(path) or "/", _partition(record)) if account else None
+    return [ResourceRef(kind, account, GLOBAL_REGION, id=arn, name=name)]
+
+
+def _request_name(kind: Kind) -> Locator:
+    key = _NAME_PARAMS[kind]
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        params = record.request_parameters
+        return _by_name(record, kind, _name(params.get(key)), params.get("path"))
+
+    return Locator((f"requestParameters.{key}",), find)
+
+
+def _created(kind: Kind) -> Locator:
+    """CreatePolicy/CreateRole/…: the ARN (with its path) is in the response."""
+    key = _RESPONSE_KEYS[kind]
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        return _by_arn(kind, ci_dig(record.response_elements, key, "arn"))
+
+    return Locator((f"responseElements.{key}.arn",), find)
+
+
+def _policy_arn_miss(record: CloudTrailRecord) -> str:
+    arn = text(record.request_parameters.get("policyArn"))
+    parsed = parse_arn(arn) if arn else None
+    if parsed is not None and parsed.aws_managed:
+        return (
+            f"{record.event_name} on {arn}: an AWS managed policy, which AWS owns and "
+            "Setpoint never specs"
+        )
+    return f"{record.event_name}: no customer-managed policy ARN in requestParameters.policyArn"
+
+
+POLICY_ARN = Locator(
+    ("requestParameters.policyArn",),
+    lambda record: _by_arn(Kind.IAM_POLICY, record.request_parameters.get("policyArn")),
+    _policy_arn_miss,
+)
+
+
+def _policy_name(record: CloudTrailRecord) -> list[ResourceRef]:
+    params = record.request_parameters
+    return _by_name(record, Kind.IAM_POLICY, _name(params.get("policyName")), params.get("path"))
+
+
+CREATED_POLICY = first(
+    _created(Kind.IAM_POLICY), Locator(("requestParameters.policyName",), _policy_name)
+)
+ROLE_NAME = _request_name(Kind.IAM_ROLE)
+USER_NAME = _request_name(Kind.IAM_USER)
+GROUP_NAME = _request_name(Kind.IAM_GROUP)
+CREATED_ROLE = first(_created(Kind.IAM_ROLE), ROLE_NAME)
+CREATED_USER = first(_created(Kind.IAM_USER), USER_NAME)
+CREATED_GROUP = first(_created(Kind.IAM_GROUP), GROUP_NAME)
+
+
+def _rows(kind: Kind, locate: Locate, *names: str) -> tuple[EventRoute, ...]:
+    return tuple(EventRoute(name, IAM_SOURCE, kind, locate) for name in names)
+
+
+IAM_ROWS: tuple[EventRoute, ...] = (
+    *_rows(Kind.IAM_POLICY, CREATED_POLICY, "CreatePolicy"),
+    *_rows(
+        Kind.IAM_POLICY,
+        POLICY_ARN,
+        "CreatePolicyVersion",
+        "SetDefaultPolicyVersion",
+        "DeletePolicy",
+        "DeletePolicyVersion",
+    ),
+    *_rows(Kind.IAM_ROLE, CREATED_ROLE, "CreateRole"),
+    *_rows(
+        Kind.IAM_ROLE,
+        ROLE_NAME,
+        "DeleteRole",
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "UpdateAssumeRolePolicy",
+        "PutRolePermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+        "TagRole",
+        "UntagRole",
+    ),
+    *_rows(Kind.IAM_USER, CREATED_USER, "CreateUser"),
+    *_rows(
+        Kind.IAM_USER,
+        USER_NAME,
+        "DeleteUser",
+        "PutUserPolicy",
+        "DeleteUserPolicy",
+        "AttachUserPolicy",
+        "DetachUserPolicy",
+        "PutUserPermissionsBoundary",
+        "DeleteUserPermissionsBoundary",
+        "TagUser",
+        "UntagUser",
+    ),
+    *_rows(Kind.IAM_GROUP, CREATED_GROUP, "CreateGroup"),
+    *_rows(
+        Kind.IAM_GROUP,
+        GROUP_NAME,
+        "DeleteGroup",
+        "PutGroupPolicy",
+        "DeleteGroupPolicy",
+        "AttachGroupPolicy",
+        "DetachGroupPolicy",
+    ),
+)

@@ -1,0 +1,173 @@
+"""Frozen data for the IAM kinds: customer-managed policies, roles, users and groups.
+
+Roles, users and groups carry the same things (inline policies, attached managed
+policies, a boundary, tags), so one state and one spec class serve all three, with
+`kind` saying which; only roles have a trust policy. Documents are `PolicyDocument`s,
+which compare by meaning. Pure data and ARN helpers: no boto3, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.compare.policy_document import PolicyDocument
+from chalicelib.model import Kind, SourceLocation
+
+IDENTITY_KINDS: tuple[Kind, ...] = (Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP)
+IAM_KINDS: tuple[Kind, ...] = (Kind.IAM_POLICY, *IDENTITY_KINDS)
+
+# The ARN resource type of each kind: arn:aws:iam::123456789012:<type>/<path><name>
+ARN_TYPES: Mapping[Kind, str] = {
+    Kind.IAM_POLICY: "policy",
+    Kind.IAM_ROLE: "role",
+    Kind.IAM_USER: "user",
+    Kind.IAM_GROUP: "group",
+}
+AWS_MANAGED_ACCOUNT = "aws"  # arn:aws:iam::aws:policy/ReadOnlyAccess
+SERVICE_LINKED_PATH = "/aws-service-role/"
+# AWS managed policies that grant every action on every resource.
+ADMIN_MANAGED_POLICIES = frozenset({"AdministratorAccess"})
+
+_IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}|aws):(policy|role|user|group)(/.*)$")
+NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class IamArn:
+    """An IAM ARN taken apart: `arn:aws:iam::123456789012:role/ops/deploy`."""
+
+    partition: str
+    account: str
+    type: str
+    path: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:{self.type}{self.path}{self.name}"
+
+    @property
+    def aws_managed(self) -> bool:
+        return self.account == AWS_MANAGED_ACCOUNT
+
+
+def parse_arn(value: str) -> IamArn | None:
+    """The parts of an IAM policy/role/user/group ARN, or None for anything else."""
+    match = _IAM_ARN.match(value)
+    if match is None:
+        return None
+    partition, account, kind, rest = match.groups()
+    path, _, name = rest.rpartition("/")
+    if not name:
+        return None
+    return IamArn(partition, account, kind, path + "/", name)
+
+
+def make_arn(kind: Kind, account: str, name: str, path: str = "/", partition: str = "aws") -> str:
+    return str(IamArn(partition, account, ARN_TYPES[kind], normal_path(path), name))
+
+
+def normal_path(path: str | None) -> str:
+    """IAM paths begin and end with a slash; "/" when none was given."""
+    if not path:
+        return "/"
+    return "/" + path.strip("/") + "/" if path.strip("/") else "/"
+
+
+def policy_label(arn: str) -> str:
+    """How an attached policy is named in a sentence: its name, plus where it lives."""
+    parsed = parse_arn(arn)
+    if parsed is None:
+        return arn
+    if parsed.aws_managed:
+        return f"{parsed.name} (AWS managed)"
+    path = "" if parsed.path == "/" else f" (path {parsed.path})"
+    return f"{parsed.name}{path}"
+
+
+@dataclass(frozen=True)
+class IamPolicyState:
+    """A customer-managed policy as read from IAM: its default version's document."""
+
+    arn: str
+    name: str
+    path: str
+    account: str
+    document: PolicyDocument
+    description: str = ""
+    default_version: str | None = None
+
+
+@dataclass(frozen=True)
+class IamIdentityState:
+    """A role, user or group as read from IAM.
+
+    `managed_policies` holds the ARNs of attached managed policies (AWS or customer).
+    `trust_policy` is set for roles only; `permissions_boundary` never for groups.
+    """
+
+    kind: Kind
+    arn: str
+    name: str
+    path: str
+    account: str
+    inline_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    managed_policies: frozenset[str] = frozenset()
+    permissions_boundary: str | None = None
+    trust_policy: PolicyDocument | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def service_linked(self) -> bool:
+        """Roles AWS services create and own: never specced, never reported unmanaged."""
+        return self.kind is Kind.IAM_ROLE and self.path.startswith(SERVICE_LINKED_PATH)
+
+
+IamState = IamPolicyState | IamIdentityState
+
+
+@dataclass(frozen=True)
+class IamPolicySpec:
+    """The desired state of one customer-managed policy, matched by name (+ account).
+
+    `path` and `description` are compared only when written (None: not compared).
+    """
+
+    source: SourceLocation
+    name: str
+    account: str | None
+    document: PolicyDocument
+    path: str | None = None
+    description: str | None = None
+
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class IamIdentitySpec:
+    """The desired state of a role, user or group, matched by kind, name (+ account).
+
+    Omitted inline policies, managed policies and boundary mean "none": they are
+    security-relevant, so nothing may appear unnoticed. `managed_policies` entries are
+    ARNs, or bare names of customer-managed policies in the same account. `tags=None`
+    and `path=None` mean not compared.
+    """
+
+    kind: Kind
+    source: SourceLocation
+    name: str
+    account: str | None
+    inline_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    managed_policies: frozenset[str] = frozenset()
+    permissions_boundary: str | None = None
+    trust_policy: PolicyDocument | None = None
+    path: str | None = None
+    tags: Mapping[str, str] | None = None
+
+    def label(self) -> str:
+        return self.name
+
+
+IamSpec = IamPolicySpec | IamIdentitySpec

@@ -1,0 +1,135 @@
+"""The IAM pipeline: one `KindPipeline` for customer-managed policies, roles, users, groups.
+
+The four kinds share one pipeline because they share one sweep read: a single paginated
+GetAccountAuthorizationDetails per account. IAM is global, so sweeps ignore the regions
+they are given and every finding says "global". Resources AWS owns are never reported as
+unmanaged: AWS managed policies are not listed at all, and service-linked roles (path
+/aws-service-role/) are skipped unless a spec names them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from chalicelib.aws import ClientCache
+from chalicelib.collectors.iam import IamCollector
+from chalicelib.compare.iam import evaluate_iam
+from chalicelib.errors import ReadError
+from chalicelib.iam_model import IAM_KINDS, IamIdentityState, IamSpec, IamState, make_arn, parse_arn
+from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
+from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.iam import in_account, match_iam
+from chalicelib.specs.writer_iam import iam_filename, render_iam_spec
+
+
+def aws_owned(state: IamState) -> bool:
+    """Resources AWS creates and owns: no spec is expected for them."""
+    return isinstance(state, IamIdentityState) and state.service_linked
+
+
+def _specs(catalog: SpecCatalog, kind: Kind) -> list[IamSpec]:
+    return list(catalog.specs_of(kind.value))
+
+
+class IamPipeline:
+    kinds: tuple[Kind, ...] = IAM_KINDS
+
+    def __init__(self, collector: IamCollector) -> None:
+        self.collector = collector
+
+    def _named_by(self, ref: ResourceRef, specs: Iterable[IamSpec]) -> list[IamSpec]:
+        """Specs a reference to a resource that is gone (or unreadable) may have meant."""
+        name = ref.name or (parsed.name if (parsed := parse_arn(ref.id or "")) else None)
+        return [s for s in specs if s.name == name and in_account(s, ref.account)]
+
+    def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
+        specs = _specs(catalog, ref.kind)
+        try:
+            state = self.collector.read(ref)
+        except ReadError as exc:
+            named = self._named_by(ref, specs)
+            return [unknown_finding(ref, str(exc), str(named[0].source) if named else None)]
+        if state is not None:
+            spec = match_iam(specs, state)
+            if spec is None and aws_owned(state):
+                return []
+            return [evaluate_iam(spec, state)]
+        return [evaluate_iam(spec, None, ref=ref) for spec in self._named_by(ref, specs)]
+
+    def sweep(
+        self,
+        catalog: SpecCatalog,
+        account: str,
+        regions: Sequence[str],
+        kinds: frozenset[Kind] = frozenset(IAM_KINDS),
+    ) -> SweepResult:
+        result = SweepResult()
+        wanted = [kind for kind in self.kinds if kind in kinds]
+        if not wanted:
+            return result
+        try:
+            listing = self.collector.list_account(wanted)
+        except ReadError as exc:
+            for kind in wanted:
+                everything = ResourceRef(kind, account, GLOBAL_REGION, name="(all)")
+                result.findings.append(unknown_finding(everything, str(exc)))
+                for spec in _specs(catalog, kind):
+                    if in_account(spec, account):
+                        ref = self._ref_for(spec, kind, account)
+                        result.findings.append(unknown_finding(ref, str(exc), str(spec.source)))
+            return result
+        for kind in wanted:
+            specs = [s for s in _specs(catalog, kind) if in_account(s, account)]
+            matched: set[int] = set()
+            for state in listing.states(kind):
+                governing = match_iam(specs, state)
+                if governing is not None:
+                    matched.add(id(governing))
+                elif aws_owned(state):
+                    continue
+                result.findings.append(evaluate_iam(governing, state))
+            for spec in specs:
+                if id(spec) not in matched:
+                    ref = self._ref_for(spec, kind, account)
+                    result.findings.append(evaluate_iam(spec, None, ref=ref))
+        return result
+
+    @staticmethod
+    def _ref_for(spec: IamSpec, kind: Kind, account: str) -> ResourceRef:
+        arn = make_arn(kind, spec.account or account, spec.name, spec.path or "/")
+        return ResourceRef(kind, spec.account or account, GLOBAL_REGION, id=arn, name=spec.name)
+
+
+def import_iam(
+    collector: IamCollector, out: Path, kinds: Iterable[Kind], quiet: bool = False
+) -> int:
+    """Write `out/iam/<kind>/<name>.yaml` for every IAM resource a spec could govern.
+
+    Service-linked roles and AWS managed policies are left out, as the sweep leaves them.
+    """
+    from chalicelib.cli.importer import copy_schema
+
+    wanted = [kind for kind in IAM_KINDS if kind in set(kinds)]
+    listing = collector.list_account(wanted)
+    schema = copy_schema(out)
+    written = 0
+    for kind in wanted:
+        states = [state for state in listing.states(kind) if not aws_owned(state)]
+        folder = out / "iam" / kind.value
+        folder.mkdir(parents=True, exist_ok=True)
+        for state in states:
+            target = folder / iam_filename(state)
+            schema_ref = os.path.relpath(schema, target.parent)
+            target.write_text(render_iam_spec(state, schema_ref=schema_ref), encoding="utf-8")
+            written += 1
+        if not quiet:
+            print(f"global: {len(states)} {kind.value} spec(s) → {folder}")
+    return written
+
+
+def export_iam(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+    """The `setpoint import` exporter for the four IAM kinds (regions do not apply)."""
+    return import_iam(IamCollector(lambda: clients.client("iam")), out, kinds)

@@ -1,0 +1,195 @@
+"""IAM reads: one GetAccountAuthorizationDetails sweep, targeted reads per event, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from chalicelib.collectors.iam import READS, IamCollector, parse_identity_detail
+from chalicelib.compare.policy_document import parse_policy
+from chalicelib.errors import ReadError
+from chalicelib.model import Kind, ResourceRef
+
+ACCOUNT = "123456789012"
+TRUST: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+DOC: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def iam(aws: None) -> Any:
+    return boto3.client("iam", region_name="us-east-1")
+
+
+def estate(iam: Any) -> dict[str, str]:
+    policy = iam.create_policy(PolicyName="deploy", Path="/team/", PolicyDocument=json.dumps(DOC))
+    arn = policy["Policy"]["Arn"]
+    wider = {**DOC, "Statement": [{**DOC["Statement"][0], "Action": "s3:*"}]}
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(wider), SetAsDefault=True)
+    iam.create_role(
+        RoleName="app",
+        Path="/svc/",
+        AssumeRolePolicyDocument=json.dumps(TRUST),
+        PermissionsBoundary=arn,
+        Tags=[{"Key": "team", "Value": "web"}],
+    )
+    iam.put_role_policy(RoleName="app", PolicyName="read", PolicyDocument=json.dumps(DOC))
+    iam.attach_role_policy(RoleName="app", PolicyArn=arn)
+    iam.create_user(UserName="ci")
+    iam.attach_user_policy(UserName="ci", PolicyArn=arn)
+    iam.create_group(GroupName="devs")
+    iam.put_group_policy(GroupName="devs", PolicyName="read", PolicyDocument=json.dumps(DOC))
+    iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
+    return {"policy": arn}
+
+
+def test_sweep_reads_every_kind_in_one_listing(iam: Any) -> None:
+    ids = estate(iam)
+    listing = IamCollector(lambda: iam).list_account(
+        [Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP]
+    )
+    (policy,) = listing.policies
+    assert policy.arn == ids["policy"] and policy.path == "/team/"
+    assert policy.default_version == "v2"  # the default version, not the first
+    assert any("s3:*" in s.actions for s in policy.document.statements)
+    roles = {r.name: r for r in listing.identities[Kind.IAM_ROLE]}
+    app = roles["app"]
+    assert app.arn == f"arn:aws:iam::{ACCOUNT}:role/svc/app"
+    assert app.trust_policy == parse_policy(TRUST)
+    assert app.inline_policies == {"read": parse_policy(DOC)}
+    assert app.managed_policies == {ids["policy"]}
+    assert app.permissions_boundary == ids["policy"]
+    assert app.tags == {"team": "web"}
+    assert roles["AWSServiceRoleForAutoScaling"].service_linked
+    (user,) = listing.identities[Kind.IAM_USER]
+    assert user.managed_policies == {ids["policy"]}
+    (group,) = listing.identities[Kind.IAM_GROUP]
+    assert group.inline_policies == {"read": parse_policy(DOC)}
+
+
+def test_event_reads_give_the_same_state_as_the_sweep(iam: Any) -> None:
+    ids = estate(iam)
+    collector = IamCollector(lambda: iam)
+    listing = collector.list_account([Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_GROUP])
+    # records name roles by name; the ARN built from it has no path
+    role = collector.read(
+        ResourceRef(Kind.IAM_ROLE, ACCOUNT, "global", f"arn:aws:iam::{ACCOUNT}:role/app", "app")
+    )
+    swept = next(r for r in listing.identities[Kind.IAM_ROLE] if r.name == "app")
+    assert role == swept
+    policy = collector.read(ResourceRef(Kind.IAM_POLICY, ACCOUNT, "global", ids["policy"]))
+    assert policy == listing.policies[0]
+    group = collector.read(ResourceRef(Kind.IAM_GROUP, ACCOUNT, "global", name="devs"))
+    assert group == listing.identities[Kind.IAM_GROUP][0]
+
+
+def test_deleted_resources_read_as_absent(iam: Any) -> None:
+    collector = IamCollector(lambda: iam)
+    for kind in (Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP):
+        assert collector.read(ResourceRef(kind, ACCOUNT, "global", name="gone")) is None
+    gone = f"arn:aws:iam::{ACCOUNT}:policy/gone"
+    assert collector.read(ResourceRef(Kind.IAM_POLICY, ACCOUNT, "global", gone)) is None
+
+
+def test_access_denied_is_a_read_error_not_absence(iam: Any) -> None:
+    stubber = Stubber(iam)
+    stubber.add_client_error("get_role", service_error_code="AccessDenied", http_status_code=403)
+    with stubber, pytest.raises(ReadError) as caught:
+        IamCollector(lambda: iam).read(ResourceRef(Kind.IAM_ROLE, ACCOUNT, "global", name="x"))
+    assert caught.value.code == "AccessDenied"
+    assert "GetRole" in str(caught.value)
+
+
+def test_sweep_follows_every_page(iam: Any) -> None:
+    # moto's get_account_authorization_details ignores page sizes and returns one page,
+    # so the Marker handling is checked against stubbed AWS responses.
+    def role_detail(name: str) -> dict[str, Any]:
+        return {
+            "RoleName": name,
+            "Path": "/",
+            "RoleId": "AROAEXAMPLE000000001",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "CreateDate": "2024-01-01T00:00:00Z",
+            "AssumeRolePolicyDocument": quote(json.dumps(TRUST)),
+            "RolePolicyList": [],
+            "AttachedManagedPolicies": [],
+        }
+
+    stubber = Stubber(iam)
+    wanted = {"Filter": ["Role"], "MaxItems": 1000}
+    stubber.add_response(
+        "get_account_authorization_details",
+        {"RoleDetailList": [role_detail("a")], "IsTruncated": True, "Marker": "m1"},
+        wanted,
+    )
+    stubber.add_response(
+        "get_account_authorization_details",
+        {"RoleDetailList": [role_detail("b")], "IsTruncated": False},
+        {**wanted, "Marker": "m1"},
+    )
+    with stubber:
+        listing = IamCollector(lambda: iam).list_account([Kind.IAM_ROLE])
+    stubber.assert_no_pending_responses()
+    names = [r.name for r in listing.identities[Kind.IAM_ROLE]]
+    assert names == ["a", "b"]
+    # the URL-encoded trust policy AWS sends is read by meaning
+    assert listing.identities[Kind.IAM_ROLE][0].trust_policy == parse_policy(TRUST)
+
+
+def test_sweep_access_denied_is_a_read_error(iam: Any) -> None:
+    stubber = Stubber(iam)
+    stubber.add_client_error("get_account_authorization_details", service_error_code="AccessDenied")
+    with stubber, pytest.raises(ReadError):
+        IamCollector(lambda: iam).list_account([Kind.IAM_USER])
+
+
+def test_user_boundary_is_read() -> None:
+    # moto does not implement user permission boundaries: a canned detail stands in.
+    raw = {
+        "UserName": "ci",
+        "Path": "/",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+        "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": quote(json.dumps(DOC))}],
+        "AttachedManagedPolicies": [],
+        "PermissionsBoundary": {
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": "arn:aws:iam::aws:policy/PowerUserAccess",
+        },
+    }
+    user = parse_identity_detail(Kind.IAM_USER, raw)
+    assert user.permissions_boundary == "arn:aws:iam::aws:policy/PowerUserAccess"
+    assert user.inline_policies == {"p": parse_policy(DOC)}
+    assert user.trust_policy is None
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_lambda_policy_grants_every_iam_read(stage: str) -> None:
+    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    granted = {
+        action
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    missing = sorted(permission for _, permission in READS if permission not in granted)
+    assert not missing, f"policy-{stage}.json lacks {missing}"
