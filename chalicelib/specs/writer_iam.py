@@ -56,9 +56,8 @@ def iam_spec_data(state: IamState) -> dict[str, Any]:
     data["managed_policies"] = _refs(state.managed_policies, state.account)
     if state.permissions_boundary:
         data["permissions_boundary"] = policy_ref_to_spec(state.permissions_boundary, state.account)
-    tags = _tags(state)
-    if tags:
-        data["tags"] = tags
+    if state.kind is not Kind.IAM_GROUP:
+        data["tags"] = _tags(state)  # pinned, even when empty: a tag added by hand is drift
     return data
 
 

@@ -171,3 +171,18 @@ def test_written_policy_spec_parses_back_in_sync(tmp_path: object) -> None:
         load_documents([("p.yaml", render_iam_spec(state))]).specs_of("iam_policy")[0],
         IamPolicySpec,
     )
+
+
+def test_import_pins_tags_even_when_there_are_none() -> None:
+    user = IamIdentityState(
+        kind=Kind.IAM_USER,
+        arn=f"arn:aws:iam::{ACCOUNT}:user/ci",
+        name="ci",
+        path="/",
+        account=ACCOUNT,
+    )
+    (spec,) = load_documents([("u.yaml", render_iam_spec(user))]).specs_of("iam_user")
+    assert spec.tags == {}
+    tagged = IamIdentityState(**{**user.__dict__, "tags": {"owner": "mallory"}})
+    (change,) = evaluate_iam(spec, tagged).changes
+    assert change.path == "tags.owner" and change.op == "add"
