@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.aws import ClientCache, default_region
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
+from chalicelib.kinds_s3 import build_s3_pipeline
 from chalicelib.notify.delivery import Notifier
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.specs.catalog import SpecCatalog, load_directory
@@ -30,7 +31,12 @@ ENV_REGIONS = "SETPOINT_REGIONS"
 
 
 def build_pipeline(clients: ClientCache) -> Pipeline:
-    return Pipeline([SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2")))])
+    return Pipeline(
+        [
+            SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2"))),
+            build_s3_pipeline(clients),
+        ]
+    )
 
 
 def spec_provider(location: str, clients: ClientCache) -> SpecProvider:

@@ -13,6 +13,7 @@ from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.kinds_iam import export_iam
+from chalicelib.kinds_s3 import export_s3_buckets
 from chalicelib.model import Kind, SecurityGroupState
 from chalicelib.specs.validate import schema_dir
 from chalicelib.specs.writer import render_security_group_spec, spec_filename
@@ -36,6 +37,7 @@ def export_security_groups(
 # kind -> the exporter that writes it; one exporter may serve several kinds (IAM).
 EXPORTERS: dict[Kind, Exporter] = {
     Kind.SECURITY_GROUP: export_security_groups,
+    Kind.S3_BUCKET: export_s3_buckets,
     Kind.IAM_POLICY: export_iam,
     Kind.IAM_ROLE: export_iam,
     Kind.IAM_USER: export_iam,

@@ -16,6 +16,7 @@ from chalicelib.events.fields import ci_get, items, text
 from chalicelib.events.iam_rows import IAM_ROWS
 from chalicelib.events.locators import EventRoute, Locate, Locator, first, union
 from chalicelib.events.record import CloudTrailRecord
+from chalicelib.events.s3_rows import S3_ROWS
 from chalicelib.model import Kind, ResourceRef
 
 EC2_SOURCE = "ec2.amazonaws.com"
@@ -227,6 +228,7 @@ _ROWS: tuple[EventRoute, ...] = (
     _security_group_row("DeleteSecurityGroup", _DELETE),
     _security_group_row("CreateTags", TAGGED_GROUPS),
     _security_group_row("DeleteTags", TAGGED_GROUPS),
+    *S3_ROWS,
     *IAM_ROWS,
 )
 

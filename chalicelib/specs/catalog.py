@@ -18,6 +18,7 @@ from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.model import SecurityGroupSpec, SecurityGroupState
 from chalicelib.specs.iam import iam_conflicts
 from chalicelib.specs.parse import AnySpec, ParsedFile, parse_file
+from chalicelib.specs.s3_bucket import s3_bucket_conflicts
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -153,6 +154,7 @@ class SpecCatalog:
 # A new kind adds one row here and one in parse.KINDS.
 _CATALOG_KINDS: Mapping[str, tuple[str | None, Callable[[Sequence[AnySpec]], list[SpecError]]]] = {
     "security_group": ("security_groups", security_group_conflicts),
+    "s3_bucket": (None, s3_bucket_conflicts),
     "iam_policy": (None, iam_conflicts),
     "iam_role": (None, iam_conflicts),
     "iam_user": (None, iam_conflicts),

@@ -28,6 +28,7 @@ from chalicelib.compare.canonical import (
 from chalicelib.errors import SpecError
 from chalicelib.model import Direction, PeerType, Rule, SecurityGroupSpec, SourceLocation
 from chalicelib.specs.iam import build_iam_group, build_iam_policy, build_iam_role, build_iam_user
+from chalicelib.specs.s3_bucket import build_s3_bucket
 from chalicelib.specs.validate import schema_problems
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument, format_path, load_yaml
 
@@ -303,6 +304,7 @@ KINDS: Mapping[str, KindHandler] = {
     "security_group": KindHandler(
         "security_group", "security_group.schema.json", build_security_group
     ),
+    "s3_bucket": KindHandler("s3_bucket", "s3_bucket.schema.json", build_s3_bucket),
     "iam_policy": KindHandler("iam_policy", "iam_policy.schema.json", build_iam_policy),
     "iam_role": KindHandler("iam_role", "iam_role.schema.json", build_iam_role),
     "iam_user": KindHandler("iam_user", "iam_user.schema.json", build_iam_user),

@@ -1,0 +1,117 @@
+"""`kind: s3_bucket` specs: defaults, errors with lines, duplicates, and the writer round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.bucket_model import (
+    ALL_PROPERTIES,
+    LOG_DELIVERY,
+    BucketState,
+    Encryption,
+    Grant,
+    Logging,
+    PublicAccessBlock,
+    Versioning,
+)
+from chalicelib.compare.policy_document import parse_policy
+from chalicelib.compare.s3_bucket import compare_bucket
+from chalicelib.errors import SpecSetError
+from chalicelib.specs.catalog import load_documents
+from chalicelib.specs.writer_s3_bucket import render_s3_bucket_spec
+
+
+def load(text: str) -> tuple:
+    return load_documents([("b.yaml", text)]).specs_of("s3_bucket")
+
+
+def test_a_bare_spec_holds_the_bucket_to_the_security_defaults() -> None:
+    (spec,) = load("kind: s3_bucket\nname: logs\n")
+    assert spec.policy is None and spec.grants == frozenset()
+    assert spec.public_access_block == PublicAccessBlock(True, True, True, True)
+    assert spec.encryption is None  # any default encryption
+    assert spec.compared() == ("policy", "grants", "public_access_block", "encryption")
+
+
+def test_a_flag_left_out_of_the_block_stays_on() -> None:
+    (spec,) = load(
+        "kind: s3_bucket\nname: site\npublic_access_block:\n  block_public_policy: false\n"
+    )
+    assert spec.public_access_block == PublicAccessBlock(True, True, False, True)
+
+
+def test_policy_as_yaml_with_an_unquoted_version_or_as_json_text() -> None:
+    text = (
+        "kind: s3_bucket\nname: bkt\npolicy:\n  Version: 2012-10-17\n  Statement:\n"
+        "    - Effect: Allow\n      Principal: '*'\n      Action: s3:GetObject\n"
+        "      Resource: arn:aws:s3:::b/*\n"
+    )
+    (spec,) = load(text)
+    (as_json,) = load(
+        'kind: s3_bucket\nname: bkt\npolicy: \'{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"],'
+        ' "Resource": "arn:aws:s3:::b/*"}]}\'\n'
+    )
+    assert spec.policy == as_json.policy
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            "policy:\n  Statement: [{Effect: Maybe, Action: s3:*, Resource: '*'}]\n",
+            "b.yaml:3: policy:",
+        ),
+        ("encryption:\n  sse: AES256\n  kms_key_id: k\n", "b.yaml:5: encryption.kms_key_id:"),
+        ("grants:\n  - group: Everybody\n    permission: READ\n", "b.yaml:4: grants[0].group:"),
+        ("versioning:\n  status: On\n", "b.yaml:4: versioning.status:"),
+        (
+            "tags:\n  aws:cloudformation:stack-name: x\n",
+            "b.yaml:4: tags.aws:cloudformation:stack-name:",
+        ),
+        ("acl: private\n", "b.yaml:3: acl:"),
+    ],
+)
+def test_mistakes_name_file_line_and_field(text: str, where: str) -> None:
+    with pytest.raises(SpecSetError) as caught:
+        load("kind: s3_bucket\nname: bkt\n" + text)
+    assert any(str(e).startswith(where) for e in caught.value.errors), caught.value
+
+
+def test_two_specs_for_one_bucket_are_refused() -> None:
+    with pytest.raises(SpecSetError, match=r"bucket 'bkt' is also specified in b\.yaml:1"):
+        load("kind: s3_bucket\nname: bkt\n---\nkind: s3_bucket\nname: bkt\nregion: eu-west-1\n")
+
+
+def test_the_writer_output_parses_back_to_the_live_bucket() -> None:
+    state = BucketState(
+        name="data",
+        account="012345678901",
+        region="eu-west-1",
+        policy=parse_policy(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": "arn:aws:s3:::data/*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+        public_access_block=PublicAccessBlock(True, False, True, False),
+        encryption=Encryption("aws:kms", "alias/data", True),
+        versioning=Versioning("Enabled", False),
+        object_ownership="BucketOwnerPreferred",
+        grants=frozenset({Grant("group", LOG_DELIVERY, "WRITE"), Grant("id", "abc123", "READ")}),
+        logging=Logging("logs", "data/"),
+        tags={"team": "data", "cost-center": "0042"},
+        read=frozenset(ALL_PROPERTIES),
+    )
+    text = render_s3_bucket_spec(state)
+    assert "account: '012345678901'" in text and "cost-center: '0042'" in text
+    (spec,) = load(text)
+    assert compare_bucket(spec, state) == ()
