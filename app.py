@@ -32,18 +32,25 @@ def reset_runtime() -> None:
     _runtime = None
 
 
-EC2_CHANGES = {
-    "source": ["aws.ec2"],
-    "detail-type": ["AWS API Call via CloudTrail"],
-    "detail": {
-        "eventSource": ["ec2.amazonaws.com"],
-        "eventName": watched_event_names("ec2.amazonaws.com"),
-    },
-}
+def cloudtrail_pattern(source: str, event_source: str) -> dict[str, Any]:
+    """The EventBridge pattern for the calls the event table understands, and only those."""
+    return {
+        "source": [source],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": [event_source],
+            "eventName": watched_event_names(event_source),
+        },
+    }
 
 
-@app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
-def on_ec2_change(event: Any) -> dict[str, Any]:
+EC2_CHANGES = cloudtrail_pattern("aws.ec2", "ec2.amazonaws.com")
+S3_CHANGES = cloudtrail_pattern("aws.s3", "s3.amazonaws.com")
+# IAM is global: its events are delivered in us-east-1 only.
+IAM_CHANGES = cloudtrail_pattern("aws.iam", "iam.amazonaws.com")
+
+
+def _on_change(event: Any) -> dict[str, Any]:
     payload = event.to_dict()
     detail = payload.get("detail")
     # The CloudTrail event id ties every log line of this invocation to the record.
@@ -51,6 +58,21 @@ def on_ec2_change(event: Any) -> dict[str, Any]:
     outcome = handlers.handle_cloudtrail_event(payload, get_runtime())
     logger.info("event_processed", extra=outcome.as_log())
     return outcome.as_log()
+
+
+@app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
+def on_ec2_change(event: Any) -> dict[str, Any]:
+    return _on_change(event)
+
+
+@app.on_cw_event(S3_CHANGES, name="on_s3_change")
+def on_s3_change(event: Any) -> dict[str, Any]:
+    return _on_change(event)
+
+
+@app.on_cw_event(IAM_CHANGES, name="on_iam_change")
+def on_iam_change(event: Any) -> dict[str, Any]:
+    return _on_change(event)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="sweep")

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.aws import ClientCache, default_region
+from chalicelib.collectors.iam import IamCollector
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
+from chalicelib.kinds_iam import IamPipeline
 from chalicelib.kinds_s3 import build_s3_pipeline
 from chalicelib.notify.delivery import Notifier
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
@@ -35,6 +37,7 @@ def build_pipeline(clients: ClientCache) -> Pipeline:
         [
             SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2"))),
             build_s3_pipeline(clients),
+            IamPipeline(IamCollector(lambda: clients.client("iam"))),
         ]
     )
 

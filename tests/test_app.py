@@ -109,7 +109,7 @@ def test_the_scheduled_sweep_reports_drift(deployed: Any) -> None:
 
 
 def test_the_event_rule_watches_every_security_group_call() -> None:
-    names = set(lambda_app.EC2_CHANGES["detail"]["eventName"])  # type: ignore[index]
+    names = set(lambda_app.EC2_CHANGES["detail"]["eventName"])
     assert {
         "AuthorizeSecurityGroupIngress",
         "RevokeSecurityGroupEgress",
@@ -170,3 +170,10 @@ def test_a_broken_spec_bundle_is_reported_by_the_sweep_not_swallowed(deployed: A
     (message,) = received
     assert "specs could not be loaded" in message["text"]
     assert "policies/bad.yaml" in message["text"]
+
+
+def test_s3_and_iam_rules_watch_their_sources() -> None:
+    assert lambda_app.S3_CHANGES["source"] == ["aws.s3"]
+    assert "PutBucketPolicy" in lambda_app.S3_CHANGES["detail"]["eventName"]
+    assert lambda_app.IAM_CHANGES["source"] == ["aws.iam"]
+    assert "AttachRolePolicy" in lambda_app.IAM_CHANGES["detail"]["eventName"]

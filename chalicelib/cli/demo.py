@@ -26,10 +26,9 @@ from typing import Any, ClassVar
 
 from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_OK, exit_code
-from chalicelib.cli.importer import import_security_groups
-from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.cli.importer import EXPORTERS
 from chalicelib.handlers import handle_cloudtrail_event
-from chalicelib.model import Finding
+from chalicelib.model import Finding, Kind
 from chalicelib.notify.delivery import ConsoleNotifier, SlackWebhookNotifier
 from chalicelib.report.text_report import render_text_report
 from chalicelib.runtime import Runtime, build_pipeline, spec_provider
@@ -107,8 +106,26 @@ _DEMO_ENV = {
 }
 
 
+BUCKET = "acme-audit-logs"
+ROLE = "deploy"
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _permission(port: int, **peer: Any) -> dict[str, Any]:
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peer}
+
+
 def build_estate(clients: ClientCache) -> dict[str, str]:
-    """A small VPC with the groups a web service would have."""
+    """A small VPC with a web service's groups, an audit bucket, a deploy role, two people."""
     ec2 = clients.client("ec2", REGION)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ids = {"vpc": vpc}
@@ -120,60 +137,49 @@ def build_estate(clients: ClientCache) -> dict[str, str]:
         ids[name] = ec2.create_security_group(GroupName=name, Description=description, VpcId=vpc)[
             "GroupId"
         ]
-    ec2.authorize_security_group_ingress(
-        GroupId=ids["web"],
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 443,
-                "ToPort": 443,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
-            },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "UserIdGroupPairs": [{"GroupId": ids["bastion"]}],
-            },
-        ],
+    https = _permission(443, IpRanges=[{"CidrIp": "0.0.0.0/0"}], Ipv6Ranges=[{"CidrIpv6": "::/0"}])
+    from_bastion = _permission(22, UserIdGroupPairs=[{"GroupId": ids["bastion"]}])
+    office = _permission(22, IpRanges=[{"CidrIp": "203.0.113.0/24", "Description": "office"}])
+    from_web = _permission(5432, UserIdGroupPairs=[{"GroupId": ids["web"]}])
+    ec2.authorize_security_group_ingress(GroupId=ids["web"], IpPermissions=[https, from_bastion])
+    ec2.authorize_security_group_ingress(GroupId=ids["bastion"], IpPermissions=[office])
+    ec2.authorize_security_group_ingress(GroupId=ids["db"], IpPermissions=[from_web])
+
+    s3 = clients.client("s3", REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_public_access_block(
+        Bucket=BUCKET,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
     )
-    ec2.authorize_security_group_ingress(
-        GroupId=ids["bastion"],
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "office"}],
-            },
-        ],
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
     )
-    ec2.authorize_security_group_ingress(
-        GroupId=ids["db"],
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 5432,
-                "ToPort": 5432,
-                "UserIdGroupPairs": [{"GroupId": ids["web"]}],
-            },
-        ],
-    )
+    iam = clients.client("iam", REGION)
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    for user in ("alice", "bob"):
+        iam.create_user(UserName=user)
     return ids
 
 
 def cloudtrail_envelope(
     event_name: str,
-    group_id: str,
-    rule: dict[str, Any],
+    event_source: str,
+    request: dict[str, Any],
     user: str,
-    access_key: str,
-    response: dict[str, Any],
+    response: dict[str, Any] | None = None,
+    region: str = REGION,
 ) -> dict[str, Any]:
     """The EventBridge envelope CloudTrail would deliver for this call (shape per AWS docs)."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    event_id = str(uuid.uuid4())
+    service = event_source.split(".")[0]
     detail = {
         "eventVersion": "1.09",
         "userIdentity": {
@@ -181,19 +187,19 @@ def cloudtrail_envelope(
             "principalId": "AIDAEXAMPLEDEMOUSER01",
             "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}",
             "accountId": ACCOUNT,
-            "accessKeyId": access_key,
+            "accessKeyId": "AKIAEXAMPLEDEMOKEY01",
             "userName": user,
         },
         "eventTime": now,
-        "eventSource": "ec2.amazonaws.com",
+        "eventSource": event_source,
         "eventName": event_name,
-        "awsRegion": REGION,
+        "awsRegion": region,
         "sourceIPAddress": "198.51.100.23",
-        "userAgent": "aws-cli/2.17.60 md/command#ec2." + event_name.lower(),
-        "requestParameters": {"groupId": group_id, "ipPermissions": {"items": [rule]}},
+        "userAgent": f"aws-cli/2.17.60 md/command#{service}.{event_name.lower()}",
+        "requestParameters": request,
         "responseElements": response,
         "requestID": str(uuid.uuid4()),
-        "eventID": event_id,
+        "eventID": str(uuid.uuid4()),
         "readOnly": False,
         "eventType": "AwsApiCall",
         "managementEvent": True,
@@ -204,10 +210,10 @@ def cloudtrail_envelope(
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.ec2",
+        "source": f"aws.{service}",
         "account": ACCOUNT,
         "time": now,
-        "region": REGION,
+        "region": region,
         "resources": [],
         "detail": detail,
     }
@@ -219,7 +225,7 @@ def run_demo(args: argparse.Namespace) -> int:
     os.chdir(work)  # so spec paths read "policies/…", as in a user's repository
     try:
         with moto_server() as endpoint, webhook_receiver() as (webhook, received):
-            return _story(Path("."), endpoint, webhook, received)
+            return _story(endpoint, webhook, received)
     finally:
         os.chdir(here)
         if args.keep:
@@ -228,26 +234,42 @@ def run_demo(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _story(work: Path, endpoint: str, webhook: str, received: list[dict[str, Any]]) -> int:
+_SSH_WORLD = _permission(22, IpRanges=[{"CidrIp": "0.0.0.0/0"}])
+_SSH_RECORD = {
+    "ipProtocol": "tcp",
+    "fromPort": 22,
+    "toPort": 22,
+    "groups": {},
+    "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
+    "ipv6Ranges": {},
+    "prefixListIds": {},
+}
+
+
+def _story(endpoint: str, webhook: str, received: list[dict[str, Any]]) -> int:
     say(f"1. moto's AWS on {endpoint}; a chat webhook on {webhook.split('/services')[0]}")
     clients = ClientCache()
     ids = build_estate(clients)
     print(
         f"VPC {ids['vpc']} with groups web {ids['web']}, bastion {ids['bastion']}, db {ids['db']}"
     )
+    print(f"bucket {BUCKET} (public access blocked, encrypted), role {ROLE}, users alice and bob")
 
     say("2. setpoint import: the specs, as a pull request would hold them")
-    collector = SecurityGroupCollector(clients.factory("ec2"))
-    count = import_security_groups(collector, [REGION], work / "policies", quiet=True)
-    web_spec = work / "policies" / "security_groups" / REGION / "web.yaml"
-    print(f"wrote {count} spec(s) (our three groups, and the VPCs' default groups)")
+    out = Path("policies")
+    count = sum(
+        exporter(clients, [REGION], out, frozenset(Kind))
+        for exporter in dict.fromkeys(EXPORTERS.values())
+    )
+    web_spec = out / "security_groups" / REGION / "web.yaml"
+    print(f"wrote {count} spec(s): groups (with the VPCs' default groups), the bucket, IAM")
     print(f"--- {web_spec}")
     print(web_spec.read_text(encoding="utf-8"))
 
     runtime = Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
-        specs=spec_provider("policies", clients),
+        specs=spec_provider(str(out), clients),
         notifiers=[ConsoleNotifier(sys.stdout), SlackWebhookNotifier(webhook)],
         regions=[REGION],
         account=ACCOUNT,
@@ -256,40 +278,14 @@ def _story(work: Path, endpoint: str, webhook: str, received: list[dict[str, Any
     print(render_text_report(before, checked=len(before)))
 
     say("3. 02:13 — alice opens SSH to the world on web with the AWS CLI; no pull request")
-    iam = clients.client("iam", REGION)
-    iam.create_user(UserName="alice")
-    key = iam.create_access_key(UserName="alice")["AccessKey"]
-    session = __import__("boto3").session.Session(
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        region_name=REGION,
-    )
-    alice_ec2 = session.client("ec2", endpoint_url=endpoint)
-    ssh_world = {
-        "IpProtocol": "tcp",
-        "FromPort": 22,
-        "ToPort": 22,
-        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-    }
-    result = alice_ec2.authorize_security_group_ingress(
-        GroupId=ids["web"], IpPermissions=[ssh_world]
-    )
+    ec2 = clients.client("ec2", REGION)
+    result = ec2.authorize_security_group_ingress(GroupId=ids["web"], IpPermissions=[_SSH_WORLD])
     rule_id = result["SecurityGroupRules"][0]["SecurityGroupRuleId"]
-    record_rule = {
-        "ipProtocol": "tcp",
-        "fromPort": 22,
-        "toPort": 22,
-        "groups": {},
-        "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
-        "ipv6Ranges": {},
-        "prefixListIds": {},
-    }
     envelope = cloudtrail_envelope(
         "AuthorizeSecurityGroupIngress",
-        ids["web"],
-        record_rule,
+        "ec2.amazonaws.com",
+        {"groupId": ids["web"], "ipPermissions": {"items": [_SSH_RECORD]}},
         "alice",
-        key["AccessKeyId"],
         {
             "_return": True,
             "securityGroupRuleSet": {
@@ -299,45 +295,103 @@ def _story(work: Path, endpoint: str, webhook: str, received: list[dict[str, Any
             },
         },
     )
-    (work / "event.json").write_text(json.dumps(envelope, indent=2), encoding="utf-8")
+    Path("event.json").write_text(json.dumps(envelope, indent=2), encoding="utf-8")
     print(f"CloudTrail record {envelope['detail']['eventID']} → the Lambda's handler:")
 
     say("4. the alert (printed by the console notifier, posted to the webhook)")
     outcome = handle_cloudtrail_event(envelope, runtime)
-    print(
-        f"webhook received {len(received)} message(s); Slack header: "
-        f"{received[-1]['blocks'][0]['text']['text'] if received else '-'}"
-    )
+    header = received[-1]["blocks"][0]["text"]["text"] if received else "-"
+    print(f"webhook received {len(received)} message(s); Slack header: {header}")
 
     say("5. the scheduled sweep sees the same drift")
     swept = sweep_findings(runtime)
     print(render_text_report(swept, checked=len(swept)))
 
     say("6. bob reverts the change; the revoke event re-checks the group")
-    ec2 = clients.client("ec2", REGION)
-    ec2.revoke_security_group_ingress(GroupId=ids["web"], IpPermissions=[ssh_world])
+    ec2.revoke_security_group_ingress(GroupId=ids["web"], IpPermissions=[_SSH_WORLD])
     revert = cloudtrail_envelope(
         "RevokeSecurityGroupIngress",
-        ids["web"],
-        record_rule,
+        "ec2.amazonaws.com",
+        {"groupId": ids["web"], "ipPermissions": {"items": [_SSH_RECORD]}},
         "bob",
-        "AKIAEXAMPLEDEMOBOB01",
         {"_return": True},
     )
-    after = handle_cloudtrail_event(revert, runtime)
-    for finding in after.findings:
+    for finding in handle_cloudtrail_event(revert, runtime).findings:
         print(f"{finding.name} ({finding.id}): {finding.status.value}")
 
-    say("7. a final sweep: back to normal")
+    say("7. the same loop for a bucket and a role: made public, made to trust a stranger")
+    alerts = _bucket_and_role(clients, runtime)
+
+    say("8. a final sweep: back to normal")
     final = sweep_findings(runtime)
     print(render_text_report(final, checked=len(final)))
-    drift_found = bool(outcome.findings) and any(f.is_problem for f in outcome.findings)
-    code = exit_code(final)
-    if not drift_found or code != EXIT_OK or len(received) < 1:
-        print("demo FAILED: the drift was not reported, or did not clear")
+    drift_found = any(f.is_problem for f in outcome.findings)
+    if not drift_found or alerts < 2 or exit_code(final) != EXIT_OK or len(received) < 3:
+        print("demo FAILED: a drift was not reported, or did not clear")
         return 1
-    print("\nDemo complete: drift alerted within one event, and cleared after the revert.")
+    print("\nDemo complete: every drift alerted within one event, and cleared after the revert.")
     return EXIT_OK
+
+
+def _bucket_and_role(clients: ClientCache, runtime: Runtime) -> int:
+    """Alice makes the audit bucket public and lets another account assume the deploy role."""
+    s3 = clients.client("s3", REGION)
+    iam = clients.client("iam", REGION)
+    public = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+            }
+        ],
+    }
+    s3.delete_public_access_block(Bucket=BUCKET)
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(public))
+    stranger = json.loads(json.dumps(EC2_TRUST))
+    stranger["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(stranger))
+    events = [
+        cloudtrail_envelope(
+            "PutBucketPolicy",
+            "s3.amazonaws.com",
+            {"bucketName": BUCKET, "bucketPolicy": public, "policy": [""]},
+            "alice",
+        ),
+        cloudtrail_envelope(
+            "UpdateAssumeRolePolicy",
+            "iam.amazonaws.com",
+            {"roleName": ROLE, "policyDocument": json.dumps(stranger)},
+            "alice",
+            region="us-east-1",  # IAM is global; its events arrive in us-east-1
+        ),
+    ]
+    alerts = 0
+    for event in events:
+        found = handle_cloudtrail_event(event, runtime).findings
+        alerts += sum(1 for f in found if f.is_problem)
+    # the fix: the pull-request state again
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    s3.put_public_access_block(
+        Bucket=BUCKET,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(EC2_TRUST))
+    print("bob restores the bucket's public access block and the role's trust policy")
+    return alerts
 
 
 def sweep_findings(runtime: Runtime) -> list[Finding]:

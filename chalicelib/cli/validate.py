@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK
 from chalicelib.specs.catalog import load_directory
+from chalicelib.specs.parse import KINDS
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -15,6 +16,9 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"error: {args.specs}: not a directory")
         return EXIT_ERROR
     catalog = load_directory(path)  # raises SpecSetError with every problem found
-    count = len(catalog.security_groups)
-    print(f"{args.specs}: {count} spec(s) valid")
+    counts = {kind: len(catalog.specs_of(kind)) for kind in KINDS}
+    detail = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    print(
+        f"{args.specs}: {sum(counts.values())} spec(s) valid" + (f" ({detail})" if detail else "")
+    )
     return EXIT_OK

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.model import Actor, Change, Finding, Status
+from chalicelib.model import Actor, Change, Finding, Kind, Status
 from chalicelib.notify.escape import (
     ELLIPSIS,
     code_span,
@@ -77,9 +77,12 @@ def _open_count(changes: Sequence[Change]) -> int:
     return sum(is_alarming(c) for c in changes)
 
 
-def _open_sentence(count: int) -> str:
-    verb = "accepts" if count == 1 else "accept"
-    return f"{_plural(count, 'rule')} here {verb} traffic from any address"
+def _open_sentence(count: int, kind: Kind) -> str:
+    if kind is Kind.SECURITY_GROUP:
+        verb = "accepts" if count == 1 else "accept"
+        return f"{_plural(count, 'rule')} here {verb} traffic from any address"
+    verb = "opens" if count == 1 else "open"
+    return f"{_plural(count, 'change')} here {verb} it to anyone on the internet"
 
 
 def _who_text(actor: Actor) -> str:
@@ -112,7 +115,7 @@ def render_text(finding: Finding) -> str:
         lines.append(f"Reason: {one_line(finding.reason)}")
     opened = _open_count(finding.changes)
     if opened:
-        lines.append(f"⚠ Open to the world: {_open_sentence(opened)}.")
+        lines.append(f"⚠ Open to the world: {_open_sentence(opened, finding.kind)}.")
     if finding.changes:
         lines.append("Changes:")
         lines += [f"  {change_line(c)}" for c in alarming_first(finding.changes)]
@@ -172,9 +175,9 @@ def _actor_fields(actor: Actor) -> list[dict[str, Any]]:
     return fields
 
 
-def _open_text(changes: Sequence[Change]) -> str:
+def _open_text(changes: Sequence[Change], kind: Kind) -> str:
     opened = [c for c in changes if is_alarming(c)]
-    lines = [f":rotating_light: *Open to the world:* {_open_sentence(len(opened))}"]
+    lines = [f":rotating_light: *Open to the world:* {_open_sentence(len(opened), kind)}"]
     lines += [f"• {_span(change_body(c), CHANGE_LINE_LIMIT)}" for c in opened[:OPEN_LIST_LIMIT]]
     if len(opened) > OPEN_LIST_LIMIT:
         lines.append(f"{ELLIPSIS} and {len(opened) - OPEN_LIST_LIMIT} more")
@@ -241,7 +244,9 @@ def render_slack(finding: Finding) -> dict[str, Any]:
         reason = "*Reason*\n" + escape_truncated(one_line(finding.reason), FIELD_LIMIT)
         blocks.append({"type": "section", "text": _mrkdwn(reason)})
     if _open_count(finding.changes):
-        blocks.append({"type": "section", "text": _mrkdwn(_open_text(finding.changes))})
+        blocks.append(
+            {"type": "section", "text": _mrkdwn(_open_text(finding.changes, finding.kind))}
+        )
     if finding.changes:
         blocks.append({"type": "section", "text": _mrkdwn(_changes_text(finding.changes))})
     blocks.append({"type": "context", "elements": _context_elements(finding)})

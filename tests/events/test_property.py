@@ -138,8 +138,9 @@ def test_any_payload_routes_or_raises_event_error(payload: Any) -> None:
         if isinstance(result, Routed):
             assert result.refs
             for ref in result.refs:
-                assert ref.kind is Kind.SECURITY_GROUP
-                assert ref.id is None or re.fullmatch(r"sg-[0-9a-f]{8,17}", ref.id)
-                assert ref.id or ref.name or ref.rule_ids
+                assert ref.kind in Kind
+                if ref.kind is Kind.SECURITY_GROUP:
+                    assert ref.id is None or re.fullmatch(r"sg-[0-9a-f]{8,17}", ref.id)
+                    assert ref.id or ref.name or ref.rule_ids
         else:
             assert result.detail

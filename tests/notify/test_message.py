@@ -264,3 +264,14 @@ def test_actor_without_arn_or_time_still_renders():
     assert "Who: an unknown principal" in render_text(finding)
     assert "When: (time not recorded) (PutBucketPolicy)" in render_text(finding)
     assert render_slack(finding)["blocks"]
+
+
+def test_open_to_the_world_wording_fits_buckets_too() -> None:
+    from chalicelib.model import Change, Finding, Kind, Status
+
+    change = Change("add", "policy", None, {}, "policy: Allow s3:GetObject to everyone", True)
+    finding = Finding(
+        Kind.S3_BUCKET, "logs", "logs", "123456789012", "eu-west-1", Status.DRIFTED, (change,)
+    )
+    assert "1 change here opens it to anyone on the internet" in render_text(finding)
+    assert "traffic" not in render_text(finding)
