@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK
@@ -12,8 +13,8 @@ from chalicelib.specs.parse import KINDS
 
 def run_validate(args: argparse.Namespace) -> int:
     path = Path(args.specs)
-    if not path.is_dir():
-        print(f"error: {args.specs}: not a directory")
+    if not path.exists():
+        print(f"error: {args.specs}: no such file or directory", file=sys.stderr)
         return EXIT_ERROR
     catalog = load_directory(path)  # raises SpecSetError with every problem found
     counts = {kind: len(catalog.specs_of(kind)) for kind in KINDS}
