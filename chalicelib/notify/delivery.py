@@ -1,9 +1,14 @@
-"""Delivering a finding: to a stream, a Slack incoming webhook, or any JSON webhook.
+"""Delivering a finding or an alert: to a stream, a Slack or Teams webhook, any JSON webhook.
 
 Webhooks are posted with urllib (this runs in Lambda; no `requests`). Transient failures
 (5xx, connection errors, timeouts) are retried with exponential backoff and jitter; 429
 waits as long as `Retry-After` asks, up to a cap; other 4xx fail at once, since sending
 the same payload again cannot fix them.
+
+Two APIs live side by side. `send(finding)` is the original one (fire and forget).
+`post(alert)` delivers an `Alert` and returns a `MessageRef` naming the message, so state
+can keep it and follow-ups can thread under it (Slack bot) or cite it (webhooks, which
+cannot thread: the message shows its id and a follow-up says "re: alert <id>").
 
 A webhook URL is a secret (whoever has it can post to the channel), so nothing here puts
 it in an exception, a log line or a repr: errors name the endpoint's host only.
@@ -18,15 +23,23 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping
 from email.message import Message
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, overload
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.model import Finding
+from chalicelib.notify.alert import Alert, MessageRef
+from chalicelib.notify.alert_message import (
+    render_alert_json,
+    render_alert_slack,
+    render_alert_text,
+)
 from chalicelib.notify.message import render_json, render_slack, render_text
+from chalicelib.notify.teams import render_alert_teams, render_teams
 
-ChatFormat = Literal["slack", "json"]
+ChatFormat = Literal["slack", "json", "teams"]
 USER_AGENT = "setpoint-notifier/1"
 BODY_EXCERPT = 200
 
@@ -35,6 +48,32 @@ class Notifier(Protocol):
     """Anything that can tell people about one finding."""
 
     def send(self, finding: Finding) -> None: ...
+
+
+class AlertNotifier(Protocol):
+    """A notifier for alerts: posts one and says where it went (None: nowhere to point,
+    as for the console). `name` is what its `MessageRef.notifier` holds."""
+
+    @property
+    def name(self) -> str: ...
+
+    def send(self, finding: Finding) -> None: ...
+
+    def post(self, alert: Alert) -> MessageRef | None: ...
+
+
+def own_ref(alert: Alert, name: str) -> str | None:
+    """The ref this notifier gave the alert's first message, if it posted one."""
+    for message in alert.thread:
+        if message.notifier == name:
+            return message.ref
+    return None
+
+
+def new_message_id() -> str:
+    """An id for a webhook message, which has none of its own: random, so that two
+    alerts about one resource at the same second still differ."""
+    return uuid.uuid4().hex
 
 
 class Opener(Protocol):
@@ -48,12 +87,20 @@ class Opener(Protocol):
 class ConsoleNotifier:
     """Prints the plain message; for the CLI and for running without a chat."""
 
+    name = "console"
+
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
 
     def send(self, finding: Finding) -> None:
         self._stream.write(render_text(finding) + "\n\n")
         self._stream.flush()
+
+    def post(self, alert: Alert) -> MessageRef | None:
+        """Prints the alert; a terminal keeps no message to point back at."""
+        self._stream.write(render_alert_text(alert) + "\n\n")
+        self._stream.flush()
+        return None
 
 
 class _Retry(Exception):
@@ -85,6 +132,7 @@ class WebhookNotifier:
         max_delay: float = 8.0,
         max_retry_after: float = 30.0,
         jitter: Callable[[], float] = random.random,
+        name: str | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -108,6 +156,8 @@ class WebhookNotifier:
         self.max_delay = max_delay
         self.max_retry_after = max_retry_after
         self._jitter = jitter
+        # What MessageRefs from here are called; give one when two webhooks share a host.
+        self.name = name or f"webhook:{self.host}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(host={self.host!r})"
@@ -116,17 +166,38 @@ class WebhookNotifier:
         """The JSON body for one finding; subclasses choose the rendering."""
         return render_json(finding)
 
-    def send(self, finding: Finding) -> None:
-        self.post(self.payload(finding))
+    def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
+        """The JSON body for one alert; subclasses choose the rendering."""
+        return render_alert_json(alert, ref=ref, cite=cite)
 
-    def post(self, payload: Mapping[str, Any]) -> None:
-        """POST `payload` as JSON; return once delivered, raise DeliveryError otherwise."""
+    def send(self, finding: Finding) -> None:
+        self.deliver(self.payload(finding))
+
+    @overload
+    def post(self, alert: Alert) -> MessageRef: ...
+
+    @overload
+    def post(self, alert: Mapping[str, Any]) -> None: ...
+
+    def post(self, alert: Alert | Mapping[str, Any]) -> MessageRef | None:
+        """Deliver an alert and return its MessageRef (an id we make up and show in the
+        message, since a webhook returns none). A mapping is posted as it is (the
+        older use of this method; `deliver` is its name now)."""
+        if not isinstance(alert, Alert):
+            self.deliver(alert)
+            return None
+        ref = new_message_id()
+        self.deliver(self.alert_payload(alert, ref, own_ref(alert, self.name)))
+        return MessageRef(self.name, ref)
+
+    def deliver(self, payload: Mapping[str, Any]) -> bytes:
+        """POST `payload` as JSON; return the response body once delivered, raise
+        DeliveryError otherwise."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         last = _Retry("not attempted")
         for attempt in range(1, self.max_attempts + 1):
             try:
-                self._attempt(body)
-                return
+                return self._attempt(body)
             except _Retry as retry:
                 last = retry
                 if attempt < self.max_attempts:
@@ -145,21 +216,29 @@ class WebhookNotifier:
         # but spread enough that many Lambdas failing together do not retry in lockstep.
         return ceiling / 2 + self._jitter() * ceiling / 2
 
-    def _attempt(self, body: bytes) -> None:
+    def _headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+
+    def _attempt(self, body: bytes) -> bytes:
         request = urllib.request.Request(
-            self._url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT},
+            self._url, data=body, method="POST", headers=self._headers()
         )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                response.read()
+                answer: bytes = response.read()
+                status = getattr(response, "status", 200)
+                headers = getattr(response, "headers", None)
         except urllib.error.HTTPError as error:
             self._judge(error)
+            raise  # _judge always raises; this keeps the type checker informed
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             # Connection refused, DNS, TLS, reset, timeout: worth another try.
             raise _Retry(f"connection failed ({self._describe(error)})") from None
+        self._check(answer, status, headers)
+        return answer
+
+    def _check(self, body: bytes, status: int, headers: Message | None) -> None:
+        """Judge a 2xx answer; APIs that say "no" with HTTP 200 (Slack's) override it."""
 
     def _judge(self, error: urllib.error.HTTPError) -> None:
         status = error.code
@@ -211,12 +290,29 @@ class SlackWebhookNotifier(WebhookNotifier):
     def payload(self, finding: Finding) -> Mapping[str, Any]:
         return render_slack(finding)
 
+    def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
+        return render_alert_slack(alert, ref=ref, cite=cite)
+
 
 class JsonWebhookNotifier(WebhookNotifier):
     """Any endpoint that takes JSON: the finding as `--format json` shows it, plus text."""
 
     def payload(self, finding: Finding) -> Mapping[str, Any]:
         return render_json(finding)
+
+    def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
+        return render_alert_json(alert, ref=ref, cite=cite)
+
+
+class TeamsWebhookNotifier(WebhookNotifier):
+    """A Microsoft Teams Workflows webhook ("When a Teams webhook request is received"):
+    an Adaptive Card. Workflows answer 202 and cannot thread, so follow-ups cite."""
+
+    def payload(self, finding: Finding) -> Mapping[str, Any]:
+        return render_teams(finding)
+
+    def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
+        return render_alert_teams(alert, ref=ref, cite=cite)
 
 
 def notifier_for(url: str, fmt: ChatFormat | str, **options: Any) -> WebhookNotifier:
@@ -229,11 +325,19 @@ def notifier_for(url: str, fmt: ChatFormat | str, **options: Any) -> WebhookNoti
         return SlackWebhookNotifier(url, **options)
     if fmt == "json":
         return JsonWebhookNotifier(url, **options)
-    raise ConfigError(f"unknown chat format {fmt!r} (use slack or json)")
+    if fmt == "teams":
+        return TeamsWebhookNotifier(url, **options)
+    raise ConfigError(f"unknown chat format {fmt!r} (use slack, teams or json)")
 
 
 def chat_url_from_ssm(parameter_name: str, *, force: bool = False) -> str:
-    """The webhook URL kept as a SecureString in SSM, cached for five minutes.
+    """The webhook URL kept as a SecureString in SSM, cached for five minutes."""
+    return secret_from_ssm(parameter_name, "chat URL", force=force)
+
+
+def secret_from_ssm(parameter_name: str, what: str, *, force: bool = False) -> str:
+    """A secret (webhook URL, bot token) kept as a SecureString in SSM, cached for five
+    minutes; errors name the parameter and what it should hold, never its value.
 
     Powertools is imported here, not at module level: only the functions that post pay
     for it, and only on first use.
@@ -244,10 +348,10 @@ def chat_url_from_ssm(parameter_name: str, *, force: bool = False) -> str:
         value = get_parameter(parameter_name, decrypt=True, max_age=300, force_fetch=force)
     except Exception as error:
         raise ConfigError(
-            f"cannot read the chat URL from SSM parameter {parameter_name}: {error}"
+            f"cannot read the {what} from SSM parameter {parameter_name}: {error}"
         ) from error
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"SSM parameter {parameter_name} holds no chat URL")
+        raise ConfigError(f"SSM parameter {parameter_name} holds no {what}")
     return value.strip()
 
 
@@ -276,6 +380,13 @@ class SsmWebhookNotifier:
             self._notifier = notifier_for(url, self.fmt, **self.options)
         return self._notifier
 
+    @property
+    def name(self) -> str:
+        """`webhook:<host>` once the URL is known; before that, the parameter's name."""
+        if self._notifier is not None:
+            return self._notifier.name
+        return str(self.options.get("name") or f"ssm:{self.parameter_name}")
+
     def send(self, finding: Finding) -> None:
         try:
             self._current().send(finding)
@@ -283,3 +394,11 @@ class SsmWebhookNotifier:
             if error.status not in self._REVOKED:
                 raise
             self._current(force=True).send(finding)
+
+    def post(self, alert: Alert) -> MessageRef:
+        try:
+            return self._current().post(alert)
+        except DeliveryError as error:
+            if error.status not in self._REVOKED:
+                raise
+            return self._current(force=True).post(alert)

@@ -13,6 +13,8 @@ Newlines would break an inline span, so they become spaces there.
 
 from __future__ import annotations
 
+import re
+
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 BACKTICK_LOOKALIKE = "\u02cb"
 ELLIPSIS = "…"
@@ -68,3 +70,33 @@ def _clip(pieces: list[str], limit: int | None) -> str:
         kept.append(piece)
         used += len(piece)
     return "".join(kept) + ELLIPSIS
+
+
+# --- Microsoft Teams -------------------------------------------------------------------
+#
+# Adaptive Card TextBlocks and facts read a CommonMark subset (bold, italic, lists, links)
+# plus `{{DATE(...)}}` / `{{TIME(...)}}` functions, and Teams turns `<at>…</at>` into a
+# mention when the card also declares it. HTML is not rendered. A backslash before ASCII
+# punctuation shows the character itself, so text from the cloud gets one before every
+# character that could start markup, and a line that would begin a list or heading gets
+# its first character escaped too.
+
+# `[` alone stops links and images (`[t](u)`, `![a](u)`), so parentheses stay readable.
+_TEAMS_SPECIAL = frozenset("\\`*_~[]{}<>")
+_LIST_START = re.compile(r"^([ \t]*)([-+]|\d+[.)])", re.MULTILINE)
+
+
+def escape_teams(text: object) -> str:
+    """Text for Teams markdown that shows exactly what it says: no bold, link, list,
+    mention or date function can come out of a resource name or tag."""
+    escaped = "".join(f"\\{ch}" if ch in _TEAMS_SPECIAL else ch for ch in str(text))
+    # `http://x` is linkified even without brackets; `:\/\/` reads the same and is not.
+    escaped = escaped.replace("://", ":\\/\\/")
+    return _LIST_START.sub(_escape_list_start, escaped)
+
+
+def _escape_list_start(match: re.Match[str]) -> str:
+    indent, marker = match.group(1), match.group(2)
+    if marker[0].isdigit():
+        return f"{indent}{marker[:-1]}\\{marker[-1]}"
+    return f"{indent}\\{marker}"

@@ -94,35 +94,59 @@ def _who_text(actor: Actor) -> str:
     return who
 
 
-def render_text(finding: Finding) -> str:
-    """The plain message: console notifier, Slack fallback, generic webhooks."""
-    lines = [headline(finding)]
+def resource_line(finding: Finding) -> str:
+    """`Resource: security group sg-0abc "jenkins", vpc vpc-0123, us-east-1, account …`."""
     where = [f"{kind_noun(finding.kind)} {id_and_name(finding)}"]
     if finding.vpc_id:
         where.append(f"vpc {one_line(finding.vpc_id)}")
     where.append(one_line(finding.region))
     where.append(f"account {one_line(finding.account or '?')}")
-    lines.append("Resource: " + ", ".join(where))
+    return "Resource: " + ", ".join(where)
+
+
+def actor_lines(actor: Actor, who: str = "Who") -> list[str]:
+    """Who did it, when, and from where; `who` names the role ("Fixed by", "Deleted by")."""
+    lines = [f"{who}: {_who_text(actor)}"]
+    when = one_line(actor.event_time) if actor.event_time else "(time not recorded)"
+    lines.append(f"When: {when} ({one_line(actor.event_name)})")
+    origin = [one_line(v) for v in (actor.source_ip, actor.user_agent) if v]
+    if origin:
+        lines.append("From: " + ", ".join(origin))
+    return lines
+
+
+def open_line(finding: Finding) -> str | None:
+    opened = _open_count(finding.changes)
+    if not opened:
+        return None
+    return f"⚠ Open to the world: {_open_sentence(opened, finding.kind)}."
+
+
+def changes_lines(changes: Sequence[Change]) -> list[str]:
+    if not changes:
+        return []
+    return ["Changes:"] + [f"  {change_line(c)}" for c in alarming_first(changes)]
+
+
+def spec_line(finding: Finding) -> str | None:
+    if finding.spec:
+        return f"Spec: {one_line(finding.spec)}"
+    if finding.status is Status.UNMANAGED:
+        return "Spec: none (write one to manage this resource, or delete it)"
+    return None
+
+
+def render_text(finding: Finding) -> str:
+    """The plain message: console notifier, Slack fallback, generic webhooks."""
+    lines = [headline(finding), resource_line(finding)]
     actor = finding.actor
     if actor is not None:
-        lines.append(f"Who: {_who_text(actor)}")
-        when = one_line(actor.event_time) if actor.event_time else "(time not recorded)"
-        lines.append(f"When: {when} ({one_line(actor.event_name)})")
-        origin = [one_line(v) for v in (actor.source_ip, actor.user_agent) if v]
-        if origin:
-            lines.append("From: " + ", ".join(origin))
+        lines += actor_lines(actor)
     if finding.reason and finding.status is not Status.UNKNOWN:
         lines.append(f"Reason: {one_line(finding.reason)}")
-    opened = _open_count(finding.changes)
-    if opened:
-        lines.append(f"⚠ Open to the world: {_open_sentence(opened, finding.kind)}.")
-    if finding.changes:
-        lines.append("Changes:")
-        lines += [f"  {change_line(c)}" for c in alarming_first(finding.changes)]
-    if finding.spec:
-        lines.append(f"Spec: {one_line(finding.spec)}")
-    elif finding.status is Status.UNMANAGED:
-        lines.append("Spec: none (write one to manage this resource, or delete it)")
+    lines += [line for line in (open_line(finding),) if line]
+    lines += changes_lines(finding.changes)
+    lines += [line for line in (spec_line(finding),) if line]
     if actor is not None and actor.event_id:
         lines.append(f"CloudTrail event: {one_line(actor.event_id)}")
     return "\n".join(lines)
@@ -156,7 +180,7 @@ def _resource_fields(finding: Finding) -> list[dict[str, Any]]:
     return fields
 
 
-def _actor_fields(actor: Actor) -> list[dict[str, Any]]:
+def _actor_fields(actor: Actor, who_title: str = "Who") -> list[dict[str, Any]]:
     who = [_span(actor.arn) if actor.arn else "an unknown principal"]
     if actor.session_issuer and actor.session_issuer != actor.arn:
         who.append("role " + _span(actor.session_issuer))
@@ -164,7 +188,7 @@ def _actor_fields(actor: Actor) -> list[dict[str, Any]]:
         who.append("via " + escape_mrkdwn(one_line(actor.via)))
     when = [_span(actor.event_time) if actor.event_time else "time not recorded"]
     when.append(_span(actor.event_name))
-    fields = [_field("Who", *who), _field("When", *when)]
+    fields = [_field(who_title, *who), _field("When", *when)]
     origin = []
     if actor.source_ip:
         origin.append(_span(actor.source_ip))
@@ -190,15 +214,21 @@ def _changes_text(changes: Sequence[Change]) -> str:
     Lines are dropped whole, world-open additions first in line, and the cut is said out
     loud ("… and N more changes") so nobody mistakes a truncated list for the whole.
     """
-    total = len(changes)
-    head = f"*{_plural(total, 'change')}*\n```\n"
+    title = f"*{_plural(len(changes), 'change')}*"
+    return _code_section(title, [change_line(c) for c in alarming_first(changes)])
+
+
+def _code_section(title: str, lines: Sequence[str]) -> str:
+    """`title` over `lines` (raw text, escaped here) in a code block that fits a section."""
+    total = len(lines)
+    head = f"{title}\n```\n"
     tail = "\n```"
     reserve = len(f"\n{ELLIPSIS} and {total} more changes")
     budget = SECTION_LIMIT - len(head) - len(tail)
     kept: list[str] = []
     used = 0
-    for index, change in enumerate(alarming_first(changes)):
-        line = escape_code(change_line(change), CHANGE_LINE_LIMIT)
+    for index, raw in enumerate(lines):
+        line = escape_code(raw, CHANGE_LINE_LIMIT)
         cost = len(line) + (1 if kept else 0)
         limit = budget if index == total - 1 else budget - reserve
         if used + cost > limit:

@@ -1,0 +1,155 @@
+"""Posting with a Slack bot token (chat.postMessage), so follow-ups go into the thread.
+
+A webhook can only post; the Web API returns the message's `ts`, and a reply that names
+it as `thread_ts` lands in that thread. "Back to normal" is also broadcast to the
+channel (`reply_broadcast`), since the people who saw the alert should see it end.
+
+The Web API says "no" with HTTP 200 and `{"ok": false, "error": "..."}`. Rate limits
+(`ratelimited`, or HTTP 429 with `Retry-After`) and Slack's own hiccups are retried by
+the same loop as webhooks; everything else (`invalid_auth`, `channel_not_found`,
+`not_in_channel`, …) fails at once: the same request cannot succeed later.
+
+The token is a secret: it travels only in the Authorization header, and is scrubbed
+from anything Slack echoes into an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from email.message import Message
+from typing import Any
+
+from chalicelib.errors import ConfigError, DeliveryError
+from chalicelib.model import Finding
+from chalicelib.notify.alert import Alert, AlertKind, MessageRef
+from chalicelib.notify.alert_message import new_alert, render_alert_slack
+from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after, own_ref
+
+DEFAULT_API_BASE = "https://slack.com/api"
+# Worth another try: Slack is busy or had a fault of its own.
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+# The token itself is bad: a token read from SSM is read again once (it may have rotated).
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+
+TokenSource = Callable[[bool], str]
+"""Returns the token; called with True to bypass any cache after an auth error."""
+
+
+class SlackApiError(DeliveryError):
+    """Slack answered `ok: false`; `error` is its code (`channel_not_found`, …)."""
+
+    def __init__(self, message: str, error: str, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.error = error
+
+
+class SlackBotNotifier(WebhookNotifier):
+    """chat.postMessage to one channel; returns `MessageRef("slack-bot:<channel>", ts)`.
+
+    `token` is the bot token (`xoxb-…`, scope `chat:write`) or a `TokenSource`, read on
+    first post. `opener`, `sleep` and the backoff settings are those of WebhookNotifier;
+    `api_base` lets tests point at a local fake Slack.
+    """
+
+    def __init__(
+        self,
+        token: str | TokenSource,
+        channel: str,
+        *,
+        opener: Opener | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        api_base: str = DEFAULT_API_BASE,
+        **options: Any,
+    ) -> None:
+        if not channel or not channel.strip():
+            raise ConfigError("a Slack bot notifier needs a channel (an id like C0123ABCD)")
+        super().__init__(
+            api_base.rstrip("/") + "/chat.postMessage",
+            opener=opener,
+            sleep=sleep,
+            name=f"slack-bot:{channel}",
+            **options,
+        )
+        self.channel = channel
+        self._source: TokenSource | None = None if isinstance(token, str) else token
+        self._token: str | None = token if isinstance(token, str) else None
+
+    def __repr__(self) -> str:
+        return f"SlackBotNotifier(channel={self.channel!r})"
+
+    def payload(self, finding: Finding) -> Mapping[str, Any]:
+        return self._message(new_alert(finding), None)
+
+    def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
+        return self._message(alert, cite)
+
+    def _message(self, alert: Alert, thread_ts: str | None) -> dict[str, Any]:
+        message = render_alert_slack(alert, threaded=thread_ts is not None)
+        message["channel"] = self.channel
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+            if alert.kind is AlertKind.BACK_TO_NORMAL:
+                message["reply_broadcast"] = True
+        return message
+
+    def send(self, finding: Finding) -> None:
+        self.post(new_alert(finding))
+
+    def post(self, alert: Alert) -> MessageRef:  # type: ignore[override]
+        """Post the alert, in its thread when this channel holds the first message."""
+        payload = self.alert_payload(alert, None, own_ref(alert, self.name))
+        try:
+            answer = self.deliver(payload)
+        except SlackApiError as error:
+            if error.error not in AUTH_ERRORS or self._source is None:
+                raise
+            self._token = self._source(True)  # rotated? read it again, once
+            answer = self.deliver(payload)
+        ts = _parse(answer).get("ts")
+        if not isinstance(ts, str) or not ts:
+            raise DeliveryError(f"Slack accepted the message to {self.channel} but gave no ts")
+        return MessageRef(self.name, ts)
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            assert self._source is not None
+            self._token = self._source(False)
+        return {**super()._headers(), "Authorization": f"Bearer {self._token}"}
+
+    def _check(self, body: bytes, status: int, headers: Message | None) -> None:
+        answer = _parse(body)
+        if answer.get("ok") is True:
+            return
+        error = self._scrub(str(answer.get("error") or "no error code"))
+        if error in RETRYABLE_ERRORS:
+            raise _Retry(f"Slack said {error}", status, _retry_after(headers))
+        raise SlackApiError(
+            f"Slack refused the message to {self.channel}: {error} (not retried)",
+            error,
+            status=status,
+        ) from None
+
+    def _scrub(self, text: str) -> str:
+        text = super()._scrub(text)
+        return text.replace(self._token, "xoxb-…") if self._token else text
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

@@ -1,0 +1,171 @@
+"""An alert as a Microsoft Teams message: an Adaptive Card for a Workflows webhook.
+
+Teams' "When a Teams webhook request is received" workflow takes a message activity with
+one Adaptive Card attachment; it does not take the old MessageCard format of Office 365
+connectors. Cards are kept to version 1.4 (what the Workflows card action renders) and
+to TextBlock and FactSet, which every Teams client shows the same way.
+
+Cloud text is escaped with `escape_teams` (TextBlocks and facts read markdown) and kept
+on one line; the change list is capped so a card stays well inside Teams' ~28 KB
+message limit, saying how many changes were left out. Pure, like the other renderers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.model import Actor, Finding, Status
+from chalicelib.notify.alert import Alert, AlertKind
+from chalicelib.notify.alert_message import (
+    _ENDED_BY,
+    LISTS_CHANGES,
+    alert_headline,
+    citation,
+    ended_by,
+    off_since_line,
+    render_alert_text,
+    since_last_alert_lines,
+)
+from chalicelib.notify.escape import ELLIPSIS, escape_teams
+from chalicelib.notify.message import _open_count, _open_sentence, _who_text
+from chalicelib.report.common import alarming_first, change_line, kind_noun, one_line
+
+CARD_VERSION = "1.4"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_CHANGE_LINES = 40
+CHANGE_LINE_LIMIT = 400
+FALLBACK_LIMIT = 3000
+
+_COLOR = {
+    AlertKind.NEW: "Attention",
+    AlertKind.CHANGED: "Attention",
+    AlertKind.REMINDER: "Warning",
+    AlertKind.PENDING_APPLY: "Accent",
+    AlertKind.BACK_TO_NORMAL: "Good",
+    AlertKind.APPLIED: "Good",
+    AlertKind.GONE: "Default",
+}
+
+
+def _text(value: object) -> str:
+    """Cloud text for a TextBlock or fact: one line, markdown neutralised."""
+    return escape_teams(one_line(value))
+
+
+def _block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _fact(title: str, value: str) -> dict[str, str]:
+    return {"title": title, "value": value}
+
+
+def _resource_facts(finding: Finding) -> list[dict[str, str]]:
+    noun = kind_noun(finding.kind)
+    facts = [_fact(noun[:1].upper() + noun[1:], _text(finding.id or "(no id)"))]
+    if finding.name and finding.name != finding.id:
+        facts.append(_fact("Name", _text(finding.name)))
+    if finding.vpc_id:
+        facts.append(_fact("VPC", _text(finding.vpc_id)))
+    facts.append(_fact("Region", _text(finding.region)))
+    facts.append(_fact("Account", _text(finding.account or "?")))
+    return facts
+
+
+def _actor_facts(actor: Actor, who: str) -> list[dict[str, str]]:
+    facts = [_fact(who, _text(_who_text(actor)))]
+    when = actor.event_time or "time not recorded"
+    facts.append(_fact("When", f"{_text(when)} ({_text(actor.event_name)})"))
+    origin = [_text(v) for v in (actor.source_ip, actor.user_agent) if v]
+    if origin:
+        facts.append(_fact("From", ", ".join(origin)))
+    return facts
+
+
+def _lines(title: str, lines: list[str]) -> list[dict[str, Any]]:
+    """A bold title over one monospace TextBlock per line, capped with a count."""
+    shown = lines[:MAX_CHANGE_LINES]
+    items = [_block(f"**{title}**", spacing="Medium")]
+    for line in shown:
+        clipped = line if len(line) <= CHANGE_LINE_LIMIT else line[: CHANGE_LINE_LIMIT - 1] + "…"
+        items.append(_block(_text(clipped), fontType="Monospace", spacing="None"))
+    omitted = len(lines) - len(shown)
+    if omitted:
+        more = f"{ELLIPSIS} and {omitted} more change{'' if omitted == 1 else 's'}"
+        items.append(_block(more, isSubtle=True, spacing="None"))
+    return items
+
+
+def render_alert_teams(
+    alert: Alert, *, ref: str | None = None, cite: str | None = None, threaded: bool = False
+) -> dict[str, Any]:
+    """The Workflows webhook body: a message with one Adaptive Card attachment."""
+    finding = alert.finding
+    body: list[dict[str, Any]] = [
+        _block(
+            _text(alert_headline(alert)),
+            size="Medium",
+            weight="Bolder",
+            color=_COLOR.get(alert.kind, "Default"),
+        )
+    ]
+    cited = citation(alert, cite, threaded=threaded)
+    if cited:
+        body.append(_block(_text(cited), isSubtle=True, spacing="None"))
+    facts = _resource_facts(finding)
+    who = _ENDED_BY.get(alert.kind)
+    actor = ended_by(alert) if who else finding.actor
+    if actor is not None:
+        facts += _actor_facts(actor, who or "Who")
+    off = off_since_line(alert)
+    if off:
+        label, _, value = off.partition(": ")
+        facts.append(_fact(label, _text(value)))
+    if finding.reason:
+        facts.append(_fact("Reason", _text(finding.reason)))
+    body.append({"type": "FactSet", "facts": facts})
+    if alert.kind in LISTS_CHANGES:
+        opened = _open_count(finding.changes)
+        if opened:
+            sentence = _open_sentence(opened, finding.kind)
+            body.append(_block(f"⚠ **Open to the world:** {sentence}", color="Attention"))
+        if alert.kind is AlertKind.CHANGED:
+            since = since_last_alert_lines(alert)
+            if since:
+                body += _lines("Since the last alert", since)
+        if finding.changes:
+            lines = [change_line(c) for c in alarming_first(finding.changes)]
+            count = len(lines)
+            body += _lines(f"{count} change{'' if count == 1 else 's'}", lines)
+    footer = []
+    if finding.spec:
+        footer.append(f"Spec {_text(finding.spec)}")
+    elif finding.status is Status.UNMANAGED and alert.kind in LISTS_CHANGES:
+        footer.append("No spec manages this resource: write one, or delete it")
+    if actor is not None and actor.event_id:
+        footer.append(f"CloudTrail event {_text(actor.event_id)}")
+    if ref:
+        footer.append(f"Alert {_text(ref)}")
+    if footer:
+        body.append(_block(" · ".join(footer), isSubtle=True, size="Small"))
+    # Shown by clients that cannot draw the card, and read as markdown there too.
+    fallback = escape_teams(render_alert_text(alert, ref=ref, cite=cite, threaded=threaded))
+    if len(fallback) > FALLBACK_LIMIT:
+        fallback = fallback[: FALLBACK_LIMIT - 1].rstrip("\\") + ELLIPSIS
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "body": body,
+        "fallbackText": fallback,
+        "msteams": {"width": "Full"},
+    }
+    return {
+        "type": "message",
+        "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
+
+
+def render_teams(finding: Finding) -> dict[str, Any]:
+    """A bare finding as a Teams card (the first alert about it)."""
+    return render_alert_teams(Alert(AlertKind.NEW, finding))

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import ConfigError, DeliveryError
+from chalicelib.notify.alert import AlertKind, MessageRef
+from chalicelib.notify.slack_bot import SlackApiError, SlackBotNotifier
+from tests.notify.alert_samples import BACK, CHANGED, NEW, REMINDER
+from tests.notify.conftest import Answer, FakeServer, Sleeps
+from tests.report.samples import DRIFTED
+
+TOKEN = "xoxb-1111-2222-s3cr3tT0ken"
+
+
+def _slack(n: int) -> dict[str, object]:
+    return {"ok": True, "channel": "C0123", "ts": f"1714557600.{n:06d}"}
+
+
+@pytest.fixture
+def slack(server: FakeServer) -> FakeServer:
+    server.default = _slack
+    return server
+
+
+def _bot(server: FakeServer, sleep: Sleeps | None = None, **options: Any) -> SlackBotNotifier:
+    return SlackBotNotifier(
+        TOKEN,
+        "C0123",
+        api_base=f"{server.base}/api",
+        sleep=Sleeps() if sleep is None else sleep,
+        **options,
+    )
+
+
+def test_posts_with_the_token_in_the_header_and_returns_the_ts(slack):
+    ref = _bot(slack).post(NEW)
+    assert ref == MessageRef("slack-bot:C0123", "1714557600.000001")
+    (request,) = slack.requests
+    assert request["path"] == "/api/chat.postMessage"
+    assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    body = request["body"]
+    assert body["channel"] == "C0123"
+    assert "thread_ts" not in body and "token" not in body
+    assert body["blocks"][0]["text"]["text"].endswith(
+        "Drift: security group jenkins (sg-0abc) departs from its spec"
+    )
+    assert body["text"].startswith("Drift: security group jenkins")
+
+
+def test_follow_up_goes_into_the_thread_of_the_first_post(slack):
+    bot = _bot(slack)
+    first = bot.post(NEW)
+    reminder = replace(REMINDER, thread=(MessageRef("webhook:other", "zzz"), first))
+    second = bot.post(reminder)
+    assert second.ref == "1714557600.000002"
+    body = slack.bodies()[1]
+    assert body["thread_ts"] == first.ref
+    assert "reply_broadcast" not in body
+    # in the thread the message needs no "re: alert …"
+    assert "re: alert" not in body["text"]
+    assert body["blocks"][0]["text"]["text"].startswith(":hourglass: Reminder:")
+
+
+def test_back_to_normal_is_broadcast_to_the_channel_from_the_thread(slack):
+    bot = _bot(slack)
+    first = bot.post(NEW)
+    bot.post(replace(BACK, thread=(first,)))
+    body = slack.bodies()[1]
+    assert body["thread_ts"] == first.ref and body["reply_broadcast"] is True
+    assert body["text"].startswith("Back to normal: security group jenkins (sg-0abc)")
+
+
+def test_without_its_own_first_post_a_follow_up_starts_fresh_and_cites(slack):
+    _bot(slack).post(CHANGED)  # the thread only holds a webhook message
+    body = slack.bodies()[0]
+    assert "thread_ts" not in body
+    assert "re: alert a1b2c3" in body["text"]
+
+
+def test_invalid_auth_fails_at_once_without_the_token(slack):
+    slack.script = [Answer(200, {"ok": False, "error": "invalid_auth"})]
+    sleep = Sleeps()
+    with pytest.raises(SlackApiError) as caught:
+        _bot(slack, sleep).post(NEW)
+    assert len(slack.requests) == 1 and sleep == []
+    assert caught.value.error == "invalid_auth" and caught.value.status == 200
+    assert "invalid_auth" in str(caught.value) and "C0123" in str(caught.value)
+    assert TOKEN not in str(caught.value) and "s3cr3t" not in repr(caught.value)
+
+
+def test_channel_not_found_fails_at_once(slack):
+    slack.script = [Answer(200, {"ok": False, "error": "channel_not_found"})]
+    with pytest.raises(DeliveryError, match="channel_not_found"):
+        _bot(slack).post(NEW)
+    assert len(slack.requests) == 1
+
+
+def test_rate_limited_429_waits_retry_after_then_posts_once(slack):
+    slack.script = [Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"})]
+    sleep = Sleeps()
+    ref = _bot(slack, sleep).post(NEW)
+    assert sleep == [3.0]
+    assert len(slack.requests) == 2
+    assert ref.ref == "1714557600.000002"
+
+
+def test_ratelimited_in_a_200_answer_is_retried_too(slack):
+    slack.script = [Answer(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
+    sleep = Sleeps()
+    _bot(slack, sleep).post(NEW)
+    assert sleep == [1.0] and len(slack.requests) == 2
+
+
+def test_persistent_rate_limit_gives_up_with_a_delivery_error(slack):
+    slack.script = [Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})] * 3
+    with pytest.raises(DeliveryError) as caught:
+        _bot(slack, max_attempts=3).post(NEW)
+    assert caught.value.status == 429 and len(slack.requests) == 3
+
+
+def test_an_answer_without_ts_is_not_taken_for_success(slack):
+    slack.script = [Answer(200, {"ok": True})]
+    with pytest.raises(DeliveryError, match="no ts"):
+        _bot(slack).post(NEW)
+
+
+def test_a_token_from_a_source_is_read_once_and_reread_after_revocation(slack):
+    reads: list[bool] = []
+    tokens = iter(["xoxb-old", "xoxb-new"])
+
+    def source(force: bool) -> str:
+        reads.append(force)
+        return next(tokens)
+
+    slack.script = [Answer(200, {"ok": False, "error": "token_revoked"})]
+    bot = SlackBotNotifier(source, "C0123", api_base=f"{slack.base}/api", sleep=Sleeps())
+    assert repr(bot) == "SlackBotNotifier(channel='C0123')"
+    bot.post(NEW)
+    bot.send(DRIFTED)
+    assert reads == [False, True]
+    auth = [r["headers"]["Authorization"] for r in slack.requests]
+    assert auth == ["Bearer xoxb-old", "Bearer xoxb-new", "Bearer xoxb-new"]
+
+
+def test_send_keeps_the_old_api(slack):
+    _bot(slack).send(DRIFTED)
+    assert slack.bodies()[0]["channel"] == "C0123"
+
+
+def test_a_channel_is_required():
+    with pytest.raises(ConfigError, match="channel"):
+        SlackBotNotifier(TOKEN, " ")
+
+
+def test_kinds_are_all_postable(slack):
+    bot = _bot(slack)
+    first = bot.post(NEW)
+    for kind in AlertKind:
+        bot.post(replace(NEW, kind=kind, thread=(first,)))
+    assert len(slack.requests) == 1 + len(AlertKind)
+
+
+def test_config_with_a_token_in_ssm_posts_into_the_thread(slack, monkeypatch):
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    from chalicelib.notify.config import notifier_from_config
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    parameters.clear_caches()
+    config = {
+        "type": "slack_bot",
+        "token_param": "/setpoint/slack-token",
+        "channel": "C0123",
+        "api_base": f"{slack.base}/api",
+    }
+    try:
+        with mock_aws():
+            boto3.client("ssm", region_name="us-east-1").put_parameter(
+                Name="/setpoint/slack-token", Value=TOKEN, Type="SecureString"
+            )
+            routed = notifier_from_config(config)
+            (first,) = routed.post(NEW)
+            routed.post(replace(BACK, thread=(first,)))
+    finally:
+        parameters.clear_caches()
+    assert first == MessageRef("slack-bot:C0123", "1714557600.000001")
+    assert slack.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert slack.bodies()[1]["thread_ts"] == first.ref
