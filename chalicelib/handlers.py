@@ -21,8 +21,10 @@ from chalicelib.errors import (
 )
 from chalicelib.events.route import Routed, Skipped, route_payload
 from chalicelib.model import Finding, Kind, ResourceRef
+from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.runtime import Runtime
+from chalicelib.state import Cause, apply_finding, release, remember_messages
 
 logger = logging.getLogger("setpoint")
 
@@ -35,6 +37,8 @@ class EventOutcome:
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     delivered: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    deduplicated: int = 0
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -49,7 +53,12 @@ class EventOutcome:
             ],
             "skipped": [{"reason": s.reason.value, "detail": s.detail} for s in self.skipped],
             "errors": self.errors,
+            "alerts": [
+                {"kind": a.kind.value, "id": a.finding.id, "status": a.finding.status.value}
+                for a in self.alerts
+            ],
             "delivered": self.delivered,
+            "deduplicated": self.deduplicated,
         }
 
 
@@ -68,31 +77,61 @@ def deliver(
     findings: list[Finding],
     outcome: EventOutcome,
     *,
+    cause: Cause = "event",
     raise_on_failure: bool = True,
 ) -> None:
-    """Send every finding that needs attention; a failure is logged whole, then raised.
+    """Turn findings into alerts through the state store, post them, remember where.
 
-    Raising fails the invocation, so Lambda's retry re-runs the event; the sweep passes
-    `raise_on_failure=False`, because the next sweep reports the same findings anyway and a
-    retried sweep would repost everything that did go out.
+    The state write comes first and is conditional, so of two Lambdas handling the same
+    drift only one alerts; a drift already alerted (same fingerprint) posts nothing. If
+    every notifier fails, the claim is released and — for events — the invocation fails,
+    so Lambda's retry alerts again: nothing is lost. The sweep passes
+    `raise_on_failure=False`: the next sweep finds the same drift anyway.
     """
     failures: list[str] = []
     for finding in findings:
-        if not finding.is_problem:
+        decision = apply_finding(
+            runtime.state, finding, now=runtime.clock(), cause=cause, reminder=runtime.reminder
+        )
+        alert = decision.alert
+        if alert is None:
+            if finding.is_problem:
+                outcome.deduplicated += 1
             continue
-        for notifier in runtime.notifiers:
-            try:
-                notifier.send(finding)
-                outcome.delivered += 1
-            except (DeliveryError, ConfigError) as exc:
-                failures.append(str(exc))
-                logger.error(
-                    "delivery_failed",
-                    extra={"error": str(exc), "finding_id": finding.id, "status": finding.status},
-                )
+        outcome.alerts.append(alert)
+        refs, errors = _post(runtime, alert)
+        failures.extend(errors)
+        outcome.delivered += len(runtime.notifiers) - len(errors)
+        if errors and len(errors) == len(runtime.notifiers):
+            release(runtime.state, decision)  # nobody heard it: let the retry alert again
+        elif decision.starts_thread and refs and decision.record is not None:
+            remember_messages(runtime.state, decision.record, tuple(refs))
     outcome.errors.extend(f"delivery_failed: {failure}" for failure in failures)
     if failures and raise_on_failure:
         raise DeliveryError("; ".join(failures))
+
+
+def _post(runtime: Runtime, alert: Alert) -> tuple[list[MessageRef], list[str]]:
+    refs: list[MessageRef] = []
+    errors: list[str] = []
+    for notifier in runtime.notifiers:
+        try:
+            ref = notifier.post(alert)
+        except (DeliveryError, ConfigError) as exc:
+            errors.append(str(exc))
+            logger.error(
+                "delivery_failed",
+                extra={
+                    "error": str(exc),
+                    "finding_id": alert.finding.id,
+                    "status": alert.finding.status,
+                    "alert": alert.kind,
+                },
+            )
+            continue
+        if ref is not None:
+            refs.append(ref)
+    return refs, errors
 
 
 def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) -> EventOutcome:
@@ -143,5 +182,5 @@ def run_sweep(runtime: Runtime) -> SweepResult:
     else:
         result = runtime.pipeline.sweep(catalog, account, list(runtime.regions))
     outcome = EventOutcome(findings=result.findings)
-    deliver(runtime, result.findings, outcome, raise_on_failure=False)
+    deliver(runtime, result.findings, outcome, cause="sweep", raise_on_failure=False)
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
 from chalicelib.kinds_iam import IamPipeline
 from chalicelib.kinds_s3 import build_s3_pipeline
-from chalicelib.notify.delivery import Notifier
+from chalicelib.notify.delivery import AlertNotifier
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.specs.catalog import SpecCatalog, load_directory
+from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
 
 SpecProvider = Callable[[], SpecCatalog]
 
@@ -30,6 +32,8 @@ ENV_CHAT_URL = "SETPOINT_CHAT_URL"
 ENV_CHAT_URL_PARAM = "SETPOINT_CHAT_URL_PARAM"
 ENV_CHAT_FORMAT = "SETPOINT_CHAT_FORMAT"
 ENV_REGIONS = "SETPOINT_REGIONS"
+ENV_STATE = "SETPOINT_STATE"  # dynamodb://TABLE or memory://
+ENV_REMINDER_HOURS = "SETPOINT_REMINDER_HOURS"
 
 
 def build_pipeline(clients: ClientCache) -> Pipeline:
@@ -74,14 +78,22 @@ def regions_from(value: str | None) -> list[str]:
     return regions or [default_region()]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     clients: ClientCache
     pipeline: Pipeline
     specs: SpecProvider
-    notifiers: list[Notifier] = field(default_factory=list)
+    notifiers: list[AlertNotifier] = field(default_factory=list)
     regions: Sequence[str] = ()
     account: str | None = None
+    # alert state: one alert per drift, followed to its end (memory:// keeps it per process)
+    state: StateStore = field(default_factory=MemoryStateStore)
+    reminder: timedelta | None = None
+    clock: Callable[[], datetime] = _utc_now
 
     def account_id(self) -> str:
         if self.account is None:
@@ -89,7 +101,7 @@ class Runtime:
         return self.account
 
 
-def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
+def notifiers_from_env(env: Mapping[str, str]) -> list[AlertNotifier]:
     """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
     from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 
@@ -115,4 +127,25 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         specs=spec_provider(location, clients),
         notifiers=notifiers_from_env(env),
         regions=regions_from(env.get(ENV_REGIONS)),
+        state=state_store(env.get(ENV_STATE) or "memory://", clients),
+        reminder=reminder_from(env.get(ENV_REMINDER_HOURS)),
     )
+
+
+def state_store(uri: str, clients: ClientCache) -> StateStore:
+    """`dynamodb://TABLE[?region=R]` as deployed; `memory://` keeps state for one process."""
+    location = parse_state_uri(uri)
+    if location.backend == "memory":
+        return location.open()
+    return location.open(clients.client("dynamodb", location.region))
+
+
+def reminder_from(value: str | None) -> timedelta | None:
+    """Hours between reminders of open drift; unset or 0 means never remind."""
+    if not value:
+        return None
+    try:
+        hours = float(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_REMINDER_HOURS}={value!r} is not a number of hours") from None
+    return timedelta(hours=hours) if hours > 0 else None

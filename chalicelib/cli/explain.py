@@ -11,11 +11,14 @@ from typing import Any
 
 from chalicelib.cli.common import EXIT_ERROR, exit_code, new_clients
 from chalicelib.errors import ConfigError
-from chalicelib.handlers import EventOutcome, deliver, handle_cloudtrail_event
-from chalicelib.model import Finding
-from chalicelib.notify.message import render_json, render_slack, render_text
+from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
+from chalicelib.notify.alert import Alert
+from chalicelib.notify.alert_message import render_alert_json, render_alert_slack, render_alert_text
+from chalicelib.notify.delivery import AlertNotifier, notifier_for
+from chalicelib.notify.message import render_text
+from chalicelib.notify.teams import render_alert_teams
 from chalicelib.report.json_report import report_to_dict
-from chalicelib.runtime import ENV_CHAT_URL, Runtime, build_pipeline, spec_provider
+from chalicelib.runtime import ENV_CHAT_URL, Runtime, build_pipeline, spec_provider, state_store
 
 
 def _load_event(path: str) -> Any:
@@ -29,15 +32,31 @@ def _load_event(path: str) -> Any:
         raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
 
 
-def _message(finding: Finding, chat_format: str) -> Any:
-    return render_slack(finding) if chat_format == "slack" else render_json(finding)
+def _message(alert: Alert, chat_format: str) -> Any:
+    if chat_format == "slack":
+        return render_alert_slack(alert)
+    if chat_format == "teams":
+        return render_alert_teams(alert)
+    return render_alert_json(alert)
+
+
+def _alerts_by_finding(outcome: EventOutcome) -> dict[int, Alert]:
+    return {id(alert.finding): alert for alert in outcome.alerts}
 
 
 def _print_text(outcome: EventOutcome) -> None:
     for skip in outcome.skipped:
         print(f"skipped ({skip.reason.value}): {skip.detail}")
+    alerts = _alerts_by_finding(outcome)
     for finding in outcome.findings:
-        print(render_text(finding))
+        alert = alerts.get(id(finding))
+        if alert is not None:
+            print(render_alert_text(alert))
+        elif finding.is_problem:
+            print(render_text(finding))
+            print("(already alerted: this drift is known to the state store, nothing to post)")
+        else:
+            print(render_text(finding))
         print()
 
 
@@ -45,21 +64,25 @@ def _print_json(outcome: EventOutcome, chat_format: str) -> None:
     report = report_to_dict(outcome.findings, checked=len(outcome.findings))
     report["skipped"] = [{"reason": s.reason.value, "detail": s.detail} for s in outcome.skipped]
     report["errors"] = outcome.errors
-    report["messages"] = [_message(f, chat_format) for f in outcome.findings if f.is_problem]
+    report["messages"] = [_message(alert, chat_format) for alert in outcome.alerts]
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    if args.chat_format == "teams":
-        raise ConfigError("--chat-format teams is not supported by this version (slack or json)")
-    if args.state:
-        raise ConfigError("--state is not supported by this version: findings are not deduplicated")
     payload = _load_event(args.event)
     clients = new_clients()
+    notifiers: list[AlertNotifier] = []
+    if args.post:
+        url = args.chat_url or os.environ.get(ENV_CHAT_URL)
+        if not url:
+            raise ConfigError("--post needs --chat-url URL or $SETPOINT_CHAT_URL")
+        notifiers.append(notifier_for(url, args.chat_format))
     runtime = Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
         specs=spec_provider(args.specs, clients),
+        notifiers=notifiers,
+        state=state_store(args.state or "memory://", clients),
     )
     outcome = handle_cloudtrail_event(payload, runtime)
     if args.format == "json":
@@ -71,12 +94,5 @@ def run_explain(args: argparse.Namespace) -> int:
     if outcome.errors:
         return EXIT_ERROR
     if args.post:
-        url = args.chat_url or os.environ.get(ENV_CHAT_URL)
-        if not url:
-            raise ConfigError("--post needs --chat-url URL or $SETPOINT_CHAT_URL")
-        from chalicelib.notify.delivery import notifier_for
-
-        runtime.notifiers = [notifier_for(url, args.chat_format)]
-        deliver(runtime, outcome.findings, outcome)
         print(f"posted {outcome.delivered} message(s)")
     return exit_code(outcome.findings)

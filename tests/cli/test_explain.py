@@ -97,25 +97,44 @@ def test_junk_event_files_exit_2_with_a_reason(
     assert "malformed_event" in capsys.readouterr().err
 
 
-def test_teams_format_is_refused_clearly(
-    setup: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_teams_format_posts_an_adaptive_card(
+    setup: Any, tmp_path: Path, webhook: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, ids, specs = setup
-    event = write(tmp_path, authorize_record(ids["web"]))
-    assert (
-        main(
-            [
-                "explain",
-                event,
-                "--specs",
-                str(specs),
-                "--post",
-                "--chat-format",
-                "teams",
-                "--chat-url",
-                "http://127.0.0.1:9/x",
-            ]
-        )
-        == 2
+    ec2, ids, specs = setup
+    url, received = webhook
+    ec2.authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
     )
-    assert "teams" in capsys.readouterr().err
+    event = write(tmp_path, authorize_record(ids["web"]))
+    args = ["explain", event, "--specs", str(specs), "--post", "--chat-format", "teams"]
+    assert main([*args, "--chat-url", url]) == 1
+    (card,) = received
+    assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+
+
+def test_replaying_an_event_with_a_state_table_posts_once(
+    setup: Any, tmp_path: Path, webhook: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--state` lets a user replay events with the Lambda's dedup: the second replay is quiet."""
+    import boto3
+
+    from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
+
+    ec2, ids, specs = setup
+    url, received = webhook
+    boto3.client("dynamodb", region_name="eu-west-1").create_table(
+        TableName="setpoint-state",
+        KeySchema=KEY_SCHEMA,
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    event = write(tmp_path, authorize_record(ids["web"]))
+    args = ["explain", event, "--specs", str(specs), "--post", "--chat-url", url]
+    state = ["--state", "dynamodb://setpoint-state"]
+    assert main([*args, *state]) == 1
+    assert main([*args, *state]) == 1  # still drifted, but already alerted
+    assert len(received) == 1
+    assert "already alerted" in capsys.readouterr().out
