@@ -99,10 +99,10 @@ def deliver(
                 outcome.deduplicated += 1
             continue
         outcome.alerts.append(alert)
-        refs, errors = _post(runtime, alert)
+        refs, errors, heard = _post(runtime, alert)
         failures.extend(errors)
-        outcome.delivered += len(runtime.notifiers) - len(errors)
-        if errors and len(errors) == len(runtime.notifiers):
+        outcome.delivered += heard
+        if errors and not heard:
             release(runtime.state, decision)  # nobody heard it: let the retry alert again
         elif decision.starts_thread and refs and decision.record is not None:
             remember_messages(runtime.state, decision.record, tuple(refs))
@@ -111,13 +111,18 @@ def deliver(
         raise DeliveryError("; ".join(failures))
 
 
-def _post(runtime: Runtime, alert: Alert) -> tuple[list[MessageRef], list[str]]:
+def _post(runtime: Runtime, alert: Alert) -> tuple[list[MessageRef], list[str], int]:
+    """(where it went, what failed, how many notifiers delivered it)."""
     refs: list[MessageRef] = []
     errors: list[str] = []
+    heard = 0
     for notifier in runtime.notifiers:
         try:
-            ref = notifier.post(alert)
+            posted = notifier.post(alert)
         except (DeliveryError, ConfigError) as exc:
+            partial = tuple(getattr(exc, "refs", ()))  # a routed notifier may half succeed
+            refs.extend(partial)
+            heard += bool(partial)
             errors.append(str(exc))
             logger.error(
                 "delivery_failed",
@@ -129,9 +134,12 @@ def _post(runtime: Runtime, alert: Alert) -> tuple[list[MessageRef], list[str]]:
                 },
             )
             continue
-        if ref is not None:
-            refs.append(ref)
-    return refs, errors
+        heard += 1
+        if isinstance(posted, tuple):
+            refs.extend(posted)
+        elif posted is not None:
+            refs.append(posted)
+    return refs, errors, heard
 
 
 def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) -> EventOutcome:

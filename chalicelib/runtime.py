@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.aws import ClientCache, default_region
 from chalicelib.collectors.iam import IamCollector
@@ -20,7 +20,7 @@ from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
 from chalicelib.kinds_iam import IamPipeline
 from chalicelib.kinds_s3 import build_s3_pipeline
-from chalicelib.notify.delivery import AlertNotifier
+from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.specs.catalog import SpecCatalog, load_directory
 from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
@@ -33,6 +33,7 @@ ENV_CHAT_URL_PARAM = "SETPOINT_CHAT_URL_PARAM"
 ENV_CHAT_FORMAT = "SETPOINT_CHAT_FORMAT"
 ENV_REGIONS = "SETPOINT_REGIONS"
 ENV_STATE = "SETPOINT_STATE"  # dynamodb://TABLE or memory://
+ENV_NOTIFIERS = "SETPOINT_NOTIFIERS"  # JSON: several notifiers, with routes
 ENV_REMINDER_HOURS = "SETPOINT_REMINDER_HOURS"
 
 
@@ -78,6 +79,12 @@ def regions_from(value: str | None) -> list[str]:
     return regions or [default_region()]
 
 
+class PostsAlerts(Protocol):
+    """A single notifier (one MessageRef or None) or a routed set (every MessageRef)."""
+
+    def post(self, alert: Alert) -> MessageRef | tuple[MessageRef, ...] | None: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -87,7 +94,7 @@ class Runtime:
     clients: ClientCache
     pipeline: Pipeline
     specs: SpecProvider
-    notifiers: list[AlertNotifier] = field(default_factory=list)
+    notifiers: Sequence[PostsAlerts] = field(default_factory=list)
     regions: Sequence[str] = ()
     account: str | None = None
     # alert state: one alert per drift, followed to its end (memory:// keeps it per process)
@@ -101,11 +108,15 @@ class Runtime:
         return self.account
 
 
-def notifiers_from_env(env: Mapping[str, str]) -> list[AlertNotifier]:
+def notifiers_from_env(env: Mapping[str, str]) -> list[PostsAlerts]:
     """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
     from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 
     fmt = env.get(ENV_CHAT_FORMAT, "slack")
+    if env.get(ENV_NOTIFIERS):
+        from chalicelib.notify.config import notifier_from_json
+
+        return [notifier_from_json(env[ENV_NOTIFIERS])]
     if env.get(ENV_CHAT_URL_PARAM):
         return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt)]
     if env.get(ENV_CHAT_URL):

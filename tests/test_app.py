@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import app as lambda_app
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import DeliveryError
 from chalicelib.specs.writer import render_security_group_spec
+from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -33,6 +37,12 @@ def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]]) -> Any:
             s3.put_object(Bucket="setpoint-specs-dev", Key="policies/web.yaml", Body=body.encode())
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name="/setpoint/dev/chat-webhook-url", Value=url, Type="SecureString"
+    )
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="setpoint-state-dev",
+        KeySchema=KEY_SCHEMA,
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        BillingMode="PAY_PER_REQUEST",
     )
     parameters.clear_caches()  # Powertools caches the webhook URL for 5 minutes per process
     lambda_app.reset_runtime()
@@ -177,3 +187,91 @@ def test_s3_and_iam_rules_watch_their_sources() -> None:
     assert "PutBucketPolicy" in lambda_app.S3_CHANGES["detail"]["eventName"]
     assert lambda_app.IAM_CHANGES["source"] == ["aws.iam"]
     assert "AttachRolePolicy" in lambda_app.IAM_CHANGES["detail"]["eventName"]
+
+
+def _open_ssh(ids: dict[str, str]) -> None:
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+
+
+def test_the_same_record_delivered_twice_alerts_once(deployed: Any) -> None:
+    client, ids, received = deployed
+    _open_ssh(ids)
+    event = _envelope(client, authorize_record(ids["web"]))
+    first = client.lambda_.invoke("on_ec2_change", event)
+    second = client.lambda_.invoke("on_ec2_change", event)
+    assert len(received) == 1
+    assert [a["kind"] for a in first.payload["alerts"]] == ["new"]
+    assert second.payload["alerts"] == [] and second.payload["deduplicated"] == 1
+
+
+def test_a_burst_of_fifty_events_on_one_group_gives_one_alert(deployed: Any) -> None:
+    client, ids, received = deployed
+    _open_ssh(ids)
+    for n in range(50):
+        record = authorize_record(ids["web"]) | {"eventID": f"burst-{n:02d}"}
+        client.lambda_.invoke("on_ec2_change", _envelope(client, record))
+    assert len(received) == 1
+
+
+def test_the_fix_posts_back_to_normal_citing_the_alert(deployed: Any) -> None:
+    client, ids, received = deployed
+    _open_ssh(ids)
+    client.lambda_.invoke("on_ec2_change", _envelope(client, authorize_record(ids["web"])))
+    boto3.client("ec2", region_name=REGION).revoke_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    revoke = authorize_record(ids["web"]) | {
+        "eventName": "RevokeSecurityGroupIngress",
+        "eventID": "fix-1",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/bob"},
+    }
+    result = client.lambda_.invoke("on_ec2_change", _envelope(client, revoke))
+    assert [a["kind"] for a in result.payload["alerts"]] == ["back_to_normal"]
+    assert len(received) == 2
+    assert received[1]["text"].startswith("Back to normal")
+    assert "user/bob" in received[1]["text"]
+
+
+def test_a_flaky_chat_gets_the_alert_exactly_once(deployed: Any) -> None:
+    """500, then 429 with Retry-After, then 200: one alert delivered, none duplicated."""
+    client, ids, _ = deployed
+    replies = [500, 429, 200, 200]
+    got: list[dict[str, Any]] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = replies.pop(0)
+            if status == 200:
+                got.append(json.loads(body))
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/setpoint/dev/chat-webhook-url",
+            Value=f"http://127.0.0.1:{server.server_address[1]}/services/flaky",
+            Type="SecureString",
+            Overwrite=True,
+        )
+        parameters.clear_caches()
+        lambda_app.reset_runtime()
+        _open_ssh(ids)
+        event = _envelope(client, authorize_record(ids["web"]))
+        client.lambda_.invoke("on_ec2_change", event)
+        client.lambda_.invoke("on_ec2_change", event)  # EventBridge retrying: still one alert
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(got) == 1
+    assert replies == [200]  # exactly three attempts for the one alert

@@ -14,11 +14,18 @@ from chalicelib.errors import ConfigError
 from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
 from chalicelib.notify.alert import Alert
 from chalicelib.notify.alert_message import render_alert_json, render_alert_slack, render_alert_text
-from chalicelib.notify.delivery import AlertNotifier, notifier_for
+from chalicelib.notify.delivery import notifier_for
 from chalicelib.notify.message import render_text
 from chalicelib.notify.teams import render_alert_teams
 from chalicelib.report.json_report import report_to_dict
-from chalicelib.runtime import ENV_CHAT_URL, Runtime, build_pipeline, spec_provider, state_store
+from chalicelib.runtime import (
+    ENV_CHAT_URL,
+    PostsAlerts,
+    Runtime,
+    build_pipeline,
+    spec_provider,
+    state_store,
+)
 
 
 def _load_event(path: str) -> Any:
@@ -71,7 +78,7 @@ def _print_json(outcome: EventOutcome, chat_format: str) -> None:
 def run_explain(args: argparse.Namespace) -> int:
     payload = _load_event(args.event)
     clients = new_clients()
-    notifiers: list[AlertNotifier] = []
+    notifiers: list[PostsAlerts] = []
     if args.post:
         url = args.chat_url or os.environ.get(ENV_CHAT_URL)
         if not url:
