@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from chalice import Chalice, Rate
 
 from chalicelib import handlers
@@ -14,6 +14,8 @@ from chalicelib.runtime import Runtime, runtime_from_env
 app = Chalice(app_name="setpoint")
 # Powertools configures the "setpoint" logger tree for JSON lines; chalicelib logs through it.
 logger = Logger(service="setpoint")
+# CloudWatch EMF metrics, written to the log: no API call on the hot path.
+metrics = Metrics(namespace="Setpoint", service="setpoint")
 
 _runtime: Runtime | None = None
 
@@ -56,8 +58,23 @@ def _on_change(event: Any) -> dict[str, Any]:
     # The CloudTrail event id ties every log line of this invocation to the record.
     logger.set_correlation_id(detail.get("eventID") if isinstance(detail, dict) else None)
     outcome = handlers.handle_cloudtrail_event(payload, get_runtime())
-    logger.info("event_processed", extra=outcome.as_log())
-    return outcome.as_log()
+    summary = outcome.as_log()
+    logger.info("event_processed", extra=summary)
+    _publish(summary)
+    return summary
+
+
+def _publish(summary: dict[str, Any]) -> None:
+    """Drifts found, alerts sent / failed / deduplicated, events skipped by reason."""
+    problems = [f for f in summary["findings"] if f["status"] != "in_sync"]
+    metrics.add_metric("DriftsFound", "Count", len(problems))
+    metrics.add_metric("AlertsSent", "Count", summary["delivered"])
+    metrics.add_metric("AlertsDeduplicated", "Count", summary["deduplicated"])
+    failed = [e for e in summary["errors"] if e.startswith("delivery_failed")]
+    metrics.add_metric("AlertsFailed", "Count", len(failed))
+    for skip in summary["skipped"]:
+        metrics.add_metric(f"EventsSkipped_{skip['reason']}", "Count", 1)
+    metrics.flush_metrics()
 
 
 @app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
@@ -80,4 +97,7 @@ def sweep(event: Any) -> dict[str, Any]:
     result = handlers.run_sweep(get_runtime())
     summary = {"checked": result.checked, "problems": len(result.problems)}
     logger.info("sweep_done", extra=summary)
+    metrics.add_metric("ResourcesChecked", "Count", result.checked)
+    metrics.add_metric("ResourcesOffSpec", "Count", len(result.problems))
+    metrics.flush_metrics()
     return summary

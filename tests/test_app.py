@@ -275,3 +275,21 @@ def test_a_flaky_chat_gets_the_alert_exactly_once(deployed: Any) -> None:
         server.server_close()
     assert len(got) == 1
     assert replies == [200]  # exactly three attempts for the one alert
+
+
+def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    client, ids, _ = deployed
+    _open_ssh(ids)
+    event = _envelope(client, authorize_record(ids["web"]))
+    client.lambda_.invoke("on_ec2_change", event)
+    client.lambda_.invoke("on_ec2_change", event)
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"_aws"' in line
+    ]
+    values = [
+        {k: m.get(k) for k in ("DriftsFound", "AlertsSent", "AlertsDeduplicated")} for m in emf
+    ]
+    assert values[0] == {"DriftsFound": [1.0], "AlertsSent": [1.0], "AlertsDeduplicated": [0.0]}
+    assert values[1] == {"DriftsFound": [1.0], "AlertsSent": [0.0], "AlertsDeduplicated": [1.0]}
