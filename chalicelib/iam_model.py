@@ -64,8 +64,35 @@ def parse_arn(value: str) -> IamArn | None:
     return IamArn(partition, account, kind, path + "/", name)
 
 
-def make_arn(kind: Kind, account: str, name: str, path: str = "/", partition: str = "aws") -> str:
+DEFAULT_PARTITION = "aws"
+_REGION_PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"))
+
+
+def make_arn(kind: Kind, account: str, name: str, path: str = "/", *, partition: str) -> str:
+    """An IAM ARN; the partition is always given (aws, aws-cn, aws-us-gov, …)."""
     return str(IamArn(partition, account, ARN_TYPES[kind], normal_path(path), name))
+
+
+def partition_of(*hints: str | None) -> str:
+    """The partition the first ARN or region among `hints` names; "aws" when none does."""
+    for hint in hints:
+        if not hint:
+            continue
+        if hint.startswith("arn:"):
+            parts = hint.split(":")
+            if len(parts) > 2 and parts[1]:
+                return parts[1]
+            continue
+        for prefix, partition in _REGION_PARTITIONS:
+            if hint.startswith(prefix):
+                return partition
+    return DEFAULT_PARTITION
+
+
+def is_admin_policy(arn: str) -> bool:
+    """An AWS managed policy that grants every action on every resource."""
+    parsed = parse_arn(arn)
+    return parsed is not None and parsed.aws_managed and parsed.name in ADMIN_MANAGED_POLICIES
 
 
 def normal_path(path: str | None) -> str:
@@ -105,6 +132,9 @@ class IamIdentityState:
 
     `managed_policies` holds the ARNs of attached managed policies (AWS or customer).
     `trust_policy` is set for roles only; `permissions_boundary` never for groups.
+    `groups` (users only) names the groups the user belongs to; `admin_groups` is the
+    part of them that attach an admin managed policy (AdministratorAccess), known from
+    the same read, so a join can say it grants admin.
     """
 
     kind: Kind
@@ -117,6 +147,8 @@ class IamIdentityState:
     permissions_boundary: str | None = None
     trust_policy: PolicyDocument | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    groups: frozenset[str] = frozenset()
+    admin_groups: frozenset[str] = frozenset()
 
     @property
     def service_linked(self) -> bool:
@@ -151,8 +183,10 @@ class IamIdentitySpec:
 
     Omitted inline policies, managed policies and boundary mean "none": they are
     security-relevant, so nothing may appear unnoticed. `managed_policies` entries are
-    ARNs, or bare names of customer-managed policies in the same account. `tags=None`
-    and `path=None` mean not compared.
+    ARNs, or bare names of customer-managed policies in the same account. `groups`
+    (users only) lists every group the user belongs to: omitted means none, like the
+    policies, because a group passes on its permissions. `tags=None` and `path=None`
+    mean not compared.
     """
 
     kind: Kind
@@ -165,9 +199,25 @@ class IamIdentitySpec:
     trust_policy: PolicyDocument | None = None
     path: str | None = None
     tags: Mapping[str, str] | None = None
+    groups: frozenset[str] = frozenset()
 
     def label(self) -> str:
         return self.name
 
 
 IamSpec = IamPolicySpec | IamIdentitySpec
+
+
+def spec_kind(spec: IamSpec) -> Kind:
+    return Kind.IAM_POLICY if isinstance(spec, IamPolicySpec) else spec.kind
+
+
+def spec_arn(spec: IamSpec, account: str, partition: str) -> str:
+    """The ARN a spec's resource has (or would have): its own path, "/" when not written.
+
+    Every finding about a resource that cannot be read (missing, unknown) takes its id
+    from here, so the event path and the sweep name it the same way.
+    """
+    return make_arn(
+        spec_kind(spec), spec.account or account, spec.name, spec.path or "/", partition=partition
+    )

@@ -10,6 +10,7 @@ unmanaged: AWS managed policies are not listed at all, and service-linked roles 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from chalicelib.aws import ClientCache
 from chalicelib.collectors.iam import IamCollector
 from chalicelib.compare.iam import evaluate_iam
 from chalicelib.errors import ReadError
-from chalicelib.iam_model import IAM_KINDS, IamIdentityState, IamSpec, IamState, make_arn, parse_arn
+from chalicelib.iam_model import (
+    IAM_KINDS,
+    SERVICE_LINKED_PATH,
+    IamIdentityState,
+    IamSpec,
+    IamState,
+    parse_arn,
+    partition_of,
+    spec_arn,
+)
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
@@ -51,7 +61,12 @@ class IamPipeline:
             state = self.collector.read(ref)
         except ReadError as exc:
             named = self._named_by(ref, specs)
-            return [unknown_finding(ref, str(exc), str(named[0].source) if named else None)]
+            if not named:
+                return [unknown_finding(ref, str(exc))]
+            first = named[0]
+            if first.account or ref.account:  # the id the sweep gives it, from the spec
+                ref = self._ref_for(first, ref.kind, ref.account or "", partition_of(ref.id))
+            return [unknown_finding(ref, str(exc), str(first.source))]
         if state is not None:
             spec = match_iam(specs, state)
             if spec is None and aws_owned(state):
@@ -78,12 +93,23 @@ class IamPipeline:
                 result.findings.append(unknown_finding(everything, str(exc)))
                 for spec in _specs(catalog, kind):
                     if in_account(spec, account):
-                        ref = self._ref_for(spec, kind, account)
+                        ref = self._ref_for(spec, kind, account, partition_of())
                         result.findings.append(unknown_finding(ref, str(exc), str(spec.source)))
             return result
+        partition = partition_of(*(state.arn for k in wanted for state in listing.states(k)))
         for kind in wanted:
             specs = [s for s in _specs(catalog, kind) if in_account(s, account)]
             matched: set[int] = set()
+            for item in listing.unreadable_of(kind):
+                named = [s for s in specs if s.name == item.name and in_account(s, item.account)]
+                for spec in named:
+                    matched.add(id(spec))
+                if not named and item.path.startswith(SERVICE_LINKED_PATH):
+                    continue  # AWS's own role, as for readable ones
+                ref = ResourceRef(kind, item.account or account, GLOBAL_REGION, item.arn, item.name)
+                result.findings.append(
+                    unknown_finding(ref, item.reason, str(named[0].source) if named else None)
+                )
             for state in listing.states(kind):
                 governing = match_iam(specs, state)
                 if governing is not None:
@@ -93,13 +119,14 @@ class IamPipeline:
                 result.findings.append(evaluate_iam(governing, state))
             for spec in specs:
                 if id(spec) not in matched:
-                    ref = self._ref_for(spec, kind, account)
+                    ref = self._ref_for(spec, kind, account, partition)
                     result.findings.append(evaluate_iam(spec, None, ref=ref))
         return result
 
     @staticmethod
-    def _ref_for(spec: IamSpec, kind: Kind, account: str) -> ResourceRef:
-        arn = make_arn(kind, spec.account or account, spec.name, spec.path or "/")
+    def _ref_for(spec: IamSpec, kind: Kind, account: str, partition: str) -> ResourceRef:
+        """The ref of a spec's resource that was not read: its id built from the spec."""
+        arn = spec_arn(spec, account, partition)
         return ResourceRef(kind, spec.account or account, GLOBAL_REGION, id=arn, name=spec.name)
 
 
@@ -120,6 +147,8 @@ def import_iam(
         states = [state for state in listing.states(kind) if not aws_owned(state)]
         folder = out / "iam" / kind.value
         folder.mkdir(parents=True, exist_ok=True)
+        for item in listing.unreadable_of(kind):
+            print(f"skipped {item.arn}: {item.reason}", file=sys.stderr)
         for state in states:
             target = folder / iam_filename(state)
             schema_ref = os.path.relpath(schema, target.parent)

@@ -133,3 +133,105 @@ def test_import_skips_service_linked_roles(iam: Any, tmp_path: Path) -> None:
     assert (tmp_path / "iam" / "iam_role" / "app.yaml").is_file()
     (spec,) = load_directory(tmp_path).specs_of("iam_role")
     assert spec.name == "app"
+
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+USER_SPEC = "kind: iam_user\nname: u1\n"  # groups omitted: member of none
+
+
+def test_a_user_joining_an_admin_group_is_drift_on_the_event_path_and_in_the_sweep(
+    iam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    iam.create_user(UserName="u1")
+    iam.create_group(GroupName="Admins")
+    iam.attach_group_policy(GroupName="Admins", PolicyArn=ADMIN)
+    catalog = load_documents([("u1.yaml", USER_SPEC)])
+    pipeline = IamPipeline(IamCollector(lambda: iam))
+    ref = ResourceRef(Kind.IAM_USER, ACCOUNT, "global", name="u1")
+    assert pipeline.evaluate_ref(ref, catalog)[0].status is Status.IN_SYNC
+
+    iam.add_user_to_group(UserName="u1", GroupName="Admins")
+    (event,) = pipeline.evaluate_ref(ref, catalog)
+    swept = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_USER})).findings
+    assert [f.status for f in swept] == [Status.DRIFTED]
+    assert event.changes == swept[0].changes
+    (change,) = event.changes
+    assert change.op == "add" and change.path == "groups" and change.actual == "Admins"
+    assert change.summary.startswith("joins group Admins")
+    assert "admin" in change.summary and change.summary.endswith("not in spec")
+
+    listed = load_documents([("u1.yaml", USER_SPEC + "groups: [Admins]\n")])
+    assert pipeline.evaluate_ref(ref, listed)[0].status is Status.IN_SYNC
+    iam.remove_user_from_group(UserName="u1", GroupName="Admins")
+    (left,) = pipeline.evaluate_ref(ref, listed)[0].changes
+    assert left.op == "remove" and left.expected == "Admins"
+
+
+def test_a_deleted_role_with_a_path_has_one_id_from_events_and_sweeps(iam: Any) -> None:
+    spec = ROLE_SPEC + "path: /service-role/\n"
+    catalog = load_documents([("app.yaml", spec)])
+    pipeline = IamPipeline(IamCollector(lambda: iam))
+    # DeleteRole names the role only: the event ref guesses path "/"
+    (event,) = pipeline.evaluate_ref(role_ref(), catalog)
+    (swept,) = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_ROLE})).findings
+    assert event.status is swept.status is Status.MISSING
+    assert event.id == swept.id == f"arn:aws:iam::{ACCOUNT}:role/service-role/app"
+
+
+def test_a_missing_finding_keeps_the_partition_of_its_event(iam: Any) -> None:
+    catalog = load_documents([("app.yaml", ROLE_SPEC + "path: /ops/\n")])
+    ref = ResourceRef(
+        Kind.IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-us-gov:iam::{ACCOUNT}:role/app", name="app"
+    )
+    (finding,) = IamPipeline(IamCollector(lambda: iam)).evaluate_ref(ref, catalog)
+    assert finding.id == f"arn:aws-us-gov:iam::{ACCOUNT}:role/ops/app"
+
+
+def test_an_unreadable_resource_is_unknown_on_the_event_path_with_the_spec_id(iam: Any) -> None:
+    stubber = Stubber(iam)
+    stubber.add_client_error("get_role", service_error_code="AccessDenied")
+    catalog = load_documents([("app.yaml", ROLE_SPEC + "path: /ops/\n")])
+    with stubber:
+        (finding,) = IamPipeline(IamCollector(lambda: iam)).evaluate_ref(role_ref(), catalog)
+    assert finding.status is Status.UNKNOWN
+    assert finding.id == f"arn:aws:iam::{ACCOUNT}:role/ops/app"
+
+
+def test_one_unreadable_document_is_unknown_and_the_rest_is_still_compared(iam: Any) -> None:
+    def role(name: str, trust: str) -> dict[str, Any]:
+        return {
+            "RoleName": name,
+            "Path": "/",
+            "RoleId": "AROAEXAMPLE000000001",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "CreateDate": "2024-01-01T00:00:00Z",
+            "AssumeRolePolicyDocument": trust,
+            "RolePolicyList": [],
+            "AttachedManagedPolicies": [],
+        }
+
+    stubber = Stubber(iam)
+    stubber.add_response(
+        "get_account_authorization_details",
+        {
+            "RoleDetailList": [role("app", TRUST), role("broken", "%7Bnot json")],
+            "UserDetailList": [
+                {"UserName": "bob", "Path": "/", "Arn": f"arn:aws:iam::{ACCOUNT}:user/bob"}
+            ],
+            "IsTruncated": False,
+        },
+    )
+    broken = ROLE_SPEC.replace("name: app", "name: broken")
+    catalog = load_documents([("app.yaml", ROLE_SPEC), ("broken.yaml", broken)])
+    pipeline = IamPipeline(IamCollector(lambda: iam))
+    with stubber:
+        result = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_ROLE, Kind.IAM_USER}))
+    by_name = {f.name: f for f in result.findings}
+    assert set(by_name) == {"app", "broken", "bob"}
+    assert by_name["app"].status is Status.IN_SYNC
+    assert by_name["bob"].status is Status.UNMANAGED
+    unread = by_name["broken"]
+    assert unread.status is Status.UNKNOWN and unread.spec == "broken.yaml:1"
+    assert unread.id == f"arn:aws:iam::{ACCOUNT}:role/broken"
+    assert "trust policy" in (unread.reason or "")

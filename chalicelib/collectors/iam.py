@@ -12,6 +12,7 @@ accepts both). NoSuchEntity means the resource is gone; anything else is a `Read
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from chalicelib.iam_model import (
     IamIdentityState,
     IamPolicyState,
     IamState,
+    is_admin_policy,
     parse_arn,
 )
 from chalicelib.model import Kind, ResourceRef
@@ -101,6 +103,7 @@ READS: tuple[tuple[str, str], ...] = (
         for reads in IDENTITY_READS.values()
         for method in (reads.get, reads.list_inline, reads.get_inline, reads.list_attached)
     ),
+    ("ListGroupsForUser", "iam:ListGroupsForUser"),
 )
 
 IamClientFactory = Callable[[], Any]
@@ -151,8 +154,14 @@ _NAME_KEYS: Mapping[Kind, str] = {
 }
 
 
-def parse_identity_detail(kind: Kind, raw: Mapping[str, Any]) -> IamIdentityState:
-    """One `RoleDetailList[]` / `UserDetailList[]` / `GroupDetailList[]` item → state."""
+def parse_identity_detail(
+    kind: Kind, raw: Mapping[str, Any], admin_groups: Iterable[str] = ()
+) -> IamIdentityState:
+    """One `RoleDetailList[]` / `UserDetailList[]` / `GroupDetailList[]` item → state.
+
+    A user's groups come from its `GroupList` (names); `admin_groups` says which of
+    them attach an admin managed policy (the caller knows the groups, the item does not).
+    """
     arn = str(raw["Arn"])
     parsed = parse_arn(arn)
     reads = IDENTITY_READS[kind]
@@ -164,6 +173,11 @@ def parse_identity_detail(kind: Kind, raw: Mapping[str, Any]) -> IamIdentityStat
     }
     boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     trust = raw.get("AssumeRolePolicyDocument")
+    groups = (
+        frozenset(str(g) for g in raw.get("GroupList") or [])
+        if kind is Kind.IAM_USER
+        else frozenset()
+    )
     return IamIdentityState(
         kind=kind,
         arn=arn,
@@ -179,17 +193,47 @@ def parse_identity_detail(kind: Kind, raw: Mapping[str, Any]) -> IamIdentityStat
         if kind is Kind.IAM_ROLE and trust is not None
         else None,
         tags=_tags(raw),
+        groups=groups,
+        admin_groups=groups & frozenset(admin_groups),
     )
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A resource the sweep listed but could not turn into state (a document Setpoint
+    cannot parse, no default version): reported `unknown` on its own, with the reason."""
+
+    kind: Kind
+    arn: str
+    name: str
+    path: str
+    account: str
+    reason: str
 
 
 @dataclass
 class IamListing:
-    """Everything one GetAccountAuthorizationDetails sweep found, by kind."""
+    """Everything one GetAccountAuthorizationDetails sweep found, by kind.
+
+    `unreadable` holds the items that could not be parsed; the rest of the sweep stands.
+    `group_policies` maps each group name to its attached policy ARNs (from the raw
+    listing, so a group whose inline policy is unreadable still counts).
+    """
 
     policies: list[IamPolicyState] = field(default_factory=list)
     identities: dict[Kind, list[IamIdentityState]] = field(
         default_factory=lambda: {kind: [] for kind in IDENTITY_KINDS}
     )
+    unreadable: list[Unreadable] = field(default_factory=list)
+    group_policies: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def unreadable_of(self, kind: Kind) -> list[Unreadable]:
+        return [item for item in self.unreadable if item.kind is kind]
+
+    def admin_groups(self) -> frozenset[str]:
+        return frozenset(
+            name for name, arns in self.group_policies.items() if any(map(is_admin_policy, arns))
+        )
 
     def states(self, kind: Kind) -> list[IamState]:
         if kind is Kind.IAM_POLICY:
@@ -290,16 +334,42 @@ class IamCollector:
         entity["AttachedManagedPolicies"] = self._pages(
             reads.list_attached, "AttachedPolicies", **by_name
         )
-        return parse_identity_detail(ref.kind, entity)
+        if ref.kind is not Kind.IAM_USER:
+            return parse_identity_detail(ref.kind, entity)
+        groups = [
+            str(g["GroupName"]) for g in self._pages("list_groups_for_user", "Groups", **by_name)
+        ]
+        entity["GroupList"] = groups
+        return parse_identity_detail(ref.kind, entity, self._admin_groups(groups))
+
+    def _admin_groups(self, groups: Iterable[str]) -> set[str]:
+        """Which of a user's groups attach an admin managed policy (one List call each)."""
+        admin = set()
+        for group in groups:
+            try:
+                attached = self._pages(
+                    "list_attached_group_policies", "AttachedPolicies", GroupName=group
+                )
+            except _Gone:
+                continue  # deleted since the user was read
+            if any(is_admin_policy(str(p.get("PolicyArn", ""))) for p in attached):
+                admin.add(group)
+        return admin
 
     # -- sweep: the whole account in one paginated call --------------------------------
 
     def list_account(self, kinds: Iterable[Kind]) -> IamListing:
-        """Every resource of `kinds` in the account, from GetAccountAuthorizationDetails."""
+        """Every resource of `kinds` in the account, from GetAccountAuthorizationDetails.
+
+        Users come with their groups, so groups are read too when users are wanted (the
+        same call): a user joining a group that attaches AdministratorAccess says so.
+        """
         wanted = [k for k in GAAD_FILTERS if k in set(kinds)]
         listing = IamListing()
         if not wanted:
             return listing
+        if Kind.IAM_USER in wanted and Kind.IAM_GROUP not in wanted:
+            wanted.append(Kind.IAM_GROUP)
         try:
             paginator = self._iam().get_paginator("get_account_authorization_details")
             pages = paginator.paginate(
@@ -313,6 +383,11 @@ class IamCollector:
             raise ReadError(f"GetAccountAuthorizationDetails failed: {code}", code=code) from exc
         except BotoCoreError as exc:
             raise ReadError(f"GetAccountAuthorizationDetails failed: {exc}") from exc
+        admin = listing.admin_groups()
+        listing.identities[Kind.IAM_USER] = [
+            dataclasses.replace(user, admin_groups=user.groups & admin)
+            for user in listing.identities[Kind.IAM_USER]
+        ]
         return listing
 
     @staticmethod
@@ -320,11 +395,37 @@ class IamCollector:
         for raw in page.get("Policies", []):
             parsed = parse_arn(str(raw.get("Arn", "")))
             if parsed is not None and not parsed.aws_managed:
-                listing.policies.append(parse_policy_detail(raw))
+                try:
+                    listing.policies.append(parse_policy_detail(raw))
+                except ReadError as exc:
+                    listing.unreadable.append(_unreadable(Kind.IAM_POLICY, raw, exc))
+        for raw in page.get("GroupDetailList", []):
+            listing.group_policies[str(raw.get("GroupName", ""))] = frozenset(
+                str(p.get("PolicyArn", "")) for p in raw.get("AttachedManagedPolicies") or []
+            )
         for kind, key in (
             (Kind.IAM_ROLE, "RoleDetailList"),
             (Kind.IAM_USER, "UserDetailList"),
             (Kind.IAM_GROUP, "GroupDetailList"),
         ):
             for raw in page.get(key, []):
-                listing.identities[kind].append(parse_identity_detail(kind, raw))
+                try:
+                    listing.identities[kind].append(parse_identity_detail(kind, raw))
+                except ReadError as exc:
+                    listing.unreadable.append(_unreadable(kind, raw, exc))
+
+
+_LISTING_NAME_KEYS: Mapping[Kind, str] = {Kind.IAM_POLICY: "PolicyName", **_NAME_KEYS}
+
+
+def _unreadable(kind: Kind, raw: Mapping[str, Any], exc: ReadError) -> Unreadable:
+    arn = str(raw.get("Arn", ""))
+    parsed = parse_arn(arn)
+    return Unreadable(
+        kind=kind,
+        arn=arn,
+        name=str(raw.get(_LISTING_NAME_KEYS[kind]) or (parsed.name if parsed else arn)),
+        path=str(raw.get("Path") or (parsed.path if parsed else "/")),
+        account=parsed.account if parsed else "",
+        reason=str(exc),
+    )

@@ -11,18 +11,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-from chalicelib.compare.policy_document import PolicyDocument, diff_policies
+from chalicelib.compare.policy_document import PolicyDocument, change_policy_flags, diff_policies
 from chalicelib.compare.security_group import tag_changes
 from chalicelib.iam_model import (
-    ADMIN_MANAGED_POLICIES,
     IamIdentitySpec,
     IamIdentityState,
     IamPolicySpec,
     IamPolicyState,
     IamSpec,
     IamState,
+    is_admin_policy,
     parse_arn,
+    partition_of,
     policy_label,
+    spec_arn,
+    spec_kind,
 )
 from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status
 
@@ -61,7 +64,7 @@ def _attach_words(arn: str) -> tuple[str, bool]:
     parsed = parse_arn(arn)
     if parsed is None:
         return arn, False
-    admin = parsed.aws_managed and parsed.name in ADMIN_MANAGED_POLICIES
+    admin = is_admin_policy(arn)
     label = policy_label(arn)
     if admin:
         label = label.replace("(AWS managed)", "(AWS managed, admin)")
@@ -85,6 +88,26 @@ def managed_policy_changes(
             if aws:
                 summary += f" (AWS managed policies are written as ARNs: {aws[0]})"
         changes.append(Change("remove", path, value, None, summary))
+    return changes
+
+
+def group_changes(
+    expected: frozenset[str], actual: frozenset[str], admin_groups: frozenset[str] = frozenset()
+) -> list[Change]:
+    """A user's group memberships: one change per group joined or left, by name.
+
+    `admin_groups` (groups that attach AdministratorAccess, as read live) makes a join
+    say that it grants admin.
+    """
+    path = "groups"
+    changes: list[Change] = []
+    for name in sorted(actual - expected):
+        admin = " (attaches AdministratorAccess: admin)" if name in admin_groups else ""
+        changes.append(Change("add", path, None, name, f"joins group {name}{admin} — not in spec"))
+    for name in sorted(expected - actual):
+        changes.append(
+            Change("remove", path, name, None, f"member of group {name} — in spec, missing")
+        )
     return changes
 
 
@@ -182,6 +205,7 @@ def _identity_changes(
     inline_policies: Mapping[str, PolicyDocument],
     managed_policies: frozenset[str],
     permissions_boundary: str | None,
+    groups: frozenset[str] = frozenset(),
 ) -> list[Change]:
     changes: list[Change] = []
     if live.kind is Kind.IAM_ROLE:
@@ -192,6 +216,8 @@ def _identity_changes(
     changes += managed_policy_changes(managed_policies, live.managed_policies)
     if live.kind is not Kind.IAM_GROUP:
         changes += boundary_changes(permissions_boundary, live.permissions_boundary)
+    if live.kind is Kind.IAM_USER:
+        changes += group_changes(groups, live.groups, live.admin_groups)
     return changes
 
 
@@ -202,6 +228,7 @@ def compare_iam_identity(spec: IamIdentitySpec, live: IamIdentityState) -> tuple
         inline_policies=spec.inline_policies,
         managed_policies=spec.managed_policies,
         permissions_boundary=spec.permissions_boundary,
+        groups=spec.groups,
     )
     changes += _scalar_change("path", spec.path, live.path)
     if spec.tags is not None:
@@ -254,17 +281,37 @@ def evaluate_iam(
         return _finding(kind, live, status, found, str(spec.source), None)
     if spec is None:
         raise ValueError("evaluate_iam needs a spec, a live resource, or both")
-    kind = Kind.IAM_POLICY if isinstance(spec, IamPolicySpec) else spec.kind
+    kind = spec_kind(spec)
+    account = spec.account or (ref.account if ref else None)
+    # The id comes from the spec (its path), never from the ref: an event names a role by
+    # name and guesses path "/", the sweep knows only the spec; both must agree.
+    arn = spec_arn(spec, account, partition_of(ref.id if ref else None)) if account else None
     return Finding(
         kind=kind,
-        id=ref.id if ref else None,
+        id=arn or (ref.id if ref else None),
         name=spec.name,
-        account=spec.account or (ref.account if ref else None),
+        account=account,
         region=GLOBAL_REGION,
         status=Status.MISSING,
         spec=str(spec.source),
         reason=f"the spec names an IAM {kind_words(kind)} that does not exist",
     )
+
+
+def change_flags(change: Change, own_account: str | None = None) -> frozenset[str]:
+    """What a renderer should mark on one IAM change: "admin", "near_admin", "public",
+    "cross_account" (the words the summary already carries, as data).
+
+    An attached (or detached) AdministratorAccess is "admin"; statement changes are read
+    back from their JSON (`own_account`, the finding's account, enables cross_account).
+    `Change` itself has only `world_open`, which is set for "public" alone.
+    """
+    if change.path == "managed_policies":
+        arn = change.actual if change.actual is not None else change.expected
+        return (
+            frozenset({"admin"}) if isinstance(arn, str) and is_admin_policy(arn) else frozenset()
+        )
+    return change_policy_flags(change, own_account)
 
 
 def kind_words(kind: Kind) -> str:

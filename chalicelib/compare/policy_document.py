@@ -39,6 +39,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from functools import cached_property
 from itertools import product
 from typing import Any, NamedTuple
@@ -76,7 +77,8 @@ _STATEMENT_KEYS = (
 )
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
-_ADMIN_ACTIONS = frozenset({"*", "*:*"})
+# Actions that grant admin on `*`: everything, or IAM (which can grant itself everything).
+_ADMIN_ACTIONS = frozenset({"*", "*:*", "iam:*"})
 
 # Keys that tie a grant to an account, organization, network or calling resource: with
 # one of them (matched positively), "everyone" is no longer the whole internet.
@@ -97,6 +99,10 @@ _RESTRICTING_KEYS = frozenset(
     }
 )
 _MATCH_ALL_VALUES = frozenset({"*", "0.0.0.0/0", "::/0"})
+_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
+_ORG_PATH_KEYS = frozenset({"aws:sourceorgpaths", "aws:principalorgpaths"})
+# Keys whose value is the calling account's id.
+_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner"})
 _TRUST_ACTIONS = frozenset({"sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
 
 
@@ -524,21 +530,102 @@ def _is_everyone(principal: Principal) -> bool:
     return kind == "AWS" and len(parts) >= 6 and parts[0] == "arn" and parts[4] == "*"
 
 
-def _restricting(condition: Condition) -> bool:
-    """A condition that narrows "everyone" to a known account, org, network or caller."""
-    operator, key, values = condition
-    if key not in _RESTRICTING_KEYS or not values or values & _MATCH_ALL_VALUES:
-        return False
+def _positive(operator: str) -> bool:
+    """An operator that is true only when the key is present and matches the values."""
     if operator.startswith("ForAllValues:") or operator.endswith("IfExists"):
         return False  # both are true when the key is absent from the request
     base = operator.removeprefix("ForAnyValue:")
     return "Not" not in base and base != "Null"
 
 
-def policy_flags(statement: Statement, own_account: str | None = None) -> set[str]:
-    """Why a reviewer should look twice: "public", "admin", "cross_account".
+def _has_wildcard(value: str) -> bool:
+    return "*" in value or "?" in value
 
-    Only Allow statements are flagged: a Deny never opens anything.
+
+def _restricting_value(key: str, value: str) -> bool:
+    """One condition value that pins a known account, org, network or caller.
+
+    A wildcard (`*`, `?`) pins nothing (`o-*` is every organization, `12345678901?` ten
+    accounts), except inside an ARN whose account field is written out
+    (`arn:aws:sns:*:123456789012:*` is that account's topics) and after the organization
+    id of an org path (`o-abc123/*` is that organization).
+    """
+    if value in _MATCH_ALL_VALUES:
+        return False
+    if not _has_wildcard(value):
+        return True
+    if key in _ARN_KEYS:
+        parts = value.split(":")
+        return len(parts) >= 6 and parts[0] == "arn" and bool(_ACCOUNT.match(parts[4]))
+    if key in _ORG_PATH_KEYS:
+        org, slash, _ = value.partition("/")
+        return bool(slash) and bool(org) and not _has_wildcard(org)
+    return False
+
+
+def _restricting(condition: Condition) -> bool:
+    """A condition that narrows "everyone" to a known account, org, network or caller.
+
+    Every value must pin something: the values are ORed, so one broad value opens it.
+    """
+    operator, key, values = condition
+    if key not in _RESTRICTING_KEYS or not values or not _positive(operator):
+        return False
+    return all(_restricting_value(key, value) for value in values)
+
+
+def condition_accounts(statement: Statement) -> set[str]:
+    """Accounts named by positive conditions on the caller: aws:PrincipalAccount,
+    aws:SourceAccount, aws:SourceOwner, and the account field of aws:SourceArn /
+    aws:PrincipalArn values."""
+    found: set[str] = set()
+    for operator, key, values in statement.conditions:
+        if not _positive(operator):
+            continue
+        for value in values:
+            if key in _ACCOUNT_KEYS and _ACCOUNT.match(value):
+                found.add(value)
+            elif key in _ARN_KEYS:
+                parts = value.split(":")
+                if len(parts) >= 6 and parts[0] == "arn" and _ACCOUNT.match(parts[4]):
+                    found.add(parts[4])
+    return found
+
+
+def _covers_iam(pattern: str) -> bool:
+    """True when an action pattern matches every IAM action (`iam:*`, `i*`, `*`)."""
+    return fnmatchcase("iam:*", pattern.lower())
+
+
+def _broad_resource(statement: Statement) -> bool:
+    """`Resource: "*"`, or NotResource (everything except a few)."""
+    return "*" in statement.resources or bool(statement.not_resources)
+
+
+def admin_flag(statement: Statement) -> str | None:
+    """The admin flag of an Allow statement's actions and resources, or None.
+
+    admin: `*`, `*:*` or `iam:*` (which can grant itself everything) on `*` or with
+    NotResource; NotAction on `*` that leaves IAM in (it grants iam:*).
+    near_admin: NotAction on `*` that takes IAM out (every other service, like
+    PowerUserAccess).
+    """
+    if statement.effect != "Allow" or not _broad_resource(statement):
+        return None
+    if statement.actions & _ADMIN_ACTIONS:
+        return "admin"
+    if statement.not_actions:
+        if any(_covers_iam(action) for action in statement.not_actions):
+            return "near_admin"
+        return "admin"
+    return None
+
+
+def policy_flags(statement: Statement, own_account: str | None = None) -> set[str]:
+    """Why a reviewer should look twice: "public", "admin", "near_admin", "cross_account".
+
+    Only Allow statements are flagged: a Deny never opens anything. Cross-account reads
+    principals and the account ids in caller conditions (aws:SourceAccount, …).
     """
     flags: set[str] = set()
     if statement.effect != "Allow":
@@ -546,13 +633,31 @@ def policy_flags(statement: Statement, own_account: str | None = None) -> set[st
     everyone = bool(statement.not_principals) or any(map(_is_everyone, statement.principals))
     if everyone and not any(map(_restricting, statement.conditions)):
         flags.add("public")
-    if statement.actions & _ADMIN_ACTIONS and "*" in statement.resources:
-        flags.add("admin")
+    admin = admin_flag(statement)
+    if admin is not None:
+        flags.add(admin)
     if own_account is not None:
         accounts = {principal_account(p) for p in statement.principals}
+        accounts |= condition_accounts(statement)
         if accounts - {None, own_account}:
             flags.add("cross_account")
     return flags
+
+
+def change_policy_flags(change: Change, own_account: str | None = None) -> frozenset[str]:
+    """The flags of a statement change made by `diff_policies`, for renderers.
+
+    `Change` carries only `world_open` (= "public"); the statement JSON in `actual` (or
+    `expected`) holds the rest, so it is read back here. Empty for any other change.
+    """
+    value = change.actual if change.actual is not None else change.expected
+    if not isinstance(value, Mapping) or "Effect" not in value:
+        return frozenset()
+    try:
+        statement = _statement(value, 1)
+    except PolicyError:
+        return frozenset()
+    return frozenset(policy_flags(statement, own_account))
 
 
 def _is_trust(statement: Statement) -> bool:

@@ -17,9 +17,10 @@ LIST_LIMIT = 8
 FLAG_WORDS: Mapping[str, str] = {
     "public": "public",
     "admin": "admin",
+    "near_admin": "near-admin",
     "cross_account": "cross-account",
 }
-FLAG_ORDER = ("public", "admin", "cross_account")
+FLAG_ORDER = ("public", "admin", "near_admin", "cross_account")
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 

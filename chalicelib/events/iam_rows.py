@@ -3,9 +3,11 @@
 IAM is global: its records are delivered in us-east-1 whatever `awsRegion` says (some
 published samples carry made-up regions), so every ref is in region "global". Records
 name roles, users and groups by name only; the ARN is built from the name and the
-account (path "/" unless the record says otherwise), and collectors read by name, so a
-role with a path is still found. Records about AWS managed policies name nothing
-Setpoint manages: they are skipped with that reason.
+account (path "/" unless the record says otherwise, partition from the record), and
+collectors read by name, so a role with a path is still found; a finding about one that
+cannot be read (gone, unreadable) takes its id from the spec, as the sweep does. Records
+about AWS managed policies name nothing Setpoint manages: they are skipped with that
+reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from chalicelib.events.fields import ci_dig, text
 from chalicelib.events.locators import EventRoute, Locate, Locator, first
 from chalicelib.events.record import CloudTrailRecord
-from chalicelib.iam_model import NAME_RE, make_arn, parse_arn
+from chalicelib.iam_model import NAME_RE, make_arn, parse_arn, partition_of
 from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 
 IAM_SOURCE = "iam.amazonaws.com"
@@ -28,10 +30,15 @@ _RESPONSE_KEYS = {
 
 
 def _partition(record: CloudTrailRecord) -> str:
-    """`aws`, `aws-us-gov`, `aws-cn`: taken from the caller's ARN, else the commercial one."""
-    arn = text(ci_dig(record.user_identity, "arn")) or ""
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
+    """`aws`, `aws-us-gov`, `aws-cn`: from the caller's ARN (or its session issuer's),
+    else from the region the record was delivered in (cn-…, us-gov-…), else `aws`."""
+    identity = record.user_identity
+    return partition_of(
+        text(ci_dig(identity, "arn")),
+        text(ci_dig(identity, "sessionContext", "sessionIssuer", "arn")),
+        record.aws_region,
+        record.envelope_region,
+    )
 
 
 def _name(value: object) -> str | None:
@@ -53,7 +60,8 @@ def _by_name(
     if name is None:
         return []
     account = record.account
-    arn = make_arn(kind, account, name, text(path) or "/", _partition(record)) if account else None
+    partition = _partition(record)
+    arn = make_arn(kind, account, name, text(path) or "/", partition=partition) if account else None
     return [ResourceRef(kind, account, GLOBAL_REGION, id=arn, name=name)]
 
 
@@ -149,6 +157,8 @@ IAM_ROWS: tuple[EventRoute, ...] = (
         "DeleteUserPolicy",
         "AttachUserPolicy",
         "DetachUserPolicy",
+        "AddUserToGroup",  # membership changes the user's permissions: it is the user's
+        "RemoveUserFromGroup",
         "PutUserPermissionsBoundary",
         "DeleteUserPermissionsBoundary",
         "TagUser",

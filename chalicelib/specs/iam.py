@@ -86,6 +86,26 @@ def _managed(doc: SpecDocument, skip: SkipPath, issues: list[Issue]) -> frozense
     return frozenset(seen)
 
 
+def _groups(doc: SpecDocument, skip: SkipPath, issues: list[Issue]) -> frozenset[str]:
+    """A user's groups, by name; listing one twice is an error, as for policies."""
+    items = doc.data.get("groups")
+    if not isinstance(items, list) or skip(("groups",)):
+        return frozenset()
+    seen: dict[str, int] = {}
+    for index, value in enumerate(items):
+        path: FieldPath = ("groups", index)
+        if skip(path) or not isinstance(value, str):
+            continue
+        if value in seen:
+            first = ("groups", seen[value])
+            issues.append(
+                (path, doc.error(path, f"listed twice (also on line {doc.line_of(first)})"))
+            )
+            continue
+        seen[value] = index
+    return frozenset(seen)
+
+
 def _inline(doc: SpecDocument, skip: SkipPath, issues: list[Issue]) -> dict[str, PolicyDocument]:
     items = doc.data.get("inline_policies")
     if not isinstance(items, Mapping):
@@ -152,6 +172,7 @@ def _identity_builder(
                 doc, data["permissions_boundary"], ("permissions_boundary",), issues
             )
         tags = _tags(doc, skip, issues)
+        groups = _groups(doc, skip, issues) if kind is Kind.IAM_USER else frozenset()
         if issues or (kind is Kind.IAM_ROLE and trust is None):
             return None, issues
         spec = IamIdentitySpec(
@@ -165,6 +186,7 @@ def _identity_builder(
             trust_policy=trust,
             path=data.get("path"),
             tags=tags,
+            groups=groups,
         )
         return spec, []
 

@@ -113,6 +113,7 @@ def build_account(iam: Any) -> dict[str, str]:
         PolicyName="console",
         PolicyDocument=doc({"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "*"}),
     )
+    iam.add_user_to_group(UserName="ci", GroupName="devs")
     iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
     return {"deploy": deploy_arn}
 
@@ -140,6 +141,7 @@ def test_import_then_check_reports_nothing(
     role = (out / "iam/iam_role/app.yaml").read_text()
     assert "- arn:aws:iam::aws:policy/ReadOnlyAccess" in role and "- deploy" in role
     assert "permissions_boundary: boundary" in role
+    assert "groups:\n  - devs\n" in (out / "iam/iam_user/ci.yaml").read_text()
     assert main(["validate", "--specs", str(out)]) == 0
 
     code, report = check_json(out, capsys)
@@ -166,3 +168,24 @@ def test_check_after_import_finds_an_admin_attachment(
     (boundary,) = by_name["app"]["changes"]
     assert boundary["op"] == "remove" and boundary["path"] == "permissions_boundary"
     assert by_name["app"]["region"] == "global"
+
+
+def test_check_after_import_finds_a_user_added_to_an_admin_group(
+    iam: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_account(iam)
+    out = tmp_path / "specs"
+    assert main(["import", "--out", str(out), "--kinds", IAM_KINDS]) == 0
+    iam.create_group(GroupName="Admins")
+    iam.attach_group_policy(GroupName="Admins", PolicyArn=ADMIN)
+    iam.add_user_to_group(UserName="ci", GroupName="Admins")
+
+    code, report = check_json(out, capsys)
+    assert code == 1
+    by_name = {f["name"]: f for f in report["findings"]}
+    assert by_name["Admins"]["status"] == "unmanaged"
+    (join,) = by_name["ci"]["changes"]
+    assert join["op"] == "add" and join["path"] == "groups" and join["actual"] == "Admins"
+    assert join["summary"] == (
+        "joins group Admins (attaches AdministratorAccess: admin) — not in spec"
+    )

@@ -193,3 +193,82 @@ def test_lambda_policy_grants_every_iam_read(stage: str) -> None:
     }
     missing = sorted(permission for _, permission in READS if permission not in granted)
     assert not missing, f"policy-{stage}.json lacks {missing}"
+
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def test_user_groups_are_read_the_same_way_by_sweep_and_event(
+    iam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AdministratorAccess
+    iam.create_user(UserName="u1")
+    iam.create_user(UserName="u2")
+    for group in ("Admins", "devs"):
+        iam.create_group(GroupName=group)
+    iam.attach_group_policy(GroupName="Admins", PolicyArn=ADMIN)
+    iam.add_user_to_group(UserName="u1", GroupName="Admins")
+    iam.add_user_to_group(UserName="u1", GroupName="devs")
+    collector = IamCollector(lambda: iam)
+    # users only: groups are read in the same call, to know which grant admin
+    listing = collector.list_account([Kind.IAM_USER])
+    users = {u.name: u for u in listing.identities[Kind.IAM_USER]}
+    assert users["u1"].groups == {"Admins", "devs"}
+    assert users["u1"].admin_groups == {"Admins"}
+    assert users["u2"].groups == frozenset()
+    read = collector.read(ResourceRef(Kind.IAM_USER, ACCOUNT, "global", name="u1"))
+    assert read == users["u1"]
+    assert not listing.unreadable
+
+
+def test_user_groups_come_from_the_group_list() -> None:
+    raw = {
+        "UserName": "ci",
+        "Path": "/",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+        "GroupList": ["Admins", "devs"],
+    }
+    user = parse_identity_detail(Kind.IAM_USER, raw, admin_groups=["Admins", "other"])
+    assert user.groups == {"Admins", "devs"} and user.admin_groups == {"Admins"}
+
+
+def test_one_unreadable_document_leaves_the_rest_of_the_sweep(iam: Any) -> None:
+    def role(name: str, trust: str) -> dict[str, Any]:
+        return {
+            "RoleName": name,
+            "Path": "/ops/",
+            "RoleId": "AROAEXAMPLE000000001",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/ops/{name}",
+            "CreateDate": "2024-01-01T00:00:00Z",
+            "AssumeRolePolicyDocument": trust,
+            "RolePolicyList": [],
+            "AttachedManagedPolicies": [],
+        }
+
+    bad_policy = {
+        "PolicyName": "odd",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:policy/odd",
+        "Path": "/",
+        "DefaultVersionId": "v1",
+        "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": True, "Document": quote('{"Statement": 5}')}
+        ],
+    }
+    stubber = Stubber(iam)
+    stubber.add_response(
+        "get_account_authorization_details",
+        {
+            "RoleDetailList": [role("good", quote(json.dumps(TRUST))), role("bad", "not json")],
+            "Policies": [bad_policy],
+            "IsTruncated": False,
+        },
+    )
+    with stubber:
+        listing = IamCollector(lambda: iam).list_account([Kind.IAM_ROLE, Kind.IAM_POLICY])
+    assert [r.name for r in listing.identities[Kind.IAM_ROLE]] == ["good"]
+    assert listing.policies == []
+    (bad,) = listing.unreadable_of(Kind.IAM_ROLE)
+    assert bad.name == "bad" and bad.path == "/ops/" and bad.arn.endswith(":role/ops/bad")
+    assert "trust policy" in bad.reason and "cannot read" in bad.reason
+    (odd,) = listing.unreadable_of(Kind.IAM_POLICY)
+    assert odd.name == "odd" and "Statement" in odd.reason

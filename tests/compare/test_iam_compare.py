@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.compare.iam import evaluate_iam
+from chalicelib.compare.iam import change_flags, evaluate_iam, group_changes
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.iam_model import IamIdentitySpec, IamIdentityState, IamPolicySpec, IamPolicyState
 from chalicelib.model import Kind, ResourceRef, SourceLocation, Status
@@ -224,3 +224,66 @@ def test_policy_document_change_is_per_statement_and_public_is_flagged() -> None
     )
     assert by_path["document"].world_open
     assert by_path["description"].op == "modify"
+
+
+def user(**changes: Any) -> IamIdentityState:
+    base: dict[str, Any] = {
+        "kind": Kind.IAM_USER,
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/u1",
+        "name": "u1",
+        "path": "/",
+        "account": ACCOUNT,
+    }
+    base.update(changes)
+    return IamIdentityState(**base)
+
+
+def user_spec(**changes: Any) -> IamIdentitySpec:
+    base: dict[str, Any] = {"kind": Kind.IAM_USER, "source": SRC, "name": "u1", "account": None}
+    base.update(changes)
+    return IamIdentitySpec(**base)
+
+
+def test_omitted_groups_mean_none_so_a_join_is_drift_and_says_admin() -> None:
+    live = user(groups=frozenset({"Admins", "devs"}), admin_groups=frozenset({"Admins"}))
+    finding = evaluate_iam(user_spec(), live)
+    assert finding.status is Status.DRIFTED
+    assert [c.summary for c in finding.changes] == [
+        "joins group Admins (attaches AdministratorAccess: admin) — not in spec",
+        "joins group devs — not in spec",
+    ]
+    assert evaluate_iam(user_spec(groups=frozenset({"Admins", "devs"})), live).changes == ()
+
+
+def test_a_group_left_is_drift() -> None:
+    (change,) = group_changes(frozenset({"devs"}), frozenset())
+    assert change.op == "remove" and change.expected == "devs" and change.actual is None
+    assert change.summary == "member of group devs — in spec, missing"
+
+
+def test_roles_and_groups_have_no_memberships_to_compare() -> None:
+    assert evaluate_iam(role_spec(), role()).status is Status.IN_SYNC
+
+
+def test_missing_finding_id_comes_from_the_spec_path_and_the_ref_partition() -> None:
+    spec = role_spec(path="/service-role/")
+    ref = ResourceRef(
+        Kind.IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-cn:iam::{ACCOUNT}:role/app", name="app"
+    )
+    finding = evaluate_iam(spec, None, ref=ref)
+    assert finding.status is Status.MISSING
+    assert finding.id == f"arn:aws-cn:iam::{ACCOUNT}:role/service-role/app"
+
+
+def test_change_flags_give_renderers_admin_as_data() -> None:
+    live = role(managed_policies=frozenset({READ_ONLY, DEPLOY, ADMIN}))
+    (attach,) = evaluate_iam(role_spec(), live).changes
+    assert change_flags(attach) == {"admin"} and not attach.world_open
+    (detach,) = evaluate_iam(
+        role_spec(managed_policies=frozenset({READ_ONLY, DEPLOY})),
+        role(managed_policies=frozenset({READ_ONLY})),
+    ).changes
+    assert change_flags(detach) == frozenset()
+    other = trust({"Service": "ec2.amazonaws.com"}, {"AWS": "210987654321"})
+    (trusts,) = evaluate_iam(role_spec(), role(trust_policy=other)).changes
+    assert change_flags(trusts, ACCOUNT) == {"cross_account"}

@@ -14,6 +14,7 @@ from chalicelib.compare.policy_document import (
     PolicyDocument,
     PolicyError,
     Statement,
+    change_policy_flags,
     describe_statement,
     diff_policies,
     document_json,
@@ -538,7 +539,7 @@ def test_admin_reads_as_the_issue_says():
         ),
         (
             {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},
-            "Allow every action except iam:*, organizations:* on *",
+            "Allow every action except iam:*, organizations:* on * (near-admin)",
         ),
         (
             {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::b/*"},
@@ -728,3 +729,118 @@ def test_policy_document_equality_is_with_documents_only():
     assert isinstance(parsed, PolicyDocument)
     assert len({parsed, parse_policy(json.dumps(doc(READ)))}) == 1
     assert parse_policy(parsed) is parsed
+
+
+# ----------------------------------------------------- flags the reviewer found too narrow
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+        {"StringLike": {"aws:PrincipalOrgID": ["o-abc123", "o-?*"]}},  # one broad value
+        {"StringLike": {"aws:SourceAccount": "1234567890??"}},
+        {"StringLike": {"aws:SourceVpce": "vpce-*"}},
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/admin"}},
+        {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}},
+    ],
+)
+def test_a_wildcard_condition_value_does_not_restrict_everyone(condition):
+    assert policy_flags(one({**PUBLIC_READ, "Condition": condition})) == {"public"}
+    words = diff_policies(
+        None, parse_policy(doc({**PUBLIC_READ, "Condition": condition})), path="p"
+    )
+    assert words[0].world_open and "(public)" in words[0].summary
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:*:{OWN}:*"}},  # the account is pinned
+        {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-abc123/*"}},  # the org is
+    ],
+)
+def test_a_wildcard_that_leaves_the_account_or_org_pinned_still_restricts(condition):
+    assert policy_flags(one({**PUBLIC_READ, "Condition": condition})) == set()
+
+
+@pytest.mark.parametrize(
+    ("statement", "flag"),
+    [
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "near_admin"),
+        ({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"},
+         "near_admin"),
+        # every action but one that is not IAM: it grants iam:*, so it is admin
+        ({"Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": "*"}, "admin"),
+        ({"Effect": "Allow", "NotAction": "iam:PassRole", "Resource": "*"}, "admin"),
+        ({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}, "admin"),
+        ({"Effect": "Allow", "Action": "IAM:*", "Resource": ["*"]}, "admin"),
+        ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::x"}, "admin"),
+        ({"Effect": "Allow", "Action": "iam:*", "NotResource": "arn:aws:s3:::x"}, "admin"),
+    ],
+)  # fmt: skip
+def test_broad_grants_beyond_star_on_star_are_flagged(statement, flag):
+    assert policy_flags(one(statement)) == {flag}
+    assert policy_flags(one({**statement, "Effect": "Deny"})) == set()
+
+
+def test_narrow_grants_are_not_admin():
+    assert policy_flags(one({"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"})) == set()
+    assert (
+        policy_flags(
+            one({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::1:role/x"})
+        )
+        == set()
+    )
+    assert (
+        policy_flags(one({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}))
+        == set()
+    )
+
+
+def test_near_admin_has_words():
+    statement = one({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
+    assert describe_statement(statement) == "Allow every action except iam:* on * (near-admin)"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:SourceAccount": OTHER}},
+        {"StringEquals": {"aws:PrincipalAccount": [OWN, OTHER]}},
+        {"StringEquals": {"AWS:SourceOwner": OTHER}},
+        {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::b/{OTHER}"}},  # no account field: no
+        {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:us-east-1:{OTHER}:topic"}},
+    ],
+)
+def test_cross_account_reads_account_ids_in_caller_conditions(condition):
+    service = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": "*",
+        "Condition": condition,
+    }
+    expected = set() if "arn:aws:s3" in json.dumps(condition) else {"cross_account"}
+    assert policy_flags(one(service), OWN) == expected
+    assert policy_flags(one(service)) == set()  # without our account, nothing to compare
+
+
+def test_negated_or_own_account_conditions_are_not_cross_account():
+    base = {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "s3:*",
+            "Resource": "arn:aws:s3:::b/*"}  # fmt: skip
+    for condition in (
+        {"StringNotEquals": {"aws:SourceAccount": OTHER}},
+        {"StringEquals": {"aws:SourceAccount": OWN}},
+        {"StringEquals": {"sts:ExternalId": OTHER}},
+    ):
+        assert policy_flags(one({**base, "Condition": condition}), OWN) == set()
+
+
+def test_change_policy_flags_reads_the_statement_back():
+    admin = parse_policy(doc({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}))
+    (change,) = diff_policies(None, admin, path="document")
+    assert change_policy_flags(change) == {"admin"}
+    trust = parse_policy(doc(TRUST_OTHER))
+    (removed,) = diff_policies(trust, None, path="trust_policy", own_account=OWN)
+    assert change_policy_flags(removed, OWN) == {"cross_account"}

@@ -189,6 +189,26 @@ def test_aws_managed_policy_events_are_skipped_with_the_reason() -> None:
     assert "AWS managed" in result.detail
 
 
+# membership calls name the user and the group: the user is what changed
+for _event in ("AddUserToGroup", "RemoveUserFromGroup"):
+    ROW_CASES[_event] = ({"userName": "ci", "groupName": "Admins"}, None, iam(Kind.IAM_USER, "ci"))
+
+
+def test_group_membership_calls_are_user_rows() -> None:
+    rows = {row.event_name: row.kind for row in IAM_ROWS}
+    assert rows["AddUserToGroup"] is Kind.IAM_USER
+    assert rows["RemoveUserFromGroup"] is Kind.IAM_USER
+    assert {"AddUserToGroup", "RemoveUserFromGroup"} <= set(watched_event_names(IAM_SOURCE))
+
+
+def test_partition_from_the_region_when_the_caller_has_no_arn() -> None:
+    raw = record("DeleteRole", {"roleName": "app"}, awsRegion="cn-north-1")
+    raw["userIdentity"] = {"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}
+    (result,) = route_payload(raw)
+    assert isinstance(result, Routed)
+    assert result.refs[0].id == f"arn:aws-cn:iam::{ACCOUNT}:role/app"
+
+
 def test_eventbridge_envelope_and_other_partitions() -> None:
     raw = record("DeleteRole", {"roleName": "app"})
     raw["userIdentity"]["arn"] = f"arn:aws-us-gov:iam::{ACCOUNT}:user/alice"

@@ -186,3 +186,35 @@ def test_import_pins_tags_even_when_there_are_none() -> None:
     tagged = IamIdentityState(**{**user.__dict__, "tags": {"owner": "mallory"}})
     (change,) = evaluate_iam(spec, tagged).changes
     assert change.path == "tags.owner" and change.op == "add"
+
+
+def test_user_groups_build_and_a_group_listed_twice_is_an_error() -> None:
+    text = "kind: iam_user\nname: ci\ngroups: [devs, Admins]\n"
+    (spec,) = load_documents([("u.yaml", text)]).specs_of("iam_user")
+    assert isinstance(spec, IamIdentitySpec) and spec.groups == {"devs", "Admins"}
+    (error,) = errors_of("kind: iam_user\nname: ci\ngroups:\n  - devs\n  - devs\n")
+    assert "groups[1]" in error and "listed twice (also on line 4)" in error
+    (error,) = errors_of("kind: iam_user\nname: ci\ngroups: [team/devs]\n")
+    assert "groups[0]" in error
+
+
+def test_only_users_have_groups() -> None:
+    (error,) = errors_of("kind: iam_group\nname: devs\ngroups: [x]\n")
+    assert "unknown field 'groups'" in error
+    omitted = load_documents([("u.yaml", "kind: iam_user\nname: ci\n")]).specs_of("iam_user")
+    assert omitted[0].groups == frozenset()  # omitted: member of no group
+
+
+def test_written_user_spec_pins_groups(tmp_path: object) -> None:
+    user = IamIdentityState(
+        kind=Kind.IAM_USER,
+        arn=f"arn:aws:iam::{ACCOUNT}:user/ci",
+        name="ci",
+        path="/",
+        account=ACCOUNT,
+        groups=frozenset({"devs", "Admins"}),
+    )
+    assert "groups:\n  - Admins\n  - devs\n" in render_iam_spec(user)
+    assert _round_trip(user, tmp_path) is Status.IN_SYNC
+    alone = IamIdentityState(**{**user.__dict__, "groups": frozenset()})
+    assert "groups: []" in render_iam_spec(alone)
