@@ -52,6 +52,11 @@ PUBLIC_GROUPS = frozenset({ALL_USERS, AUTHENTICATED_USERS})
 
 GranteeType = Literal["id", "group", "email"]
 NO_ENCRYPTION = "none"
+# Default-encryption algorithms that use a KMS key.
+KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+# The spelling of the AWS-managed S3 key (alias aws/s3): what GetBucketEncryption implies
+# when it names no KMSMasterKeyID, and what `import` writes for it.
+AWS_MANAGED_KEY = "aws/s3"
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ ALL_OFF = PublicAccessBlock(False, False, False, False)
 class Encryption:
     """Default encryption: `sse` is AES256, aws:kms, aws:kms:dsse, or "none".
 
-    On a spec, `kms_key_id=None` and `bucket_key=None` mean "not compared".
+    On a spec, `kms_key_id=None` means "any key of the bucket's own account" and
+    `bucket_key=None` "not compared". On a state read from S3, SSE-KMS without a key id is
+    the AWS-managed key, spelled `AWS_MANAGED_KEY`.
     """
 
     sse: str

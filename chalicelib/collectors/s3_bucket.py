@@ -18,8 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.bucket_model import (
     ALL_PROPERTIES,
+    AWS_MANAGED_KEY,
     ENCRYPTION,
     GRANTS,
+    KMS_ALGORITHMS,
     LOGGING,
     NO_ENCRYPTION,
     OBJECT_OWNERSHIP,
@@ -41,6 +43,7 @@ from chalicelib.errors import ReadError
 
 ClientFactory = Callable[[str], Any]
 WORKERS = 8
+LIST_PAGE_SIZE = 10_000  # ListBuckets' maximum MaxBuckets
 NO_SUCH_BUCKET = frozenset({"NoSuchBucket"})
 
 
@@ -76,14 +79,22 @@ def parse_public_access_block(response: Mapping[str, Any]) -> PublicAccessBlock:
 
 
 def parse_encryption(response: Mapping[str, Any]) -> Encryption:
-    """The first rule's default (S3 keeps one); no rule means no default encryption."""
+    """The first rule's default (S3 keeps one); no rule means no default encryption.
+
+    SSE-KMS without a KMSMasterKeyID uses the AWS-managed key: it is named explicitly
+    (`aws/s3`) so that a spec written from it pins that key, and a swap is drift.
+    """
     rules = response.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     for rule in rules:
         default = rule.get("ApplyServerSideEncryptionByDefault")
         if default:
+            sse = str(default.get("SSEAlgorithm", ""))
+            key = default.get("KMSMasterKeyID") or None
+            if key is None and sse in KMS_ALGORITHMS:
+                key = AWS_MANAGED_KEY
             return Encryption(
-                sse=str(default.get("SSEAlgorithm", "")),
-                kms_key_id=default.get("KMSMasterKeyID") or None,
+                sse=sse,
+                kms_key_id=key,
                 bucket_key=bool(rule.get("BucketKeyEnabled", False)),
             )
     return Encryption(NO_ENCRYPTION)
@@ -273,6 +284,11 @@ class BucketCollector:
         self._workers = workers
         self._clients: dict[str, Any] = {}
 
+    @property
+    def home_region(self) -> str:
+        """Where account-wide calls go (ListBuckets, GetBucketLocation, s3-control)."""
+        return self._home_region
+
     def _s3(self, region: str) -> Any:
         if region not in self._clients:
             self._clients[region] = self._s3_for_region(region)
@@ -291,23 +307,46 @@ class BucketCollector:
             raise ReadError(f"GetBucketLocation on {name} failed: {exc}") from exc
         return bucket_region(response.get("LocationConstraint"))
 
-    def list_names(self) -> list[str]:
-        """Every bucket name in the account: one paginated ListBuckets, no page size.
+    def list_buckets(self) -> dict[str, str | None]:
+        """Every bucket in the account -> its region when ListBuckets says (`BucketRegion`).
 
-        (moto answers a page size with that many buckets and no token, so the paginator
-        would stop early; AWS follows ContinuationToken, which the paginator handles.)
+        One paginated ListBuckets with a page size: AWS rejects an unpaged ListBuckets on
+        accounts whose bucket quota is above 10,000, and pages with ContinuationToken, which
+        the paginator follows. (moto answers MaxBuckets=10000 with every bucket, no token.)
+        A bucket without `BucketRegion` maps to None: `locate` asks GetBucketLocation.
         """
-        names: list[str] = []
+        found: dict[str, str | None] = {}
         try:
             paginator = self._s3(self._home_region).get_paginator("list_buckets")
-            for page in paginator.paginate():
-                names.extend(b["Name"] for b in page.get("Buckets", []))
+            for page in paginator.paginate(PaginationConfig={"PageSize": LIST_PAGE_SIZE}):
+                for bucket in page.get("Buckets", []):
+                    found[str(bucket["Name"])] = bucket.get("BucketRegion") or None
         except ClientError as exc:
             code = _code(exc)
             raise ReadError(f"ListBuckets failed: {code}", code=code) from exc
         except BotoCoreError as exc:
             raise ReadError(f"ListBuckets failed: {exc}") from exc
-        return names
+        return found
+
+    def list_names(self) -> list[str]:
+        """Every bucket name in the account (see `list_buckets`)."""
+        return list(self.list_buckets())
+
+    def locate(self, listing: Mapping[str, str | None]) -> dict[str, str | ReadError | None]:
+        """Region of every listed bucket: from the listing, else one GetBucketLocation each.
+
+        Each value is the region, None (gone since listing) or the ReadError that stopped it.
+        """
+        located: dict[str, str | ReadError | None] = {
+            name: region for name, region in listing.items() if region
+        }
+        unknown = [name for name in listing if name not in located]
+        if unknown:
+            self._s3(self._home_region)  # made on this thread, before the workers use it
+            with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                for name, found in zip(unknown, pool.map(self._safe_region, unknown), strict=True):
+                    located[name] = found
+        return {name: located[name] for name in listing}
 
     def _property(self, client: Any, name: str, row: PropertyRead) -> tuple[Any, str | None]:
         """(value, None) or (None, why it could not be read). Raises _Gone on NoSuchBucket."""
@@ -375,32 +414,30 @@ class BucketCollector:
         *,
         account: str | None,
         properties_for: Callable[[str], Iterable[str]] = lambda _: SECURITY_PROPERTIES,
-        regions: Mapping[str, str] | None = None,
+        regions: Mapping[str, str | ReadError | None] | None = None,
     ) -> list[tuple[str, BucketState | ReadError | None]]:
         """Read many buckets in a bounded thread pool, in the order given.
 
+        `regions` holds locations already known (`locate`); the others are located here.
         Each result is the state, None (gone since listing) or the ReadError that stopped it.
         """
-        located: dict[str, str | ReadError | None] = dict(regions or {})
-        missing = [n for n in names if n not in located]
+        known = dict(regions or {})
+        located = {**self.locate({n: None for n in names if n not in known}), **known}
+        for region in {r for r in located.values() if isinstance(r, str)}:
+            self._s3(region)  # made here, on this thread, before the workers use it
+
+        def one(name: str) -> BucketState | ReadError | None:
+            region = located[name]
+            if region is None or isinstance(region, ReadError):
+                return region
+            try:
+                return self.read(
+                    name, account=account, properties=properties_for(name), region=region
+                )
+            except ReadError as exc:
+                return exc
+
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
-            self._s3(self._home_region)
-            for name, found in zip(missing, pool.map(self._safe_region, missing), strict=True):
-                located[name] = found
-            for region in {r for r in located.values() if isinstance(r, str)}:
-                self._s3(region)  # made here, on this thread, before the workers use it
-
-            def one(name: str) -> BucketState | ReadError | None:
-                region = located[name]
-                if region is None or isinstance(region, ReadError):
-                    return region
-                try:
-                    return self.read(
-                        name, account=account, properties=properties_for(name), region=region
-                    )
-                except ReadError as exc:
-                    return exc
-
             return list(zip(names, pool.map(one, names), strict=True))
 
     def _safe_region(self, name: str) -> str | ReadError | None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from chalicelib.bucket_model import (
+    AWS_MANAGED_KEY,
     ENCRYPTION,
     GRANTS,
     GROUP_NAMES,
+    KMS_ALGORITHMS,
     LOGGING,
     NO_ENCRYPTION,
     OBJECT_OWNERSHIP,
@@ -56,6 +58,8 @@ def describe_encryption(value: Encryption | None) -> str:
     text = value.sse
     if value.kms_key_id:
         text += f" key {value.kms_key_id}"
+        if is_aws_managed_key(value.kms_key_id):
+            text += " (the AWS managed key)"
     if value.bucket_key:
         text += " with bucket key"
     return text
@@ -97,13 +101,69 @@ def encryption_to_spec(value: Encryption | None) -> dict[str, object] | None:
     return out
 
 
+_MANAGED_SPELLINGS = frozenset({AWS_MANAGED_KEY, "alias/" + AWS_MANAGED_KEY})
+
+
+def is_aws_managed_key(key: str) -> bool:
+    """`aws/s3`, `alias/aws/s3` or an alias ARN ending in `:alias/aws/s3`."""
+    return key in _MANAGED_SPELLINGS or key.endswith(":alias/" + AWS_MANAGED_KEY)
+
+
+def _live_key(value: Encryption) -> str | None:
+    """The KMS key a live encryption uses; SSE-KMS without a key id is the AWS managed key."""
+    if value.sse not in KMS_ALGORITHMS:
+        return None
+    return value.kms_key_id or AWS_MANAGED_KEY
+
+
 def _same_key(expected: str, actual: str | None) -> bool:
-    """A key id in a spec matches the key's ARN as S3 may report it, and the other way round."""
+    """A key id in a spec matches the key's ARN as S3 may report it, and the other way round.
+
+    The AWS managed key matches however it is spelled (`aws/s3`, `alias/aws/s3`, its alias
+    ARN); its key ARN (`key/<uuid>`) is not known without a KMS call, so it does not.
+    """
     if actual is None:
         return False
     if expected == actual:
         return True
+    if is_aws_managed_key(expected) or is_aws_managed_key(actual):
+        return is_aws_managed_key(expected) and is_aws_managed_key(actual)
     return actual.endswith(f":key/{expected}") or expected.endswith(f":key/{actual}")
+
+
+def key_account(key: str | None) -> str | None:
+    """The account in a KMS key or alias ARN (`arn:aws:kms:<region>:<account>:key/…`)."""
+    if not key:
+        return None
+    parts = key.split(":", 5)
+    if (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] == "kms"
+        and len(parts[4]) == 12
+        and parts[4].isdigit()
+    ):
+        return parts[4]
+    return None
+
+
+def foreign_key_account(value: Encryption, account: str | None) -> str | None:
+    """The other account whose KMS key encrypts a bucket of `account`, or None."""
+    owner = key_account(_live_key(value))
+    if owner is None or account is None or owner == account:
+        return None
+    return owner
+
+
+def _foreign_words(owner: str, account: str | None) -> str:
+    return (
+        f"from another account ({owner}, not the bucket's {account}): whoever holds that "
+        "key can read the data or make it unreadable (the ransomware pattern)"
+    )
+
+
+def _foreign_use(value: Encryption, owner: str, account: str | None) -> str:
+    return f"uses KMS key {_live_key(value)} {_foreign_words(owner, account)}"
 
 
 # -- per property ------------------------------------------------------------------------
@@ -142,13 +202,37 @@ def public_access_block_changes(
     return changes
 
 
-def encryption_changes(expected: Encryption | None, actual: Encryption | None) -> list[Change]:
+def encryption_changes(
+    expected: Encryption | None, actual: Encryption | None, account: str | None = None
+) -> list[Change]:
+    """Default encryption against the spec; `account` is the bucket's own account.
+
+    A KMS key in another account than the bucket's is drift whatever the spec says about
+    keys, unless the spec names that very key.
+    """
     have = actual or Encryption(NO_ENCRYPTION)
     have_json = encryption_to_spec(have)
     want_json = encryption_to_spec(expected)
+    live_key = _live_key(have)
+    approved = (
+        expected is not None
+        and expected.kms_key_id is not None
+        and _same_key(expected.kms_key_id, live_key)
+    )
+    foreign = None if approved else foreign_key_account(have, account)
     if expected is None:  # any default encryption will do
         if have.sse != NO_ENCRYPTION:
-            return []
+            if foreign is None:
+                return []
+            return [
+                Change(
+                    "modify",
+                    ENCRYPTION,
+                    "any",
+                    have_json,
+                    "default encryption " + _foreign_use(have, foreign, account),
+                )
+            ]
         return [
             Change(
                 "remove",
@@ -161,15 +245,10 @@ def encryption_changes(expected: Encryption | None, actual: Encryption | None) -
     if expected.sse == NO_ENCRYPTION:
         if have.sse == NO_ENCRYPTION:
             return []
-        return [
-            Change(
-                "add",
-                ENCRYPTION,
-                None,
-                have_json,
-                f"default encryption {describe_encryption(have)} — not in spec",
-            )
-        ]
+        summary = f"default encryption {describe_encryption(have)} — not in spec"
+        if foreign is not None:
+            summary += "; it " + _foreign_use(have, foreign, account)
+        return [Change("add", ENCRYPTION, None, have_json, summary)]
     if have.sse == NO_ENCRYPTION:
         return [
             Change(
@@ -183,11 +262,20 @@ def encryption_changes(expected: Encryption | None, actual: Encryption | None) -
     problems = []
     if expected.sse != have.sse:
         problems.append(f"is {have.sse}, spec says {expected.sse}")
-    elif expected.kms_key_id is not None and not _same_key(expected.kms_key_id, have.kms_key_id):
-        problems.append(
-            f"uses key {have.kms_key_id or '(the AWS managed key)'}, spec says "
-            f"{expected.kms_key_id}"
-        )
+    elif expected.kms_key_id is not None and not approved:
+        spec_key = expected.kms_key_id
+        if is_aws_managed_key(spec_key):
+            spec_key += " (the AWS managed key)"
+        used = f"key {live_key}"
+        if live_key is not None and is_aws_managed_key(live_key):
+            used += " (the AWS managed key)"
+        problem = f"uses {used}, spec says {spec_key}"
+        if foreign is not None:
+            problem += " — that key is " + _foreign_words(foreign, account)
+            foreign = None
+        problems.append(problem)
+    if foreign is not None:
+        problems.append(_foreign_use(have, foreign, account))
     if expected.bucket_key is not None and bool(have.bucket_key) != expected.bucket_key:
         problems.append(
             f"bucket key is {'on' if have.bucket_key else 'off'}, spec says "
@@ -316,7 +404,7 @@ _COMPARE: dict[str, Callable[[BucketSpec, BucketState], list[Change]]] = {
     PUBLIC_ACCESS_BLOCK: lambda s, b: public_access_block_changes(
         s.public_access_block, b.public_access_block
     ),
-    ENCRYPTION: lambda s, b: encryption_changes(s.encryption, b.encryption),
+    ENCRYPTION: lambda s, b: encryption_changes(s.encryption, b.encryption, b.account),
     VERSIONING: versioning_changes,
     OBJECT_OWNERSHIP: ownership_changes,
     LOGGING: logging_changes,

@@ -2,7 +2,8 @@
 
 The schema has already checked shapes; this builder is the semantic check: the policy
 parses as an IAM policy, a KMS key only goes with aws:kms, no `aws:` tags, no grant
-listed twice. It does not import `specs.parse` (which imports it for the KINDS table).
+listed twice, no `email` grantee (S3 answers with canonical ids, so it could never
+match). It does not import `specs.parse` (which imports it for the KINDS table).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from chalicelib.bucket_model import (
     GROUP_NAMES,
+    KMS_ALGORITHMS,
     LOGGING,
     NO_ENCRYPTION,
     OBJECT_OWNERSHIP,
@@ -32,7 +34,11 @@ from chalicelib.model import SourceLocation
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 
 Issue = tuple[FieldPath, SpecError]
-KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+EMAIL_GRANTEE_UNSUPPORTED = (
+    "email grantees cannot be compared: S3 reports every grant by the account's canonical "
+    "user id (GetBucketAcl never returns the email), so this spec would drift forever; "
+    "write canonical_id: <that account's canonical user id> instead"
+)
 _GRANTEE_KEYS: tuple[tuple[str, GranteeType], ...] = (
     ("canonical_id", "id"),
     ("group", "group"),
@@ -104,11 +110,12 @@ def _grants(data: Mapping[str, Any], issues: _Issues) -> frozenset[Grant]:
         found = [(key, kind) for key, kind in _GRANTEE_KEYS if key in item]
         if len(found) != 1:
             names = ", ".join(key for key, _ in found) or "none"
-            issues.add(
-                path, f"a grant needs exactly one of canonical_id, group or email; found {names}"
-            )
+            issues.add(path, f"a grant needs exactly one of canonical_id or group; found {names}")
             continue
         key, kind = found[0]
+        if kind == "email":
+            issues.add((*path, key), EMAIL_GRANTEE_UNSUPPORTED)
+            continue
         value = str(item[key])
         if kind == "group":
             value = GROUP_NAMES.get(value, value)

@@ -196,3 +196,35 @@ def test_a_new_bucket_is_unmanaged_and_a_deleted_one_missing(
     assert code == 1
     status = {f["id"]: f["status"] for f in report["findings"]}
     assert status == {"plain-bucket": "missing", "hand-made": "unmanaged"}
+
+
+def _kms_default(key: str | None) -> dict[str, Any]:
+    default: dict[str, str] = {"SSEAlgorithm": "aws:kms"}
+    if key:
+        default["KMSMasterKeyID"] = key
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": default}]}
+
+
+def test_the_aws_managed_key_is_pinned_so_a_swap_to_another_accounts_key_is_drift(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="kms-managed", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(
+        Bucket="kms-managed", ServerSideEncryptionConfiguration=_kms_default(None)
+    )
+    specs = tmp_path / "policies"
+    assert main(["import", "--out", str(specs), "--region", REGION, "--kinds", "s3_bucket"]) == 0
+    assert "kms_key_id: aws/s3" in (specs / "s3_buckets" / "kms-managed.yaml").read_text()
+    assert _check(specs, capsys)[0] == 0
+    attacker = "arn:aws:kms:us-east-1:999999999999:key/attacker"
+    s3.put_bucket_encryption(
+        Bucket="kms-managed", ServerSideEncryptionConfiguration=_kms_default(attacker)
+    )
+    code, report = _check(specs, capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    (change,) = finding["changes"]
+    assert change["path"] == "encryption"
+    assert change["summary"].startswith(f"default encryption uses key {attacker}, spec says aws/s3")
+    assert "another account (999999999999" in change["summary"]

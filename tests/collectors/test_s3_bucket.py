@@ -155,13 +155,16 @@ def _stubbed(region: str = "us-east-1") -> tuple[Any, Stubber]:
 def test_list_buckets_follows_continuation_tokens() -> None:
     # moto returns no ContinuationToken at all; AWS pages with one.
     client, stub = _stubbed()
+    # AWS also refuses an unpaged ListBuckets on accounts with a bucket quota above 10,000.
     stub.add_response(
         "list_buckets",
         {"Buckets": [{"Name": "a-one"}, {"Name": "a-two"}], "ContinuationToken": "t1"},
-        {},
+        {"MaxBuckets": 10000},
     )
     stub.add_response(
-        "list_buckets", {"Buckets": [{"Name": "b-three"}]}, {"ContinuationToken": "t1"}
+        "list_buckets",
+        {"Buckets": [{"Name": "b-three"}]},
+        {"ContinuationToken": "t1", "MaxBuckets": 10000},
     )
     with stub:
         names = BucketCollector(lambda _: client).list_names()
@@ -243,4 +246,41 @@ def test_parse_encryption_reads_kms_key_and_bucket_key() -> None:
     }
     assert parse_encryption({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}) == Encryption(
         "aws:kms", "k1", True
+    )
+
+
+def test_bucket_region_from_list_buckets_saves_get_bucket_location() -> None:
+    client, stub = _stubbed()
+    stub.add_response(
+        "list_buckets",
+        {
+            "Buckets": [
+                {"Name": "in-eu", "BucketRegion": "eu-west-1"},
+                {"Name": "no-region"},
+                {"Name": "in-us", "BucketRegion": "us-east-1"},
+            ]
+        },
+        {"MaxBuckets": 10000},
+    )
+    # only the bucket the listing does not place is located
+    stub.add_response(
+        "get_bucket_location", {"LocationConstraint": "ap-south-1"}, {"Bucket": "no-region"}
+    )
+    with stub:
+        reader = BucketCollector(lambda _: client)
+        listing = reader.list_buckets()
+        located = reader.locate(listing)
+    stub.assert_no_pending_responses()
+    assert listing == {"in-eu": "eu-west-1", "no-region": None, "in-us": "us-east-1"}
+    assert located == {"in-eu": "eu-west-1", "no-region": "ap-south-1", "in-us": "us-east-1"}
+
+
+def test_sse_kms_without_a_key_id_is_the_aws_managed_key() -> None:
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+    assert parse_encryption({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}) == Encryption(
+        "aws:kms", "aws/s3", False
+    )
+    aes = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert parse_encryption({"ServerSideEncryptionConfiguration": {"Rules": [aes]}}) == Encryption(
+        "AES256", None, False
     )

@@ -219,3 +219,63 @@ def test_account_block_turned_off_names_every_bucket_in_the_account() -> None:
     assert change.world_open
     assert evaluate_account_block("1", "us-east-1", PublicAccessBlock()).status is Status.IN_SYNC
     assert len(evaluate_account_block("1", "us-east-1", None).changes) == 4
+
+
+# -- KMS keys: the AWS managed key, and keys from another account ---------------------------
+
+FOREIGN_KEY = "arn:aws:kms:us-east-1:999999999999:key/attacker"
+OWN_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd"
+
+
+def _kms(key: str | None) -> BucketState:
+    return replace(LOCKED, encryption=Encryption("aws:kms", key, False))
+
+
+def test_the_aws_managed_key_matches_however_it_is_spelled() -> None:
+    spec = replace(SPEC, encryption=Encryption("aws:kms", "aws/s3"))
+    for live in (
+        None,
+        "aws/s3",
+        "alias/aws/s3",
+        "arn:aws:kms:eu-west-1:123456789012:alias/aws/s3",
+    ):
+        assert evaluate_bucket(spec, _kms(live)).status is Status.IN_SYNC, live
+
+
+def test_a_managed_key_swapped_for_an_own_customer_key_is_drift() -> None:
+    spec = replace(SPEC, encryption=Encryption("aws:kms", "aws/s3"))
+    assert summaries(spec, _kms(OWN_KEY)) == [
+        f"default encryption uses key {OWN_KEY}, spec says aws/s3 (the AWS managed key)"
+    ]
+
+
+def test_a_managed_key_swapped_for_another_accounts_key_is_drift_saying_so() -> None:
+    spec = replace(SPEC, encryption=Encryption("aws:kms", "aws/s3"))
+    (summary,) = summaries(spec, _kms(FOREIGN_KEY))
+    assert summary.startswith(f"default encryption uses key {FOREIGN_KEY}, spec says aws/s3")
+    assert "another account (999999999999, not the bucket's 123456789012)" in summary
+    assert "ransomware" in summary
+
+
+def test_a_key_from_another_account_is_drift_even_when_the_spec_names_no_key() -> None:
+    for encryption in (None, Encryption("aws:kms"), Encryption("aws:kms", None, False)):
+        spec = replace(SPEC, encryption=encryption)
+        finding = evaluate_bucket(spec, _kms(FOREIGN_KEY))
+        assert finding.status is Status.DRIFTED, encryption
+        (change,) = finding.changes
+        assert change.path == "encryption"
+        assert f"uses KMS key {FOREIGN_KEY} from another account (999999999999" in change.summary
+    # an unmanaged bucket is held to the same rule
+    unmanaged = evaluate_bucket(None, _kms(FOREIGN_KEY))
+    assert any("another account" in c.summary for c in unmanaged.changes)
+
+
+def test_a_key_from_another_account_named_in_the_spec_is_in_sync() -> None:
+    # a central key in a security account, written in the reviewed spec, is a decision
+    spec = replace(SPEC, encryption=Encryption("aws:kms", FOREIGN_KEY))
+    assert evaluate_bucket(spec, _kms(FOREIGN_KEY)).status is Status.IN_SYNC
+
+
+def test_a_key_in_the_buckets_own_account_is_fine_when_the_spec_names_none() -> None:
+    assert evaluate_bucket(replace(SPEC, encryption=None), _kms(OWN_KEY)).status is Status.IN_SYNC
+    assert evaluate_bucket(replace(SPEC, encryption=None), _kms(None)).status is Status.IN_SYNC

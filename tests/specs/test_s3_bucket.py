@@ -115,3 +115,33 @@ def test_the_writer_output_parses_back_to_the_live_bucket() -> None:
     assert "account: '012345678901'" in text and "cost-center: '0042'" in text
     (spec,) = load(text)
     assert compare_bucket(spec, state) == ()
+
+
+def test_an_email_grantee_is_refused_naming_file_line_field_and_why() -> None:
+    # GetBucketAcl answers with the canonical user id, never the email: such a spec
+    # would report drift on every check.
+    with pytest.raises(SpecSetError) as caught:
+        load(
+            "kind: s3_bucket\nname: bkt\ngrants:\n"
+            "  - email: ops@example.com\n    permission: READ\n"
+        )
+    (error,) = caught.value.errors
+    text = str(error)
+    assert text.startswith("b.yaml:4: grants[0].email:"), text
+    assert "canonical user id" in text and "canonical_id" in text and "drift" in text
+
+
+def test_the_aws_managed_key_round_trips_through_the_writer() -> None:
+    state = BucketState(
+        name="kms",
+        account="012345678901",
+        region="eu-west-1",
+        public_access_block=PublicAccessBlock(),
+        encryption=Encryption("aws:kms", "aws/s3", False),
+        read=frozenset(ALL_PROPERTIES),
+    )
+    text = render_s3_bucket_spec(state)
+    assert "kms_key_id: aws/s3" in text
+    (spec,) = load(text)
+    assert spec.encryption == Encryption("aws:kms", "aws/s3", False)
+    assert compare_bucket(spec, state) == ()
