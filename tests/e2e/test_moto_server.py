@@ -101,4 +101,6 @@ def test_demo_runs_the_whole_loop_and_exits_0() -> None:
     assert "+ ingress tcp/22 from 0.0.0.0/0 — not in spec" in out
     assert "Who: arn:aws:iam::123456789012:user/alice" in out
     assert "webhook received 1 message(s)" in out
-    assert out.rstrip().endswith("cleared after the revert.")
+    assert "webhook still holds 1 message(s)" in out  # the duplicate and the sweep stay quiet
+    assert "Back to normal: security group web" in out
+    assert out.rstrip().endswith('each closed with "back to normal".')
