@@ -213,6 +213,29 @@ class Finding:
         return _split_location(self.spec)[1]
 
 
+def finding_for_ref(
+    ref: ResourceRef,
+    status: Status,
+    *,
+    reason: str | None = None,
+    spec: str | None = None,
+    actor: Actor | None = None,
+) -> Finding:
+    """A finding about a resource that was not read (unknown) or is not there (missing)."""
+    return Finding(
+        kind=ref.kind,
+        id=ref.id,
+        name=ref.name,
+        account=ref.account,
+        region=ref.region,
+        vpc_id=ref.vpc_id,
+        status=status,
+        spec=spec,
+        actor=actor,
+        reason=reason,
+    )
+
+
 def _split_location(location: str | None) -> tuple[str | None, int | None]:
     if not location:
         return None, None

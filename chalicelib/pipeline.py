@@ -22,23 +22,14 @@ from chalicelib.model import (
     SecurityGroupSpec,
     SecurityGroupState,
     Status,
+    finding_for_ref,
 )
 from chalicelib.specs.catalog import SpecCatalog
 
 
 def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> Finding:
     """Could not read: said so, never reported as in sync."""
-    return Finding(
-        kind=ref.kind,
-        id=ref.id,
-        name=ref.name,
-        account=ref.account,
-        region=ref.region,
-        vpc_id=ref.vpc_id,
-        status=Status.UNKNOWN,
-        spec=spec,
-        reason=reason,
-    )
+    return finding_for_ref(ref, Status.UNKNOWN, reason=reason, spec=spec)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from chalicelib.model import Actor, Finding, ResourceRef, Status
+from chalicelib.model import Actor, Finding, ResourceRef, Status, finding_for_ref
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.state.errors import StateConflictError
 from chalicelib.state.fingerprint import change_keys, fingerprint
@@ -76,17 +76,7 @@ class Decision:
 
 def gone_finding(ref: ResourceRef, actor: Actor | None = None) -> Finding:
     """The finding for a resource that no longer exists and that no spec wants."""
-    return Finding(
-        kind=ref.kind,
-        id=ref.id,
-        name=ref.name,
-        account=ref.account,
-        region=ref.region,
-        vpc_id=ref.vpc_id,
-        status=Status.MISSING,
-        actor=actor,
-        reason=GONE_REASON,
-    )
+    return finding_for_ref(ref, Status.MISSING, actor=actor, reason=GONE_REASON)
 
 
 def is_gone(finding: Finding) -> bool:
