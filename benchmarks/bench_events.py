@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -435,47 +434,10 @@ def record_rule(port: int, cidr: str) -> dict[str, Any]:
 
 def envelope(event_name: str, group_id: str, port: int, response: dict[str, Any]) -> dict[str, Any]:
     """The EventBridge envelope CloudTrail delivers for one security-group call."""
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    detail = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAEXAMPLEBENCHUSER1",
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-            "accountId": ACCOUNT,
-            "accessKeyId": "AKIAEXAMPLEBENCH0001",
-            "userName": "alice",
-        },
-        "eventTime": now,
-        "eventSource": "ec2.amazonaws.com",
-        "eventName": event_name,
-        "awsRegion": REGION,
-        "sourceIPAddress": "198.51.100.23",
-        "userAgent": "console.ec2.amazonaws.com",
-        "requestParameters": {
-            "groupId": group_id,
-            "ipPermissions": {"items": [record_rule(port, "0.0.0.0/0")]},
-        },
-        "responseElements": response,
-        "requestID": str(uuid.uuid4()),
-        "eventID": str(uuid.uuid4()),
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Management",
-    }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.ec2",
-        "account": ACCOUNT,
-        "time": now,
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    from chalicelib.cli.demo import cloudtrail_envelope
+
+    request = {"groupId": group_id, "ipPermissions": {"items": [record_rule(port, "0.0.0.0/0")]}}
+    return cloudtrail_envelope(event_name, "ec2.amazonaws.com", request, "alice", response)
 
 
 class Actor:
