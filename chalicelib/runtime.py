@@ -20,6 +20,7 @@ from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
 from chalicelib.kinds_iam import IamPipeline
 from chalicelib.kinds_s3 import build_s3_pipeline
+from chalicelib.model import Actor, ResourceRef
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.specs.catalog import SpecCatalog, load_directory
@@ -85,6 +86,24 @@ class PostsAlerts(Protocol):
     def post(self, alert: Alert) -> MessageRef | tuple[MessageRef, ...] | None: ...
 
 
+class AlertOutbox(Protocol):
+    """Where an alert goes when no notifier could deliver it, to be retried later.
+
+    `targets` names the notifiers that failed (empty: all of them), so a retry does
+    not post twice to the ones that already have it.
+    """
+
+    def put(self, alert: Alert, error: str, targets: Sequence[str] = ()) -> None: ...
+
+
+class RecheckQueue(Protocol):
+    """Reads to repeat after a delay, when the first read may predate the change."""
+
+    def schedule(
+        self, refs: Sequence[ResourceRef], actor: Actor | None, delay_seconds: int
+    ) -> None: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -101,6 +120,11 @@ class Runtime:
     state: StateStore = field(default_factory=MemoryStateStore)
     reminder: timedelta | None = None
     clock: Callable[[], datetime] = _utc_now
+    # an alert no notifier heard waits here (SQS in the Lambda); None: the event fails instead
+    outbox: AlertOutbox | None = None
+    # delayed second reads against eventual consistency; None: conclude from the first read
+    recheck: RecheckQueue | None = None
+    recheck_delay_seconds: int = 90
 
     def account_id(self) -> str:
         if self.account is None:
