@@ -49,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
     p.add_argument("--format", choices=["text", "json", "junit"], default="text")
     p.add_argument("--output", help="write the report to this file instead of stdout")
+    p.add_argument(
+        "--accounts",
+        help="comma-separated account ids, or 'organization' for every active account",
+    )
+    p.add_argument(
+        "--role-name", help="read-only role assumed in each account (default: setpoint-readonly)"
+    )
+    p.add_argument("--external-id", help="external id for the assumed role")
+    p.add_argument("--workers", type=int, default=None, help="shards read at once (default: 8)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: on a terminal only)",
+    )
 
     p = sub.add_parser("explain", help="run the event path on one CloudTrail record")
     p.add_argument(
@@ -60,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chat-url", help="webhook URL (default: $SETPOINT_CHAT_URL)")
     p.add_argument("--chat-format", choices=["slack", "teams", "json"], default="slack")
     p.add_argument("--state", help="state table URI (dynamodb://TABLE)")
+
+    p = sub.add_parser("push", help="validate, then upload the spec bundle to S3")
+    p.add_argument("--specs", default="policies", help="spec directory (default: policies)")
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX", help="where to upload")
 
     p = sub.add_parser("demo", help="the whole loop on an embedded moto server")
     p.add_argument("--keep", action="store_true", help="keep the demo's work directory")
@@ -85,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chalicelib.cli.explain import run_explain
 
             return run_explain(args)
+        if args.command == "push":
+            from chalicelib.cli.push import run_push
+
+            return run_push(args)
         if args.command == "demo":
             from chalicelib.cli.demo import run_demo
 
