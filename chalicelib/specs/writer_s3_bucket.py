@@ -23,7 +23,7 @@ from chalicelib.specs.writer import DEFAULT_SCHEMA_REF
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class _Dumper(writer._Dumper):
+class _Dumper(writer.SpecDumper):
     """The security-group writer's dumper, with dates quoted too."""
 
 
@@ -89,7 +89,7 @@ def render_s3_bucket_spec(state: BucketState, *, schema_ref: str = DEFAULT_SCHEM
         f"region {state.region}.\n"
     )
     if unread:
-        header += f"# Could not read: {writer._comment_safe(unread)}\n"
+        header += f"# Could not read: {writer.comment_safe(unread)}\n"
     header += f"# yaml-language-server: $schema={schema_ref}\n"
     body = yaml.dump(
         bucket_document(state),
