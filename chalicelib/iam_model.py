@@ -124,6 +124,8 @@ class IamPolicyState:
     document: PolicyDocument
     description: str = ""
     default_version: str | None = None
+    # GetPolicy returns them; GetAccountAuthorizationDetails does not, so a sweep has none
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

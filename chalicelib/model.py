@@ -198,6 +198,13 @@ class Finding:
     actor: Actor | None = None
     reason: str | None = None  # why the status is unknown / missing, in words
     vpc_id: str | None = None
+    # the resource's tags as read live, sorted (key, value) pairs: what routes an alert to
+    # its team. Pairs, not a dict, so a Finding stays hashable and plain JSON.
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
 
     @property
     def is_problem(self) -> bool:
@@ -234,6 +241,11 @@ def finding_for_ref(
         actor=actor,
         reason=reason,
     )
+
+
+def tag_pairs(tags: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Live tags as `Finding.tags` holds them: sorted by key, so equal tags compare equal."""
+    return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))
 
 
 def _split_location(location: str | None) -> tuple[str | None, int | None]:

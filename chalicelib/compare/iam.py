@@ -27,7 +27,7 @@ from chalicelib.iam_model import (
     spec_arn,
     spec_kind,
 )
-from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status
+from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status, tag_pairs
 
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
 _WHY = {"add": "not in spec", "remove": "in spec, missing"}
@@ -336,4 +336,5 @@ def _finding(
         changes=changes,
         spec=spec,
         reason=reason,
+        tags=tag_pairs(live.tags),
     )

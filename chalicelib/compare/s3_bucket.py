@@ -35,7 +35,15 @@ from chalicelib.bucket_model import (
 )
 from chalicelib.compare.policy_document import diff_policies
 from chalicelib.compare.security_group import tag_changes
-from chalicelib.model import Change, Finding, Kind, ResourceRef, SourceLocation, Status
+from chalicelib.model import (
+    Change,
+    Finding,
+    Kind,
+    ResourceRef,
+    SourceLocation,
+    Status,
+    tag_pairs,
+)
 
 ACCOUNT_BLOCK_NAME = "account public access block"
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
@@ -484,6 +492,8 @@ def _finding(
         changes=changes,
         spec=spec,
         reason=reason,
+        # tags are read only when a spec pins them; unread tags are not "no tags"
+        tags=tag_pairs(live.tags) if TAGS in live.read else (),
     )
 
 

@@ -20,6 +20,7 @@ from chalicelib.model import (
     SecurityGroupSpec,
     SecurityGroupState,
     Status,
+    tag_pairs,
 )
 
 AWS_DEFAULT_EGRESS = frozenset(
@@ -252,4 +253,5 @@ def _live_finding(
         changes=changes,
         spec=spec,
         reason=reason,
+        tags=tag_pairs(live.tags),
     )

@@ -287,3 +287,9 @@ def test_change_flags_give_renderers_admin_as_data() -> None:
     other = trust({"Service": "ec2.amazonaws.com"}, {"AWS": "210987654321"})
     (trusts,) = evaluate_iam(role_spec(), role(trust_policy=other)).changes
     assert change_flags(trusts, ACCOUNT) == {"cross_account"}
+
+
+def test_findings_carry_the_identity_tags_for_routing() -> None:
+    drifted = evaluate_iam(role_spec(managed_policies=frozenset({READ_ONLY})), role())
+    assert drifted.status is Status.DRIFTED and drifted.tags == (("team", "web"),)
+    assert evaluate_iam(None, role(tags={})).tags == ()

@@ -279,3 +279,11 @@ def test_a_key_from_another_account_named_in_the_spec_is_in_sync() -> None:
 def test_a_key_in_the_buckets_own_account_is_fine_when_the_spec_names_none() -> None:
     assert evaluate_bucket(replace(SPEC, encryption=None), _kms(OWN_KEY)).status is Status.IN_SYNC
     assert evaluate_bucket(replace(SPEC, encryption=None), _kms(None)).status is Status.IN_SYNC
+
+
+def test_findings_carry_bucket_tags_only_when_they_were_read():
+    tagged = replace(LOCKED, tags={"team": "payments"}, policy=parse_policy(PUBLIC_READ))
+    assert evaluate_bucket(SPEC, tagged).tags == (("team", "payments"),)
+    not_read = replace(tagged, read=frozenset(ALL_PROPERTIES) - {"tags"})
+    assert evaluate_bucket(SPEC, not_read).tags == ()
+    assert evaluate_bucket(None, tagged).tag_map == {"team": "payments"}

@@ -153,3 +153,13 @@ def test_omitted_egress_accepts_the_ipv6_default_of_dual_stack_vpcs():
         spec(HTTPS, egress=[ALL_EGRESS]), state(HTTPS, ALL_EGRESS, ipv6_all)
     )
     assert [c.summary for c in pinned] == ["egress all traffic to ::/0 — not in spec"]
+
+
+def test_findings_carry_the_live_tags_for_routing_even_when_not_pinned():
+    live = state(HTTPS, ALL_EGRESS, tags={"team": "payments", "env": "prod"})
+    drifted = evaluate_security_group(spec(), live)
+    assert drifted.status is Status.DRIFTED
+    assert drifted.tags == (("env", "prod"), ("team", "payments"))
+    assert evaluate_security_group(None, live).tag_map == {"team": "payments", "env": "prod"}
+    assert evaluate_security_group(spec(HTTPS), live).tag_map["team"] == "payments"
+    assert evaluate_security_group(spec(HTTPS), None).tags == ()  # missing: nothing read
