@@ -1,0 +1,102 @@
+"""`setpoint push`: validate the specs, then upload them as one bundle object.
+
+Nothing is uploaded unless every spec is valid (the same checks as `setpoint validate`).
+The object carries its content hash in metadata; when the stored object already has the
+same hash the upload is skipped, so a re-run of CI creates no new version and the Lambda
+re-reads nothing. The version id printed is the S3 object version (bucket versioning),
+the handle to roll back to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients
+from chalicelib.errors import ConfigError
+from chalicelib.specs.bundle import BUNDLE_NAME, SpecBundle, validated_bundle
+from chalicelib.specs.s3_source import parse_s3_uri
+
+# S3 user metadata key (sent as x-amz-meta-setpoint-content-hash).
+HASH_METADATA = "setpoint-content-hash"
+
+
+def bundle_key(prefix: str) -> str:
+    """`--to s3://B/x.json` names the object; any other path is a folder for `bundle.json`."""
+    if prefix.lower().endswith(".json"):
+        return prefix
+    folder = prefix.strip("/")
+    return f"{folder}/{BUNDLE_NAME}" if folder else BUNDLE_NAME
+
+
+@dataclass(frozen=True)
+class PushResult:
+    bucket: str
+    key: str
+    content_hash: str
+    version_id: str | None
+    uploaded: bool
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None] | None:
+    """(content hash, version id) of the object now at `key`; None when none (or unreadable)."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+            return None
+        raise
+    metadata = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
+    return metadata.get(HASH_METADATA), head.get("VersionId")
+
+
+def push_bundle(s3: Any, bundle: SpecBundle, bucket: str, key: str) -> PushResult:
+    """Upload unless the object there already holds the same content."""
+    stored = _stored(s3, bucket, key)
+    if stored is not None and stored[0] == bundle.content_hash:
+        return PushResult(bucket, key, bundle.content_hash, stored[1], uploaded=False)
+    response = s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=bundle.body(),
+        ContentType="application/json",
+        Metadata={HASH_METADATA: bundle.content_hash},
+    )
+    return PushResult(bucket, key, bundle.content_hash, response.get("VersionId"), uploaded=True)
+
+
+def _version_text(version_id: str | None) -> str:
+    if version_id in (None, "null"):
+        return "none (bucket versioning is off: older bundles are not kept)"
+    return str(version_id)
+
+
+def run_push(args: argparse.Namespace) -> int:
+    root = Path(args.specs)
+    if not root.exists():
+        print(f"error: {args.specs}: no such file or directory", file=sys.stderr)
+        return EXIT_ERROR
+    bucket, prefix = parse_s3_uri(args.to)  # ConfigError: exit 2 before anything is read
+    bundle = validated_bundle(root)  # SpecSetError: every problem, exit 2, nothing uploaded
+    if not bundle.specs:
+        raise ConfigError(
+            f"{args.specs}: no spec files (*.yaml, *.yml) found; nothing uploaded "
+            "(an empty bundle would make every resource unmanaged)"
+        )
+    result = push_bundle(new_clients().client("s3"), bundle, bucket, bundle_key(prefix))
+    state = "uploaded" if result.uploaded else "unchanged (same content hash), not uploaded"
+    print(f"{len(bundle.specs)} spec file(s) valid; {result.uri}: {state}")
+    print(f"content hash: {result.content_hash}")
+    print(f"version id:   {_version_text(result.version_id)}")
+    print(f"Lambda reads it with SETPOINT_SPECS={result.uri}")
+    return EXIT_OK

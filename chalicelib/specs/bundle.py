@@ -1,0 +1,109 @@
+"""The spec bundle `setpoint push` uploads: every spec file in one JSON object.
+
+One object means one S3 version per push, one ETag for the Lambda to compare and one
+EventBridge "Object Created" per merge, instead of a storm of partial states while a
+sync uploads file after file. The reader is `s3_source.parse_bundle`; the format version
+comes from there so writer and reader cannot disagree.
+
+The content hash covers the file names and texts only (not the hash field itself, not
+the upload time), so pushing the same specs twice yields the same hash and the second
+push can be skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from chalicelib.errors import SpecError
+from chalicelib.specs.catalog import build_catalog, spec_files
+from chalicelib.specs.parse import ParsedFile, parse_file
+from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION
+
+HASH_PREFIX = "sha256:"
+# The object name when `--to` names a prefix; s3_source loads a `.json` key as a bundle.
+BUNDLE_NAME = "bundle.json"
+
+
+@dataclass(frozen=True)
+class SpecBundle:
+    """File name (repository path) -> YAML text, and the hash of exactly that."""
+
+    specs: Mapping[str, str]
+    content_hash: str
+
+    def body(self) -> bytes:
+        """The object's bytes: stable for the same specs (sorted keys, fixed separators)."""
+        document = {
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "content_hash": self.content_hash,
+            "specs": dict(sorted(self.specs.items())),
+        }
+        return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def content_hash(specs: Mapping[str, str]) -> str:
+    """sha256 over the sorted (name, text) pairs, each length-prefixed so no two sets collide."""
+    digest = hashlib.sha256()
+    for name in sorted(specs):
+        for part in (name, specs[name]):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+    return HASH_PREFIX + digest.hexdigest()
+
+
+def make_bundle(specs: Mapping[str, str]) -> SpecBundle:
+    return SpecBundle(dict(specs), content_hash(specs))
+
+
+def display_root(root: str | os.PathLike[str], cwd: Path | None = None) -> str:
+    """How the spec folder is named inside the bundle: its path in the repository.
+
+    A relative path is kept as typed ("policies"); an absolute one is made relative to the
+    working directory when it lies below it, else only its last component is kept, so no
+    machine path ever lands in the bucket (or in a finding).
+    """
+    path = PurePath(os.fspath(root))
+    if not path.is_absolute():
+        return path.as_posix()
+    here = Path.cwd() if cwd is None else cwd
+    try:
+        return Path(path).resolve().relative_to(here.resolve()).as_posix() or "."
+    except ValueError:
+        return path.name
+
+
+def read_spec_texts(root: str | os.PathLike[str]) -> tuple[dict[str, str], list[SpecError]]:
+    """(name -> text of every spec file under `root`, errors of files that could not be read)."""
+    shown = display_root(root)
+    single = Path(root).is_file()
+    texts: dict[str, str] = {}
+    errors: list[SpecError] = []
+    for _, path in spec_files(root):
+        relative = path.relative_to(root).as_posix() if not single else ""
+        display = shown if single else relative if shown == "." else f"{shown}/{relative}"
+        try:
+            texts[display] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(SpecError(f"cannot read file: {exc}", display))
+    return texts, errors
+
+
+def validated_bundle(root: str | os.PathLike[str]) -> SpecBundle:
+    """The bundle of every spec under `root`, after the checks `setpoint validate` makes.
+
+    Raises SpecSetError with every problem (file, line, field) and builds nothing then:
+    what is uploaded is exactly the text that was validated.
+    """
+    texts, unreadable = read_spec_texts(root)
+    parsed: Iterable[ParsedFile] = [
+        *(ParsedFile(e.file, (), (e,)) for e in unreadable),
+        *(parse_file(name, text) for name, text in sorted(texts.items())),
+    ]
+    build_catalog(parsed)  # raises SpecSetError
+    return make_bundle(texts)
