@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -177,3 +179,97 @@ class S3SpecSource:
             parsed for key in sorted(cache) for parsed in cache[key].files
         )
         return self._catalog
+
+    # --- what a spec change needs: the catalog before it ----------------------------------
+
+    @property
+    def last_catalog(self) -> SpecCatalog | None:
+        """The catalog the last successful `load()` returned (None before, or after a failure)."""
+        return self._catalog
+
+    def owns(self, key: str) -> bool:
+        """True when `key` in this bucket is (part of) the specs this source loads."""
+        if self.single:
+            return key == self.prefix
+        return key.startswith(self.prefix) and key.lower().endswith(SPEC_SUFFIXES)
+
+    def forget(self, key: str) -> None:
+        """Drop one object from the cache, so the next `load()` fetches it again."""
+        self._cache.pop(key, None)
+
+    def previous_body(self, key: str, version_id: str | None) -> bytes | None:
+        """The object's content just before version `version_id` was written.
+
+        None when there was none (a new object, or one deleted before). Raises ConfigError
+        when that cannot be told: no version id (an unversioned bucket), a version the
+        listing does not show (expired), or S3 refused ListObjectVersions.
+        """
+        if not version_id or version_id == "null":
+            raise ConfigError(f"s3://{self.bucket}/{key}: no version id (is the bucket versioned?)")
+        history = self._versions(key)
+        ids = [entry[2] for entry in history]
+        if version_id not in ids:
+            raise ConfigError(f"s3://{self.bucket}/{key}: version {version_id} is not listed")
+        older = history[ids.index(version_id) + 1 :]
+        if not older or older[0][1]:  # nothing before it, or a delete marker
+            return None
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=older[0][2])
+            body: bytes = response["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, "read the previous version of", key) from exc
+        return body
+
+    def _versions(self, key: str) -> list[tuple[datetime, bool, str]]:
+        """(last modified, is a delete marker, version id) of `key`, newest first."""
+        entries: list[tuple[datetime, bool, str]] = []
+        paginator = self._s3.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                for item in page.get("Versions", []):
+                    if item["Key"] == key:
+                        entries.append((item["LastModified"], False, item["VersionId"]))
+                for item in page.get("DeleteMarkers", []):
+                    if item["Key"] == key:
+                        entries.append((item["LastModified"], True, item["VersionId"]))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, "list versions of", key) from exc
+        # S3 lists each kind newest first; merging by time keeps that order within a second
+        return sorted(entries, key=lambda entry: entry[0], reverse=True)
+
+    def catalog_with(self, key: str, body: bytes | None) -> SpecCatalog:
+        """The loaded specs with object `key` as `body` (None: without it).
+
+        Files with errors are left out, so an earlier broken file does not hide the rest;
+        specs in them count as new. Raises SpecSetError on conflicts between the others.
+        """
+        files: dict[str, tuple[ParsedFile, ...]] = {k: c.files for k, c in self._cache.items()}
+        files.pop(key, None)
+        if body is not None:
+            files[key] = self._parse(key, body)
+        return build_catalog(
+            parsed for k in sorted(files) for parsed in files[k] if not parsed.errors
+        )
+
+
+class S3SpecProvider:
+    """The runtime's spec provider for `s3://` locations, exposing its source.
+
+    Calling it loads the catalog (see `S3SpecSource.load`); the spec-change handler uses
+    `source` to reach the cache and the object's earlier versions.
+    """
+
+    def __init__(self, make_client: Callable[[], Any], uri: str) -> None:
+        parse_s3_uri(uri)  # a malformed location fails at start-up, not on first use
+        self.uri = uri
+        self._make_client = make_client
+        self._source: S3SpecSource | None = None
+
+    @property
+    def source(self) -> S3SpecSource:
+        if self._source is None:
+            self._source = S3SpecSource(self._make_client(), self.uri)
+        return self._source
+
+    def __call__(self) -> SpecCatalog:
+        return self.source.load()

@@ -1,0 +1,248 @@
+"""A spec push: re-evaluate what it changed, and call the drift it reveals "pending apply".
+
+S3 tells EventBridge "Object Created" when `setpoint push` writes the bundle (or when one
+YAML object under the spec prefix is written). The spec moved ahead of the cloud, so the
+drift it shows is code waiting to be applied, not somebody's unapproved change: findings
+go through `deliver` with `cause="spec_change"`, and the state rules do the rest (a
+later cloud change that matches closes it as "applied").
+
+Only resources whose specs changed are read. The catalog before the change comes from
+the object's previous version (the spec bucket is versioned); without one, from the
+catalog this process loaded last; without that, nothing is compared and the next sweep
+reports any drift as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib.alerting import EventOutcome, deliver
+from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.errors import ConfigError, ReadError, SetpointError, SpecSetError
+from chalicelib.events.route import Skipped, SkipReason
+from chalicelib.model import Finding, Kind, ResourceRef, Status, finding_for_ref
+from chalicelib.pipeline import unknown_finding
+from chalicelib.runtime import ENV_SPECS, Runtime
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
+from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource
+from chalicelib.state import gone_finding
+from chalicelib.state.record import alias_key, record_key
+
+logger = logging.getLogger("setpoint")
+
+SPEC_EVENT_SOURCE = "aws.s3"
+SPEC_DETAIL_TYPES = ("Object Created",)
+# the same ref and wording as the sweep's, so both speak of one "specs do not load" story
+SPEC_BUNDLE_NAME = "spec bundle"
+
+
+def spec_bundle_ref(runtime: Runtime) -> ResourceRef:
+    return ResourceRef(
+        Kind.GUARD, runtime.account_id(), ",".join(runtime.regions), name=SPEC_BUNDLE_NAME
+    )
+
+
+def spec_event_pattern(bucket: str) -> dict[str, Any]:
+    """The EventBridge pattern for writes to the spec bucket (for the rule or a template)."""
+    return {
+        "source": [SPEC_EVENT_SOURCE],
+        "detail-type": list(SPEC_DETAIL_TYPES),
+        "detail": {"bucket": {"name": [bucket]}},
+    }
+
+
+def handle_spec_change(
+    payload: Mapping[str, Any], runtime: Runtime, *, location: str | None = None
+) -> EventOutcome:
+    """Re-evaluate the resources whose specs an S3 write changed; alert as pending apply."""
+    outcome = EventOutcome()
+    try:
+        bucket, raw_key, version_id = _object_of(payload)
+    except ValueError as exc:
+        outcome.errors.append(f"malformed_event: {exc}")
+        logger.error("malformed_event", extra={"error": str(exc)})
+        return outcome
+    source = _source_for(runtime, location)
+    if source is None:
+        return _skip(outcome, f"specs are not read from S3 ({_location(runtime, location)!r})")
+    key = _key_in(source, bucket, raw_key)
+    if key is None:
+        where = f"s3://{source.bucket}/{source.prefix}"
+        return _skip(outcome, f"s3://{bucket}/{raw_key} is outside the spec location {where}")
+
+    before = source.last_catalog
+    source.forget(key)
+    try:
+        new = source.load()
+    except SpecSetError as exc:
+        # a broken push: say which file and line; compare nothing, so no false "pending"
+        logger.error("spec_error", extra={"error": str(exc), "key": key})
+        reason = f"specs could not be loaded: {exc}"
+        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
+        deliver(runtime, outcome.findings, outcome, cause="spec_change")
+        return outcome
+    except ConfigError as exc:
+        logger.error("spec_error", extra={"error": str(exc), "key": key})
+        reason = f"specs could not be loaded: {exc}"
+        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
+        deliver(runtime, outcome.findings, outcome, cause="spec_change")
+        return outcome
+
+    old = _previous_catalog(source, key, version_id, before)
+    # the specs load again: closes a "specs could not be loaded" alert, if one is open
+    outcome.findings.append(finding_for_ref(spec_bundle_ref(runtime), Status.IN_SYNC))
+    if old is None:
+        _skip(outcome, f"no earlier specs to compare s3://{bucket}/{key} with; the sweep will")
+    else:
+        diff = diff_catalogs(old, new)
+        logger.info(
+            "spec_diff",
+            extra={
+                "key": key,
+                "version_id": version_id,
+                "changes": [
+                    {"kind": c.kind, "action": c.action, "spec": str(c.specs[-1].source)}
+                    for c in diff.changes
+                ],
+            },
+        )
+        outcome.findings.extend(reevaluate(runtime, diff, new, outcome))
+    deliver(runtime, outcome.findings, outcome, cause="spec_change")
+    return outcome
+
+
+def _object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of an S3 EventBridge event; ValueError when it is not one."""
+    if payload.get("source") != SPEC_EVENT_SOURCE:
+        raise ValueError(f"source {payload.get('source')!r} is not {SPEC_EVENT_SOURCE!r}")
+    detail = payload.get("detail")
+    if not isinstance(detail, Mapping):
+        raise ValueError("no detail object")
+    bucket = detail.get("bucket")
+    obj = detail.get("object")
+    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
+        raise ValueError("detail has no bucket or object")
+    name, key = bucket.get("name"), obj.get("key")
+    if not isinstance(name, str) or not isinstance(key, str) or not name or not key:
+        raise ValueError("detail.bucket.name and detail.object.key must be strings")
+    version = obj.get("version-id")
+    return name, key, version if isinstance(version, str) and version else None
+
+
+def _location(runtime: Runtime, location: str | None) -> str:
+    if location:
+        return location
+    if isinstance(runtime.specs, S3SpecProvider):
+        return runtime.specs.uri
+    return os.environ.get(ENV_SPECS, "")
+
+
+def _source_for(runtime: Runtime, location: str | None) -> S3SpecSource | None:
+    """The runtime's own source (its cache and last catalog), else a fresh one."""
+    if location is None and isinstance(runtime.specs, S3SpecProvider):
+        return runtime.specs.source
+    uri = _location(runtime, location)
+    if not uri.startswith("s3://"):
+        return None
+    return S3SpecSource(runtime.clients.client("s3"), uri)
+
+
+def _key_in(source: S3SpecSource, bucket: str, key: str) -> str | None:
+    """The object key if it is part of the specs; keys in S3 events may be URL-encoded."""
+    if bucket != source.bucket:
+        return None
+    for candidate in dict.fromkeys((key, unquote_plus(key))):
+        if source.owns(candidate):
+            return candidate
+    return None
+
+
+def _skip(outcome: EventOutcome, detail: str) -> EventOutcome:
+    skipped = Skipped(SkipReason.NOT_WATCHED, detail)
+    outcome.skipped.append(skipped)
+    logger.info("skipped", extra={"reason": skipped.reason.value, "detail": detail})
+    return outcome
+
+
+def _previous_catalog(
+    source: S3SpecSource, key: str, version_id: str | None, before: SpecCatalog | None
+) -> SpecCatalog | None:
+    """The specs as they were before this write (see the module docstring)."""
+    try:
+        return source.catalog_with(key, source.previous_body(key, version_id))
+    except SetpointError as exc:
+        logger.warning(
+            "previous_specs_unavailable",
+            extra={"key": key, "error": str(exc), "fallback": before is not None},
+        )
+        return before
+
+
+def reevaluate(
+    runtime: Runtime, diff: SpecDiff, catalog: SpecCatalog, outcome: EventOutcome
+) -> list[Finding]:
+    """Read and compare every resource a changed spec names (before or after the change)."""
+    account = runtime.account_id()
+    regions = list(runtime.regions)
+    refs: list[ResourceRef] = []
+    for change in diff.changes:
+        for spec in change.specs:
+            owner = getattr(spec, "account", None)
+            if owner and owner != account:
+                _skip(outcome, f"{spec.source}: account {owner} is read by its own sweep")
+                continue
+            for_spec = spec_refs(change.kind, spec, account, regions)
+            if change.kind == Kind.SECURITY_GROUP.value:
+                for_spec = _locate_groups(runtime, spec, for_spec)
+            refs.extend(ref for ref in for_spec if ref not in refs)
+    findings: list[Finding] = []
+    seen: set[tuple[str, str | None, str, str | None]] = set()
+    for ref in refs:
+        found = runtime.pipeline.evaluate([ref], catalog) or _gone(runtime, ref)
+        for finding in found:
+            key = (finding.kind.value, finding.account, finding.region, finding.id or finding.name)
+            if key not in seen:
+                seen.add(key)
+                findings.append(finding)
+    return findings
+
+
+def _gone(runtime: Runtime, ref: ResourceRef) -> list[Finding]:
+    """Nothing there and no spec wants it now: close what the old spec left open, if any."""
+    finding = gone_finding(ref)
+    keys = (record_key(finding), alias_key(finding))
+    return [finding] if any(k and runtime.state.get(k) for k in keys) else []
+
+
+def _locate_groups(runtime: Runtime, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
+    """Refs to the live groups a spec names, region by region; one `missing` ref if none.
+
+    A spec names a group by id, or by name in any VPC (or its `vpc_id`); the event path's
+    name lookup only looks in the default VPC, so groups are found here first. Without a
+    region the spec may mean any configured region, like the sweep; not found anywhere,
+    it is reported missing in the first, again like the sweep.
+    """
+    pipeline = runtime.pipeline.kinds.get(Kind.SECURITY_GROUP)
+    collector = getattr(pipeline, "collector", None)
+    if not isinstance(collector, SecurityGroupCollector) or not refs:
+        return list(refs)
+    located: list[ResourceRef] = []
+    for ref in refs:
+        try:
+            if spec.group_id is not None:
+                if collector.read(ref):
+                    located.append(ref)
+                continue
+            for vpc, name in sorted(
+                collector.names_present(ref.region, [spec.name]), key=lambda x: str(x)
+            ):
+                if name == spec.name and spec.vpc_id in (None, vpc):
+                    located.append(ResourceRef(ref.kind, ref.account, ref.region, None, name, vpc))
+        except ReadError:
+            located.append(ref)  # evaluated again below, where it becomes `unknown`
+    return located or [refs[0]]
