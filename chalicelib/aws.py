@@ -4,16 +4,31 @@ boto3 costs ~350 ms to import and each client ~230 ms to build, so nothing here 
 at import time. Every client honours `AWS_ENDPOINT_URL` (botocore reads it), uses
 adaptive retries for throttling, and carries a Setpoint user agent so CloudTrail shows
 our own reads for what they are.
+
+Other accounts are read through an assumed role (`RoleSessions`): one session per
+account, whose credentials botocore refreshes on its own shortly before they expire, so
+a long sweep never reads with expired credentials and a warm Lambda does not call
+AssumeRole for every shard.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+from chalicelib.errors import ReadError
 
 DEFAULT_REGION = "us-east-1"
 USER_AGENT = "setpoint/0.1"
+DEFAULT_ROLE_NAME = "setpoint-readonly"
+SESSION_NAME = "setpoint-sweep"
+ROLE_DURATION_SECONDS = 3600
+# A denied AssumeRole is remembered this long, so one sweep does not ask once per shard.
+FAILURE_MEMORY_SECONDS = 300.0
 
 
 def default_region() -> str:
@@ -28,6 +43,8 @@ def client_config() -> Any:
         connect_timeout=5,
         read_timeout=20,
         user_agent_extra=USER_AGENT,
+        # the S3 pool reads with several threads through one client per region
+        max_pool_connections=16,
     )
 
 
@@ -37,26 +54,44 @@ def make_session(profile: str | None = None) -> Any:
     return boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
 
 
-class ClientCache:
-    """One client per (service, region) for the life of the process (warm Lambdas reuse it)."""
+SessionFactory = Callable[[], Any]
 
-    def __init__(self, session: Any | None = None) -> None:
+
+class ClientCache:
+    """One client per (service, region) for the life of the process (warm Lambdas reuse it).
+
+    Safe to share between threads: boto3 sessions are not thread-safe, so clients are
+    made under a lock; the clients themselves are. `session_factory` makes the session on
+    first use (an assumed role); a `ReadError` it raises reaches the collector asking for
+    a client, which reports its resources `unknown` with that reason.
+    """
+
+    def __init__(
+        self, session: Any | None = None, *, session_factory: SessionFactory | None = None
+    ) -> None:
         self._session = session
+        self._session_factory = session_factory or make_session
         self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.RLock()
 
     @property
     def session(self) -> Any:
-        if self._session is None:
-            self._session = make_session()
-        return self._session
+        with self._lock:
+            if self._session is None:
+                self._session = self._session_factory()
+            return self._session
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or default_region())
-        if key not in self._clients:
-            self._clients[key] = self.session.client(
-                service, region_name=key[1], config=client_config()
-            )
-        return self._clients[key]
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=key[1], config=client_config()
+                )
+            return self._clients[key]
 
     def factory(self, service: str) -> Callable[[str], Any]:
         return lambda region: self.client(service, region)
@@ -64,3 +99,127 @@ class ClientCache:
     def account_id(self) -> str:
         identity = self.client("sts").get_caller_identity()
         return str(identity["Account"])
+
+
+def partition_of_arn(arn: str) -> str:
+    """`arn:aws-cn:...` -> `aws-cn`; the commercial partition when it cannot be told."""
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
+
+
+def role_arn(account: str, role_name: str, partition: str = "aws") -> str:
+    name = role_name.strip("/")
+    return f"arn:{partition}:iam::{account}:role/{name}"
+
+
+def assumed_role_session(
+    sts: Any,
+    arn: str,
+    *,
+    external_id: str | None = None,
+    session_name: str = SESSION_NAME,
+    duration_seconds: int = ROLE_DURATION_SECONDS,
+    region: str | None = None,
+    loader: Any | None = None,
+) -> Any:
+    """A boto3 session acting as `arn`, with credentials refreshed before they expire.
+
+    The first AssumeRole happens here, so a denied role fails now (as a ReadError naming
+    the role and the error code), not at the first read of some unrelated resource.
+    """
+    import boto3
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    def fetch() -> dict[str, str]:
+        kwargs: dict[str, Any] = {
+            "RoleArn": arn,
+            "RoleSessionName": session_name,
+            "DurationSeconds": duration_seconds,
+        }
+        if external_id:
+            kwargs["ExternalId"] = external_id
+        creds = sts.assume_role(**kwargs)["Credentials"]
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+        }
+
+    try:
+        metadata = fetch()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        raise ReadError(f"cannot assume role {arn}: {code}", code=code) from exc
+    except BotoCoreError as exc:
+        raise ReadError(f"cannot assume role {arn}: {exc}", code="ClientError") from exc
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata=metadata, refresh_using=fetch, method="sts-assume-role"
+    )
+    core = botocore.session.get_session()
+    if loader is not None:  # parsed service models are shared, not loaded again per account
+        core.register_component("data_loader", loader)
+    # botocore has no public setter for refreshable credentials on a session.
+    core._credentials = credentials
+    return boto3.session.Session(botocore_session=core, region_name=region or default_region())
+
+
+class RoleSessions:
+    """Clients per account: the own account with the caller's credentials, any other
+    through `role_name` (and `external_id`) assumed as "setpoint-sweep".
+
+    `clients_for(account)` returns at once; the role is assumed on the first client asked
+    for, so a denied role surfaces where the read is, as `unknown` for what it covers.
+    Sessions (and denials, for a few minutes) are cached per account.
+    """
+
+    def __init__(
+        self,
+        base: ClientCache,
+        *,
+        own_account: str | None,
+        role_name: str = DEFAULT_ROLE_NAME,
+        external_id: str | None = None,
+        partition: str = "aws",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base = base
+        self.own_account = own_account
+        self.role_name = role_name
+        self.external_id = external_id
+        self.partition = partition
+        self._clock = clock
+        self._clients: dict[str, ClientCache] = {}
+        self._failures: dict[str, tuple[float, ReadError]] = {}
+        self._lock = threading.Lock()
+
+    def clients_for(self, account: str) -> ClientCache:
+        if account == self.own_account or not account:
+            return self.base
+        with self._lock:
+            if account not in self._clients:
+                self._clients[account] = ClientCache(session_factory=lambda: self._assume(account))
+            return self._clients[account]
+
+    def _assume(self, account: str) -> Any:
+        failed = self._failures.get(account)
+        if failed is not None and self._clock() - failed[0] < FAILURE_MEMORY_SECONDS:
+            raise failed[1]
+        arn = role_arn(account, self.role_name, self.partition)
+        try:
+            return assumed_role_session(
+                self.base.client("sts"),
+                arn,
+                external_id=self.external_id,
+                loader=self._loader(),
+            )
+        except ReadError as exc:
+            self._failures[account] = (self._clock(), exc)
+            raise
+
+    def _loader(self) -> Any | None:
+        core = getattr(self.base.session, "_session", None)  # boto3's botocore session
+        return core.get_component("data_loader") if core is not None else None

@@ -1,0 +1,418 @@
+"""The after-sweep digest as plain data, and its renderings (pure: no clock, no I/O).
+
+A shard boils its findings and the alerts they caused down to a `ShardSummary` (small,
+JSON-able: in the SQS fan-out it waits in the state table until the last shard is in);
+`merge_digest` folds every summary into one `Digest`; the renderers turn that into text,
+Slack Block Kit, a Teams Adaptive Card or JSON. Lists are capped so one message stays
+readable and within chat limits; the counts are always complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.model import Finding, Status
+from chalicelib.notify.alert import Alert, AlertKind
+from chalicelib.notify.escape import escape_mrkdwn, escape_teams
+from chalicelib.report.common import kind_noun, one_line
+
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+OPEN_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
+NEW_ALERTS = frozenset({AlertKind.NEW, AlertKind.CHANGED, AlertKind.PENDING_APPLY})
+RESOLVED_ALERTS = frozenset({AlertKind.BACK_TO_NORMAL, AlertKind.APPLIED, AlertKind.GONE})
+# entries kept per list in a shard summary, and shown per list in the digest
+SHARD_LIST_CAP = 100
+DIGEST_LIST_CAP = 15
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    kind: str
+    id: str | None
+    name: str | None
+    account: str | None
+    region: str
+    status: str
+    since: str | None = None  # first seen (ISO 8601), for open drift
+    reason: str | None = None
+
+    def label(self) -> str:
+        name, rid = self.name, self.id
+        text = f"{name} ({rid})" if name and rid and name != rid else (name or rid or "?")
+        return one_line(f"{kind_noun(self.kind)} {text} in {self.account or '?'}/{self.region}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> DigestItem:
+        return DigestItem(
+            kind=str(data["kind"]),
+            id=data.get("id"),
+            name=data.get("name"),
+            account=data.get("account"),
+            region=str(data.get("region", "")),
+            status=str(data["status"]),
+            since=data.get("since"),
+            reason=data.get("reason"),
+        )
+
+
+def item_of(finding: Finding, since: str | None = None) -> DigestItem:
+    return DigestItem(
+        kind=finding.kind.value,
+        id=finding.id,
+        name=finding.name,
+        account=finding.account,
+        region=finding.region,
+        status=finding.status.value,
+        since=since,
+        reason=finding.reason if finding.status is Status.UNKNOWN else None,
+    )
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """One shard's share of the digest. `*_total` count what the capped lists dropped."""
+
+    shard: str
+    counts: Mapping[str, int]
+    new_drift: tuple[DigestItem, ...] = ()
+    resolved: tuple[DigestItem, ...] = ()
+    still_open: tuple[DigestItem, ...] = ()
+    unknown: tuple[DigestItem, ...] = ()
+    totals: Mapping[str, int] = field(default_factory=dict)
+    regionless_matched: tuple[str, ...] = ()
+    unread: str | None = None
+    skipped: str | None = None
+    delivery_errors: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shard": self.shard,
+            "counts": dict(self.counts),
+            "new_drift": [i.to_json() for i in self.new_drift],
+            "resolved": [i.to_json() for i in self.resolved],
+            "still_open": [i.to_json() for i in self.still_open],
+            "unknown": [i.to_json() for i in self.unknown],
+            "totals": dict(self.totals),
+            "regionless_matched": list(self.regionless_matched),
+            "unread": self.unread,
+            "skipped": self.skipped,
+            "delivery_errors": self.delivery_errors,
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> ShardSummary:
+        def items(key: str) -> tuple[DigestItem, ...]:
+            return tuple(DigestItem.from_json(i) for i in data.get(key, []))
+
+        return ShardSummary(
+            shard=str(data["shard"]),
+            counts={str(k): int(v) for k, v in data.get("counts", {}).items()},
+            new_drift=items("new_drift"),
+            resolved=items("resolved"),
+            still_open=items("still_open"),
+            unknown=items("unknown"),
+            totals={str(k): int(v) for k, v in data.get("totals", {}).items()},
+            regionless_matched=tuple(str(s) for s in data.get("regionless_matched", [])),
+            unread=data.get("unread"),
+            skipped=data.get("skipped"),
+            delivery_errors=int(data.get("delivery_errors", 0)),
+        )
+
+
+def _capped(items: list[DigestItem], cap: int) -> tuple[DigestItem, ...]:
+    return tuple(items[:cap])
+
+
+def summarize(
+    shard_id: str,
+    findings: Sequence[Finding],
+    alerts: Sequence[Alert],
+    first_seen: Callable[[Finding], str | None],
+    *,
+    delivery_errors: int = 0,
+    regionless_matched: Iterable[str] = (),
+    unread: str | None = None,
+    skipped: str | None = None,
+    cap: int = SHARD_LIST_CAP,
+) -> ShardSummary:
+    """One shard's findings and the alerts delivering them caused, as digest material.
+
+    New drift: findings whose alert was new (or changed, or a pending spec change);
+    resolved: back to normal, applied or gone; still open: off-spec findings that chat
+    already knew about, with the time they were first seen (`first_seen`, read from the
+    state store, is called for those only).
+    """
+    counts = {status: 0 for status in STATUSES}
+    for finding in findings:
+        counts[finding.status.value] += 1
+    counts["checked"] = len(findings)
+    alert_of = {id(a.finding): a for a in alerts}
+    new: list[DigestItem] = []
+    resolved: list[DigestItem] = []
+    still_open: list[DigestItem] = []
+    unknown: list[DigestItem] = []
+    resolved = [item_of(a.finding) for a in alerts if a.kind in RESOLVED_ALERTS]
+    for finding in findings:
+        told = alert_of.get(id(finding))
+        if finding.status is Status.UNKNOWN:
+            unknown.append(item_of(finding))
+        elif finding.status in OPEN_STATUSES:
+            if told is not None and told.kind in NEW_ALERTS:
+                new.append(item_of(finding))
+            else:
+                since = told.since if told is not None and told.since else first_seen(finding)
+                still_open.append(item_of(finding, since))
+    still_open.sort(key=_oldest_first)
+    return ShardSummary(
+        shard=shard_id,
+        counts=counts,
+        new_drift=_capped(new, cap),
+        resolved=_capped(resolved, cap),
+        still_open=_capped(still_open, cap),
+        unknown=_capped(unknown, cap),
+        totals={
+            "new_drift": len(new),
+            "resolved": len(resolved),
+            "still_open": len(still_open),
+            "unknown": len(unknown),
+        },
+        regionless_matched=tuple(sorted(regionless_matched)),
+        unread=unread,
+        skipped=skipped,
+        delivery_errors=delivery_errors,
+    )
+
+
+def _oldest_first(item: DigestItem) -> tuple[str, str, str]:
+    # ISO 8601 UTC strings sort by time; an unknown start sorts last
+    return (item.since or "~", item.account or "", item.id or item.name or "")
+
+
+@dataclass(frozen=True)
+class UnknownGroup:
+    reason: str
+    count: int
+    examples: tuple[DigestItem, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything one sweep found, for one chat message."""
+
+    run_id: str
+    shards: int
+    counts: Mapping[str, int]
+    new_drift: tuple[DigestItem, ...]
+    resolved: tuple[DigestItem, ...]
+    still_open: tuple[DigestItem, ...]  # oldest first
+    unknown: tuple[UnknownGroup, ...]  # most frequent reason first
+    totals: Mapping[str, int]
+    failed_deliveries: tuple[str, ...] = ()
+    failed_delivery_total: int = 0
+    delivery_errors: int = 0
+    skipped_shards: int = 0
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing new, nothing resolved, nothing open, nothing unread or undelivered."""
+        return not any(self.totals.values()) and not self.failed_delivery_total
+
+
+def merge_digest(
+    run_id: str,
+    summaries: Sequence[ShardSummary],
+    *,
+    failed_deliveries: Sequence[str] = (),
+    cap: int = DIGEST_LIST_CAP,
+) -> Digest:
+    counts = {"checked": 0, **{status: 0 for status in STATUSES}}
+    totals = {"new_drift": 0, "resolved": 0, "still_open": 0, "unknown": 0}
+    new: list[DigestItem] = []
+    resolved: list[DigestItem] = []
+    still_open: list[DigestItem] = []
+    unknown: list[DigestItem] = []
+    errors = 0
+    for summary in summaries:
+        for key, value in summary.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        for key in totals:
+            totals[key] += summary.totals.get(key, 0)
+        new += summary.new_drift
+        resolved += summary.resolved
+        still_open += summary.still_open
+        unknown += summary.unknown
+        errors += summary.delivery_errors
+    still_open.sort(key=_oldest_first)
+    groups: dict[str, list[DigestItem]] = {}
+    for item in unknown:
+        groups.setdefault(item.reason or "no reason recorded", []).append(item)
+    unknown_groups = sorted(
+        (UnknownGroup(reason, len(items), tuple(items[:3])) for reason, items in groups.items()),
+        key=lambda g: (-g.count, g.reason),
+    )
+    return Digest(
+        run_id=run_id,
+        shards=len(summaries),
+        counts=counts,
+        new_drift=tuple(sorted(new, key=_by_place)[:cap]),
+        resolved=tuple(sorted(resolved, key=_by_place)[:cap]),
+        still_open=tuple(still_open[:cap]),
+        unknown=tuple(unknown_groups[:cap]),
+        totals=totals,
+        failed_deliveries=tuple(failed_deliveries[:cap]),
+        failed_delivery_total=len(failed_deliveries),
+        delivery_errors=errors,
+        skipped_shards=sum(1 for s in summaries if s.skipped),
+    )
+
+
+def _by_place(item: DigestItem) -> tuple[str, str, str, str]:
+    return (item.account or "", item.region, item.kind, item.id or item.name or "")
+
+
+# -- renderings ---------------------------------------------------------------------
+
+
+def digest_headline(digest: Digest) -> str:
+    c = digest.counts
+    return (
+        f"Setpoint sweep: {c.get('checked', 0)} checked, {c.get('in_sync', 0)} in sync, "
+        f"{c.get('drifted', 0)} drifted, {c.get('unmanaged', 0)} unmanaged, "
+        f"{c.get('missing', 0)} missing, {c.get('unknown', 0)} unknown"
+    )
+
+
+def digest_sections(digest: Digest) -> list[tuple[str, list[str]]]:
+    """(title, lines) per non-empty section, in reading order; shared by every format."""
+    sections: list[tuple[str, list[str]]] = []
+
+    def more(shown: int, total: int) -> list[str]:
+        return [f"… and {total - shown} more"] if total > shown else []
+
+    if digest.totals["new_drift"]:
+        lines = [f"{i.status}: {i.label()}" for i in digest.new_drift]
+        sections.append(
+            (
+                f"New drift ({digest.totals['new_drift']})",
+                lines + more(len(lines), digest.totals["new_drift"]),
+            )
+        )
+    if digest.totals["resolved"]:
+        lines = [i.label() for i in digest.resolved]
+        sections.append(
+            (
+                f"Back to normal ({digest.totals['resolved']})",
+                lines + more(len(lines), digest.totals["resolved"]),
+            )
+        )
+    if digest.totals["still_open"]:
+        lines = [f"{i.status} since {i.since or 'unknown'}: {i.label()}" for i in digest.still_open]
+        sections.append(
+            (
+                f"Still open, oldest first ({digest.totals['still_open']})",
+                lines + more(len(lines), digest.totals["still_open"]),
+            )
+        )
+    if digest.totals["unknown"]:
+        lines = []
+        for group in digest.unknown:
+            examples = ", ".join(i.label() for i in group.examples)
+            lines.append(f"{group.count} × {one_line(group.reason)} (e.g. {examples})")
+        sections.append((f"Could not read ({digest.totals['unknown']})", lines))
+    if digest.failed_delivery_total or digest.delivery_errors:
+        lines = [one_line(text) for text in digest.failed_deliveries]
+        lines += more(len(lines), digest.failed_delivery_total)
+        if digest.delivery_errors:
+            lines.append(f"{digest.delivery_errors} alert(s) of this sweep could not be posted")
+        total = digest.failed_delivery_total + digest.delivery_errors
+        sections.append((f"Failed deliveries ({total})", lines))
+    return sections
+
+
+def render_digest_text(digest: Digest) -> str:
+    lines = [digest_headline(digest)]
+    sections = digest_sections(digest)
+    if not sections:
+        lines.append("Nothing new, nothing open.")
+    for title, body in sections:
+        lines += ["", f"{title}:", *(f"  {line}" for line in body)]
+    return "\n".join(lines)
+
+
+def render_digest_slack(digest: Digest) -> dict[str, Any]:
+    """Block Kit with a plain-text fallback; sections stay under Slack's 3000 characters."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Setpoint sweep digest"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": escape_mrkdwn(digest_headline(digest))},
+        },
+    ]
+    for title, body in digest_sections(digest):
+        text = f"*{escape_mrkdwn(title)}*\n" + "\n".join(
+            f"• {escape_mrkdwn(line)}" for line in body
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
+    return {"text": digest_headline(digest), "blocks": blocks}
+
+
+def render_digest_teams(digest: Digest) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": "Setpoint sweep digest",
+            "weight": "Bolder",
+            "size": "Medium",
+        },
+        {"type": "TextBlock", "text": digest_headline(digest), "wrap": True},
+    ]
+    for title, lines in digest_sections(digest):
+        body.append(
+            {"type": "TextBlock", "text": escape_teams(title), "weight": "Bolder", "wrap": True}
+        )
+        body += [
+            {"type": "TextBlock", "text": escape_teams(f"• {line}"), "wrap": True} for line in lines
+        ]
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": body,
+        "fallbackText": escape_teams(digest_headline(digest)),
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+
+
+def digest_json(digest: Digest) -> dict[str, Any]:
+    return {
+        "type": "sweep_digest",
+        "run_id": digest.run_id,
+        "shards": digest.shards,
+        "counts": dict(digest.counts),
+        "totals": dict(digest.totals),
+        "new_drift": [i.to_json() for i in digest.new_drift],
+        "resolved": [i.to_json() for i in digest.resolved],
+        "still_open": [i.to_json() for i in digest.still_open],
+        "unknown": [
+            {"reason": g.reason, "count": g.count, "examples": [i.to_json() for i in g.examples]}
+            for g in digest.unknown
+        ],
+        "failed_deliveries": list(digest.failed_deliveries),
+        "failed_delivery_total": digest.failed_delivery_total,
+        "delivery_errors": digest.delivery_errors,
+        "text": render_digest_text(digest),
+    }

@@ -1,0 +1,236 @@
+"""Sweeping one shard, and a whole plan in process with a bounded thread pool.
+
+The Lambda worker and `setpoint check` both go through `ShardRunner.run`, so a shard
+reads the same way wherever it runs. A shard that cannot be read (role denied, region
+not enabled for the account, throttled past retries) comes back as `unknown` findings
+carrying the reason; it never stops the other shards.
+
+Security-group specs without a region may match a group in any region, so no single
+region shard can call them missing. Each shard says which of them it matched; once every
+shard of an account is in, `regionless_missing` reports the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.aws import RoleSessions, default_region
+from chalicelib.compare.security_group import evaluate_security_group
+from chalicelib.errors import ReadError, SetpointError
+from chalicelib.model import Finding, Kind, ResourceRef, Status
+from chalicelib.pipeline import Pipeline, unknown_finding
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.sweep.accounts import enabled_regions
+from chalicelib.sweep.shards import Shard
+
+logger = logging.getLogger("setpoint")
+
+DEFAULT_WORKERS = 8
+PipelineBuilder = Callable[[RoleSessions, str], Pipeline]
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What one shard found.
+
+    `regionless_matched`: spec sources of region-less security-group specs a live group
+    matched here. `unread`: why the shard's security groups could not be listed (a
+    region-less spec unmatched anywhere is then `unknown`, not `missing`). `skipped`: why
+    the shard read nothing on purpose (its region is not enabled in the account).
+    """
+
+    shard: Shard
+    findings: tuple[Finding, ...] = ()
+    regionless_matched: frozenset[str] = frozenset()
+    unread: str | None = None
+    skipped: str | None = None
+
+
+def shard_unknown(shard: Shard, reason: str) -> list[Finding]:
+    """One `unknown` per kind: the whole shard could not be read, and why."""
+    return [
+        unknown_finding(ResourceRef(kind, shard.account, shard.region, name="(all)"), reason)
+        for kind in shard.kinds
+    ]
+
+
+def regionless_sources(catalog: SpecCatalog, account: str) -> frozenset[str]:
+    return frozenset(
+        str(spec.source)
+        for spec in catalog.security_groups
+        if spec.region is None and spec.account in (None, account)
+    )
+
+
+def _default_builder(sessions: RoleSessions, account: str) -> Pipeline:
+    from chalicelib.runtime import build_pipeline
+
+    return build_pipeline(sessions.clients_for(account))
+
+
+class ShardRunner:
+    """Sweeps shards with one pipeline (and one set of clients) per account.
+
+    `enabled_only`: regions come from each account's enabled regions; a shard for a
+    region the account has not enabled reads nothing and reports nothing. Otherwise the
+    regions were configured, and a disabled one reports `unknown` (OptInRequired).
+    """
+
+    def __init__(
+        self,
+        sessions: RoleSessions,
+        *,
+        enabled_only: bool = False,
+        build: PipelineBuilder = _default_builder,
+    ) -> None:
+        self.sessions = sessions
+        self.enabled_only = enabled_only
+        self._build = build
+        self._pipelines: dict[str, Pipeline] = {}
+        self._enabled: dict[str, frozenset[str] | ReadError] = {}
+        self._lock = threading.Lock()
+
+    def pipeline_for(self, account: str) -> Pipeline:
+        with self._lock:
+            if account not in self._pipelines:
+                self._pipelines[account] = self._build(self.sessions, account)
+            return self._pipelines[account]
+
+    def _enabled_regions(self, account: str) -> frozenset[str]:
+        found = self._enabled.get(account)
+        if found is None:
+            try:
+                ec2 = self.sessions.clients_for(account).client("ec2", default_region())
+                found = enabled_regions(ec2)
+            except ReadError as exc:
+                found = exc
+            self._enabled[account] = found
+        if isinstance(found, ReadError):
+            raise found
+        return found
+
+    def run(self, shard: Shard, catalog: SpecCatalog) -> ShardResult:
+        try:
+            if (
+                self.enabled_only
+                and shard.family == "security_group"
+                and shard.region not in self._enabled_regions(shard.account)
+            ):
+                return ShardResult(shard, skipped=f"{shard.region} is not enabled")
+            result = self.pipeline_for(shard.account).sweep(
+                catalog, shard.account, list(shard.regions), shard.kinds
+            )
+        except (SetpointError, ClientError, BotoCoreError) as exc:
+            # ReadError from the role or the region list; SpecError from the catalog
+            logger.warning("shard_failed", extra={"shard": shard.id, "error": str(exc)})
+            return ShardResult(shard, tuple(shard_unknown(shard, str(exc))), unread=str(exc))
+        findings = result.findings
+        if shard.family != "security_group":
+            return ShardResult(shard, tuple(findings))
+        regionless = regionless_sources(catalog, shard.account)
+        matched = frozenset(
+            f.spec for f in findings if f.spec in regionless and f.status is not Status.MISSING
+        )
+        unread = next(
+            (f.reason for f in findings if f.status is Status.UNKNOWN and f.id is None), None
+        )
+        kept = tuple(
+            f
+            for f in findings
+            if not (f.spec in regionless and f.status in (Status.MISSING, Status.UNKNOWN))
+        )
+        return ShardResult(shard, kept, matched, unread)
+
+
+def regionless_missing(
+    catalog: SpecCatalog,
+    account: str,
+    region: str,
+    matched: frozenset[str],
+    unread: Sequence[str] = (),
+) -> list[Finding]:
+    """Region-less security-group specs no region of `account` matched: `missing`, or
+    `unknown` when some region could not be listed. Filed under `region`, the account's
+    first swept region, as a one-call sweep files them."""
+    found: list[Finding] = []
+    for spec in catalog.security_groups:
+        source = str(spec.source)
+        if spec.region is not None or spec.account not in (None, account) or source in matched:
+            continue
+        ref = ResourceRef(Kind.SECURITY_GROUP, account, region, spec.group_id, spec.name)
+        if unread:
+            found.append(unknown_finding(ref, "; ".join(dict.fromkeys(unread)), source))
+        else:
+            found.append(evaluate_security_group(spec, None, ref=ref))
+    return found
+
+
+def complete_accounts(results: Sequence[ShardResult], catalog: SpecCatalog) -> list[Finding]:
+    """The findings only a whole account can decide (see `regionless_missing`)."""
+    per_account: dict[str, list[ShardResult]] = {}
+    for result in results:
+        if result.shard.family == "security_group" and result.skipped is None:
+            per_account.setdefault(result.shard.account, []).append(result)
+    found: list[Finding] = []
+    for account, shards in per_account.items():
+        matched = frozenset().union(*(r.regionless_matched for r in shards))
+        unread = [r.unread for r in shards if r.unread]
+        found += regionless_missing(catalog, account, shards[0].shard.region, matched, unread)
+    return found
+
+
+@dataclass
+class InProcessSweep:
+    """Every shard's result, in plan order, plus the account-level findings."""
+
+    results: list[ShardResult] = field(default_factory=list)
+    completion: list[Finding] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.results for f in r.findings] + self.completion
+
+
+def run_in_process(
+    shards: Sequence[Shard],
+    catalog: SpecCatalog,
+    runner: ShardRunner,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    on_result: Callable[[ShardResult], None] | None = None,
+) -> InProcessSweep:
+    """All shards, at most `workers` at once; `on_result` runs on the calling thread
+    (progress bars, alert delivery) as each shard finishes."""
+    results: dict[int, ShardResult] = {}
+    for index, result in _as_finished(shards, catalog, runner, max(1, workers)):
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+    ordered = [results[i] for i in range(len(shards))]
+    return InProcessSweep(ordered, complete_accounts(ordered, catalog))
+
+
+def _as_finished(
+    shards: Sequence[Shard], catalog: SpecCatalog, runner: ShardRunner, workers: int
+) -> Iterator[tuple[int, ShardResult]]:
+    if workers == 1 or len(shards) <= 1:
+        for index, shard in enumerate(shards):
+            yield index, runner.run(shard, catalog)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shard") as pool:
+        futures = {pool.submit(runner.run, shard, catalog): i for i, shard in enumerate(shards)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def by_account(results: Sequence[ShardResult]) -> Mapping[str, list[ShardResult]]:
+    grouped: dict[str, list[ShardResult]] = {}
+    for result in results:
+        grouped.setdefault(result.shard.account, []).append(result)
+    return grouped
