@@ -332,6 +332,8 @@ def render_alert_json(
     fixer = ended_by(alert) if alert.kind in _ENDED_BY else None
     return {
         **finding_to_dict(alert.finding),
+        # the resource's tags, so a receiver can route by team as Setpoint's routes do
+        "tags": alert.finding.tag_map,
         "alert": {
             "kind": alert.kind.value,
             "id": ref,

@@ -18,8 +18,20 @@ Types: slack_webhook, slack_bot, teams, json, sns, console. Webhooks take `url` 
 deployed way) `url_param`, an SSM SecureString read on first post; a bot takes `token` or
 `token_param`, and `channel`. Optional on every http notifier: `name` (its MessageRef
 name), `max_attempts`, `timeout`. A route's conditions are `kinds`, `statuses`,
-`alert_kinds` (each a name or a list) and `tags` (all must be equal). Without `default`,
-alerts that match no route go to every notifier: nothing is dropped for want of a route.
+`alert_kinds` (each a name or a list) and `tags` (tag key to a value or a list of
+values; every key must hold). Tags are the resource's own, as read live. Without
+`default`, alerts that match no route go to every notifier: nothing is dropped for want
+of a route.
+
+A bot may let a tag pick the channel, so one notifier serves every team:
+
+    {"type": "slack_bot", "token_param": "/setpoint/slack-token", "channel": "C0OPS",
+     "channel_tag": "team", "channels": {"payments": "C0PAY", "web": "C0WEB"}}
+
+A resource tagged team=payments is posted to C0PAY; untagged ones, or values not in
+`channels`, to `channel`. Without `channels` the tag's value is the channel itself
+(a tag like `slack-channel=#payments`). `api_base` (default https://slack.com/api) is
+the Web API's base URL, for Slack-compatible servers and the local demo.
 
 Unknown keys are errors, not ignored: a misspelt `status` would otherwise turn a narrow
 route into a catch-all. Errors never quote a URL or a token.
@@ -27,6 +39,7 @@ route into a catch-all. Errors never quote a URL or a token.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -49,7 +62,8 @@ _TYPES = (*_WEBHOOK_FORMATS, "slack_bot", "sns", "console")
 _HTTP_OPTIONS = {"name", "max_attempts", "timeout"}
 _KEYS: Mapping[str, set[str]] = {
     **{kind: {"url", "url_param"} | _HTTP_OPTIONS for kind in _WEBHOOK_FORMATS},
-    "slack_bot": {"token", "token_param", "channel", "api_base"} | _HTTP_OPTIONS,
+    "slack_bot": {"token", "token_param", "channel", "api_base", "channel_tag", "channels"}
+    | _HTTP_OPTIONS,
     "sns": {"topic_arn", "chatbot"},
     "console": set(),
 }
@@ -135,15 +149,17 @@ class _Builder:
         options = _http_options(label, spec)
         token, param = _one_of(label, spec, "token", "token_param")
         channel = _string(label, spec, "channel", required=True)
-        api_base = _string(label, spec, "api_base") or DEFAULT_API_BASE
+        options["api_base"] = _string(label, spec, "api_base") or DEFAULT_API_BASE
+        options["channel_tag"] = _string(label, spec, "channel_tag")
+        options["channels"] = _channels(label, spec, options["channel_tag"])
         if param is not None:
 
             def source(force: bool, name: str = param) -> str:
                 return secret_from_ssm(name, "Slack bot token", force=force)
 
-            return SlackBotNotifier(source, str(channel), api_base=api_base, **options)
+            return SlackBotNotifier(source, str(channel), **options)
         assert token is not None
-        return SlackBotNotifier(token, str(channel), api_base=api_base, **options)
+        return SlackBotNotifier(token, str(channel), **options)
 
     def _sns(self, label: str, spec: Mapping[str, Any]) -> AlertNotifier:
         from chalicelib.notify.sns import SnsNotifier
@@ -167,9 +183,33 @@ class _Builder:
 def _only(spec: Mapping[str, Any], allowed: set[str], label: str) -> None:
     unknown = sorted(str(key) for key in spec if key not in allowed)
     if unknown:
+        hints = [
+            f"{key} → {close[0]}?"
+            for key in unknown
+            if (close := difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6))
+        ]
+        hint = f"; did you mean {', '.join(hints)}" if hints else ""
         raise ConfigError(
-            f"{label}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+            f"{label}: unknown key(s) {', '.join(unknown)}{hint} "
+            f"(allowed: {', '.join(sorted(allowed))})"
         )
+
+
+def _channels(label: str, spec: Mapping[str, Any], tag: str | None) -> dict[str, str]:
+    """`channels`: tag value → Slack channel, for a bot whose channel a tag picks."""
+    if "channels" not in spec:
+        return {}
+    if tag is None:
+        raise ConfigError(f"notifier {label}: channels needs channel_tag, the tag key to read")
+    value = spec["channels"]
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f"notifier {label}: channels must map tag values to channels")
+    for key, channel in value.items():
+        if not isinstance(channel, str) or not channel.strip():
+            raise ConfigError(
+                f"notifier {label}: channels.{key} must be a non-empty channel (an id like C0123)"
+            )
+    return {str(key): channel.strip() for key, channel in value.items()}
 
 
 def _string(label: str, spec: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -242,15 +282,33 @@ def _route(index: int, spec: Any, named: Mapping[str, AlertNotifier]) -> Route:
     _only(spec, _ROUTE_KEYS, label)
     if "notify" not in spec:
         raise ConfigError(f"{label} needs `notify`: the notifier names it sends to")
-    tags = spec.get("tags", {})
-    if not isinstance(tags, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
-    ):
-        raise ConfigError(f"{label}: tags must map tag keys to string values")
+    tags = _route_tags(label, spec)
     return Route(
         notifiers=_pick(named, spec["notify"], f"{label} notify"),
         kinds=_values(spec, "kinds", [k.value for k in Kind], label),
         statuses=_values(spec, "statuses", [s.value for s in Status], label),
         alert_kinds=_values(spec, "alert_kinds", [a.value for a in AlertKind], label),
-        tags=dict(tags),
+        tags=tags,
     )
+
+
+def _route_tags(label: str, spec: Mapping[str, Any]) -> dict[str, str | frozenset[str]]:
+    """A route's `tags`: each key to a value, or to a list of values any of which holds."""
+    if "tags" not in spec:
+        return {}
+    tags = spec["tags"]
+    if not isinstance(tags, Mapping) or not tags:
+        raise ConfigError(f'{label}: tags must map tag keys to values, like {{"team": "payments"}}')
+    out: dict[str, str | frozenset[str]] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigError(f"{label}: tags has an empty tag key")
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            out[key] = frozenset(value)
+        else:
+            raise ConfigError(
+                f"{label}: tags.{key} must be a tag value or a non-empty list of values"
+            )
+    return out

@@ -8,9 +8,10 @@ One notifier failing never stops the others: all are tried, then a `RoutedDelive
 lists the failures and carries the refs that did get through (and the notifiers that
 failed, so an outbox can retry just those without double-posting the rest).
 
-Tags: a `Finding` carries no tags, so routing by tag needs `tags_of`, a function from a
-finding to its resource's tags (or a mapping from resource id to tags). A resource whose
-tags are unknown matches no tag route and goes where the other conditions send it.
+Tags come from the finding (`Finding.tags`, the resource's tags as read live), or from
+`tags_of`, a function from a finding to its resource's tags (or a mapping from resource
+id to tags) that overrides them. A resource without the tag a route asks for (untagged,
+missing, or not read) matches no such route and goes where the other conditions send it.
 """
 
 from __future__ import annotations
@@ -32,15 +33,16 @@ class Route:
     """Where alerts that meet every given condition go; an empty condition always holds.
 
     `kinds` are resource kinds (`security_group`), `statuses` finding statuses
-    (`unmanaged`), `alert_kinds` alert kinds (`back_to_normal`), `tags` tag values that
-    must all be equal (`{"team": "web"}`).
+    (`unmanaged`), `alert_kinds` alert kinds (`back_to_normal`), `tags` tags that must
+    all hold, each to one value (`{"team": "web"}`) or any of several
+    (`{"team": frozenset({"web", "edge"})}`).
     """
 
     notifiers: Sequence[AlertNotifier]
     kinds: frozenset[str] = frozenset()
     statuses: frozenset[str] = frozenset()
     alert_kinds: frozenset[str] = frozenset()
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str | frozenset[str]] = field(default_factory=dict)
 
     def matches(self, alert: Alert, tags: Mapping[str, str] | None) -> bool:
         finding = alert.finding
@@ -53,8 +55,14 @@ class Route:
         if self.tags:
             if tags is None:
                 return False
-            return all(tags.get(key) == value for key, value in self.tags.items())
+            return all(_tag_holds(tags.get(key), want) for key, want in self.tags.items())
         return True
+
+
+def _tag_holds(value: str | None, want: str | frozenset[str]) -> bool:
+    if value is None:
+        return False
+    return value == want if isinstance(want, str) else value in want
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class RoutedNotifier:
 
     def tags(self, finding: Finding) -> Mapping[str, str] | None:
         if self._tags_of is None:
-            return None
+            return finding.tag_map
         if callable(self._tags_of):
             return self._tags_of(finding)
         return self._tags_of.get(finding.id or "")

@@ -11,6 +11,11 @@ the same loop as webhooks; everything else (`invalid_auth`, `channel_not_found`,
 
 The token is a secret: it travels only in the Authorization header, and is scrubbed
 from anything Slack echoes into an error.
+
+A tag on the resource may pick the channel (`channel_tag="team"`, with `channels`
+mapping tag values to channels, or the tag value itself naming the channel); untagged
+resources go to `channel`. Follow-ups go to the channel of the first message, in its
+thread, even if the tag changed in between.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import new_alert, render_alert_slack
-from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after, own_ref
+from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after
 
 DEFAULT_API_BASE = "https://slack.com/api"
 # Worth another try: Slack is busy or had a fault of its own.
@@ -61,7 +66,8 @@ class SlackBotNotifier(WebhookNotifier):
 
     `token` is the bot token (`xoxb-…`, scope `chat:write`) or a `TokenSource`, read on
     first post. `opener`, `sleep` and the backoff settings are those of WebhookNotifier;
-    `api_base` lets tests point at a local fake Slack.
+    `api_base` is the Web API's base URL (a local fake Slack in tests and the demo).
+    `channel_tag` / `channels`: see the module docstring.
     """
 
     def __init__(
@@ -72,33 +78,73 @@ class SlackBotNotifier(WebhookNotifier):
         opener: Opener | None = None,
         sleep: Callable[[float], None] = time.sleep,
         api_base: str = DEFAULT_API_BASE,
+        channel_tag: str | None = None,
+        channels: Mapping[str, str] | None = None,
+        name: str | None = None,
         **options: Any,
     ) -> None:
         if not channel or not channel.strip():
             raise ConfigError("a Slack bot notifier needs a channel (an id like C0123ABCD)")
+        if channels and not channel_tag:
+            raise ConfigError("a Slack bot notifier with channels needs channel_tag: the tag key")
         super().__init__(
             api_base.rstrip("/") + "/chat.postMessage",
             opener=opener,
             sleep=sleep,
-            name=f"slack-bot:{channel}",
+            name=name or f"slack-bot:{channel}",
             **options,
         )
         self.channel = channel
+        self.channel_tag = channel_tag
+        self.channels: Mapping[str, str] = dict(channels or {})
+        self._prefix = f"{name}:" if name else "slack-bot:"
+        self._posting = channel  # the channel of the message in flight, for errors
         self._source: TokenSource | None = None if isinstance(token, str) else token
         self._token: str | None = token if isinstance(token, str) else None
 
     def __repr__(self) -> str:
         return f"SlackBotNotifier(channel={self.channel!r})"
 
+    def channel_for(self, finding: Finding) -> str:
+        """The channel a first message about `finding` goes to."""
+        if self.channel_tag is None:
+            return self.channel
+        value = finding.tag_map.get(self.channel_tag, "").strip()
+        if not value:
+            return self.channel
+        if self.channels:
+            return self.channels.get(value, self.channel)
+        return value
+
+    def ref_name(self, channel: str) -> str:
+        """What a MessageRef posted to `channel` is called (the notifier's name for its
+        own channel), so a follow-up finds its thread."""
+        return self.name if channel == self.channel else self._prefix + channel
+
+    def target(self, alert: Alert) -> tuple[str, str | None]:
+        """(channel, thread_ts): the first message's channel and thread when this
+        notifier posted it, else the channel the tags choose now and no thread."""
+        chosen = self.channel_for(alert.finding)
+        known = {self.ref_name(c): c for c in (chosen, self.channel, *self.channels.values())}
+        mine = [ref for ref in alert.thread if ref.notifier in known]
+        for ref in mine:
+            if known[ref.notifier] == chosen:
+                return chosen, ref.ref
+        if mine:
+            return known[mine[0].notifier], mine[0].ref
+        return chosen, None
+
     def payload(self, finding: Finding) -> Mapping[str, Any]:
-        return self._message(new_alert(finding), None)
+        self._posting = self.channel_for(finding)
+        return self._message(new_alert(finding), self._posting, None)
 
     def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
-        return self._message(alert, cite)
+        channel, thread_ts = self.target(alert)
+        return self._message(alert, channel, thread_ts)
 
-    def _message(self, alert: Alert, thread_ts: str | None) -> dict[str, Any]:
+    def _message(self, alert: Alert, channel: str, thread_ts: str | None) -> dict[str, Any]:
         message = render_alert_slack(alert, threaded=thread_ts is not None)
-        message["channel"] = self.channel
+        message["channel"] = channel
         if thread_ts is not None:
             message["thread_ts"] = thread_ts
             if alert.kind is AlertKind.BACK_TO_NORMAL:
@@ -109,8 +155,9 @@ class SlackBotNotifier(WebhookNotifier):
         self.post(new_alert(finding))
 
     def post(self, alert: Alert) -> MessageRef:  # type: ignore[override]
-        """Post the alert, in its thread when this channel holds the first message."""
-        payload = self.alert_payload(alert, None, own_ref(alert, self.name))
+        """Post the alert, in its thread when this notifier holds the first message."""
+        payload = self.alert_payload(alert, None, None)
+        channel = self._posting = str(payload["channel"])
         try:
             answer = self.deliver(payload)
         except SlackApiError as error:
@@ -120,8 +167,8 @@ class SlackBotNotifier(WebhookNotifier):
             answer = self.deliver(payload)
         ts = _parse(answer).get("ts")
         if not isinstance(ts, str) or not ts:
-            raise DeliveryError(f"Slack accepted the message to {self.channel} but gave no ts")
-        return MessageRef(self.name, ts)
+            raise DeliveryError(f"Slack accepted the message to {channel} but gave no ts")
+        return MessageRef(self.ref_name(channel), ts)
 
     def _headers(self) -> dict[str, str]:
         if self._token is None:
@@ -137,7 +184,7 @@ class SlackBotNotifier(WebhookNotifier):
         if error in RETRYABLE_ERRORS:
             raise _Retry(f"Slack said {error}", status, _retry_after(headers))
         raise SlackApiError(
-            f"Slack refused the message to {self.channel}: {error} (not retried)",
+            f"Slack refused the message to {self._posting}: {error} (not retried)",
             error,
             status=status,
         ) from None

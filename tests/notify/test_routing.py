@@ -239,7 +239,7 @@ def test_without_default_unrouted_alerts_go_to_every_notifier():
                 "notifiers": {"a": {"type": "console"}},
                 "routes": [{"tags": {"team": 1}, "notify": "a"}],
             },
-            "tags must map",
+            "route 1: tags.team must be a tag value",
         ),
     ],
 )
@@ -258,3 +258,34 @@ def test_config_errors_never_quote_secrets():
     assert "s3cr3t" not in str(caught.value)
     with pytest.raises(ConfigError, match="not valid JSON"):
         notifier_from_json("{'type': 'console'}")
+
+
+PAYMENTS = replace(DRIFTED, tags=(("env", "prod"), ("team", "payments")))
+
+
+def test_routes_read_the_tags_the_finding_carries():
+    payments, ops = Recorder("payments"), Recorder("ops")
+    routed = RoutedNotifier([Route([payments], tags={"team": "payments"})], [ops])
+    routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    assert [a.finding.id for a in payments.posted] == ["sg-0abc"] and ops.posted == []
+    routed.post(NEW)  # DRIFTED carries no tags
+    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "web"),))))
+    assert len(payments.posted) == 1 and len(ops.posted) == 2
+
+
+def test_a_tag_route_may_accept_any_of_several_values_and_needs_every_key():
+    money, ops = Recorder("money"), Recorder("ops")
+    route = Route([money], tags={"team": frozenset({"payments", "billing"}), "env": "prod"})
+    routed = RoutedNotifier([route], [ops])
+    routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    billing = replace(DRIFTED, tags=(("env", "prod"), ("team", "billing")))
+    routed.post(Alert(AlertKind.NEW, billing))
+    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "payments"),))))  # no env
+    assert len(money.posted) == 2 and len(ops.posted) == 1
+
+
+def test_tags_of_overrides_the_findings_own_tags():
+    web, ops = Recorder("web"), Recorder("ops")
+    routed = RoutedNotifier([Route([web], tags={"team": "web"})], [ops], tags_of=TAGS)
+    routed.post(Alert(AlertKind.NEW, PAYMENTS))  # sg-0abc is team=web in TAGS
+    assert len(web.posted) == 1 and ops.posted == []

@@ -194,3 +194,62 @@ def test_config_with_a_token_in_ssm_posts_into_the_thread(slack, monkeypatch):
     assert first == MessageRef("slack-bot:C0123", "1714557600.000001")
     assert slack.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert slack.bodies()[1]["thread_ts"] == first.ref
+
+
+PAYMENTS = replace(DRIFTED, tags=(("team", "payments"),))
+
+
+def _answer_in_channel(server: FakeServer) -> None:
+    """Slack answers with the channel it was asked to post to, like the real API."""
+    server.default = lambda n: {
+        "ok": True,
+        "channel": server.requests[-1]["body"]["channel"],
+        "ts": f"1714557600.{n:06d}",
+    }
+
+
+def test_a_tag_picks_the_channel_and_untagged_resources_go_to_the_default(slack):
+    _answer_in_channel(slack)
+    bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
+    paid = bot.post(replace(NEW, finding=PAYMENTS))
+    plain = bot.post(NEW)
+    other = bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("team", "web"),))))
+    assert [b["channel"] for b in slack.bodies()] == ["C0PAY", "C0123", "C0123"]
+    assert paid.notifier == "slack-bot:C0PAY"
+    assert plain.notifier == other.notifier == bot.name == "slack-bot:C0123"
+
+
+def test_without_a_channel_map_the_tag_value_is_the_channel(slack):
+    bot = _bot(slack, channel_tag="slack-channel")
+    bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", "#payments"),))))
+    bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", " "),))))
+    assert [b["channel"] for b in slack.bodies()] == ["#payments", "C0123"]
+
+
+def test_a_follow_up_stays_in_the_first_messages_channel_and_thread_even_if_retagged(slack):
+    _answer_in_channel(slack)
+    bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY", "web": "C0WEB"})
+    first = bot.post(replace(NEW, finding=PAYMENTS))
+    retagged = replace(DRIFTED, status=BACK.finding.status, tags=(("team", "web"),))
+    back = bot.post(replace(BACK, finding=retagged, thread=(MessageRef("webhook:x", "1"), first)))
+    body = slack.bodies()[1]
+    assert body["channel"] == "C0PAY" and body["thread_ts"] == first.ref
+    assert back.notifier == "slack-bot:C0PAY"
+
+
+def test_a_refusal_names_the_channel_the_tag_chose(slack):
+    slack.script = [Answer(200, {"ok": False, "error": "channel_not_found"})]
+    bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
+    with pytest.raises(SlackApiError, match="C0PAY: channel_not_found"):
+        bot.post(replace(NEW, finding=PAYMENTS))
+
+
+def test_channels_without_a_channel_tag_is_a_config_error():
+    with pytest.raises(ConfigError, match="channel_tag"):
+        SlackBotNotifier(TOKEN, "C0123", channels={"payments": "C0PAY"})
+
+
+def test_a_name_of_its_own_names_its_messages(slack):
+    bot = _bot(slack, name="payments-bot", channel_tag="team", channels={"payments": "C0PAY"})
+    assert bot.post(NEW).notifier == "payments-bot"
+    assert bot.post(replace(NEW, finding=PAYMENTS)).notifier == "payments-bot:C0PAY"
