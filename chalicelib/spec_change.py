@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.collectors.security_group import SecurityGroupCollector
-from chalicelib.errors import ConfigError, ReadError, SetpointError, SpecSetError
+from chalicelib.errors import ConfigError, ReadError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
 from chalicelib.model import Finding, Kind, ResourceRef, Status, finding_for_ref
 from chalicelib.pipeline import unknown_finding
@@ -79,14 +79,9 @@ def handle_spec_change(
     source.forget(key)
     try:
         new = source.load()
-    except SpecSetError as exc:
-        # a broken push: say which file and line; compare nothing, so no false "pending"
-        logger.error("spec_error", extra={"error": str(exc), "key": key})
-        reason = f"specs could not be loaded: {exc}"
-        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
-        deliver(runtime, outcome.findings, outcome, cause="spec_change")
-        return outcome
-    except ConfigError as exc:
+    except (SpecSetError, ConfigError) as exc:
+        # a broken push (or an unreadable bucket): say which file and line, compare
+        # nothing, so no drift is called "pending" against specs that are not in force
         logger.error("spec_error", extra={"error": str(exc), "key": key})
         reason = f"specs could not be loaded: {exc}"
         outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
@@ -172,15 +167,22 @@ def _skip(outcome: EventOutcome, detail: str) -> EventOutcome:
 def _previous_catalog(
     source: S3SpecSource, key: str, version_id: str | None, before: SpecCatalog | None
 ) -> SpecCatalog | None:
-    """The specs as they were before this write (see the module docstring)."""
+    """The specs in force before this write (see the module docstring).
+
+    An earlier version that did not load was never in force: walk back past it.
+    """
     try:
-        return source.catalog_with(key, source.previous_body(key, version_id))
-    except SetpointError as exc:
+        for body in source.previous_bodies(key, version_id):
+            try:
+                return source.catalog_with(key, body)
+            except SpecSetError as exc:
+                logger.info("earlier_specs_invalid", extra={"key": key, "error": str(exc)})
+    except ConfigError as exc:
         logger.warning(
-            "previous_specs_unavailable",
+            "earlier_specs_unavailable",
             extra={"key": key, "error": str(exc), "fallback": before is not None},
         )
-        return before
+    return before
 
 
 def reevaluate(

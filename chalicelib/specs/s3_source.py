@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,6 +94,7 @@ class S3SpecSource:
         self.prefix = key if self.single or not key or key.endswith("/") else f"{key}/"
         self._cache: dict[str, _Cached] = {}
         self._catalog: SpecCatalog | None = None
+        self._last_good: SpecCatalog | None = None
         self.last_stats = LoadStats()
 
     def _fail(self, exc: Exception, action: str, key: str | None = None) -> ConfigError:
@@ -178,14 +179,15 @@ class S3SpecSource:
         self._catalog = build_catalog(
             parsed for key in sorted(cache) for parsed in cache[key].files
         )
+        self._last_good = self._catalog
         return self._catalog
 
     # --- what a spec change needs: the catalog before it ----------------------------------
 
     @property
     def last_catalog(self) -> SpecCatalog | None:
-        """The catalog the last successful `load()` returned (None before, or after a failure)."""
-        return self._catalog
+        """The catalog the last successful `load()` returned; None before the first."""
+        return self._last_good
 
     def owns(self, key: str) -> bool:
         """True when `key` in this bucket is (part of) the specs this source loads."""
@@ -197,12 +199,16 @@ class S3SpecSource:
         """Drop one object from the cache, so the next `load()` fetches it again."""
         self._cache.pop(key, None)
 
-    def previous_body(self, key: str, version_id: str | None) -> bytes | None:
-        """The object's content just before version `version_id` was written.
+    def previous_bodies(
+        self, key: str, version_id: str | None, limit: int = 5
+    ) -> Iterator[bytes | None]:
+        """The object's contents before version `version_id` was written, newest first.
 
-        None when there was none (a new object, or one deleted before). Raises ConfigError
-        when that cannot be told: no version id (an unversioned bucket), a version the
-        listing does not show (expired), or S3 refused ListObjectVersions.
+        Yields None (and stops) where the object did not exist: it is new, or was deleted
+        before. A caller looking for the last version that loads walks back at most
+        `limit` versions. Raises ConfigError when the history cannot be told: no version
+        id (an unversioned bucket), a version the listing does not show (expired), or S3
+        refused ListObjectVersions.
         """
         if not version_id or version_id == "null":
             raise ConfigError(f"s3://{self.bucket}/{key}: no version id (is the bucket versioned?)")
@@ -210,15 +216,20 @@ class S3SpecSource:
         ids = [entry[2] for entry in history]
         if version_id not in ids:
             raise ConfigError(f"s3://{self.bucket}/{key}: version {version_id} is not listed")
-        older = history[ids.index(version_id) + 1 :]
-        if not older or older[0][1]:  # nothing before it, or a delete marker
-            return None
-        try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=older[0][2])
-            body: bytes = response["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(exc, "read the previous version of", key) from exc
-        return body
+        older = history[ids.index(version_id) + 1 :][:limit]
+        if not older:
+            yield None
+            return
+        for _, deleted, older_id in older:
+            if deleted:
+                yield None
+                return
+            try:
+                response = self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=older_id)
+                body: bytes = response["Body"].read()
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, "read an earlier version of", key) from exc
+            yield body
 
     def _versions(self, key: str) -> list[tuple[datetime, bool, str]]:
         """(last modified, is a delete marker, version id) of `key`, newest first."""
@@ -240,16 +251,13 @@ class S3SpecSource:
     def catalog_with(self, key: str, body: bytes | None) -> SpecCatalog:
         """The loaded specs with object `key` as `body` (None: without it).
 
-        Files with errors are left out, so an earlier broken file does not hide the rest;
-        specs in them count as new. Raises SpecSetError on conflicts between the others.
+        Raises SpecSetError when that set does not load (as `load` would have).
         """
         files: dict[str, tuple[ParsedFile, ...]] = {k: c.files for k, c in self._cache.items()}
         files.pop(key, None)
         if body is not None:
             files[key] = self._parse(key, body)
-        return build_catalog(
-            parsed for k in sorted(files) for parsed in files[k] if not parsed.errors
-        )
+        return build_catalog(parsed for k in sorted(files) for parsed in files[k])
 
 
 class S3SpecProvider:

@@ -1,0 +1,366 @@
+"""A spec push, end to end on moto: drift it reveals is "pending apply", never "unapproved".
+
+Real collaborators: a versioned S3 bucket holding the bundle (or one YAML per object), EC2
+groups, the Lambda's pipeline, in-memory alert state, and chat (a local webhook, or a
+notifier that keeps the alerts it was given).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.alerting import EventOutcome
+from chalicelib.aws import ClientCache
+from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.model import Kind, Status
+from chalicelib.notify.alert import Alert, AlertKind, MessageRef
+from chalicelib.notify.delivery import notifier_for
+from chalicelib.runtime import PostsAlerts, Runtime, build_pipeline
+from chalicelib.spec_change import handle_spec_change, spec_event_pattern
+from chalicelib.specs.s3_source import S3SpecProvider
+from chalicelib.state import MemoryStateStore
+from chalicelib.state.record import record_key
+from tests.conftest import REGION, authorize_record
+
+ACCOUNT = "123456789012"
+BUCKET = f"setpoint-specs-{ACCOUNT}-dev"
+BUNDLE_KEY = "setpoint/specs.json"
+WEB_PATH = "policies/security_groups/web.yaml"
+DB_PATH = "policies/security_groups/db.yaml"
+EVENT = json.loads((Path(__file__).parent / "fixtures" / "s3_object_created.json").read_text())
+
+
+class Recorder:
+    """A notifier that keeps what it was asked to post."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def post(self, alert: Alert) -> MessageRef:
+        self.alerts.append(alert)
+        return MessageRef("recorder", f"m{len(self.alerts)}")
+
+    def kinds(self) -> list[AlertKind]:
+        return [a.kind for a in self.alerts]
+
+
+def web_spec(vpc: str, *, ssh: bool) -> str:
+    text = f"""kind: security_group
+name: web
+vpc_id: {vpc}
+region: {REGION}
+description: Public web
+ingress:
+  - proto: tcp
+    ports: 443
+    cidr: 0.0.0.0/0
+"""
+    if ssh:
+        text += "  - proto: tcp\n    ports: 22\n    cidr: 10.0.0.0/8\n"
+    return text
+
+
+def db_spec(vpc: str, port: int = 5432) -> str:
+    return f"""kind: security_group
+name: db
+vpc_id: {vpc}
+region: {REGION}
+description: Database
+ingress:
+  - proto: tcp
+    ports: {port}
+    cidr: 10.20.0.0/16
+"""
+
+
+@pytest.fixture
+def estate(aws: None) -> dict[str, Any]:
+    """A VPC with `web` (443 to the world, 22 from 10/8) and `db` (5432 from the VPC), and
+    a versioned spec bucket."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    groups = {}
+    for name, description, port, cidr in (
+        ("web", "Public web", 443, "0.0.0.0/0"),
+        ("db", "Database", 5432, "10.20.0.0/16"),
+    ):
+        group = ec2.create_security_group(GroupName=name, Description=description, VpcId=vpc)
+        groups[name] = group["GroupId"]
+        open_port(ec2, groups[name], port, cidr)
+    open_port(ec2, groups["web"], 22, "10.0.0.0/8")
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return {"ec2": ec2, "s3": s3, "vpc": vpc, **groups}
+
+
+def open_port(ec2: Any, group: str, port: int, cidr: str) -> None:
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule(port, cidr)])
+
+
+def rule(port: int, cidr: str) -> dict[str, Any]:
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}
+
+
+def push(estate: dict[str, Any], files: dict[str, str], key: str = BUNDLE_KEY) -> str:
+    """What `setpoint push` writes: the bundle, as one object; returns its version id."""
+    body = json.dumps({"format_version": "1", "specs": files}).encode()
+    response = estate["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
+    return str(response["VersionId"])
+
+
+def created(key: str, version_id: str | None, bucket: str = BUCKET) -> dict[str, Any]:
+    event = copy.deepcopy(EVENT)
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    if version_id is None:
+        del event["detail"]["object"]["version-id"]
+    else:
+        event["detail"]["object"]["version-id"] = version_id
+    return event
+
+
+def make_runtime(notifier: PostsAlerts, uri: str = f"s3://{BUCKET}/{BUNDLE_KEY}") -> Runtime:
+    clients = ClientCache()
+    return Runtime(
+        clients=clients,
+        pipeline=build_pipeline(clients),
+        specs=S3SpecProvider(lambda: clients.client("s3"), uri),
+        notifiers=[notifier],
+        regions=[REGION],
+        account=ACCOUNT,
+        state=MemoryStateStore(),
+    )
+
+
+def cloud_change(runtime: Runtime, record: dict[str, Any]) -> EventOutcome:
+    return handle_cloudtrail_event(record, runtime)
+
+
+def revoke_record(group: str, port: int, cidr: str) -> dict[str, Any]:
+    record = authorize_record(group, cidr=cidr, port=port)
+    record["eventName"] = "RevokeSecurityGroupIngress"
+    record["eventID"] = f"revoke-{group}-{port}"
+    record["userIdentity"]["arn"] = f"arn:aws:iam::{ACCOUNT}:user/bob"
+    return record
+
+
+def resources(outcome: EventOutcome) -> list[tuple[str | None, Status]]:
+    return [(f.name, f.status) for f in outcome.findings if f.kind is not Kind.GUARD]
+
+
+@pytest.fixture
+def chat(webhook: tuple[str, list[dict[str, Any]]]) -> tuple[PostsAlerts, list[dict[str, Any]]]:
+    url, received = webhook
+    return notifier_for(url, "slack"), received
+
+
+def test_a_tightened_spec_is_pending_apply_until_the_cloud_follows(
+    estate: dict[str, Any], chat: tuple[PostsAlerts, list[dict[str, Any]]]
+):
+    notifier, received = chat
+    runtime = make_runtime(notifier)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()  # the process has read the specs before (a warm Lambda)
+
+    # the pull request that drops SSH is merged and pushed; the group still allows it
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    assert resources(outcome) == [("web", Status.DRIFTED)]
+    assert [a.kind for a in outcome.alerts] == [AlertKind.PENDING_APPLY]
+    assert len(received) == 1
+    text = received[0]["text"]
+    assert text.startswith("Pending apply: the spec for")
+    assert "tcp/22" in text and WEB_PATH in text
+    assert "Drift:" not in text
+
+    # S3 and EventBridge deliver at least once: the same event again says nothing
+    again = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    assert again.alerts == [] and len(received) == 1
+
+    # someone applies the change: the revoke closes the story as "applied", once
+    estate["ec2"].revoke_security_group_ingress(
+        GroupId=estate["web"], IpPermissions=[rule(22, "10.0.0.0/8")]
+    )
+    applied = cloud_change(runtime, revoke_record(estate["web"], 22, "10.0.0.0/8"))
+
+    assert [a.kind for a in applied.alerts] == [AlertKind.APPLIED]
+    assert len(received) == 2
+    assert received[1]["text"].startswith("Applied: ")
+    assert f"arn:aws:iam::{ACCOUNT}:user/bob" in received[1]["text"]
+    assert cloud_change(runtime, revoke_record(estate["web"], 22, "10.0.0.0/8")).alerts == []
+    assert len(received) == 2
+
+
+def test_an_unapproved_change_on_top_of_a_pending_one_is_not_pending(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+    # while the change waits to be applied, someone opens RDP to the world by hand
+    open_port(estate["ec2"], estate["web"], 3389, "0.0.0.0/0")
+    outcome = cloud_change(runtime, authorize_record(estate["web"], port=3389))
+
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY, AlertKind.CHANGED]
+    alert = outcome.alerts[0]
+    record = runtime.state.get(record_key(alert.finding))
+    assert record is not None and not record.pending
+    assert alert.thread == (MessageRef("recorder", "m1"),)
+    assert {c.actual["ports"] for c in alert.finding.changes if c.actual} == {"22", "3389"}
+
+    # applying the pending part now is not "applied": the unapproved port is still open
+    estate["ec2"].revoke_security_group_ingress(
+        GroupId=estate["web"], IpPermissions=[rule(22, "10.0.0.0/8")]
+    )
+    cloud_change(runtime, revoke_record(estate["web"], 22, "10.0.0.0/8"))
+    assert AlertKind.APPLIED not in recorder.kinds()
+
+
+def test_an_unrelated_spec_edit_reads_only_its_own_resource(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    # web is off its spec (22 is open, the spec does not allow it) and was alerted before
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+    reads: list[dict[str, Any]] = []
+    estate_client = runtime.clients.client("ec2", REGION)
+    estate_client.meta.events.register(
+        "provide-client-params.ec2.DescribeSecurityGroups",
+        lambda params, **_: reads.append(dict(params)),
+    )
+
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc, 5433)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    assert resources(outcome) == [("db", Status.DRIFTED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+    assert recorder.alerts[0].finding.id == estate["db"]
+    named = json.dumps(reads)
+    assert estate["db"] in named or '"db"' in named
+    assert estate["web"] not in named and '"web"' not in named
+
+
+def test_a_malformed_push_is_unknown_naming_file_and_line_and_nothing_pending(
+    estate: dict[str, Any],
+):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+
+    broken = web_spec(vpc, ssh=False).replace("ports: 443", "ports: 99999")
+    version = push(estate, {WEB_PATH: broken, DB_PATH: db_spec(vpc, 5433)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    (finding,) = outcome.findings
+    assert finding.status is Status.UNKNOWN
+    assert f"{WEB_PATH}:8: ingress[0].ports: 99999 is out of range" in (finding.reason or "")
+    assert recorder.kinds() == [AlertKind.NEW]
+    assert AlertKind.PENDING_APPLY not in recorder.kinds()
+
+    # the fix is pushed: the bundle loads again, the "unknown" closes, db is pending apply
+    fixed = push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc, 5433)})
+    handle_spec_change(created(BUNDLE_KEY, fixed), runtime)
+    assert recorder.kinds() == [
+        AlertKind.NEW,
+        AlertKind.BACK_TO_NORMAL,
+        AlertKind.PENDING_APPLY,
+    ]
+    assert recorder.alerts[2].finding.id == estate["db"]
+
+
+def test_a_removed_spec_leaves_its_group_unmanaged(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=True)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    assert resources(outcome) == [("db", Status.UNMANAGED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_writes_outside_the_spec_location_are_skipped_with_a_reason(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    push(estate, {WEB_PATH: web_spec(estate["vpc"], ssh=False)})
+    runtime.specs()
+    other = estate["s3"].put_object(Bucket=BUCKET, Key="notes/readme.json", Body=b"{}")
+
+    outcome = handle_spec_change(created("notes/readme.json", other["VersionId"]), runtime)
+    elsewhere = handle_spec_change(created(BUNDLE_KEY, "v1", bucket="another-bucket"), runtime)
+
+    assert outcome.findings == [] and elsewhere.findings == []
+    assert "outside the spec location" in outcome.skipped[0].detail
+    assert "s3://another-bucket/" in elsewhere.skipped[0].detail
+    assert recorder.alerts == []
+
+
+def test_one_yaml_per_object_compares_with_that_objects_previous_version(
+    estate: dict[str, Any],
+):
+    recorder = Recorder()
+    runtime = make_runtime(recorder, uri=f"s3://{BUCKET}/policies/")
+    vpc = estate["vpc"]
+    s3 = estate["s3"]
+    s3.put_object(Bucket=BUCKET, Key=WEB_PATH, Body=web_spec(vpc, ssh=True).encode())
+    s3.put_object(Bucket=BUCKET, Key=DB_PATH, Body=db_spec(vpc).encode())
+    # a cold process: nothing loaded before, the object's history says what changed
+
+    put = s3.put_object(Bucket=BUCKET, Key=WEB_PATH, Body=web_spec(vpc, ssh=False).encode())
+    outcome = handle_spec_change(created(WEB_PATH, put["VersionId"]), runtime)
+
+    assert resources(outcome) == [("web", Status.DRIFTED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_without_versions_the_last_loaded_specs_are_the_before(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+
+    outcome = handle_spec_change(created(BUNDLE_KEY, None), runtime)
+
+    assert resources(outcome) == [("web", Status.DRIFTED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_a_cold_process_without_versions_compares_nothing_and_says_why(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    push(estate, {WEB_PATH: web_spec(estate["vpc"], ssh=False)})
+
+    outcome = handle_spec_change(created(BUNDLE_KEY, None), runtime)
+
+    assert resources(outcome) == []
+    assert "no earlier specs" in outcome.skipped[0].detail
+    assert recorder.alerts == []
+
+
+def test_the_rule_pattern_names_only_the_spec_bucket():
+    assert spec_event_pattern(BUCKET) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [BUCKET]}},
+    }
