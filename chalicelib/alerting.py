@@ -7,6 +7,7 @@ the same rules: one alert per drift, and an alert nobody heard is never lost.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,9 @@ from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.events.route import Skipped
 from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, MessageRef
-from chalicelib.runtime import Runtime
+from chalicelib.notify.delivery import SsmWebhookNotifier
+from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
+from chalicelib.runtime import AlertOutbox, PostsAlerts, Runtime
 from chalicelib.state import Cause, apply_finding, release, remember_messages
 
 logger = logging.getLogger("setpoint")
@@ -30,6 +33,7 @@ class EventOutcome:
     delivered: int = 0
     alerts: list[Alert] = field(default_factory=list)
     deduplicated: int = 0
+    outboxed: int = 0  # alerts parked in the outbox for the notifiers that failed
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,7 @@ class EventOutcome:
             ],
             "delivered": self.delivered,
             "deduplicated": self.deduplicated,
+            "outboxed": self.outboxed,
         }
 
 
@@ -64,10 +69,14 @@ def deliver(
     """Turn findings into alerts through the state store, post them, remember where.
 
     The state write comes first and is conditional, so of two Lambdas handling the same
-    drift only one alerts; a drift already alerted (same fingerprint) posts nothing. If
-    every notifier fails, the claim is released and — for events — the invocation fails,
-    so Lambda's retry alerts again: nothing is lost. The sweep passes
-    `raise_on_failure=False`: the next sweep finds the same drift anyway.
+    drift only one alerts; a drift already alerted (same fingerprint) posts nothing.
+    When a notifier still fails after its own retries, the alert goes to the outbox for
+    just the notifiers that failed, and the state keeps its decision (the outbox owes
+    chat that message; a retry of this invocation must not alert twice). Without an
+    outbox, or when the outbox cannot take it, the old rule holds: if no notifier heard
+    it the claim is released and — for events — the invocation fails, so Lambda's retry
+    alerts again: nothing is lost. The sweep passes `raise_on_failure=False`: the next
+    sweep finds the same drift anyway.
     """
     failures: list[str] = []
     for finding in findings:
@@ -80,44 +89,131 @@ def deliver(
                 outcome.deduplicated += 1
             continue
         outcome.alerts.append(alert)
-        refs, errors, heard = _post(runtime, alert)
-        failures.extend(errors)
-        outcome.delivered += heard
-        if errors and not heard:
+        posted = post_alert(runtime.notifiers, alert)
+        outcome.delivered += posted.heard
+        if decision.starts_thread and posted.refs and decision.record is not None:
+            remember_messages(runtime.state, decision.record, tuple(posted.refs))
+        if not posted.failed:
+            continue
+        if runtime.outbox is not None and _park(runtime.outbox, alert, posted, outcome):
+            outcome.outboxed += 1
+            continue
+        failures.extend(posted.errors)
+        if not posted.heard:
             release(runtime.state, decision)  # nobody heard it: let the retry alert again
-        elif decision.starts_thread and refs and decision.record is not None:
-            remember_messages(runtime.state, decision.record, tuple(refs))
     outcome.errors.extend(f"delivery_failed: {failure}" for failure in failures)
     if failures and raise_on_failure:
         raise DeliveryError("; ".join(failures))
 
 
-def _post(runtime: Runtime, alert: Alert) -> tuple[list[MessageRef], list[str], int]:
-    """(where it went, what failed, how many notifiers delivered it)."""
-    refs: list[MessageRef] = []
-    errors: list[str] = []
-    heard = 0
-    for notifier in runtime.notifiers:
-        try:
-            posted = notifier.post(alert)
-        except (DeliveryError, ConfigError) as exc:
-            partial = tuple(getattr(exc, "refs", ()))  # a routed notifier may half succeed
-            refs.extend(partial)
-            heard += bool(partial)
-            errors.append(str(exc))
-            logger.error(
-                "delivery_failed",
-                extra={
-                    "error": str(exc),
-                    "finding_id": alert.finding.id,
-                    "status": alert.finding.status,
-                    "alert": alert.kind,
-                },
-            )
-            continue
-        heard += 1
-        if isinstance(posted, tuple):
-            refs.extend(posted)
-        elif posted is not None:
-            refs.append(posted)
-    return refs, errors, heard
+def _park(outbox: AlertOutbox, alert: Alert, posted: Posted, outcome: EventOutcome) -> bool:
+    """Hand the alert to the outbox for the notifiers that failed; False if it refused."""
+    try:
+        outbox.put(alert, posted.first_error, tuple(posted.failed))
+    except Exception as exc:  # any outbox failure: fall back to failing the invocation
+        outcome.errors.append(f"outbox_failed: {exc}")
+        logger.error(
+            "outbox_failed",
+            extra={"error": str(exc), "finding_id": alert.finding.id, "alert": alert.kind},
+        )
+        return False
+    logger.warning(
+        "alert_outboxed",
+        extra={
+            "finding_id": alert.finding.id,
+            "alert": alert.kind,
+            "targets": list(posted.failed),
+            "error": posted.first_error,
+        },
+    )
+    return True
+
+
+@dataclass
+class Posted:
+    """What posting one alert to the configured notifiers did."""
+
+    refs: list[MessageRef] = field(default_factory=list)  # messages that got through
+    errors: list[str] = field(default_factory=list)  # one line per notifier that failed
+    failed: list[str] = field(default_factory=list)  # their target labels
+    heard: int = 0  # notifiers (top level) that delivered it, wholly or in part
+    unmatched: list[str] = field(default_factory=list)  # asked-for targets not configured
+
+    @property
+    def first_error(self) -> str:
+        return self.errors[0] if self.errors else ""
+
+
+def target_label(notifier: Any) -> str:
+    """The name a failed notifier is retried by: stable across processes.
+
+    Mostly the notifier's `name` (its MessageRef name). A webhook whose URL sits in SSM
+    is named after its host only once the URL is read, so it is labelled by its
+    parameter (or the name configured for it), which a fresh process knows too.
+    """
+    if isinstance(notifier, SsmWebhookNotifier):
+        return str(notifier.options.get("name") or f"ssm:{notifier.parameter_name}")
+    return str(getattr(notifier, "name", None) or type(notifier).__name__)
+
+
+def post_alert(
+    notifiers: Sequence[PostsAlerts], alert: Alert, only: Collection[str] | None = None
+) -> Posted:
+    """Post to every notifier (or, given `only`, to the targets so labelled; a routed
+    notifier is searched for them whichever route chose them)."""
+    posted = Posted()
+    matched: set[str] = set()
+    for notifier in notifiers:
+        target: PostsAlerts = notifier
+        if only is not None:
+            if isinstance(notifier, RoutedNotifier):
+                chosen = [n for n in _members(notifier) if target_label(n) in only]
+                if not chosen:
+                    continue
+                target = RoutedNotifier([], chosen)
+                matched.update(target_label(n) for n in chosen)
+            elif target_label(notifier) in only:
+                matched.add(target_label(notifier))
+            else:
+                continue
+        _post_one(notifier, target, alert, posted)
+    if only is not None:
+        posted.unmatched = [label for label in only if label not in matched]
+    return posted
+
+
+def _members(routed: RoutedNotifier) -> list[Any]:
+    found: dict[int, Any] = {}
+    for route in routed.routes:
+        found.update((id(n), n) for n in route.notifiers)
+    found.update((id(n), n) for n in routed.default)
+    return list(found.values())
+
+
+def _post_one(notifier: PostsAlerts, target: PostsAlerts, alert: Alert, posted: Posted) -> None:
+    try:
+        sent = target.post(alert)
+    except (DeliveryError, ConfigError) as exc:
+        partial = tuple(getattr(exc, "refs", ()))  # a routed notifier may half succeed
+        posted.refs.extend(partial)
+        posted.heard += bool(partial)
+        posted.errors.append(str(exc))
+        if isinstance(exc, RoutedDeliveryError):
+            posted.failed.extend(target_label(f.notifier) for f in exc.failures)
+        else:
+            posted.failed.append(target_label(notifier))
+        logger.error(
+            "delivery_failed",
+            extra={
+                "error": str(exc),
+                "finding_id": alert.finding.id,
+                "status": alert.finding.status,
+                "alert": alert.kind,
+            },
+        )
+        return
+    posted.heard += 1
+    if isinstance(sent, tuple):
+        posted.refs.extend(sent)
+    elif sent is not None:
+        posted.refs.append(sent)
