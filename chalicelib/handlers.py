@@ -11,32 +11,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.alerting import EventOutcome, deliver
-from chalicelib.errors import (
-    EventError,
-    SetpointError,
-    SpecError,
-    SpecSetError,
-)
+from chalicelib.errors import EventError, SetpointError
 from chalicelib.events.route import Routed, Skipped, route_payload
 from chalicelib.model import Finding, Kind, ResourceRef
-from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.pipeline import SweepResult, evaluate_with_specs, unknown_finding
+from chalicelib.recheck import Settling
 from chalicelib.runtime import Runtime
 
 logger = logging.getLogger("setpoint")
 
 
-def _specs_or_unknown(runtime: Runtime, refs: tuple[ResourceRef, ...]) -> Any:
-    """The spec catalog, or unknown findings saying why it could not be loaded."""
-    try:
-        return runtime.specs(), []
-    except (SpecError, SpecSetError, SetpointError) as exc:
-        reason = f"specs could not be loaded: {exc}"
-        logger.error("spec_error", extra={"error": str(exc)})
-        return None, [unknown_finding(ref, reason) for ref in refs]
-
-
 def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) -> EventOutcome:
-    """Route a CloudTrail record, re-read what it touched, compare, and alert."""
+    """Route a CloudTrail record, re-read what it touched, compare, and alert.
+
+    With a re-check queue (the Lambda), findings on a resource that is still settling after
+    its create wait for the re-check, and a read that explains nothing is re-read once
+    after the delay (see `recheck.py`); without one, the first read is final.
+    """
     outcome = EventOutcome()
     try:
         results = route_payload(payload)
@@ -44,27 +35,29 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
         outcome.errors.append(f"malformed_event: {exc}")
         logger.error("malformed_event", extra={"error": str(exc)})
         return outcome
+    settling = Settling(runtime, runtime.recheck) if runtime.recheck is not None else None
     for result in results:
         if isinstance(result, Skipped):
             outcome.skipped.append(result)
             logger.info("skipped", extra={"reason": result.reason.value, "detail": result.detail})
             continue
-        outcome.findings.extend(evaluate_routed(result, runtime))
+        findings = evaluate_routed(result, runtime)
+        if settling is not None:
+            findings, held = settling.screen(result, findings)
+            for finding in held:
+                logger.info(
+                    "held_for_recheck",
+                    extra={"kind": finding.kind.value, "id": finding.id, "status": finding.status},
+                )
+        outcome.findings.extend(findings)
     deliver(runtime, outcome.findings, outcome)
+    if settling is not None:
+        settling.after_delivery(outcome.findings, outcome)
     return outcome
 
 
 def evaluate_routed(routed: Routed, runtime: Runtime) -> list[Finding]:
-    catalog, unknown = _specs_or_unknown(runtime, routed.refs)
-    if catalog is None:
-        return [_with_actor(f, routed) for f in unknown]
-    return runtime.pipeline.evaluate(routed.refs, catalog, routed.actor)
-
-
-def _with_actor(finding: Finding, routed: Routed) -> Finding:
-    import dataclasses
-
-    return dataclasses.replace(finding, actor=routed.actor)
+    return evaluate_with_specs(runtime.pipeline, runtime.specs, routed.refs, routed.actor)
 
 
 def run_sweep(runtime: Runtime) -> SweepResult:

@@ -7,13 +7,15 @@ One `KindPipeline` per resource kind; the handler and the CLI only ever talk to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.compare.security_group import evaluate_security_group
-from chalicelib.errors import ConfigError, ReadError
+from chalicelib.errors import ConfigError, ReadError, SetpointError
+from chalicelib.events.lifecycle import deletes
 from chalicelib.model import (
     Actor,
     Finding,
@@ -25,6 +27,9 @@ from chalicelib.model import (
     finding_for_ref,
 )
 from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.state.transitions import gone_finding
+
+logger = logging.getLogger("setpoint")
 
 
 def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> Finding:
@@ -170,6 +175,13 @@ class SecurityGroupPipeline:
         return result
 
 
+def _about(findings: Sequence[Finding], ref: ResourceRef) -> bool:
+    """Whether a finding speaks for `ref` (a delete by id may also find other, spec'd groups)."""
+    if ref.id:
+        return any(f.id == ref.id for f in findings)
+    return bool(findings)
+
+
 class Pipeline:
     """All kinds behind one interface, for the Lambda handlers and the CLI alike."""
 
@@ -186,7 +198,11 @@ class Pipeline:
             if kind is None:
                 findings.append(unknown_finding(ref, f"kind {ref.kind} is not enabled"))
                 continue
-            for finding in kind.evaluate_ref(ref, catalog):
+            found = kind.evaluate_ref(ref, catalog)
+            if actor is not None and deletes(actor.event_name, ref.kind) and not _about(found, ref):
+                # deleted, and no spec wants it back: close any open alert on it as gone
+                found = [*found, gone_finding(ref)]
+            for finding in found:
                 findings.append(dataclasses.replace(finding, actor=actor) if actor else finding)
         return findings
 
@@ -208,3 +224,20 @@ class Pipeline:
                 found = pipeline.sweep(catalog, account, regions, wanted)
                 result.findings.extend(found.findings)
         return result
+
+
+def evaluate_with_specs(
+    pipeline: Pipeline,
+    specs: Callable[[], SpecCatalog],
+    refs: Sequence[ResourceRef],
+    actor: Actor | None = None,
+) -> list[Finding]:
+    """Evaluate `refs` against the current specs; specs that cannot be loaded make each ref
+    `unknown`, saying why, instead of failing the invocation nobody reads."""
+    try:
+        catalog = specs()
+    except SetpointError as exc:
+        logger.error("spec_error", extra={"error": str(exc)})
+        reason = f"specs could not be loaded: {exc}"
+        return [dataclasses.replace(unknown_finding(ref, reason), actor=actor) for ref in refs]
+    return pipeline.evaluate(refs, catalog, actor)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.model import Change, Finding, Kind, Status
+from chalicelib.state.transitions import is_gone
 
 # The order a reader meets statuses in counts and summaries.
 PROBLEM_STATUSES: tuple[Status, ...] = (
@@ -134,33 +135,52 @@ def change_line(change: Change, *, open_marker: str | None = OPEN_MARKER) -> str
     return line
 
 
-def count_statuses(findings: Iterable[Finding], checked: int) -> dict[str, int]:
-    """Counts per status; `in_sync` is whatever was checked and is not a problem.
+def is_off_spec(finding: Finding) -> bool:
+    """Drifted, unmanaged, missing or unknown: what a report lists and an exit code counts.
 
-    Raises ValueError when the problems outnumber `checked`: a caller bug that would
-    otherwise print a negative count.
+    A resource that was deleted while no spec named it (`is_gone`) is not: nothing is left
+    to fix, and its open alert was closed as "gone".
+    """
+    return finding.status is not Status.IN_SYNC and not is_gone(finding)
+
+
+def count_statuses(findings: Iterable[Finding], checked: int) -> dict[str, int]:
+    """Counts per status; `in_sync` is whatever was checked and is neither off spec nor gone.
+
+    `gone` (deleted, no spec names it) appears only when there is one, so the summary of a
+    sweep keeps the documented keys. Raises ValueError when the findings outnumber
+    `checked`: a caller bug that would otherwise print a negative count.
     """
     counts = {status.value: 0 for status in PROBLEM_STATUSES}
+    gone = 0
     for finding in findings:
-        if finding.status is not Status.IN_SYNC:
+        if is_gone(finding):
+            gone += 1
+        elif finding.status is not Status.IN_SYNC:
             counts[finding.status.value] += 1
     problems = sum(counts.values())
-    if checked < problems:
-        raise ValueError(f"checked={checked} is less than the {problems} findings reported")
-    return {
+    if checked < problems + gone:
+        raise ValueError(f"checked={checked} is less than the {problems + gone} findings reported")
+    summary = {
         "checked": checked,
-        "in_sync": checked - problems,
+        "in_sync": checked - problems - gone,
         "drifted": counts["drifted"],
         "missing": counts["missing"],
         "unmanaged": counts["unmanaged"],
         "unknown": counts["unknown"],
     }
+    if gone:
+        summary["gone"] = gone
+    return summary
 
 
 def count_line(counts: Mapping[str, int]) -> str:
     """`Checked 12: 10 in sync, 1 drifted, 1 unmanaged, 0 missing, 0 unknown.`"""
-    return (
+    line = (
         f"Checked {counts['checked']}: {counts['in_sync']} in sync, "
         f"{counts['drifted']} drifted, {counts['unmanaged']} unmanaged, "
-        f"{counts['missing']} missing, {counts['unknown']} unknown."
+        f"{counts['missing']} missing, {counts['unknown']} unknown"
     )
+    if counts.get("gone"):
+        line += f", {counts['gone']} gone"
+    return line + "."

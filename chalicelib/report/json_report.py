@@ -9,8 +9,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.model import Actor, Change, Finding, Status
-from chalicelib.report.common import count_statuses, sort_key
+from chalicelib.model import Actor, Change, Finding
+from chalicelib.report.common import count_statuses, is_off_spec, sort_key
+from chalicelib.state.transitions import is_gone
 
 FORMAT_VERSION = "1"
 
@@ -63,13 +64,21 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
 
 
 def report_to_dict(findings: Sequence[Finding], checked: int) -> dict[str, Any]:
-    """The whole report; in-sync findings are counted, never listed."""
-    problems = sorted((f for f in findings if f.status is not Status.IN_SYNC), key=sort_key)
-    return {
+    """The whole report; in-sync findings are counted, never listed.
+
+    Resources deleted while no spec named them are not drift: they are listed under
+    `gone` (present only when there is one), never under `findings`.
+    """
+    problems = sorted((f for f in findings if is_off_spec(f)), key=sort_key)
+    report: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "summary": count_statuses(findings, checked),
         "findings": [finding_to_dict(f) for f in problems],
     }
+    gone = sorted((f for f in findings if is_gone(f)), key=sort_key)
+    if gone:
+        report["gone"] = [finding_to_dict(f) for f in gone]
+    return report
 
 
 def render_json_report(findings: Sequence[Finding], checked: int) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from chalicelib.model import Finding, Status
 from chalicelib.report.common import change_line, kind_noun, sort_key
+from chalicelib.state.transitions import is_gone
 
 SUITE_NAME = "setpoint"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -60,11 +61,12 @@ def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -
     `timestamp` (ISO 8601) is written when given; renderers never read the clock.
     """
     ordered = sorted(findings, key=sort_key)
-    failures = sum(f.status in _FAILURE_WORDS for f in ordered)
+    gone = sum(is_gone(f) for f in ordered)
+    failures = sum(f.status in _FAILURE_WORDS and not is_gone(f) for f in ordered)
     errors = sum(f.status is Status.UNKNOWN for f in ordered)
     counts = {"tests": str(len(ordered)), "failures": str(failures), "errors": str(errors)}
     root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": "0"})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": str(gone)})
     if timestamp:
         suite.set("timestamp", _xml_text(timestamp))
     for finding in ordered:
@@ -73,7 +75,11 @@ def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -
             "testcase",
             {"classname": str(finding.kind.value), "name": _xml_text(testcase_name(finding))},
         )
-        if finding.status in _FAILURE_WORDS:
+        if is_gone(finding):
+            # deleted while no spec named it: nothing to fix, so not a failure
+            message = f"gone: {finding.reason or 'deleted, and no spec names it'}"
+            ET.SubElement(case, "skipped", {"message": _xml_text(message)})
+        elif finding.status in _FAILURE_WORDS:
             changes = len(finding.changes)
             message = f"{finding.status.value}: {_FAILURE_WORDS[finding.status]}"
             if changes:

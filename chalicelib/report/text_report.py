@@ -17,10 +17,12 @@ from chalicelib.report.common import (
     count_statuses,
     id_and_name,
     is_alarming,
+    is_off_spec,
     kind_noun,
     one_line,
     sort_key,
 )
+from chalicelib.state.transitions import is_gone
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -99,15 +101,29 @@ def render_finding_block(finding: Finding, *, color: bool = False) -> list[str]:
     return lines
 
 
+def render_gone_block(finding: Finding, *, color: bool = False) -> list[str]:
+    """A resource deleted while no spec named it: said, but not as drift."""
+    title = _paint("gone", _BOLD + _GREEN, color)
+    lines = [
+        f"{title}: {kind_noun(finding.kind)} {id_and_name(finding)} was deleted; no spec names it",
+        f"    {_where(finding)}",
+    ]
+    if finding.actor is not None:
+        lines.append(f"    {_actor_line(finding.actor)}")
+    return lines
+
+
 def render_text_report(findings: Sequence[Finding], checked: int, *, color: bool = False) -> str:
     """The whole report; in-sync findings are counted, never listed."""
     counts = count_statuses(findings, checked)
-    problems = sorted((f for f in findings if f.status is not Status.IN_SYNC), key=sort_key)
+    problems = sorted((f for f in findings if is_off_spec(f)), key=sort_key)
     out: list[str] = []
     if any(f.changes for f in problems):
         out += [LEGEND, ""]
     for finding in problems:
         out += [*render_finding_block(finding, color=color), ""]
+    for finding in sorted((f for f in findings if is_gone(f)), key=sort_key):
+        out += [*render_gone_block(finding, color=color), ""]
     if not problems:
         quiet = "every resource checked matches its spec" if checked else "nothing was checked"
         out += [f"No drift: {quiet}.", ""]

@@ -105,6 +105,11 @@ class DynamoStateStore:
         self._client = dynamodb_client
         self._ttl = ttl
 
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client, for stores that share the table (settle windows)."""
+        return self._client
+
     def get(self, key: str) -> StateRecord | None:
         response = self._call(
             "get_item",
