@@ -129,6 +129,8 @@ def handle_outbox_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str,
     the event source mapping honours when `ReportBatchItemFailures` is on: records that
     went through are deleted, the others come back after the visibility timeout.
     """
+    if not event.get("Records"):
+        return {"batchItemFailures": []}  # Lambda never sends one; Powertools refuses it
     from aws_lambda_powertools.utilities.batch import (
         BatchProcessor,
         EventType,
