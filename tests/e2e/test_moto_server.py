@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,7 +101,23 @@ def test_demo_runs_the_whole_loop_and_exits_0() -> None:
     out = result.stdout
     assert "+ ingress tcp/22 from 0.0.0.0/0 — not in spec" in out
     assert "Who: arn:aws:iam::123456789012:user/alice" in out
-    assert "webhook received 1 message(s)" in out
-    assert "webhook still holds 1 message(s)" in out  # the duplicate and the sweep stay quiet
-    assert "Back to normal: security group web" in out
-    assert out.rstrip().endswith('each closed with "back to normal".')
+    alert = re.search(
+        r"Slack received 1 message\(s\): #team-web \(the team=web tag chose it\), "
+        r"ts (\S+): Drift: security group web",
+        out,
+    )
+    assert alert, out[-3000:]
+    ts = alert.group(1)
+    assert "Slack still holds 1 message(s)" in out  # the duplicate and the sweep stay quiet
+    # back to normal went into the alert's thread: thread_ts is the first alert's ts
+    assert re.search(
+        rf"Slack #team-web, in the thread of ts {re.escape(ts)} \(the alert's\), also sent to "
+        r"the channel: Back to normal: security group web \(sg-\w+\) matches its spec again "
+        r"— fixed by arn:aws:iam::123456789012:user/bob",
+        out,
+    )
+    chat = out.split("== 9.")[1]
+    tops = re.findall(r"^  \[(\S+)\] Drift: ", chat, re.M)
+    replies = re.findall(r"^    └ \[\S+, thread (\S+)\] Back to normal: ", chat, re.M)
+    assert tops[0] == ts and len(tops) == 3 and replies == tops  # each alert closed in its thread
+    assert out.rstrip().endswith('each closed with "back to normal" in its thread.')
