@@ -68,6 +68,9 @@ class ShardMessage:
     index: int
     total: int
     delay_seconds: int = 0
+    # epoch seconds before which the shard must not run; set when the delay exceeds what
+    # one SQS DelaySeconds can hold (the worker sends the message on again until then)
+    not_before: int = 0
 
 
 def families(kinds: Iterable[Kind] | None) -> dict[Family, tuple[Kind, ...]]:
@@ -138,6 +141,7 @@ def encode_message(message: ShardMessage) -> str:
         "index": message.index,
         "total": message.total,
         "delay": message.delay_seconds,
+        "nb": message.not_before,
         "account": shard.account,
         "region": shard.region,
         "family": shard.family,
@@ -178,6 +182,13 @@ def decode_message(body: str) -> ShardMessage:
         index, total = int(data["index"]), int(data["total"])
         if not 0 <= index < total:
             raise ValueError(f"index {index} outside 0..{total - 1}")
-        return ShardMessage(shard, str(data["run"]), index, total, int(data.get("delay", 0)))
+        return ShardMessage(
+            shard,
+            str(data["run"]),
+            index,
+            total,
+            int(data.get("delay", 0)),
+            int(data.get("nb", 0)),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"sweep message field missing or wrong: {exc}") from None

@@ -1,0 +1,70 @@
+"""Sweep settings, from the Lambda's environment (the CLI builds them from its flags)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from chalicelib.aws import DEFAULT_ROLE_NAME
+from chalicelib.errors import ConfigError
+from chalicelib.sweep.accounts import parse_accounts, parse_regions
+
+ENV_QUEUE_URL = "SETPOINT_SWEEP_QUEUE_URL"
+ENV_ACCOUNTS = "SETPOINT_ACCOUNTS"
+ENV_ROLE_NAME = "SETPOINT_ROLE_NAME"
+ENV_EXTERNAL_ID = "SETPOINT_EXTERNAL_ID"
+ENV_WINDOW = "SETPOINT_SWEEP_WINDOW_SECONDS"
+ENV_CONCURRENCY = "SETPOINT_SWEEP_CONCURRENCY"
+ENV_REGIONS = "SETPOINT_REGIONS"
+ENV_STATE = "SETPOINT_STATE"
+ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
+DEFAULT_WINDOW_SECONDS = 600
+DEFAULT_CONCURRENCY = 10
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """`accounts`: ids, "organization", or None (own account). `regions`: a list, or None
+    for each account's enabled regions (SETPOINT_REGIONS=enabled)."""
+
+    accounts: list[str] | str | None = None
+    regions: tuple[str, ...] | None = None
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    window_seconds: int = DEFAULT_WINDOW_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
+    queue_url: str | None = None
+    state_uri: str = "memory://"
+    outbox_dlq_url: str | None = None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def settings_from_env(
+    env: Mapping[str, str] | None = None, default_regions: Sequence[str] = ()
+) -> SweepSettings:
+    env = os.environ if env is None else env
+    regions = parse_regions(env.get(ENV_REGIONS), default_regions)
+    return SweepSettings(
+        accounts=parse_accounts(env.get(ENV_ACCOUNTS)),
+        regions=tuple(regions) if regions is not None else None,
+        role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,
+        external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
+        window_seconds=_int(env, ENV_WINDOW, DEFAULT_WINDOW_SECONDS, 0, 12 * 3600),
+        concurrency=_int(env, ENV_CONCURRENCY, DEFAULT_CONCURRENCY, 1, 1000),
+        queue_url=env.get(ENV_QUEUE_URL, "").strip() or None,
+        state_uri=env.get(ENV_STATE, "").strip() or "memory://",
+        outbox_dlq_url=env.get(ENV_OUTBOX_DLQ_URL, "").strip() or None,
+    )

@@ -1,0 +1,223 @@
+"""The fan-out end to end on moto: schedule -> SQS -> workers -> alerts and one digest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.aws import ClientCache
+from chalicelib.runtime import Runtime
+from chalicelib.state import DynamoStateStore
+from chalicelib.sweep.runs import DynamoRunStore
+from chalicelib.sweep.settings import SweepSettings
+from chalicelib.sweep.shards import MAX_DELAY_SECONDS, decode_message, stable_delay
+from chalicelib.sweep.worker import (
+    SweepService,
+    enqueue_shards,
+    handle_shard_batch,
+    sweep_in_process,
+    sweep_service,
+)
+from tests.sweep.conftest import MANAGEMENT, TABLE, Org, make_runtime
+
+REGIONS = ["eu-west-1", "us-east-1"]
+
+
+def write_specs(root: Path, allowed: str) -> Path:
+    folder = root / "security_groups"
+    folder.mkdir(parents=True)
+    # no region: the group may be in any region; it lives in us-east-1
+    (folder / "app.yaml").write_text(
+        f"kind: security_group\nname: app\naccount: '{allowed}'\ndescription: app\n"
+        "ingress:\n  - proto: tcp\n    ports: 443\n    cidr: 10.0.0.0/8\n"
+    )
+    # no region, and no such group anywhere: missing once, not once per region
+    (folder / "gone.yaml").write_text(
+        f"kind: security_group\nname: gone\naccount: '{allowed}'\ndescription: gone\n"
+    )
+    return root
+
+
+def seed(member: ClientCache) -> None:
+    ec2 = member.client("ec2", "us-east-1")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    app = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=app,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def setup(
+    org: Org,
+    base_clients: ClientCache,
+    member_clients: ClientCache,
+    state_table: DynamoStateStore,
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> tuple[Runtime, SweepService, str, list[dict[str, Any]]]:
+    seed(member_clients)
+    url, received = webhook
+    runtime = make_runtime(
+        base_clients, write_specs(tmp_path / "policies", org.allowed), url, state_table, REGIONS
+    )
+    queue = boto3.client("sqs", region_name="eu-west-1").create_queue(QueueName="setpoint-sweep")
+    settings = SweepSettings(
+        accounts="organization",
+        regions=tuple(REGIONS),
+        window_seconds=0,  # moto honours DelaySeconds; delays have their own test
+        queue_url=queue["QueueUrl"],
+        state_uri=f"dynamodb://{TABLE}",
+    )
+    service = sweep_service(runtime, settings)
+    return runtime, service, queue["QueueUrl"], received
+
+
+def drain(queue_url: str) -> list[dict[str, Any]]:
+    """The queue's messages as the SQS event records Lambda would hand the worker."""
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    records: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return records
+        for message in got:
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:setpoint-sweep",
+                    "awsRegion": "eu-west-1",
+                }
+            )
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def sweep_once(runtime: Runtime, service: SweepService, queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    enqueued = enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    records = drain(queue_url)
+    assert len(records) == enqueued.shards == enqueued.sent
+    for first in range(0, len(records), 3):  # batches of three, as Lambda might hand them
+        answer = handle_shard_batch(
+            {"Records": records[first : first + 3]}, runtime, service=service
+        )
+        assert answer == {"batchItemFailures": []}
+    return records
+
+
+def digests(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in received if r.get("type") == "sweep_digest"]
+
+
+def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+) -> None:
+    runtime, service, queue_url, received = setup
+    records = sweep_once(runtime, service, queue_url)
+
+    shards = [decode_message(r["body"]).shard for r in records]
+    accounts = {s.account for s in shards}
+    assert accounts == {MANAGEMENT, org.allowed, org.denied}  # the suspended one is skipped
+    # per account: one security-group shard per region, one S3, one IAM
+    assert len(shards) == 3 * (len(REGIONS) + 2)
+
+    (digest,) = digests(received)
+    new = {(i["account"], i["kind"], i.get("name")): i for i in digest["new_drift"]}
+    # the region-less spec whose group exists nowhere: missing once, for the whole account
+    assert new[(org.allowed, "security_group", "gone")]["status"] == "missing"
+    # the region-less spec found in us-east-1 is not called missing by the eu-west-1 shard
+    assert (org.allowed, "security_group", "app") not in new
+    assert all(i.get("name") != "app" for i in digest["still_open"])
+    # the denied account: every one of its shards unknown, with the reason
+    (denied,) = [g for g in digest["unknown"] if org.denied in g["reason"]]
+    assert "cannot assume role" in denied["reason"] and "AccessDenied" in denied["reason"]
+    assert denied["count"] == len(REGIONS) + 1 + 4  # sg per region, s3, the 4 IAM kinds
+    assert digest["counts"]["unknown"] == denied["count"]
+    # the other accounts were read: their default groups are unmanaged, not unknown
+    assert {i["account"] for i in digest["new_drift"] if i["status"] == "unmanaged"} == {
+        MANAGEMENT,
+        org.allowed,
+    }
+
+
+def test_a_second_sweep_posts_only_its_digest_and_lists_open_drift_oldest_first(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+) -> None:
+    runtime, service, queue_url, received = setup
+    sweep_once(runtime, service, queue_url)
+    first_alerts = len(received)
+    sweep_once(runtime, service, queue_url)
+
+    assert len(received) == first_alerts + 1  # drift already alerted is not re-posted
+    second = digests(received)[-1]
+    assert second["new_drift"] == []
+    assert second["totals"]["still_open"] == digests(received)[0]["totals"]["new_drift"]
+    since = [i["since"] for i in second["still_open"]]
+    assert all(since) and since == sorted(since)
+    assert "Still open, oldest first" in second["text"]
+
+
+def test_a_shard_redelivered_after_it_counted_does_not_post_a_second_digest(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, queue_url, received = setup
+    records = sweep_once(runtime, service, queue_url)
+    handle_shard_batch({"Records": records[:1]}, runtime, service=service)  # SQS redelivers
+    assert len(digests(received)) == 1
+
+
+def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, queue_url, _ = setup
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    sent: list[dict[str, Any]] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch",
+        lambda params, **_: sent.extend(params["Entries"]),
+    )
+    long_window = SweepSettings(**{**service.settings.__dict__, "window_seconds": 3600})
+    service = SweepService(**{**service.__dict__, "settings": long_window, "epoch": lambda: 1000.0})
+    enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
+    enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
+
+    half = len(sent) // 2
+    for entry, again in zip(sent[:half], sent[half:], strict=True):
+        message = decode_message(entry["MessageBody"])
+        assert message.delay_seconds == stable_delay(message.shard.id, 3600)
+        assert decode_message(again["MessageBody"]).delay_seconds == message.delay_seconds
+        assert entry["DelaySeconds"] == min(message.delay_seconds, MAX_DELAY_SECONDS)
+        late = message.delay_seconds > MAX_DELAY_SECONDS
+        assert message.not_before == (1000 + message.delay_seconds if late else 0)
+
+    # a worker that gets a message before its time sends it on, and sweeps nothing yet
+    resent: list[dict[str, Any]] = []
+    service.sqs().meta.events.register(
+        "provide-client-params.sqs.SendMessage", lambda params, **_: resent.append(params)
+    )
+    late = next(e for e in sent if decode_message(e["MessageBody"]).not_before)
+    message = decode_message(late["MessageBody"])
+    service = SweepService(**{**service.__dict__, "epoch": lambda: 1000.0 + 900})
+    record = {"messageId": "1", "body": late["MessageBody"], "receiptHandle": "r"}
+    answer = handle_shard_batch({"Records": [record]}, runtime, service=service)
+    assert answer == {"batchItemFailures": []}
+    assert [r["MessageBody"] for r in resent] == [late["MessageBody"]]
+    assert resent[0]["DelaySeconds"] == min(MAX_DELAY_SECONDS, message.delay_seconds - 900)
