@@ -37,6 +37,8 @@ logger = logging.getLogger("setpoint")
 
 SPEC_EVENT_SOURCE = "aws.s3"
 SPEC_DETAIL_TYPES = ("Object Created",)
+# every deployment's spec bucket is `setpoint-specs-<account>-<stage>` (infra/setpoint.yaml)
+SPEC_BUCKET_PREFIX = "setpoint-specs-"
 # the same ref and wording as the sweep's, so both speak of one "specs do not load" story
 SPEC_BUNDLE_NAME = "spec bundle"
 
@@ -47,12 +49,19 @@ def spec_bundle_ref(runtime: Runtime) -> ResourceRef:
     )
 
 
-def spec_event_pattern(bucket: str) -> dict[str, Any]:
-    """The EventBridge pattern for writes to the spec bucket (for the rule or a template)."""
+def spec_event_pattern(bucket: str | None = None) -> dict[str, Any]:
+    """The EventBridge pattern for writes to the spec bucket.
+
+    app.py computes its patterns at import, when the bucket's name (it holds the account
+    id) is not known: without `bucket` the pattern matches every Setpoint spec bucket by
+    prefix, and the merge template narrows the deployed rule to the stack's own bucket.
+    The handler checks the bucket and key again either way.
+    """
+    name: Any = bucket if bucket is not None else {"prefix": SPEC_BUCKET_PREFIX}
     return {
         "source": [SPEC_EVENT_SOURCE],
         "detail-type": list(SPEC_DETAIL_TYPES),
-        "detail": {"bucket": {"name": [bucket]}},
+        "detail": {"bucket": {"name": [name]}},
     }
 
 

@@ -358,9 +358,12 @@ def test_a_cold_process_without_versions_compares_nothing_and_says_why(estate: d
     assert recorder.alerts == []
 
 
-def test_the_rule_pattern_names_only_the_spec_bucket():
+def test_the_rule_pattern_names_only_spec_buckets():
     assert spec_event_pattern(BUCKET) == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": [BUCKET]}},
     }
+    # at import time the account (part of the name) is unknown: every Setpoint spec bucket
+    assert spec_event_pattern()["detail"] == {"bucket": {"name": [{"prefix": "setpoint-specs-"}]}}
+    assert BUCKET.startswith("setpoint-specs-")

@@ -216,11 +216,21 @@ class S3SpecSource:
         ids = [entry[2] for entry in history]
         if version_id not in ids:
             raise ConfigError(f"s3://{self.bucket}/{key}: version {version_id} is not listed")
-        older = history[ids.index(version_id) + 1 :][:limit]
+        position = ids.index(version_id)
+        older = history[position + 1 :][:limit]
+        # listings give times to the second: a delete marker and a version written within
+        # the same second cannot be put in order, so do not guess
+        markers = {moment for moment, deleted, _ in history if deleted}
+        tied = markers & {moment for moment, deleted, _ in history if not deleted}
         if not older:
             yield None
             return
-        for _, deleted, older_id in older:
+        for moment, deleted, older_id in older:
+            if moment in tied or history[position][0] in tied:
+                raise ConfigError(
+                    f"s3://{self.bucket}/{key}: versions and a deletion within one second "
+                    "cannot be ordered"
+                )
             if deleted:
                 yield None
                 return

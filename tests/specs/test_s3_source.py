@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from chalicelib.errors import ConfigError, SpecSetError
-from chalicelib.specs.s3_source import S3SpecSource, parse_s3_uri
+from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource, parse_s3_uri
 
 BUCKET = "setpoint-specs"
 
@@ -207,3 +207,169 @@ class _Body:
 def test_bad_uri(uri: str):
     with pytest.raises(ConfigError):
         parse_s3_uri(uri)
+
+
+# --- earlier versions, for the spec-change handler ----------------------------------------
+
+
+@pytest.fixture
+def versioned(s3: Any) -> Any:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return s3
+
+
+def put_version(s3: Any, key: str, body: str) -> str:
+    return str(s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())["VersionId"])
+
+
+def test_earlier_versions_newest_first(versioned: Any):
+    key = "specs/web.yaml"
+    put_version(versioned, key, sg("v1"))
+    put_version(versioned, key, sg("v2"))
+    third = put_version(versioned, key, sg("v3"))
+    put_version(versioned, "specs/web.yaml.bak", sg("other"))  # shares the prefix
+    source = S3SpecSource(versioned, f"s3://{BUCKET}/specs")
+
+    assert list(source.previous_bodies(key, third)) == [sg("v2").encode(), sg("v1").encode()]
+    assert list(source.previous_bodies(key, third, limit=1)) == [sg("v2").encode()]
+
+
+def test_a_new_object_had_nothing_earlier(versioned: Any):
+    source = S3SpecSource(versioned, f"s3://{BUCKET}/specs")
+    first = put_version(versioned, "specs/db.yaml", sg("db"))
+    assert list(source.previous_bodies("specs/db.yaml", first)) == [None]
+
+
+def test_without_a_listed_version_the_history_cannot_be_told(versioned: Any):
+    source = S3SpecSource(versioned, f"s3://{BUCKET}/specs")
+    put_version(versioned, "specs/web.yaml", sg("web"))
+
+    for version in (None, "null", "not-a-version-of-it"):
+        with pytest.raises(ConfigError):
+            list(source.previous_bodies("specs/web.yaml", version))
+
+
+def test_history_across_pages_with_a_delete_marker_between():
+    """Real S3 pages ListObjectVersions (moto answers in one page): merge both lists by time."""
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    key = "p/bundle.json"
+    at = __import__("datetime").datetime
+
+    def version(vid: str, minute: int) -> dict[str, Any]:
+        return {"Key": key, "VersionId": vid, "LastModified": at(2026, 1, 1, 0, minute)}
+
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_object_versions",
+            {
+                "Versions": [version("v4", 4), version("v3", 3)],
+                "DeleteMarkers": [version("d2", 2)],
+                "IsTruncated": True,
+                "NextKeyMarker": key,
+                "NextVersionIdMarker": "v3",
+            },
+            {"Bucket": BUCKET, "Prefix": key},
+        )
+        stub.add_response(
+            "list_object_versions",
+            {"Versions": [version("v1", 1)], "IsTruncated": False},
+            {"Bucket": BUCKET, "Prefix": key, "KeyMarker": key, "VersionIdMarker": "v3"},
+        )
+        stub.add_response(
+            "get_object",
+            {"Body": __import__("io").BytesIO(b"three")},
+            {"Bucket": BUCKET, "Key": key, "VersionId": "v3"},
+        )
+        source = S3SpecSource(client, f"s3://{BUCKET}/{key}")
+        # v4's predecessor is v3; v3's is a delete marker: nothing before it counts
+        assert list(source.previous_bodies(key, "v4")) == [b"three", None]
+
+
+def test_a_deletion_in_the_same_second_as_a_version_is_not_guessed():
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    key = "p/bundle.json"
+    moment = __import__("datetime").datetime(2026, 1, 1, 0, 0, 5)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_object_versions",
+            {
+                "Versions": [
+                    {"Key": key, "VersionId": "v2", "LastModified": moment},
+                    {"Key": key, "VersionId": "v1", "LastModified": moment},
+                ],
+                "DeleteMarkers": [{"Key": key, "VersionId": "d", "LastModified": moment}],
+                "IsTruncated": False,
+            },
+            {"Bucket": BUCKET, "Prefix": key},
+        )
+        source = S3SpecSource(client, f"s3://{BUCKET}/{key}")
+        with pytest.raises(ConfigError, match="cannot be ordered"):
+            list(source.previous_bodies(key, "v2"))
+
+
+def test_listing_versions_denied_is_a_config_error():
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stub:
+        stub.add_client_error("list_object_versions", "AccessDenied", "no", 403)
+        source = S3SpecSource(client, f"s3://{BUCKET}/p/bundle.json")
+        with pytest.raises(ConfigError) as caught:
+            list(source.previous_bodies("p/bundle.json", "v1"))
+    assert "list versions of" in str(caught.value) and "AccessDenied" in str(caught.value)
+
+
+def test_catalog_with_one_object_replaced_or_removed(s3: Any):
+    put(s3, "specs/web.yaml", sg("web"))
+    put(s3, "specs/db.yaml", sg("db"))
+    source = S3SpecSource(s3, f"s3://{BUCKET}/specs")
+    source.load()
+
+    replaced = source.catalog_with("specs/web.yaml", sg("web-old").encode())
+    assert sorted(s.name or "" for s in replaced.security_groups) == ["db", "web-old"]
+    removed = source.catalog_with("specs/web.yaml", None)
+    assert [s.name for s in removed.security_groups] == ["db"]
+    with pytest.raises(SpecSetError):
+        source.catalog_with("specs/web.yaml", b"kind: [")
+
+
+def test_last_catalog_is_the_last_that_loaded(s3: Any):
+    put(s3, "specs/web.yaml", sg("web"))
+    source = S3SpecSource(s3, f"s3://{BUCKET}/specs")
+    assert source.last_catalog is None
+    good = source.load()
+    put(s3, "specs/web.yaml", "kind: [")
+    with pytest.raises(SpecSetError):
+        source.load()
+    assert source.last_catalog is good
+
+
+def test_owns_only_spec_objects_under_the_location(s3: Any):
+    folder = S3SpecSource(s3, f"s3://{BUCKET}/specs")
+    bundle = S3SpecSource(s3, f"s3://{BUCKET}/policies/bundle.json")
+
+    assert folder.owns("specs/sg/web.yaml") and folder.owns("specs/db.yml")
+    assert not folder.owns("specs/README.md") and not folder.owns("specs-old/web.yaml")
+    assert bundle.owns("policies/bundle.json")
+    assert not bundle.owns("policies/bundle.json.bak") and not bundle.owns("policies/x.yaml")
+
+
+def test_provider_makes_its_source_on_first_use(s3: Any):
+    made: list[int] = []
+
+    def make() -> Any:
+        made.append(1)
+        return s3
+
+    put(s3, "specs/web.yaml", sg("web"))
+    provider = S3SpecProvider(make, f"s3://{BUCKET}/specs")
+    assert made == []
+    assert [s.name for s in provider().security_groups] == ["web"]
+    provider()
+    assert made == [1] and provider.source.last_catalog is not None
+    with pytest.raises(ConfigError):
+        S3SpecProvider(make, "s3://Not_A_Bucket/specs")
