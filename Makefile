@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean policy package
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint package
 	$(BIN)/pytest
+
+# The Lambda's IAM policy for every stage, from the collectors' and the runtime's call tables.
+policy: $(STAMP)
+	$(BIN)/python -m chalicelib.deploy.policy
+
+# The deployable CloudFormation template (SAM) for prod, with the infrastructure Chalice does
+# not create merged in, then linted. Output under build/ (ignored by git).
+PACKAGE_DIR := build/package
+package: $(STAMP)
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage prod \
+		--merge-template infra/setpoint.yaml $(PACKAGE_DIR)
+	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml infra/member-account.yaml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_events.py --output docs/performance.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

@@ -1,0 +1,1 @@
+"""What a deployment needs from AWS: the Lambda's IAM policy, derived from tables."""

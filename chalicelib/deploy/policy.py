@@ -1,0 +1,131 @@
+"""The Lambda's least-privilege IAM policy, built from the call tables; `make policy` writes it.
+
+Reads of watched resources (Describe/Get/List) go on `"*"`: EC2's describe calls allow
+no narrower resource, and Setpoint must see every bucket, role and group to report the
+unmanaged ones. Everything that writes is scoped to Setpoint's own resources by name:
+its table, its queues, its log groups. `.chalice/policy-<stage>.json` must equal
+`render(stage)`; a test says so when someone edits one and not the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chalicelib.deploy.calls import RUNTIME_GRANTS, Names, collector_calls
+
+STAGES = ("dev", "prod")
+CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
+
+# Collector reads, grouped into one statement per service.
+_READ_STATEMENTS = (
+    ("ReadEc2", "ec2"),
+    ("ReadBuckets", "s3"),
+    ("ReadIam", "iam"),
+)
+
+
+def _statement(
+    sid: str, actions: Sequence[str], resources: Sequence[str], condition: Any = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources[0] if len(resources) == 1 else sorted(resources),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def stage_environment(stage: str, config: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment `.chalice/config.json` gives a stage (top level, then the stage)."""
+    if config is None:
+        path = CHALICE_DIR / "config.json"
+        config = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    env = dict(config.get("environment_variables", {}))
+    env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def sns_topics(env: dict[str, str]) -> list[str]:
+    """Topic ARNs of SNS notifiers configured in SETPOINT_NOTIFIERS: the only Publish targets."""
+    raw = env.get("SETPOINT_NOTIFIERS")
+    if not raw:
+        return []
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "sns" and isinstance(node.get("topic_arn"), str):
+                found.add(node["topic_arn"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(raw))
+    return sorted(found)
+
+
+def build_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
+    """The policy document for one stage."""
+    reads = collector_calls()
+    statements = []
+    for sid, prefix in _READ_STATEMENTS:
+        actions = {c.permission for c in reads if c.permission.startswith(f"{prefix}:")}
+        statements.append(_statement(sid, sorted(actions), ["*"]))
+    covered = {a for s in statements for a in s["Action"]}
+    stray = sorted({c.permission for c in reads} - covered)
+    if stray:
+        raise ValueError(f"collector permissions with no read statement: {stray}")
+    for grant in RUNTIME_GRANTS:
+        condition = grant.condition(names) if grant.condition else None
+        statements.append(_statement(grant.sid, grant.actions(), grant.resources(names), condition))
+    if topics:
+        statements.append(_statement("PublishToTopics", ["sns:Publish"], list(topics)))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def render(stage: str, config: dict[str, Any] | None = None) -> str:
+    env = stage_environment(stage, config)
+    names = Names(stage, env.get("SETPOINT_ROLE_NAME") or Names(stage).role_name)
+    return json.dumps(build_policy(names, sns_topics(env)), indent=2) + "\n"
+
+
+def policy_path(stage: str, directory: Path = CHALICE_DIR) -> Path:
+    return directory / f"policy-{stage}.json"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m chalicelib.deploy.policy [--check]`: write (or compare) every stage's file."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
+    parser.add_argument("--dir", type=Path, default=CHALICE_DIR)
+    args = parser.parse_args(argv)
+    stale = []
+    for stage in STAGES:
+        path = policy_path(stage, args.dir)
+        wanted = render(stage)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == wanted:
+            continue
+        if args.check:
+            stale.append(path.name)
+        else:
+            path.write_text(wanted, encoding="utf-8")
+            print(f"wrote {path.name}")
+    if stale:
+        print(f"out of date (run `make policy`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

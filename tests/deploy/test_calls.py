@@ -1,0 +1,143 @@
+"""Every AWS operation the collectors send is in the call table, and the policy grants it.
+
+The collectors run against moto on a session that records each operation botocore is
+about to send (`before-call`), so a new read added to a collector without a table row
+(hence without a permission in the Lambda's policy) fails here, not in production with
+AccessDenied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.aws import ClientCache
+from chalicelib.bucket_model import ALL_PROPERTIES
+from chalicelib.collectors.iam import IamCollector
+from chalicelib.collectors.security_group import SecurityGroupCollector
+from chalicelib.deploy.calls import all_calls, collector_calls
+from chalicelib.events.s3_rows import account_block_ref
+from chalicelib.kinds_iam import IamPipeline
+from chalicelib.kinds_s3 import S3BucketPipeline, bucket_collector
+from chalicelib.model import Kind, ResourceRef
+from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.s3_source import S3SpecSource
+from chalicelib.sweep.accounts import enabled_regions, organization_accounts
+from tests.conftest import REGION, make_vpc_with_web
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def recorded(aws: None) -> Iterator[tuple[ClientCache, set[tuple[str, str]]]]:
+    seen: set[tuple[str, str]] = set()
+
+    def record(model: Any, **_: Any) -> None:
+        seen.add((model.service_model.service_name, model.name))
+
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register("before-call", record)
+    yield ClientCache(session), seen
+
+
+def build_estate() -> dict[str, str]:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ids = make_vpc_with_web(ec2)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="estate", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket="estate", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="estate", Key="policies/a.yaml", Body=b"kind: security_group\nname: web\n")
+    iam = boto3.client("iam", region_name=REGION)
+    policy = iam.create_policy(PolicyName="deploy", PolicyDocument=json.dumps(DOC))["Policy"]
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.attach_role_policy(RoleName="app", PolicyArn=policy["Arn"])
+    iam.put_role_policy(RoleName="app", PolicyName="inline", PolicyDocument=json.dumps(DOC))
+    iam.create_user(UserName="ci")
+    iam.put_user_policy(UserName="ci", PolicyName="inline", PolicyDocument=json.dumps(DOC))
+    iam.create_group(GroupName="devs")
+    iam.add_user_to_group(GroupName="devs", UserName="ci")
+    iam.put_group_policy(GroupName="devs", PolicyName="inline", PolicyDocument=json.dumps(DOC))
+    boto3.client("organizations", region_name="us-east-1").create_organization(FeatureSet="ALL")
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [ids["web"]]}]
+    )["SecurityGroupRules"]
+    return {**ids, "policy": policy["Arn"], "rule": rules[0]["SecurityGroupRuleId"]}
+
+
+def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
+    """Sweeps and event reads of every kind, as the Lambda makes them."""
+    collector = bucket_collector(clients)
+    pipeline = Pipeline(
+        [
+            SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2"))),
+            S3BucketPipeline(collector, sweep_account_block=True),
+            IamPipeline(IamCollector(lambda: clients.client("iam"))),
+        ]
+    )
+    catalog = SpecCatalog()
+    account = clients.account_id()
+    result = pipeline.sweep(catalog, account, [REGION])
+    assert result.checked > 0
+    refs = [
+        ResourceRef(Kind.SECURITY_GROUP, account, REGION, id=ids["web"]),
+        ResourceRef(Kind.SECURITY_GROUP, account, REGION, name="web", vpc_id=ids["vpc"]),
+        ResourceRef(Kind.SECURITY_GROUP, account, REGION, name="default"),  # default VPC
+        ResourceRef(Kind.SECURITY_GROUP, account, REGION, rule_ids=(ids["rule"],)),
+        ResourceRef(Kind.S3_BUCKET, account, REGION, id="estate", name="estate"),
+        account_block_ref(account, REGION),
+        ResourceRef(Kind.IAM_POLICY, account, "global", id=ids["policy"]),
+        ResourceRef(Kind.IAM_ROLE, account, "global", name="app"),
+        ResourceRef(Kind.IAM_USER, account, "global", name="ci"),
+        ResourceRef(Kind.IAM_GROUP, account, "global", name="devs"),
+    ]
+    findings = pipeline.evaluate(refs, catalog)
+    assert findings and all(f.status.value != "unknown" for f in findings), findings
+    assert collector.read("estate", account=account, properties=ALL_PROPERTIES) is not None
+    enabled_regions(clients.client("ec2"))
+    organization_accounts(clients.client("organizations", "us-east-1"))
+    S3SpecSource(clients.client("s3"), "s3://estate/policies").load()
+
+
+def test_every_operation_the_lambda_sends_is_in_the_call_table(recorded: Any) -> None:
+    clients, seen = recorded
+    ids = build_estate()
+    run_everything(clients, ids)
+    table = all_calls()
+    missing = sorted(op for op in seen if op not in table)
+    assert not missing, f"operations sent with no row in chalicelib/deploy/calls.py: {missing}"
+    # and the table is not padded: each collector row was exercised
+    unused = sorted(
+        (c.service, c.operation) for c in collector_calls() if (c.service, c.operation) not in seen
+    )
+    assert not unused, f"collector rows never called (stale table?): {unused}"
+
+
+def test_the_committed_policy_grants_every_operation_recorded(recorded: Any) -> None:
+    clients, seen = recorded
+    run_everything(clients, build_estate())
+    table = all_calls()
+    policy = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+    granted = {a for s in policy["Statement"] for a in s["Action"]}
+    ungranted = sorted({table[op] for op in seen if op in table} - granted)
+    assert not ungranted, f"policy-prod.json lacks {ungranted}"
