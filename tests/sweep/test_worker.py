@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import pytest
 from chalicelib.aws import ClientCache
 from chalicelib.runtime import Runtime
 from chalicelib.state import DynamoStateStore
-from chalicelib.sweep.runs import DynamoRunStore
 from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import MAX_DELAY_SECONDS, decode_message, stable_delay
 from chalicelib.sweep.worker import (
@@ -194,8 +193,8 @@ def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
         "provide-client-params.sqs.SendMessageBatch",
         lambda params, **_: sent.extend(params["Entries"]),
     )
-    long_window = SweepSettings(**{**service.settings.__dict__, "window_seconds": 3600})
-    service = SweepService(**{**service.__dict__, "settings": long_window, "epoch": lambda: 1000.0})
+    long_window = dataclasses.replace(service.settings, window_seconds=3600)
+    service = dataclasses.replace(service, settings=long_window, epoch=lambda: 1000.0)
     enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
     enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
 
@@ -215,9 +214,28 @@ def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
     )
     late = next(e for e in sent if decode_message(e["MessageBody"]).not_before)
     message = decode_message(late["MessageBody"])
-    service = SweepService(**{**service.__dict__, "epoch": lambda: 1000.0 + 900})
+    service = dataclasses.replace(service, epoch=lambda: 1000.0 + 900)
     record = {"messageId": "1", "body": late["MessageBody"], "receiptHandle": "r"}
     answer = handle_shard_batch({"Records": [record]}, runtime, service=service)
     assert answer == {"batchItemFailures": []}
     assert [r["MessageBody"] for r in resent] == [late["MessageBody"]]
     assert resent[0]["DelaySeconds"] == min(MAX_DELAY_SECONDS, message.delay_seconds - 900)
+
+
+def test_without_a_queue_the_schedule_sweeps_every_shard_here_and_posts_the_digest(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+) -> None:
+    runtime, service, _, received = setup
+    in_process = SweepService(
+        **{
+            **service.__dict__,
+            "settings": SweepSettings(**{**service.settings.__dict__, "queue_url": None}),
+        }
+    )
+    swept = sweep_in_process(runtime, service=in_process)
+
+    (digest,) = digests(received)
+    assert digest["counts"]["checked"] == len(swept.findings)
+    assert any(org.denied in g["reason"] for g in digest["unknown"])
+    missing = [f for f in swept.findings if f.name == "gone"]
+    assert [(f.status.value, f.account) for f in missing] == [("missing", org.allowed)]
