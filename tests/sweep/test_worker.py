@@ -204,8 +204,8 @@ def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
         assert message.delay_seconds == stable_delay(message.shard.id, 3600)
         assert decode_message(again["MessageBody"]).delay_seconds == message.delay_seconds
         assert entry["DelaySeconds"] == min(message.delay_seconds, MAX_DELAY_SECONDS)
-        late = message.delay_seconds > MAX_DELAY_SECONDS
-        assert message.not_before == (1000 + message.delay_seconds if late else 0)
+        held_back = message.delay_seconds > MAX_DELAY_SECONDS
+        assert message.not_before == (1000 + message.delay_seconds if held_back else 0)
 
     # a worker that gets a message before its time sends it on, and sweeps nothing yet
     resent: list[dict[str, Any]] = []
