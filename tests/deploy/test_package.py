@@ -1,0 +1,240 @@
+"""The packaged prod template: what CloudFormation would deploy, checked before anyone does.
+
+`chalice package --merge-template infra/setpoint.yaml` runs once on a copy of the project.
+Functions the shared contract names but app.py does not have yet are added to the copy
+with the decorators the merge template is written for, so the template is checked
+against the finished app (a function already in app.py is left as it is).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chalicelib.cli.push import bundle_key
+from tests.deploy.test_policy import _CfnLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+# The decorators the merge template assumes (queue names fixed by the shared contract).
+CONTRACT_FUNCTIONS = {
+    "on_spec_change": (
+        '@app.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"], '
+        '"detail": {"bucket": {"name": [{"prefix": "setpoint-specs-"}]}}}, '
+        'name="on_spec_change")'
+    ),
+    "on_sweep_shard": (
+        '@app.on_sqs_message(queue="setpoint-sweep", batch_size=1, name="on_sweep_shard")'
+    ),
+    "on_recheck": '@app.on_sqs_message(queue="setpoint-recheck", batch_size=10, name="on_recheck")',
+    "on_outbox": '@app.on_sqs_message(queue="setpoint-outbox", batch_size=10, name="on_outbox")',
+}
+FUNCTIONS = {"on_ec2_change", "on_s3_change", "on_iam_change", "sweep", *CONTRACT_FUNCTIONS}
+PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
+
+
+def _scratch_project(target: Path) -> None:
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(ROOT / name, target / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
+    for folder in ("chalicelib", "infra", ".chalice"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
+    app = (target / "app.py").read_text(encoding="utf-8")
+    for name, decorator in CONTRACT_FUNCTIONS.items():
+        if f"def {name}(" not in app:
+            app += f"\n\n{decorator}\ndef {name}(event: Any) -> None:\n    return None\n"
+    (target / "app.py").write_text(app, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    project = tmp_path_factory.mktemp("project")
+    _scratch_project(project)
+    out = tmp_path_factory.mktemp("out") / "package"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    done = subprocess.run(
+        [
+            str(BIN / "chalice"),
+            "package",
+            "--stage",
+            "prod",
+            "--merge-template",
+            "infra/setpoint.yaml",
+            str(out),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (out / "sam.yaml").read_text(encoding="utf-8")
+    template = yaml.load(text, Loader=_CfnLoader)
+    yield out / "sam.yaml", template
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        props["Handler"].removeprefix("app."): props
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for props in [resource["Properties"]]
+    }
+
+
+def names_in(value: Any) -> set[str]:
+    """Logical ids and parameters an intrinsic refers to (Ref, GetAtt, ${...} in Sub)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {value["Ref"]}
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return {target[0] if isinstance(target, list) else target.split(".")[0]}
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+        return {n for v in value.values() for n in names_in(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in names_in(v)}
+    return set()
+
+
+def test_cfn_lint_finds_nothing(packaged: tuple[Path, dict[str, Any]]) -> None:
+    path, _ = packaged
+    done = subprocess.run(
+        [str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_contract_function_is_packaged(packaged: tuple[Path, dict[str, Any]]) -> None:
+    assert set(functions(packaged[1])) == FUNCTIONS
+
+
+def test_every_environment_reference_names_a_resource_of_the_template(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    template = packaged[1]
+    known = set(template["Resources"]) | set(template["Parameters"]) | PSEUDO
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name, props in functions(template).items():
+        variables = {**shared, **props["Environment"]["Variables"]}
+        unknown = {var: names_in(v) - known for var, v in variables.items() if names_in(v) - known}
+        assert not unknown, (name, unknown)
+        # a value Chalice set must not shadow one the template sets (SAM: function wins)
+        assert not set(shared) & set(props["Environment"]["Variables"]), name
+
+
+def test_every_setting_is_one_the_code_reads(packaged: tuple[Path, dict[str, Any]]) -> None:
+    template = packaged[1]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "chalicelib").rglob("*.py"))
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    for props in functions(template).values():
+        for var in {**shared, **props["Environment"]["Variables"]}:
+            if var.startswith("SETPOINT_"):
+                assert f'"{var}"' in source, f"{var} is set but nothing reads it"
+
+
+def test_specs_point_at_the_object_push_writes(packaged: tuple[Path, dict[str, Any]]) -> None:
+    specs = packaged[1]["Globals"]["Function"]["Environment"]["Variables"]["SETPOINT_SPECS"]
+    push_target = packaged[1]["Outputs"]["PushTarget"]["Value"]["Fn::Sub"]
+    prefix = push_target.removeprefix("s3://${SpecBucket}/")
+    assert specs == {"Fn::Sub": f"s3://${{SpecBucket}}/{bundle_key(prefix)}"}
+
+
+def queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        resource["Properties"]["QueueName"]: {"id": logical, **resource["Properties"]}
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+
+
+def test_sqs_triggers_consume_queues_the_template_creates(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    template = packaged[1]
+    by_name = queues(template)
+    consumed = {}
+    for name, props in functions(template).items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]["Fn::Sub"].rsplit(":", 1)[1]
+            assert queue in by_name, (name, queue)
+            # Lambda refuses an SQS source whose visibility timeout is below the function's
+            assert by_name[queue]["VisibilityTimeout"] >= props["Timeout"], (name, queue)
+            consumed[name] = queue
+    assert consumed == {
+        "on_sweep_shard": "setpoint-sweep",
+        "on_recheck": "setpoint-recheck",
+        "on_outbox": "setpoint-outbox",
+    }
+    assert all(q["SqsManagedSseEnabled"] for q in by_name.values())
+    outbox = by_name["setpoint-outbox"]["RedrivePolicy"]
+    assert outbox["maxReceiveCount"] == 5
+    assert outbox["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [by_name["setpoint-outbox-dlq"]["id"], "Arn"]
+    }
+    sweep = by_name["setpoint-sweep"]["RedrivePolicy"]
+    assert sweep["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [by_name["setpoint-sweep-dlq"]["id"], "Arn"]
+    }
+
+
+def test_sweep_shards_get_more_time_and_memory_than_events(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    fns = functions(packaged[1])
+    assert fns["on_sweep_shard"]["Timeout"] > fns["on_ec2_change"]["Timeout"]
+    assert fns["on_sweep_shard"]["MemorySize"] > fns["on_ec2_change"]["MemorySize"]
+    assert all(f["Tags"]["stage"] == "prod" for f in fns.values())
+
+
+def test_every_role_carries_the_committed_policy(packaged: tuple[Path, dict[str, Any]]) -> None:
+    template = packaged[1]
+    wanted = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == len(FUNCTIONS)
+    for role in roles:
+        (policy,) = role["Properties"]["Policies"]
+        assert policy["PolicyDocument"] == wanted
+
+
+def test_spec_bucket_and_state_table(packaged: tuple[Path, dict[str, Any]]) -> None:
+    resources = packaged[1]["Resources"]
+    bucket = resources["SpecBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    table = resources["StateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+
+
+def test_member_accounts_may_only_put_events_from_the_organization(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    template = packaged[1]
+    policy = template["Resources"]["MemberAccountsEventBusPolicy"]
+    assert policy["Condition"] == "HasOrganization"
+    statement = policy["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganizationId"}
