@@ -367,3 +367,103 @@ def test_the_rule_pattern_names_only_spec_buckets():
     # at import time the account (part of the name) is unknown: every Setpoint spec bucket
     assert spec_event_pattern()["detail"] == {"bucket": {"name": [{"prefix": "setpoint-specs-"}]}}
     assert BUCKET.startswith("setpoint-specs-")
+
+
+def test_a_reformatted_push_says_nothing(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+
+    moved = {
+        "policies/sg/web.yaml": "# moved, with a comment\n" + web_spec(vpc, ssh=False),
+        DB_PATH: db_spec(vpc),
+    }
+    outcome = handle_spec_change(created(BUNDLE_KEY, push(estate, moved)), runtime)
+
+    assert resources(outcome) == [] and recorder.alerts == []
+
+
+def test_a_spec_without_vpc_or_region_finds_its_group_wherever_it_is(estate: dict[str, Any]):
+    """The event path looks names up in the default VPC; a spec change must not report a
+    group in another VPC (or region) as missing."""
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    runtime.regions = ["us-east-1", REGION]
+    vpc = estate["vpc"]
+
+    def loose(ssh: bool) -> str:
+        lines = web_spec(vpc, ssh=ssh).splitlines(keepends=True)
+        return "".join(line for line in lines if not line.startswith(("vpc_id", "region")))
+
+    push(estate, {WEB_PATH: loose(ssh=True)})
+    runtime.specs()
+    outcome = handle_spec_change(
+        created(BUNDLE_KEY, push(estate, {WEB_PATH: loose(False)})), runtime
+    )
+
+    assert [(f.id, f.region, f.status) for f in outcome.findings if f.kind is not Kind.GUARD] == [
+        (estate["web"], REGION, Status.DRIFTED)
+    ]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_a_spec_by_group_id_without_region_is_not_missing_elsewhere(estate: dict[str, Any]):
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    runtime.regions = ["us-east-1", REGION]
+
+    def by_id(port: int) -> str:
+        return f"""kind: security_group
+group_id: {estate["db"]}
+description: Database
+ingress:
+  - proto: tcp
+    ports: {port}
+    cidr: 10.20.0.0/16
+"""
+
+    push(estate, {DB_PATH: by_id(5432)})
+    runtime.specs()
+    outcome = handle_spec_change(created(BUNDLE_KEY, push(estate, {DB_PATH: by_id(6432)})), runtime)
+
+    assert [(f.region, f.status) for f in outcome.findings if f.kind is not Kind.GUARD] == [
+        (REGION, Status.DRIFTED)
+    ]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_iam_specs_go_pending_too(estate: dict[str, Any]):
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    logs = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
+    }
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="app", PolicyName="logs", PolicyDocument=json.dumps(logs))
+    role = {"kind": "iam_role", "name": "app", "trust_policy": trust}
+    path = "policies/iam/app.yaml"
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    push(estate, {path: json.dumps({**role, "inline_policies": {"logs": logs}})})
+    runtime.specs()
+
+    # the inline policy is dropped from the spec; the role still has it
+    outcome = handle_spec_change(
+        created(BUNDLE_KEY, push(estate, {path: json.dumps(role)})), runtime
+    )
+
+    assert resources(outcome) == [("app", Status.DRIFTED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+    assert recorder.alerts[0].finding.id == f"arn:aws:iam::{ACCOUNT}:role/app"
