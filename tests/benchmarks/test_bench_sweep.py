@@ -1,0 +1,66 @@
+"""The sweep benchmark's harness at a tiny scale: it seeds, changes, counts and reports.
+
+It runs the real thing (a moto server process, `setpoint import` and `check` as child
+processes) on 20 groups, so a harness that miscounts or misses a change shows here and
+not only in a long benchmark run. Nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure_scale, render
+from benchmarks.sweep_estate import CHANGES, REGIONS, VPCS_PER_REGION, counts_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> ScaleResult:
+    return measure_scale(20, runs=1, workdir=tmp_path_factory.mktemp("bench"), profile=None)
+
+
+def test_every_change_is_made_and_found(tiny: ScaleResult) -> None:
+    assert len(tiny.found) == CHANGES
+    assert tiny.missed == []
+    assert not tiny.extra, "findings that none of the changes explain"
+    kinds = {c.kind for c in tiny.found}
+    assert kinds == {"security_group", "s3_bucket", "iam_policy", "iam_role"}
+
+
+def test_requests_are_counted_by_operation(tiny: ScaleResult) -> None:
+    assert tiny.ops_consistent
+    assert tiny.ops["ec2:DescribeSecurityGroups"] >= len(REGIONS)
+    assert tiny.ops["iam:GetAccountAuthorizationDetails"] >= 1
+    assert tiny.ops["s3:ListBuckets"] >= 1
+    assert tiny.requests == sum(tiny.ops.values())
+
+
+def test_the_lower_bound_counts_pages_and_bucket_reads(tiny: ScaleResult) -> None:
+    counts = counts_for(20)
+    bound = tiny.bound.by_op
+    assert bound["ec2:DescribeSecurityGroups"] == len(REGIONS)  # well under 1000 per region
+    assert bound["iam:GetAccountAuthorizationDetails"] == 1
+    assert bound["s3:ListBuckets"] == 1
+    assert tiny.bound.buckets == counts.buckets
+    reads = bound["s3:Get* (bucket properties the specs compare)"]
+    assert reads >= S3_SECURITY_READS * counts.buckets
+    # the seeded groups, one made by hand, one deleted, and each VPC's default group
+    # (the created VPCs and each region's default VPC)
+    defaults = len(REGIONS) * (VPCS_PER_REGION + 1)
+    assert sum(tiny.bound.groups_by_region.values()) == counts.groups + defaults
+
+
+def test_the_child_is_measured(tiny: ScaleResult) -> None:
+    (run,) = tiny.runs
+    assert run.exit_code == 1  # drift found
+    assert run.max_rss_mb > 10
+
+
+def test_the_report_states_the_result(tiny: ScaleResult, tmp_path: Path) -> None:
+    text = render([tiny], runs=1, elapsed_s=1.0)
+    assert "## Full sweep (bench_sweep.py)" in text
+    assert f"| changes found, S=20 | {CHANGES}/{CHANGES} | {CHANGES}/{CHANGES} | **pass** |" in text
+    assert "`ec2:DescribeSecurityGroups`" in text
