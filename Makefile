@@ -37,6 +37,7 @@ package: $(STAMP)
 	rm -rf $(PACKAGE_DIR)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage prod \
 		--merge-template infra/setpoint.yaml $(PACKAGE_DIR)
+	$(BIN)/python -m chalicelib.deploy.finish $(PACKAGE_DIR)/sam.yaml
 	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml infra/member-account.yaml
 
 bench: $(STAMP)

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from chalicelib.cli.push import bundle_key
+from chalicelib.deploy.finish import finish
 from tests.deploy.test_policy import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,8 @@ CONTRACT_FUNCTIONS = {
         'name="on_spec_change")'
     ),
     "on_sweep_shard": (
-        '@app.on_sqs_message(queue="setpoint-sweep", batch_size=1, name="on_sweep_shard")'
+        '@app.on_sqs_message(queue="setpoint-sweep", batch_size=1, maximum_concurrency=10, '
+        'name="on_sweep_shard")'
     ),
     "on_recheck": '@app.on_sqs_message(queue="setpoint-recheck", batch_size=10, name="on_recheck")',
     "on_outbox": '@app.on_sqs_message(queue="setpoint-outbox", batch_size=10, name="on_outbox")',
@@ -81,6 +83,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert finish(out / "sam.yaml") == ["on_outbox", "on_recheck"]
     text = (out / "sam.yaml").read_text(encoding="utf-8")
     template = yaml.load(text, Loader=_CfnLoader)
     yield out / "sam.yaml", template
@@ -184,6 +187,15 @@ def test_sqs_triggers_consume_queues_the_template_creates(
         "on_outbox": "setpoint-outbox",
     }
     assert all(q["SqsManagedSseEnabled"] for q in by_name.values())
+    # partial batch responses are honoured only where the handlers send them
+    fns = functions(template)
+    for name in ("on_recheck", "on_outbox"):
+        (event,) = fns[name]["Events"].values()
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (shard,) = fns["on_sweep_shard"]["Events"].values()
+    assert "FunctionResponseTypes" not in shard["Properties"]
+    # the fan-out cannot take the whole account's Lambda concurrency
+    assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
     outbox = by_name["setpoint-outbox"]["RedrivePolicy"]
     assert outbox["maxReceiveCount"] == 5
     assert outbox["deadLetterTargetArn"] == {
@@ -238,3 +250,18 @@ def test_member_accounts_may_only_put_events_from_the_organization(
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganizationId"}
+
+
+def test_finishing_a_template_without_those_functions_changes_nothing(tmp_path: Path) -> None:
+    template = {
+        "Resources": {
+            "OnEc2Change": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Handler": "app.on_ec2_change", "Events": {}},
+            }
+        }
+    }
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps(template))
+    assert finish(path) == []
+    assert json.loads(path.read_text()) == template
