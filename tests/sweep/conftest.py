@@ -46,6 +46,11 @@ def deny_assume_role(sts: Any, account: str) -> None:
 
 @pytest.fixture
 def org(aws: None) -> Org:
+    return make_org()
+
+
+def make_org() -> Org:
+    """Create the organization in the running moto (needs the `aws` fixture)."""
     client = boto3.client("organizations", region_name="us-east-1")
     client.create_organization(FeatureSet="ALL")
 
