@@ -76,7 +76,12 @@ def handle_spec_change(
         outcome.errors.append(f"malformed_event: {exc}")
         logger.error("malformed_event", extra={"error": str(exc)})
         return outcome
-    source = _source_for(runtime, location)
+    try:
+        source = _source_for(runtime, location)
+    except ConfigError as exc:
+        outcome.errors.append(f"config_error: {exc}")
+        logger.error("config_error", extra={"error": str(exc)})
+        return outcome
     if source is None:
         return _skip(outcome, f"specs are not read from S3 ({_location(runtime, location)!r})")
     key = _key_in(source, bucket, raw_key)

@@ -21,7 +21,7 @@ from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Kind, Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.delivery import notifier_for
-from chalicelib.runtime import PostsAlerts, Runtime, build_pipeline
+from chalicelib.runtime import PostsAlerts, Runtime, build_pipeline, spec_provider
 from chalicelib.spec_change import handle_spec_change, spec_event_pattern
 from chalicelib.specs.s3_source import S3SpecProvider
 from chalicelib.state import MemoryStateStore
@@ -467,3 +467,36 @@ def test_iam_specs_go_pending_too(estate: dict[str, Any]):
     assert resources(outcome) == [("app", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
     assert recorder.alerts[0].finding.id == f"arn:aws:iam::{ACCOUNT}:role/app"
+
+
+def test_works_with_the_runtimes_own_spec_provider(
+    estate: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    """Whatever `runtime.spec_provider` returns for s3:// (its source hidden or not), the
+    handler finds the location in SETPOINT_SPECS and the history in the bucket."""
+    uri = f"s3://{BUCKET}/{BUNDLE_KEY}"
+    monkeypatch.setenv("SETPOINT_SPECS", uri)
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    runtime.specs = spec_provider(uri, runtime.clients)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True)})
+    runtime.specs()
+
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    assert resources(outcome) == [("web", Status.DRIFTED)]
+    assert recorder.kinds() == [AlertKind.PENDING_APPLY]
+
+
+def test_a_payload_that_is_not_an_s3_event_is_an_error_not_a_crash(estate: dict[str, Any]):
+    runtime = make_runtime(Recorder())
+    not_s3 = {"source": "aws.ec2", "detail": {}}
+    no_key = created(BUNDLE_KEY, "v1")
+    del no_key["detail"]["object"]["key"]
+
+    for payload in (not_s3, no_key, {"source": "aws.s3"}):
+        outcome = handle_spec_change(payload, runtime)
+        assert outcome.findings == []
+        assert outcome.errors and outcome.errors[0].startswith("malformed_event: ")

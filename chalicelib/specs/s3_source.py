@@ -278,7 +278,6 @@ class S3SpecProvider:
     """
 
     def __init__(self, make_client: Callable[[], Any], uri: str) -> None:
-        parse_s3_uri(uri)  # a malformed location fails at start-up, not on first use
         self.uri = uri
         self._make_client = make_client
         self._source: S3SpecSource | None = None

@@ -371,5 +371,6 @@ def test_provider_makes_its_source_on_first_use(s3: Any):
     assert [s.name for s in provider().security_groups] == ["web"]
     provider()
     assert made == [1] and provider.source.last_catalog is not None
+    # a malformed location fails on use, like any spec error (the sweep reports it)
     with pytest.raises(ConfigError):
-        S3SpecProvider(make, "s3://Not_A_Bucket/specs")
+        S3SpecProvider(make, "s3://Not_A_Bucket/specs")()
