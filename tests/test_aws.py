@@ -1,0 +1,171 @@
+"""Sessions and clients: assumed roles per account, refreshed before expiry; thread-safe."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from chalicelib.aws import (
+    SESSION_NAME,
+    ClientCache,
+    RoleSessions,
+    assumed_role_session,
+    partition_of_arn,
+    role_arn,
+)
+from chalicelib.errors import ReadError
+
+OWN = "123456789012"
+OTHER = "210987654321"
+
+
+def stubbed_sts() -> tuple[Any, Stubber]:
+    sts = boto3.client(
+        "sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return sts, Stubber(sts)
+
+
+def credentials(expires: datetime, key: str = "AKIAFIRSTKEY0000") -> dict[str, Any]:
+    return {
+        "Credentials": {
+            "AccessKeyId": key,
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
+            "Expiration": expires,
+        }
+    }
+
+
+def test_the_role_is_assumed_as_setpoint_sweep_with_the_external_id() -> None:
+    sts, stub = stubbed_sts()
+    arn = role_arn(OTHER, "setpoint-readonly")
+    stub.add_response(
+        "assume_role",
+        credentials(datetime.now(UTC) + timedelta(hours=1)),
+        {
+            "RoleArn": f"arn:aws:iam::{OTHER}:role/setpoint-readonly",
+            "RoleSessionName": SESSION_NAME,
+            "DurationSeconds": ANY,
+            "ExternalId": "shared-secret",
+        },
+    )
+    with stub:
+        session = assumed_role_session(sts, arn, external_id="shared-secret")
+    assert session.get_credentials().get_frozen_credentials().access_key == "AKIAFIRSTKEY0000"
+    stub.assert_no_pending_responses()
+
+
+def test_credentials_near_expiry_are_refreshed_with_a_new_assume_role() -> None:
+    sts, stub = stubbed_sts()
+    soon = datetime.now(UTC) + timedelta(minutes=2)  # inside botocore's refresh margin
+    stub.add_response("assume_role", credentials(soon, "AKIAFIRSTKEY0000"))
+    stub.add_response(
+        "assume_role", credentials(datetime.now(UTC) + timedelta(hours=1), "AKIASECONDKEY000")
+    )
+    with stub:
+        session = assumed_role_session(sts, role_arn(OTHER, "r"))
+        assert session.get_credentials().get_frozen_credentials().access_key == "AKIASECONDKEY000"
+    stub.assert_no_pending_responses()
+
+
+def test_a_refused_role_is_a_read_error_naming_role_and_code() -> None:
+    sts, stub = stubbed_sts()
+    stub.add_client_error("assume_role", "AccessDenied", http_status_code=403)
+    with stub, pytest.raises(ReadError) as caught:
+        assumed_role_session(sts, role_arn(OTHER, "setpoint-readonly"))
+    assert caught.value.code == "AccessDenied"
+    assert f"arn:aws:iam::{OTHER}:role/setpoint-readonly" in str(caught.value)
+
+
+def test_the_own_account_uses_the_callers_credentials(aws: None) -> None:
+    base = ClientCache()
+    sessions = RoleSessions(base, own_account=OWN)
+    assert sessions.clients_for(OWN) is base
+
+
+def test_other_accounts_are_read_through_the_role_and_cached(aws: None) -> None:
+    base = ClientCache()
+    calls: list[str] = []
+    base.client("sts").meta.events.register(
+        "before-call.sts.AssumeRole", lambda **_: calls.append("AssumeRole")
+    )
+    sessions = RoleSessions(base, own_account=OWN, role_name="auditor", external_id="ext-id")
+    clients = sessions.clients_for(OTHER)
+    identity = clients.client("sts").get_caller_identity()
+    assert identity["Account"] == OTHER
+    assert identity["Arn"].endswith(f":assumed-role/auditor/{SESSION_NAME}")
+    clients.client("ec2", "eu-west-1").describe_security_groups()
+    assert sessions.clients_for(OTHER) is clients
+    assert calls == ["AssumeRole"]  # one per account, however many clients
+
+
+def test_a_refusal_is_remembered_for_a_while_then_asked_again(aws: None) -> None:
+    base = ClientCache()
+    calls: list[str] = []
+
+    def refuse(**_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        calls.append("AssumeRole")
+        error = {"Error": {"Code": "AccessDenied", "Message": "no"}}
+        return AWSResponse("https://sts", 403, {}, None), error
+
+    base.client("sts").meta.events.register("before-call.sts.AssumeRole", refuse)
+    now = [0.0]
+    sessions = RoleSessions(base, own_account=OWN, clock=lambda: now[0])
+    for region in ("eu-west-1", "us-east-1"):
+        with pytest.raises(ReadError, match="AccessDenied"):
+            sessions.clients_for(OTHER).client("ec2", region)
+    assert calls == ["AssumeRole"]
+    now[0] = 301.0
+    with pytest.raises(ReadError):
+        sessions.clients_for(OTHER).client("ec2", "eu-west-1")
+    assert calls == ["AssumeRole", "AssumeRole"]
+
+
+def test_assumed_sessions_honour_aws_endpoint_url(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
+    sts, stub = stubbed_sts()
+    stub.add_response("assume_role", credentials(datetime.now(UTC) + timedelta(hours=1)))
+    with stub:
+        session = assumed_role_session(sts, role_arn(OTHER, "r"))
+    assert session.client("ec2", region_name="eu-west-1").meta.endpoint_url == (
+        "http://127.0.0.1:5999"
+    )
+
+
+def test_clients_are_made_once_per_service_and_region_across_threads(aws: None) -> None:
+    made: list[str] = []
+
+    class Counting:
+        def client(self, service: str, **_: Any) -> object:
+            made.append(service)
+            return object()
+
+    cache = ClientCache(Counting())
+    seen: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(cache.client("ec2", "eu-west-1")))
+        for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == ["ec2"] and len({id(c) for c in seen}) == 1
+
+
+def test_partition_comes_from_the_callers_arn() -> None:
+    assert partition_of_arn("arn:aws-cn:iam::123456789012:user/x") == "aws-cn"
+    assert partition_of_arn("") == "aws"
+    assert role_arn(OTHER, "/team/reader", "aws-us-gov") == (
+        f"arn:aws-us-gov:iam::{OTHER}:role/team/reader"
+    )
