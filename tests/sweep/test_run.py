@@ -1,0 +1,83 @@
+"""Sweeping shards: a region or account that cannot be read is `unknown`, the rest goes on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from chalicelib.aws import ClientCache, RoleSessions
+from chalicelib.model import Kind, Status
+from chalicelib.specs.catalog import load_documents
+from chalicelib.sweep.run import ShardRunner, run_in_process
+from chalicelib.sweep.shards import plan_shards
+
+OWN = "123456789012"
+SPECS = load_documents(
+    [
+        (
+            "policies/web.yaml",
+            "kind: security_group\nname: web\nregion: us-west-2\ndescription: web\n",
+        )
+    ]
+)
+
+
+def refuse_region(clients: ClientCache, region: str, code: str) -> None:
+    """moto serves every region; AWS answers OptInRequired in a region not enabled."""
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = {"Error": {"Code": code, "Message": "opt in first"}}
+        return AWSResponse(f"https://ec2.{region}.amazonaws.com/", 401, {}, None), body
+
+    clients.client("ec2", region).meta.events.register(
+        "before-call.ec2.DescribeSecurityGroups", refuse
+    )
+
+
+@pytest.fixture
+def clients(aws: None) -> ClientCache:
+    made = ClientCache()
+    boto3.client("ec2", region_name="eu-west-1").create_security_group(
+        GroupName="loose", Description="no spec"
+    )
+    return made
+
+
+def test_a_configured_region_that_refuses_is_unknown_and_the_others_are_read(
+    clients: ClientCache,
+) -> None:
+    refuse_region(clients, "us-west-2", "OptInRequired")
+    runner = ShardRunner(RoleSessions(clients, own_account=OWN))
+    shards = plan_shards([OWN], ["eu-west-1", "us-west-2"], [Kind.SECURITY_GROUP])
+    swept = run_in_process(shards, SPECS, runner, workers=2)
+    by_region = {r.shard.region: r for r in swept.results}
+    refused = by_region["us-west-2"]
+    assert {f.status for f in refused.findings} == {Status.UNKNOWN}
+    assert all("OptInRequired" in (f.reason or "") for f in refused.findings)
+    # the spec of that region is unknown, never missing or in sync
+    assert [f.name for f in refused.findings if f.spec] == ["web"]
+    names = {f.name for f in by_region["eu-west-1"].findings}
+    assert "loose" in names
+
+
+def test_enabled_regions_skip_regions_the_account_did_not_enable(clients: ClientCache) -> None:
+    runner = ShardRunner(RoleSessions(clients, own_account=OWN), enabled_only=True)
+    shards = plan_shards([OWN], ["eu-west-1", "ap-east-1"], [Kind.SECURITY_GROUP])
+    swept = run_in_process(shards, SPECS, runner)
+    skipped = {r.shard.region: r.skipped for r in swept.results}
+    assert skipped == {"eu-west-1": None, "ap-east-1": "ap-east-1 is not enabled"}
+    assert all(f.region == "eu-west-1" for f in swept.findings)
+
+
+def test_results_come_back_in_plan_order_whatever_finishes_first(clients: ClientCache) -> None:
+    shards = plan_shards([OWN], ["eu-west-1", "us-east-1", "us-west-2"])
+    seen: list[str] = []
+    runner = ShardRunner(RoleSessions(clients, own_account=OWN))
+    swept = run_in_process(
+        shards, SPECS, runner, workers=4, on_result=lambda r: seen.append(r.shard.id)
+    )
+    assert [r.shard for r in swept.results] == shards
+    assert sorted(seen) == sorted(s.id for s in shards)
