@@ -204,6 +204,9 @@ def enqueue_shards(
     result = EnqueueResult(run_id, len(shards), 0)
     if not shards:
         return result
+    if isinstance(service.runs, MemoryRunStore):
+        # workers run in other processes: without a table no shard can tell it was last
+        logger.warning("sweep_digest_needs_state_table", extra={"run_id": run_id})
     service.runs.start(run_id, len(shards), iso(now))
     start = int(service.epoch())
     messages = shard_messages(shards, run_id, service.settings.window_seconds)

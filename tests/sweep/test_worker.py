@@ -239,3 +239,15 @@ def test_without_a_queue_the_schedule_sweeps_every_shard_here_and_posts_the_dige
     assert any(org.denied in g["reason"] for g in digest["unknown"])
     missing = [f for f in swept.findings if f.name == "gone"]
     assert [(f.status.value, f.account) for f in missing] == [("missing", org.allowed)]
+
+
+def test_a_message_the_worker_cannot_read_fails_alone(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, queue_url, _ = setup
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    good = drain(queue_url)[0]
+    bad = {**good, "messageId": "bad-one", "body": '{"v": 2}'}
+    answer = handle_shard_batch({"Records": [bad, good]}, runtime, service=service)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-one"}]}
