@@ -17,7 +17,9 @@ The rules, in short (previous = the stored record, fp = the finding's fingerprin
   pending; a spec change on top of drift with no unapproved change left -> PENDING_APPLY.
 * back in sync -> BACK_TO_NORMAL, or APPLIED when the drift was pending and the cloud caught
   up; the record is deleted (a resource in sync has nothing worth remembering).
-* a `missing` finding without a spec (see `gone_finding`) -> GONE (APPLIED if pending).
+* a `missing` finding without a spec (see `gone_finding`) -> GONE (APPLIED if pending);
+  on a drifted or missing record (a spec names the resource) it says nothing: the record
+  stays open until a read that knows the spec reports the resource missing.
 * unknown -> NEW once per distinct reason; on top of an open drift it never closes or
   replaces it (the drift's fingerprint and thread stay; only `unread` remembers the reason).
 
@@ -50,6 +52,8 @@ from chalicelib.state.store import StateStore
 Cause = Literal["event", "sweep", "spec_change", "recheck"]
 
 OPEN = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
+# statuses only a resource some spec names can have
+SPECCED = frozenset({Status.DRIFTED, Status.MISSING})
 # a quiet record is rewritten this often, so the store's expiry never forgets open drift
 REFRESH_AFTER = timedelta(days=7)
 GONE_REASON = "the resource was deleted and no spec names it"
@@ -105,6 +109,10 @@ def decide(
     fp = fingerprint(finding)
     if previous is None:
         return _first(finding, fp, now, cause)
+    if is_gone(finding) and previous.status in SPECCED and not previous.pending:
+        # a spec wanted it: "gone" (nobody wants it) would be wrong; the open drift stays
+        # until a read with the spec in hand says `missing`
+        return _quiet(previous, finding, now, None, unread=previous.unread)
     if finding.status is Status.IN_SYNC or is_gone(finding):
         return _close(previous, finding, now, cause)
     if finding.status is Status.UNKNOWN:

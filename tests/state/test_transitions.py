@@ -112,6 +112,11 @@ SCENARIOS: dict[str, list[Step]] = {
             kept=False,
         ),
     ],
+    "a spec'd group's delete seen without its spec is not gone": [
+        Step(drifted(OPEN_22), AlertKind.NEW),
+        Step(GONE, None, minutes=3),
+        Step(MISSING, AlertKind.CHANGED, cause="sweep", minutes=60),
+    ],
     "drifted group deleted while its spec still wants it": [
         Step(drifted(OPEN_22), AlertKind.NEW),
         Step(MISSING, AlertKind.CHANGED, minutes=3),
