@@ -11,7 +11,8 @@ failed, so an outbox can retry just those without double-posting the rest).
 Tags come from the finding (`Finding.tags`, the resource's tags as read live), or from
 `tags_of`, a function from a finding to its resource's tags (or a mapping from resource
 id to tags) that overrides them. A resource without the tag a route asks for (untagged,
-missing, or not read) matches no such route and goes where the other conditions send it.
+missing, or not read) matches no such route and goes where the other conditions send it,
+except for follow-ups of an alert that route posted: a tag route keeps its threads.
 """
 
 from __future__ import annotations
@@ -53,10 +54,22 @@ class Route:
         if self.alert_kinds and str(alert.kind) not in self.alert_kinds:
             return False
         if self.tags:
+            if self.posted_thread(alert):
+                return True  # the drift's follow-ups go where its alert went
             if tags is None:
                 return False
             return all(_tag_holds(tags.get(key), want) for key, want in self.tags.items())
         return True
+
+    def posted_thread(self, alert: Alert) -> bool:
+        """One of this route's notifiers posted the alert this one follows up, so its tags
+        held then: a retag, or a sweep that reads no tags, does not lose the thread."""
+        return any(_posted(n, ref) for n in self.notifiers for ref in alert.thread)
+
+
+def _posted(notifier: AlertNotifier, ref: MessageRef) -> bool:
+    owns = getattr(notifier, "owns", None)
+    return ref.notifier == notifier.name or (callable(owns) and bool(owns(ref)))
 
 
 def _tag_holds(value: str | None, want: str | frozenset[str]) -> bool:

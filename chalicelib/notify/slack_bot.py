@@ -121,18 +121,33 @@ class SlackBotNotifier(WebhookNotifier):
         own channel), so a follow-up finds its thread."""
         return self.name if channel == self.channel else self._prefix + channel
 
+    def owns(self, ref: MessageRef) -> bool:
+        """Whether this notifier posted `ref`, to any channel it may choose. When the tag's
+        value is the channel itself, every `slack-bot:` ref counts: give bots that share
+        a configuration their own `name`."""
+        if ref.notifier == self.name:
+            return True
+        if not ref.notifier.startswith(self._prefix):
+            return False
+        channel = ref.notifier[len(self._prefix) :]
+        return channel in self.channels.values() or (
+            self.channel_tag is not None and not self.channels
+        )
+
     def target(self, alert: Alert) -> tuple[str, str | None]:
         """(channel, thread_ts): the first message's channel and thread when this
         notifier posted it, else the channel the tags choose now and no thread."""
         chosen = self.channel_for(alert.finding)
-        known = {self.ref_name(c): c for c in (chosen, self.channel, *self.channels.values())}
-        mine = [ref for ref in alert.thread if ref.notifier in known]
+        mine = [ref for ref in alert.thread if self.owns(ref)]
         for ref in mine:
-            if known[ref.notifier] == chosen:
+            if ref.notifier == self.ref_name(chosen):
                 return chosen, ref.ref
         if mine:
-            return known[mine[0].notifier], mine[0].ref
+            return self._channel_of(mine[0]), mine[0].ref
         return chosen, None
+
+    def _channel_of(self, ref: MessageRef) -> str:
+        return self.channel if ref.notifier == self.name else ref.notifier[len(self._prefix) :]
 
     def payload(self, finding: Finding) -> Mapping[str, Any]:
         self._posting = self.channel_for(finding)

@@ -289,3 +289,28 @@ def test_tags_of_overrides_the_findings_own_tags():
     routed = RoutedNotifier([Route([web], tags={"team": "web"})], [ops], tags_of=TAGS)
     routed.post(Alert(AlertKind.NEW, PAYMENTS))  # sg-0abc is team=web in TAGS
     assert len(web.posted) == 1 and ops.posted == []
+
+
+def test_a_tag_route_keeps_the_thread_when_the_follow_up_has_no_tags():
+    payments, ops = Recorder("payments"), Recorder("ops")
+    routed = RoutedNotifier([Route([payments], tags={"team": "payments"})], [ops])
+    (first,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    # the sweep that saw the fix read no tags (or someone retagged the resource)
+    routed.post(replace(BACK, thread=(first,)))
+    routed.post(
+        replace(BACK, finding=replace(BACK.finding, tags=(("team", "web"),)), thread=(first,))
+    )
+    assert [a.kind for a in payments.posted] == [AlertKind.NEW] + [AlertKind.BACK_TO_NORMAL] * 2
+    assert ops.posted == []
+    routed.post(BACK)  # a thread some other notifier holds: tags decide, so the default
+    assert len(ops.posted) == 1
+
+
+def test_keeping_the_thread_never_overrides_the_routes_other_conditions():
+    mail, ops = Recorder("mail"), Recorder("ops")
+    route = Route([mail], alert_kinds=frozenset({"new"}), tags={"team": "payments"})
+    routed = RoutedNotifier([route], [ops])
+    (first,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post(replace(BACK, thread=(first,)))
+    assert [a.kind for a in mail.posted] == [AlertKind.NEW]
+    assert [a.kind for a in ops.posted] == [AlertKind.BACK_TO_NORMAL]

@@ -253,3 +253,21 @@ def test_a_name_of_its_own_names_its_messages(slack):
     bot = _bot(slack, name="payments-bot", channel_tag="team", channels={"payments": "C0PAY"})
     assert bot.post(NEW).notifier == "payments-bot"
     assert bot.post(replace(NEW, finding=PAYMENTS)).notifier == "payments-bot:C0PAY"
+
+
+def test_with_the_tag_value_as_channel_a_follow_up_without_tags_finds_its_thread(slack):
+    _answer_in_channel(slack)
+    bot = _bot(slack, channel_tag="slack-channel")
+    tagged = replace(DRIFTED, tags=(("slack-channel", "#payments"),))
+    first = bot.post(replace(NEW, finding=tagged))
+    assert first.notifier == "slack-bot:#payments" and bot.owns(first)
+    bot.post(replace(BACK, thread=(first,)))  # BACK's finding carries no tags
+    body = slack.bodies()[1]
+    assert body["channel"] == "#payments" and body["thread_ts"] == first.ref
+
+
+def test_a_bot_with_a_channel_map_owns_only_its_own_channels(slack):
+    bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
+    assert bot.owns(MessageRef("slack-bot:C0PAY", "1")) and bot.owns(MessageRef(bot.name, "1"))
+    assert not bot.owns(MessageRef("slack-bot:C0ELSE", "1"))
+    assert not bot.owns(MessageRef("webhook:hooks.slack.com", "1"))
