@@ -35,6 +35,7 @@ from tests.state.world import (
     chat,
     ec2_event,
     make_runtime,
+    s3_event,
     specs,
     sqs_records,
     state_table,
@@ -329,3 +330,61 @@ def test_settings_from_the_environment(aws: None) -> None:
     for bad in ("901", "-1", "soon"):
         with pytest.raises(ConfigError, match="SETPOINT_RECHECK_DELAY_SECONDS"):
             delay_from(bad)
+
+
+BUCKET_SPEC = (
+    "policies/assets.yaml",
+    f"kind: s3_bucket\nname: team-assets\nregion: {REGION}\n"
+    "public_access_block:\n  block_public_acls: true\n  ignore_public_acls: true\n"
+    "  block_public_policy: true\n  restrict_public_buckets: true\n"
+    "encryption:\n  sse: AES256\n",
+)
+
+
+def _bucket_sequence(runtime: Any, clock: Clock) -> None:
+    """CreateBucket, then the calls that lock it down, as a CloudFormation stack makes them."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="team-assets", CreateBucketConfiguration={"LocationConstraint": REGION})
+    handle_cloudtrail_event(s3_event("CreateBucket", "team-assets"), runtime)
+    clock.advance(2)
+    s3.put_public_access_block(
+        Bucket="team-assets",
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    handle_cloudtrail_event(s3_event("PutBucketPublicAccessBlock", "team-assets"), runtime)
+    clock.advance(2)
+    s3.put_bucket_encryption(
+        Bucket="team-assets",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    handle_cloudtrail_event(s3_event("PutBucketEncryption", "team-assets"), runtime)
+
+
+def test_a_bucket_locked_down_after_its_create_posts_nothing(
+    queue: tuple[Any, str], webhook: Chat
+) -> None:
+    sqs, url = queue
+    clock = Clock()
+    scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
+    runtime = make_runtime(webhook.url, specs(BUCKET_SPEC), recheck=scheduled, clock=clock)
+    _bucket_sequence(runtime, clock)
+    assert webhook.received == []
+    clock.advance(90)
+    handle_recheck_batch(sqs_records(sqs, url), runtime)
+    assert webhook.received == []
+    assert scheduled.delays == [90]
+
+
+def test_without_the_settle_window_the_bucket_sequence_was_noise(aws: None, webhook: Chat) -> None:
+    clock = Clock()
+    runtime = make_runtime(webhook.url, specs(BUCKET_SPEC), clock=clock)
+    _bucket_sequence(runtime, clock)
+    assert webhook.alerts()[0] == "new:drifted"
+    assert webhook.alerts()[-1] == "back_to_normal:in_sync"
