@@ -26,6 +26,7 @@ from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.aws import RoleSessions, partition_of_arn
 from chalicelib.errors import DeliveryError, SetpointError
 from chalicelib.model import Finding, Kind
+from chalicelib.pipeline import Pipeline
 from chalicelib.runtime import Runtime
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
@@ -117,12 +118,27 @@ def sweep_service(
         runtime=runtime,
         settings=settings,
         sessions=sessions,
-        runner=ShardRunner(sessions, enabled_only=settings.regions is None),
+        runner=ShardRunner(
+            sessions, enabled_only=settings.regions is None, build=_pipelines_of(runtime)
+        ),
         runs=runs or run_store(settings.state_uri, runtime),
         failed_deliveries=failed_deliveries or _outbox_module(),
     )
     _service = (id(runtime), service)
     return service
+
+
+def _pipelines_of(runtime: Runtime) -> Callable[[RoleSessions, str], Pipeline]:
+    """The runtime's own pipeline for its account; one on assumed-role clients for others."""
+
+    def build(sessions: RoleSessions, account: str) -> Pipeline:
+        if account == sessions.own_account:
+            return runtime.pipeline
+        from chalicelib.runtime import build_pipeline
+
+        return build_pipeline(sessions.clients_for(account))
+
+    return build
 
 
 def run_store(state_uri: str, runtime: Runtime) -> SweepRunStore:
