@@ -404,9 +404,15 @@ def _story(endpoint: str, chat: LocalChat) -> int:
     outcome = handle_cloudtrail_event(envelope, runtime)
     alert = chat.messages[0] if chat.messages else None
     if alert is not None:
+        chosen_by = {channel: team for team, channel in TEAM_CHANNELS.items()}
+        why = (
+            f" (the team={chosen_by[alert['channel']]} tag chose it)"
+            if alert["channel"] in chosen_by
+            else ""
+        )
         print(
-            f"Slack received {len(chat.messages)} message(s): {alert['channel']} "
-            f"(the team=web tag chose it), ts {alert['ts']}: {_first_line(alert)}"
+            f"Slack received {len(chat.messages)} message(s): {alert['channel']}{why}, "
+            f"ts {alert['ts']}: {_first_line(alert)}"
         )
 
     say("5. EventBridge delivers the same record again, and the hourly sweep runs: both quiet")
