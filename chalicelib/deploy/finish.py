@@ -7,6 +7,11 @@ one failure would be retried whole (duplicate chat messages) or deleted whole (l
 alerts). Chalice has no option for it, and the merge template cannot add it safely: a
 deep merge into a function the app does not define creates a resource without a type.
 So `make package` runs this after `chalice package`, on the functions that exist.
+
+It also lets the stack's resource names win: a variable the merge template sets for
+every function (Globals) is dropped from a function's own variables, where SAM would
+otherwise prefer it. `.chalice/config.json` may then name local resources for
+`chalice.test` and the dev stage without ever pointing a deployed function at them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,23 @@ def report_batch_item_failures(template: dict[str, Any]) -> list[str]:
     return sorted(changed)
 
 
+def template_resources_win(template: dict[str, Any]) -> list[str]:
+    """Drop function variables that Globals sets; "function: VAR" for each one dropped."""
+    shared = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables")
+    ) or {}
+    dropped = []
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        variables = props.get("Environment", {}).get("Variables", {})
+        for key in sorted(set(variables) & set(shared)):
+            del variables[key]
+            dropped.append(f"{str(props.get('Handler', '')).removeprefix('app.')}: {key}")
+    return dropped
+
+
 def finish(path: Path) -> list[str]:
     """Rewrite a packaged template (sam.json or sam.yaml) in place."""
     text = path.read_text(encoding="utf-8")
@@ -48,6 +70,9 @@ def finish(path: Path) -> list[str]:
     # Chalice writes intrinsics in their long form (Fn::Sub: ...), so plain YAML reads it.
     template = json.loads(text) if is_json else yaml.safe_load(text)
     changed = report_batch_item_failures(template)
+    dropped = sorted({item.split(": ", 1)[1] for item in template_resources_win(template)})
+    if dropped:
+        print(f"from the stack, not .chalice/config.json: {', '.join(dropped)}")
     if is_json:
         path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     else:

@@ -265,3 +265,32 @@ def test_finishing_a_template_without_those_functions_changes_nothing(tmp_path: 
     path.write_text(json.dumps(template))
     assert finish(path) == []
     assert json.loads(path.read_text()) == template
+
+
+def test_the_stack_names_resources_even_where_the_stage_config_names_others(
+    tmp_path: Path,
+) -> None:
+    template = {
+        "Globals": {
+            "Function": {"Environment": {"Variables": {"SETPOINT_STATE": {"Ref": "StateTable"}}}}
+        },
+        "Resources": {
+            "Sweep": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Handler": "app.sweep",
+                    "Environment": {
+                        "Variables": {
+                            "SETPOINT_STATE": "dynamodb://setpoint-state-dev",
+                            "SETPOINT_REGIONS": "eu-west-1",
+                        }
+                    },
+                },
+            }
+        },
+    }
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps(template))
+    finish(path)
+    variables = json.loads(path.read_text())["Resources"]["Sweep"]["Properties"]["Environment"]
+    assert variables == {"Variables": {"SETPOINT_REGIONS": "eu-west-1"}}
