@@ -33,23 +33,30 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _duplicate_summary(response: Any, idempotent_data: Any) -> dict[str, Any]:
-    """What a second delivery reports: nothing found, sent or deduplicated this time
-    (so metrics do not count the first run twice), skipped as a duplicate."""
+    """What a second delivery reports: the first run's fields, emptied (nothing found, sent
+    or deduplicated this time, so metrics do not count the first run twice), skipped as a
+    duplicate, with the first result alongside."""
     first = response if isinstance(response, dict) else {}
-    return {
+    summary: dict[str, Any] = {
         "findings": [],
-        "skipped": [
-            {
-                "reason": DUPLICATE,
-                "detail": "this CloudTrail event was already processed; its result stands",
-            }
-        ],
         "errors": [],
         "alerts": [],
         "delivered": 0,
         "deduplicated": 0,
-        "first_result": first,
     }
+    for key, value in first.items():
+        if isinstance(value, list):
+            summary[key] = []
+        elif isinstance(value, int) and not isinstance(value, bool):
+            summary[key] = 0
+    summary["skipped"] = [
+        {
+            "reason": DUPLICATE,
+            "detail": "this CloudTrail event was already processed; its result stands",
+        }
+    ]
+    summary["first_result"] = first
+    return summary
 
 
 class IdempotentEvents:
