@@ -5,8 +5,9 @@ ListObjectsV2 and fetches only objects whose ETag moved. Parsed results (errors 
 cached per object: an unchanged broken file is reported again without being fetched.
 
 `s3://bucket/prefix` loads every .yaml/.yml object under the prefix (as a folder: the
-prefix is taken to end with "/"). `s3://bucket/key.yaml|.yml|.json` loads that one object;
-a .json object is the bundle `setpoint push` writes:
+prefix is taken to end with "/"), and the bundle `prefix/bundle.json` that
+`setpoint push --to s3://bucket/prefix` writes, so push and check take the same URI.
+`s3://bucket/key.yaml|.yml|.json` loads that one object; a .json object is a bundle:
 `{"format_version": "1", "specs": {"policies/security_groups/web.yaml": "<yaml>", ...}}`,
 whose entries keep their repository paths as names.
 """
@@ -27,6 +28,8 @@ from chalicelib.specs.catalog import SPEC_SUFFIXES, SpecCatalog, build_catalog
 from chalicelib.specs.parse import ParsedFile, parse_file
 
 BUNDLE_FORMAT_VERSION = "1"
+# the bundle's object name in a folder (`setpoint push --to s3://bucket/prefix`)
+FOLDER_BUNDLE_NAME = "bundle.json"
 _SINGLE_SUFFIXES = (*SPEC_SUFFIXES, ".json")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -120,11 +123,8 @@ class S3SpecSource:
                 pages += 1
                 for item in page.get("Contents", []):
                     key = item["Key"]
-                    if self.single and key != self.prefix:
-                        continue
-                    if not self.single and not key.lower().endswith(SPEC_SUFFIXES):
-                        continue
-                    found[key] = item.get("ETag", "")
+                    if self.owns(key):
+                        found[key] = item.get("ETag", "")
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "list") from exc
         if self.single and not found:
@@ -193,7 +193,9 @@ class S3SpecSource:
         """True when `key` in this bucket is (part of) the specs this source loads."""
         if self.single:
             return key == self.prefix
-        return key.startswith(self.prefix) and key.lower().endswith(SPEC_SUFFIXES)
+        if not key.startswith(self.prefix):
+            return False
+        return key.lower().endswith(SPEC_SUFFIXES) or key == self.prefix + FOLDER_BUNDLE_NAME
 
     def forget(self, key: str) -> None:
         """Drop one object from the cache, so the next `load()` fetches it again."""

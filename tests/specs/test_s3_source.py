@@ -374,3 +374,15 @@ def test_provider_makes_its_source_on_first_use(s3: Any):
     # a malformed location fails on use, like any spec error (the sweep reports it)
     with pytest.raises(ConfigError):
         S3SpecProvider(make, "s3://Not_A_Bucket/specs")()
+
+
+def test_a_folder_also_loads_the_bundle_push_writes_into_it(s3: Any):
+    bundle = {"format_version": "1", "specs": {"policies/sg/web.yaml": sg("web")}}
+    put(s3, "live/bundle.json", json.dumps(bundle))
+    put(s3, "live/extra/db.yaml", sg("db"))
+    put(s3, "live/extra/notes.json", "{}")  # only the folder's own bundle.json is one
+
+    catalog = S3SpecSource(s3, f"s3://{BUCKET}/live").load()
+
+    assert sorted(s.name or "" for s in catalog.security_groups) == ["db", "web"]
+    assert "policies/sg/web.yaml" in catalog.files
