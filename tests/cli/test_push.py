@@ -198,10 +198,6 @@ def test_round_trip_push_then_check_reads_the_bundle(
     assert finding["spec"].startswith("live/security_groups/")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="s3_source reads only *.yaml under a prefix; needs it to also read <prefix>/bundle.json",
-)
 def test_check_with_the_same_uri_as_push_reads_the_bundle(
     s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,5 +205,6 @@ def test_check_with_the_same_uri_as_push_reads_the_bundle(
     _account_with_one_group()
     assert main(["import", "--out", "live", "--region", REGION, "--kinds", "security_group"]) == 0
     assert main(["push", "--specs", "live", "--to", f"s3://{BUCKET}/live"]) == 0
+    # s3_source reads <prefix>/bundle.json as well as *.yaml: push and check take one URI
     uri = f"s3://{BUCKET}/live"
     assert main(["check", "--specs", uri, "--region", REGION, "--kinds", "security_group"]) == 0
