@@ -191,6 +191,7 @@ class ChildRun:
     exit_code: int
     stderr: str
     load1: float  # the machine's 1-minute load average when the child started
+    cpu_s: float  # the child's own user + system CPU time (moto runs in another process)
 
 
 def run_child(args: Sequence[str], env: dict[str, str], cwd: Path) -> ChildRun:
@@ -208,7 +209,8 @@ def run_child(args: Sequence[str], env: dict[str, str], cwd: Path) -> ChildRun:
     proc.stderr.close()
     # ru_maxrss is in kilobytes on Linux (bytes on macOS).
     rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    return ChildRun(wall, rss_mb, proc.returncode, stderr, load1)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ChildRun(wall, rss_mb, proc.returncode, stderr, load1, cpu)
 
 
 SPEC_LOAD = """
@@ -259,10 +261,15 @@ class ScaleResult:
     missed: list[Change]
     extra: Counter[str]  # status counts of findings not caused by the 20 changes
     summary: dict[str, int]
+    families: dict[str, tuple[ChildRun, int]]  # family -> its check run, resources in it
 
     @property
     def wall_median_s(self) -> float:
         return statistics.median(run.wall_s for run in self.runs)
+
+    @property
+    def cpu_median_s(self) -> float:
+        return statistics.median(run.cpu_s for run in self.runs)
 
     @property
     def rss_max_mb(self) -> float:
@@ -293,6 +300,39 @@ class Prepared:
     ops: list[Counter[str]] = dataclasses.field(default_factory=list)
     call_seconds: list[dict[str, float]] = dataclasses.field(default_factory=list)
     spec_load: list[float] = dataclasses.field(default_factory=list)
+    families: dict[str, ChildRun] = dataclasses.field(default_factory=dict)
+
+
+# One family of kinds per check, to split the CPU time by what is swept. The baseline
+# sweeps IAM groups only (the estate has none: one small listing), so a family's own
+# cost is its run minus the baseline: interpreter, imports and spec loading cancel out.
+FAMILIES = {
+    "baseline": "iam_group",
+    "security groups": "security_group",
+    "buckets": "s3_bucket",
+    "IAM policies and roles": "iam_policy,iam_role",
+}
+
+
+def family_size(p: Prepared, family: str) -> int:
+    if family == "security groups":
+        return sum(p.bound.groups_by_region.values())
+    if family == "buckets":
+        return p.bound.buckets
+    if family == "IAM policies and roles":
+        return len(p.estate.policies) + len(p.estate.roles)
+    return 0
+
+
+def run_families(p: Prepared) -> None:
+    """One check per family of kinds (CPU time split by kind)."""
+    for family, kinds in FAMILIES.items():
+        argv = [*p.check, "--kinds", kinds]
+        run = run_child(setpoint_cmd(p.counts_file, *argv), p.env, ROOT)
+        if run.exit_code not in (0, 1):
+            raise RuntimeError(f"setpoint check --kinds {kinds} exited {run.exit_code}")
+        p.families[family] = run
+        log(f"S={p.scale}: --kinds {kinds}: {run.wall_s:.2f} s wall, {run.cpu_s:.2f} s CPU")
 
 
 def prepare(scale: int, workdir: Path, stack: ExitStack) -> Prepared:
@@ -392,11 +432,16 @@ def finish(p: Prepared, profile: Path | None) -> ScaleResult:
         missed=missed,
         extra=extra,
         summary=dict(found_json.get("summary", {})),
+        families={family: (run, family_size(p, family)) for family, run in p.families.items()},
     )
 
 
 def measure(
-    scales: Sequence[int], runs: int, workdir: Path, profile: Path | None = None
+    scales: Sequence[int],
+    runs: int,
+    workdir: Path,
+    profile: Path | None = None,
+    split_families: bool = False,
 ) -> list[ScaleResult]:
     """Every scale prepared first (each on its own moto server), then the check runs
     interleaved (S=500, S=2000, S=500, ...) so load from other work on the machine
@@ -409,6 +454,8 @@ def measure(
         for _ in range(runs):
             for p in prepared:
                 p.spec_load.append(time_spec_load(p.specs, p.env))
+        if split_families:
+            run_families(prepared[-1])
         return [finish(p, profile) for p in prepared]
 
 
@@ -525,6 +572,45 @@ def over_bound(result: ScaleResult) -> list[str]:
     return notes
 
 
+def family_lines(results: list[ScaleResult]) -> list[str]:
+    """CPU time per resource by family of kinds, from the one-family checks."""
+    split = [r for r in results if r.families]
+    if not split:
+        return []
+    r = split[-1]
+    base_run, _ = r.families["baseline"]
+    rows = []
+    for family, (run, size) in r.families.items():
+        if family == "baseline" or not size:
+            continue
+        own = max(0.0, run.cpu_s - base_run.cpu_s)
+        rows.append(
+            [
+                family,
+                size,
+                f"{run.wall_s:.2f} s",
+                f"{run.cpu_s:.2f} s",
+                f"{own:.2f} s",
+                f"{1000 * own / size:.2f} ms",
+            ]
+        )
+    return [
+        f"### CPU time by kind (S={r.scale}, one run each)",
+        "",
+        f"`check --kinds K` for one family at a time. The baseline, `--kinds iam_group` "
+        f"(no groups in the estate: one small listing), took {base_run.cpu_s:.2f} s of CPU "
+        f"({base_run.wall_s:.2f} s wall): interpreter, imports, clients and loading all "
+        "specs. A family's own CPU is its run minus the baseline; it includes botocore "
+        "parsing the responses (moto's time is in another process).",
+        "",
+        *table(
+            ["family", "resources", "wall", "CPU", "CPU minus baseline", "per resource"],
+            rows,
+        ),
+        "",
+    ]
+
+
 def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [
@@ -615,6 +701,7 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
                 f"{r.wall_median_s:.2f} s ({', '.join(f'{w:.2f}' for w in walls)}; "
                 f"load {min(loads):.1f}–{max(loads):.1f})",
                 f"{1000 * r.wall_median_s / r.resources:.1f} ms",
+                f"{r.cpu_median_s:.2f} s ({1000 * r.cpu_median_s / r.resources:.1f} ms)",
                 f"{r.spec_load_s:.2f} s",
                 f"{r.rss_max_mb:.0f} MB",
                 r.requests,
@@ -630,6 +717,7 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
             "`import` time",
             f"`check` wall time, median of {runs} (all runs)",
             "per resource",
+            "CPU time of `check`, median (per resource)",
             "of which loading specs (median)",
             "peak RSS (max)",
             "AWS requests",
@@ -640,8 +728,12 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
     out += [
         "",
         "Resources swept: every live security group (the seeded ones, each VPC's default "
-        "group, the one made by hand), bucket, customer-managed policy and role.",
+        "group, the one made by hand), bucket, customer-managed policy and role. CPU time is "
+        "the child's own (user + system, from os.wait4): moto runs in another process, so it "
+        "counts Setpoint's work and botocore's (signing, parsing), not the server's, and "
+        "varies less with machine load than wall time does.",
         "",
+        *family_lines(results),
         "### AWS requests by operation",
         "",
     ]
@@ -754,13 +846,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="check runs per scale (default 3)")
     parser.add_argument("--json", help="also write the raw results here as JSON")
     parser.add_argument("--profile", help="also run one check under cProfile into FILE.<S>")
+    parser.add_argument(
+        "--no-split", action="store_true", help="skip the per-kind CPU runs at the largest S"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     scales = [int(v) for v in args.scale.split(",") if v.strip()]
     profile = Path(args.profile) if args.profile else None
     with tempfile.TemporaryDirectory(prefix="setpoint-bench-") as tmp:
-        results = measure(scales, args.runs, Path(tmp), profile)
+        results = measure(scales, args.runs, Path(tmp), profile, not args.no_split)
     report = render(results, args.runs, time.perf_counter() - started)
     if args.output:
         write_section(Path(args.output), "sweep", report)
@@ -793,6 +888,10 @@ def raw(result: ScaleResult) -> dict[str, Any]:
         "missed": [dataclasses.asdict(c) for c in result.missed],
         "extra": dict(result.extra),
         "summary": result.summary,
+        "families": {
+            family: {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "resources": size}
+            for family, (run, size) in result.families.items()
+        },
     }
 
 
