@@ -27,7 +27,7 @@ from chalicelib.model import (
     finding_for_ref,
 )
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.state.transitions import gone_finding
+from chalicelib.state.transitions import gone_finding, is_gone
 
 logger = logging.getLogger("setpoint")
 
@@ -47,7 +47,7 @@ class SweepResult:
 
     @property
     def problems(self) -> list[Finding]:
-        return [f for f in self.findings if f.is_problem]
+        return [f for f in self.findings if f.is_problem and not is_gone(f)]
 
 
 class KindPipeline(Protocol):
