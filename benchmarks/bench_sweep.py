@@ -779,6 +779,7 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
         if notes:
             out += ["Above the bound: " + "; ".join(notes) + ".", ""]
         on_aws = aws_estimate(r)
+        groups = max(1, sum(r.bound.groups_by_region.values()))
         out += [
             f"Against AWS (estimate) the same sweep would make {on_aws} requests "
             f"({on_aws / r.bound.total:.2f}× the bound): without the `GetBucketLocation` "
@@ -790,7 +791,9 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
             f"CPU ({100 * r.spec_load_cpu_s / r.cpu_median_s:.0f}%, measured on its own in a "
             f"fresh process; {1000 * r.spec_load_cpu_s / r.specs_written:.1f} ms per spec). "
             "The per-operation times above are spent waiting on moto (S3 reads overlap in "
-            "a thread pool, so their sum exceeds wall time).",
+            "a thread pool, so their sum exceeds wall time); moto took "
+            f"{1000 * r.call_s.get('ec2:DescribeSecurityGroups', 0.0) / groups:.1f} ms per "
+            "security group to answer DescribeSecurityGroups.",
             "",
         ]
 
@@ -831,7 +834,11 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
         "  10–15 ms per EC2 call and 4–10 ms per S3/IAM call here; AWS latencies differ. The",
         "  request counts carry over; the times show how the sweep scales, not AWS times.",
         "- The machine is shared with other work (see the load average); times are noisy,",
-        "  so the table shows the median of the runs and every run.",
+        "  so the table shows the median of the runs and every run, the scales' runs are",
+        "  interleaved, and CPU time of the check process is given beside wall time.",
+        "- moto's own cost per security group grows with the number of groups in a region",
+        "  (see ms per group above), so the wall-time ratio between scales includes moto's",
+        "  growth; the CPU-time ratio is Setpoint's and botocore's alone.",
         "- The moto server runs in its own process; the check is a child process, timed from",
         "  start to exit (interpreter start and imports included). Peak RSS is the child's",
         "  own `ru_maxrss` (os.wait4), the largest of the runs.",
