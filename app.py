@@ -7,8 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from chalice import Chalice, Rate
 
-from chalicelib import handlers
+from chalicelib import handlers, spec_change
 from chalicelib.events.table import watched_event_names
+from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.runtime import Runtime, runtime_from_env
 
 app = Chalice(app_name="setpoint")
@@ -18,6 +19,8 @@ logger = Logger(service="setpoint")
 metrics = Metrics(namespace="Setpoint", service="setpoint")
 
 _runtime: Runtime | None = None
+_idempotency: IdempotentEvents | None = None
+_idempotency_built = False
 
 
 def get_runtime() -> Runtime:
@@ -30,8 +33,19 @@ def get_runtime() -> Runtime:
 
 def reset_runtime() -> None:
     """Forget the cached runtime (tests change the environment between cases)."""
-    global _runtime
+    global _runtime, _idempotency, _idempotency_built
     _runtime = None
+    _idempotency, _idempotency_built = None, False
+
+
+def get_idempotency() -> IdempotentEvents | None:
+    """One CloudTrail eventID, one result: kept in the state table (or
+    SETPOINT_IDEMPOTENCY_TABLE); none when state is kept in memory."""
+    global _idempotency, _idempotency_built
+    if not _idempotency_built:
+        _idempotency = idempotency_from_env(clients=get_runtime().clients)
+        _idempotency_built = True
+    return _idempotency
 
 
 def cloudtrail_pattern(source: str, event_source: str) -> dict[str, Any]:
@@ -57,19 +71,23 @@ def _on_change(event: Any) -> dict[str, Any]:
     detail = payload.get("detail")
     # The CloudTrail event id ties every log line of this invocation to the record.
     logger.set_correlation_id(detail.get("eventID") if isinstance(detail, dict) else None)
-    outcome = handlers.handle_cloudtrail_event(payload, get_runtime())
-    summary = outcome.as_log()
+    summary = run_idempotent(get_idempotency(), payload, _handle_change, event.context)
     logger.info("event_processed", extra=summary)
     _publish(summary)
     return summary
 
 
+def _handle_change(payload: dict[str, Any]) -> dict[str, Any]:
+    return handlers.handle_cloudtrail_event(payload, get_runtime()).as_log()
+
+
 def _publish(summary: dict[str, Any]) -> None:
     """Drifts found, alerts sent / failed / deduplicated, events skipped by reason."""
-    problems = [f for f in summary["findings"] if f["status"] != "in_sync"]
+    problems = [f for f in summary["findings"] if f["status"] != "in_sync" and not f.get("gone")]
     metrics.add_metric("DriftsFound", "Count", len(problems))
     metrics.add_metric("AlertsSent", "Count", summary["delivered"])
     metrics.add_metric("AlertsDeduplicated", "Count", summary["deduplicated"])
+    metrics.add_metric("AlertsOutboxed", "Count", summary.get("outboxed", 0))
     failed = [e for e in summary["errors"] if e.startswith("delivery_failed")]
     metrics.add_metric("AlertsFailed", "Count", len(failed))
     for skip in summary["skipped"]:
@@ -90,6 +108,46 @@ def on_s3_change(event: Any) -> dict[str, Any]:
 @app.on_cw_event(IAM_CHANGES, name="on_iam_change")
 def on_iam_change(event: Any) -> dict[str, Any]:
     return _on_change(event)
+
+
+# Writes to the spec bucket. Its name holds the account id, unknown at import: match
+# Setpoint spec buckets by prefix; the merge template narrows the rule to the stack's own.
+SPEC_CHANGES = spec_change.spec_event_pattern()
+
+
+@app.on_cw_event(SPEC_CHANGES, name="on_spec_change")
+def on_spec_change(event: Any) -> dict[str, Any]:
+    """A spec push: re-evaluate what changed; drift it shows is "pending apply"."""
+    payload = event.to_dict()
+    logger.set_correlation_id(payload.get("id"))
+    outcome = spec_change.handle_spec_change(payload, get_runtime())
+    summary = outcome.as_log()
+    logger.info("spec_change_processed", extra=summary)
+    _publish(summary)
+    return summary
+
+
+@app.on_sqs_message(queue="setpoint-outbox", batch_size=10, name="on_outbox")
+def on_outbox(event: Any) -> dict[str, Any]:
+    """Alerts parked while chat was down, posted again; records that fail come back later."""
+    from chalicelib.notify.outbox import handle_outbox_batch
+
+    response = handle_outbox_batch(event.to_dict(), get_runtime())
+    metrics.add_metric("OutboxRetriesFailed", "Count", len(response["batchItemFailures"]))
+    metrics.flush_metrics()
+    return response
+
+
+@app.on_sqs_message(queue="setpoint-recheck", batch_size=10, name="on_recheck")
+def on_recheck(event: Any) -> dict[str, Any]:
+    """Second reads scheduled by events; a failed message alone comes back (partial batch)."""
+    from chalicelib.recheck import handle_recheck_batch
+
+    records = event.to_dict()["Records"]
+    response = handle_recheck_batch(records, get_runtime(), event.context)
+    failed = len(response["batchItemFailures"])
+    logger.info("recheck_batch", extra={"messages": len(records), "failed": failed})
+    return dict(response)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="sweep")

@@ -18,7 +18,7 @@ from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.delivery import SsmWebhookNotifier
 from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
 from chalicelib.runtime import AlertOutbox, PostsAlerts, Runtime
-from chalicelib.state import Cause, apply_finding, release, remember_messages
+from chalicelib.state import Cause, apply_finding, is_gone, release, remember_messages
 
 logger = logging.getLogger("setpoint")
 
@@ -43,6 +43,7 @@ class EventOutcome:
                     "id": f.id,
                     "status": f.status.value,
                     "changes": len(f.changes),
+                    **({"gone": True} if is_gone(f) else {}),  # deleted: not drift
                 }
                 for f in self.findings
             ],
@@ -85,7 +86,7 @@ def deliver(
         )
         alert = decision.alert
         if alert is None:
-            if finding.is_problem:
+            if finding.is_problem and not is_gone(finding):
                 outcome.deduplicated += 1
             continue
         outcome.alerts.append(alert)

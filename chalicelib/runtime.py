@@ -51,17 +51,10 @@ def build_pipeline(clients: ClientCache) -> Pipeline:
 def spec_provider(location: str, clients: ClientCache) -> SpecProvider:
     """Specs from `s3://bucket/prefix` (re-read only when ETags change) or a directory."""
     if location.startswith("s3://"):
-        from chalicelib.specs.s3_source import S3SpecSource
+        from chalicelib.specs.s3_source import S3SpecProvider
 
-        source: S3SpecSource | None = None
-
-        def from_s3() -> SpecCatalog:
-            nonlocal source
-            if source is None:
-                source = S3SpecSource(clients.client("s3"), location)
-            return source.load()
-
-        return from_s3
+        # the spec-change handler reaches its source: the ETag cache and earlier versions
+        return S3SpecProvider(lambda: clients.client("s3"), location)
     path = Path(location)
     if not path.exists():
         raise ConfigError(f"specs location {location!r} is not a directory, a file or an s3:// URI")
@@ -155,6 +148,9 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
     location = env.get(ENV_SPECS)
     if not location:
         raise ConfigError(f"{ENV_SPECS} is not set (s3://bucket/prefix or a directory)")
+    from chalicelib.notify.outbox import outbox_from_env
+    from chalicelib.recheck import ENV_RECHECK_DELAY_SECONDS, delay_from, recheck_from_env
+
     clients = ClientCache(session)
     return Runtime(
         clients=clients,
@@ -164,6 +160,9 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         regions=regions_from(env.get(ENV_REGIONS)),
         state=state_store(env.get(ENV_STATE) or "memory://", clients),
         reminder=reminder_from(env.get(ENV_REMINDER_HOURS)),
+        outbox=outbox_from_env(env, clients),
+        recheck=recheck_from_env(env, clients),
+        recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
     )
 
 

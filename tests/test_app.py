@@ -10,12 +10,15 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from aws_lambda_powertools.utilities import parameters
 from chalice.test import Client
 
 import app as lambda_app
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import DeliveryError
+from chalicelib.model import Kind, ResourceRef
+from chalicelib.recheck import encode_message
 from chalicelib.specs.writer import render_security_group_spec
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
@@ -31,6 +34,10 @@ def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]]) -> Any:
     ids = make_vpc_with_web(ec2)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="setpoint-specs-dev")
+    # as the merge template creates it: spec changes are told apart from their previous version
+    s3.put_bucket_versioning(
+        Bucket="setpoint-specs-dev", VersioningConfiguration={"Status": "Enabled"}
+    )
     for state in SecurityGroupCollector(lambda r: ec2).list_region(REGION):
         if state.name == "web":
             body = render_security_group_spec(state, group_names=state.peer_names)
@@ -203,6 +210,18 @@ def test_the_same_record_delivered_twice_alerts_once(deployed: Any) -> None:
     second = client.lambda_.invoke("on_ec2_change", event)
     assert len(received) == 1
     assert [a["kind"] for a in first.payload["alerts"]] == ["new"]
+    # the same eventID is not even re-read: Powertools Idempotency on the state table
+    assert second.payload["alerts"] == [] and second.payload["findings"] == []
+    assert [s["reason"] for s in second.payload["skipped"]] == ["duplicate"]
+
+
+def test_another_event_on_the_same_drift_is_deduplicated_by_state(deployed: Any) -> None:
+    client, ids, received = deployed
+    _open_ssh(ids)
+    client.lambda_.invoke("on_ec2_change", _envelope(client, authorize_record(ids["web"])))
+    other = authorize_record(ids["web"]) | {"eventID": "another-call-same-drift"}
+    second = client.lambda_.invoke("on_ec2_change", _envelope(client, other))
+    assert len(received) == 1
     assert second.payload["alerts"] == [] and second.payload["deduplicated"] == 1
 
 
@@ -282,7 +301,9 @@ def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixt
     _open_ssh(ids)
     event = _envelope(client, authorize_record(ids["web"]))
     client.lambda_.invoke("on_ec2_change", event)
-    client.lambda_.invoke("on_ec2_change", event)
+    other = authorize_record(ids["web"]) | {"eventID": "another-call-same-drift"}
+    client.lambda_.invoke("on_ec2_change", _envelope(client, other))
+    client.lambda_.invoke("on_ec2_change", event)  # a duplicate delivery of the first
     emf = [
         json.loads(line)
         for line in capsys.readouterr().out.splitlines()
@@ -293,3 +314,114 @@ def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixt
     ]
     assert values[0] == {"DriftsFound": [1.0], "AlertsSent": [1.0], "AlertsDeduplicated": [0.0]}
     assert values[1] == {"DriftsFound": [1.0], "AlertsSent": [0.0], "AlertsDeduplicated": [1.0]}
+    assert values[2] == {"DriftsFound": [0.0], "AlertsSent": [0.0], "AlertsDeduplicated": [0.0]}
+    assert emf[2]["EventsSkipped_duplicate"] == [1.0]
+
+
+def _spec_pushed(client: Client, version_id: str, key: str = "policies/web.yaml") -> Any:
+    """What S3 sends EventBridge when a spec object is written (see tests/fixtures)."""
+    return client.events.generate_cw_event(
+        source="aws.s3",
+        detail_type="Object Created",
+        detail={
+            "version": "0",
+            "bucket": {"name": "setpoint-specs-dev"},
+            "object": {"key": key, "version-id": version_id},
+            "reason": "PutObject",
+        },
+        resources=["arn:aws:s3:::setpoint-specs-dev"],
+        region=REGION,
+    )
+
+
+def test_a_spec_change_the_cloud_lacks_is_pending_apply_then_applied(deployed: Any) -> None:
+    client, ids, received = deployed
+    s3 = boto3.client("s3", region_name="us-east-1")
+    spec = yaml.safe_load(
+        s3.get_object(Bucket="setpoint-specs-dev", Key="policies/web.yaml")["Body"].read()
+    )
+    spec["ingress"].append({"proto": "tcp", "ports": 8443, "cidr": "10.0.0.0/8"})
+    version = s3.put_object(
+        Bucket="setpoint-specs-dev", Key="policies/web.yaml", Body=yaml.safe_dump(spec).encode()
+    )["VersionId"]
+
+    pushed = client.lambda_.invoke("on_spec_change", _spec_pushed(client, version))
+    assert [a["kind"] for a in pushed.payload["alerts"]] == ["pending_apply"]
+    assert len(received) == 1 and received[0]["text"].startswith("Pending apply")
+    assert "8443" in str(received[0]["blocks"])
+
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=8443, ToPort=8443, CidrIp="10.0.0.0/8"
+    )
+    applied = client.lambda_.invoke(
+        "on_ec2_change",
+        _envelope(client, authorize_record(ids["web"], cidr="10.0.0.0/8", port=8443)),
+    )
+    assert [a["kind"] for a in applied.payload["alerts"]] == ["applied"]
+    assert len(received) == 2 and received[1]["text"].startswith("Applied")
+
+
+def test_a_write_outside_the_spec_prefix_is_skipped(deployed: Any) -> None:
+    client, _, received = deployed
+    s3 = boto3.client("s3", region_name="us-east-1")
+    version = s3.put_object(Bucket="setpoint-specs-dev", Key="notes/readme.txt", Body=b"hi")
+    result = client.lambda_.invoke(
+        "on_spec_change", _spec_pushed(client, version["VersionId"], key="notes/readme.txt")
+    )
+    assert result.payload["alerts"] == [] and result.payload["skipped"]
+    assert received == []
+
+
+def test_chat_down_parks_the_alert_in_the_outbox_until_it_recovers(
+    deployed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, ids, received = deployed
+    sqs = boto3.client("sqs", region_name=REGION)
+    outbox = sqs.create_queue(QueueName="setpoint-outbox")["QueueUrl"]
+    monkeypatch.setenv("SETPOINT_OUTBOX_QUEUE_URL", outbox)
+    ssm = boto3.client("ssm", region_name=REGION)
+    live_url = ssm.get_parameter(Name="/setpoint/dev/chat-webhook-url", WithDecryption=True)
+    ssm.put_parameter(
+        Name="/setpoint/dev/chat-webhook-url",
+        Value="http://127.0.0.1:9/services/dead",
+        Type="SecureString",
+        Overwrite=True,
+    )
+    parameters.clear_caches()
+    lambda_app.reset_runtime()
+    _open_ssh(ids)
+
+    event = client.lambda_.invoke(
+        "on_ec2_change", _envelope(client, authorize_record(ids["web"]))
+    )  # does not raise: the alert waits in the outbox instead of failing the event
+    assert event.payload["outboxed"] == 1 and received == []
+
+    ssm.put_parameter(
+        Name="/setpoint/dev/chat-webhook-url",
+        Value=live_url["Parameter"]["Value"],
+        Type="SecureString",
+        Overwrite=True,
+    )
+    parameters.clear_caches()
+    lambda_app.reset_runtime()  # the outbox function runs in its own container
+    (message,) = sqs.receive_message(QueueUrl=outbox, MaxNumberOfMessages=10)["Messages"]
+    batch = client.events.generate_sqs_event(
+        message_bodies=[message["Body"]], queue_name="setpoint-outbox"
+    )
+    result = client.lambda_.invoke("on_outbox", batch)
+    assert result.payload == {"batchItemFailures": []}
+    assert len(received) == 1 and "web" in received[0]["text"]
+    other = authorize_record(ids["web"]) | {"eventID": "another-call-same-drift"}
+    again = client.lambda_.invoke("on_ec2_change", _envelope(client, other))
+    assert again.payload["deduplicated"] == 1 and len(received) == 1
+
+
+def test_a_recheck_message_reads_again_and_alerts_what_is_still_off(deployed: Any) -> None:
+    client, ids, received = deployed
+    _open_ssh(ids)  # changed after the first read saw nothing: the re-check must see it
+    ref = ResourceRef(Kind.SECURITY_GROUP, "123456789012", REGION, ids["web"])
+    bodies = [encode_message([ref], None), "not json"]
+    batch = client.events.generate_sqs_event(message_bodies=bodies, queue_name="setpoint-recheck")
+    result = client.lambda_.invoke("on_recheck", batch)
+    assert result.payload == {"batchItemFailures": []}  # a malformed message is not retried
+    assert len(received) == 1 and "tcp/22 from 0.0.0.0/0" in str(received[0]["blocks"])

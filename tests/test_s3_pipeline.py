@@ -16,6 +16,7 @@ from chalicelib.kinds_s3 import S3BucketPipeline, _drop_account_prefix, build_s3
 from chalicelib.model import Kind, Status
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import load_documents
+from chalicelib.state import is_gone
 from tests.conftest import REGION
 
 ACCOUNT = "123456789012"
@@ -91,12 +92,13 @@ def test_a_public_policy_put_by_hand_is_drift_with_the_actor(pipeline: Pipeline)
     assert [c.world_open for c in finding.changes] == [True]
 
 
-def test_deleting_a_specced_bucket_is_missing_and_an_unmanaged_one_is_silent(
+def test_deleting_a_specced_bucket_is_missing_and_an_unmanaged_one_is_gone(
     pipeline: Pipeline,
 ) -> None:
     (finding,) = evaluate(pipeline, record("DeleteBucket", "site-assets"))
-    assert finding.status is Status.MISSING
-    assert evaluate(pipeline, record("DeleteBucket", "someone-elses")) == []
+    assert finding.status is Status.MISSING and not is_gone(finding)
+    (gone,) = evaluate(pipeline, record("DeleteBucket", "someone-elses"))
+    assert is_gone(gone) and gone.id == "someone-elses"
 
 
 def test_account_wide_block_removed_is_reported_for_the_account(pipeline: Pipeline) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from chalicelib.aws import ClientCache
 from chalicelib.model import Finding, Status
 from chalicelib.runtime import ENV_REGIONS, regions_from
+from chalicelib.state import is_gone
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
@@ -23,7 +24,7 @@ def regions_for(flags: Sequence[str]) -> list[str]:
 
 def exit_code(findings: Iterable[Finding]) -> int:
     """1 when anything departs from its spec; 2 when something could not be read; else 0."""
-    statuses = {f.status for f in findings}
+    statuses = {f.status for f in findings if not is_gone(f)}  # a deletion is not drift
     if statuses & DRIFT_STATUSES:
         return EXIT_DRIFT
     if Status.UNKNOWN in statuses:

@@ -26,6 +26,7 @@ from chalicelib.runtime import (
     spec_provider,
     state_store,
 )
+from chalicelib.state import is_gone
 
 
 def _load_event(path: str) -> Any:
@@ -59,7 +60,7 @@ def _print_text(outcome: EventOutcome) -> None:
         alert = alerts.get(id(finding))
         if alert is not None:
             print(render_alert_text(alert))
-        elif finding.is_problem:
+        elif finding.is_problem and not is_gone(finding):
             print(render_text(finding))
             print("(already alerted: this drift is known to the state store, nothing to post)")
         else:
