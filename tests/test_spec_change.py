@@ -20,6 +20,7 @@ from chalicelib.aws import ClientCache
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Kind, Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
+from chalicelib.notify.alert_message import alert_headline
 from chalicelib.notify.delivery import notifier_for
 from chalicelib.runtime import PostsAlerts, Runtime, build_pipeline, spec_provider
 from chalicelib.spec_change import handle_spec_change, spec_event_pattern
@@ -220,6 +221,8 @@ def test_an_unapproved_change_on_top_of_a_pending_one_is_not_pending(estate: dic
     assert record is not None and not record.pending
     assert alert.thread == (MessageRef("recorder", "m1"),)
     assert {c.actual["ports"] for c in alert.finding.changes if c.actual} == {"22", "3389"}
+    assert alert.unapproved_over_pending
+    assert alert_headline(alert).startswith("Unapproved change: ")
 
     # applying the pending part now is not "applied": the unapproved port is still open
     estate["ec2"].revoke_security_group_ingress(

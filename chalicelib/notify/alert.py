@@ -42,3 +42,5 @@ class Alert:
     duration_seconds: int | None = None  # how long it was off, for back-to-normal
     fixed_by: Actor | None = None  # who made the change that ended it
     previous_changes: tuple[Change, ...] = ()  # what the previous alert listed
+    # a hand change on a resource whose spec change was waiting to be applied
+    unapproved_over_pending: bool = False

@@ -100,6 +100,11 @@ def alert_headline(alert: Alert) -> str:
     group = described(finding)
     kind = alert.kind
     if kind is AlertKind.CHANGED:
+        if alert.unapproved_over_pending:
+            return (
+                f"Unapproved change: {group} was changed by hand while its spec change "
+                "waits to be applied"
+            )
         if finding.status is Status.DRIFTED:
             return f"Drift changed: {group} departs from its spec differently since the last alert"
         if finding.status is Status.UNMANAGED:

@@ -251,6 +251,7 @@ def _open(
         thread=previous.messages,
         since=previous.first_seen,
         previous_changes=previous.last_changes,
+        unapproved_over_pending=previous.pending and not pending and cause != "spec_change",
     )
     record = _advance(
         previous,
