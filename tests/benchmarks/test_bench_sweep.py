@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure_scale, render
+from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure, render
 from benchmarks.sweep_estate import CHANGES, REGIONS, VPCS_PER_REGION, counts_for
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> ScaleResult:
-    return measure_scale(20, runs=1, workdir=tmp_path_factory.mktemp("bench"), profile=None)
+    # with the per-family runs, which must not disturb the full check's report
+    (result,) = measure([20], runs=1, workdir=tmp_path_factory.mktemp("bench"), split_families=True)
+    return result
 
 
 def test_every_change_is_made_and_found(tiny: ScaleResult) -> None:
@@ -64,3 +66,15 @@ def test_the_report_states_the_result(tiny: ScaleResult, tmp_path: Path) -> None
     assert "## Full sweep (bench_sweep.py)" in text
     assert f"| changes found, S=20 | {CHANGES}/{CHANGES} | {CHANGES}/{CHANGES} | **pass** |" in text
     assert "`ec2:DescribeSecurityGroups`" in text
+
+
+def test_the_cpu_time_is_split_by_family(tiny: ScaleResult) -> None:
+    assert set(tiny.families) == {
+        "baseline",
+        "security groups",
+        "buckets",
+        "IAM policies and roles",
+    }
+    _, groups = tiny.families["security groups"]
+    assert groups == sum(tiny.bound.groups_by_region.values())
+    assert all(run.cpu_s > 0 for run, _ in tiny.families.values())
