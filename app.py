@@ -152,10 +152,28 @@ def on_recheck(event: Any) -> dict[str, Any]:
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="sweep")
 def sweep(event: Any) -> dict[str, Any]:
-    result = handlers.run_sweep(get_runtime())
-    summary = {"checked": result.checked, "problems": len(result.problems)}
+    """One message per shard (account x region x kind) when SETPOINT_SWEEP_QUEUE_URL is set,
+    spread over the sweep window; else the whole sweep here, then its digest."""
+    from chalicelib.sweep.worker import run_scheduled_sweep
+
+    summary = run_scheduled_sweep(get_runtime())
     logger.info("sweep_done", extra=summary)
-    metrics.add_metric("ResourcesChecked", "Count", result.checked)
-    metrics.add_metric("ResourcesOffSpec", "Count", len(result.problems))
+    if "checked" in summary:
+        metrics.add_metric("ResourcesChecked", "Count", summary["checked"])
+        metrics.add_metric("ResourcesOffSpec", "Count", summary["problems"])
+    else:
+        metrics.add_metric("SweepShardsEnqueued", "Count", summary.get("sent", 0))
     metrics.flush_metrics()
     return summary
+
+
+# maximum_concurrency caps how many shards are read at once (keep it equal to
+# SETPOINT_SWEEP_CONCURRENCY; SQS allows 2..1000)
+@app.on_sqs_message(
+    queue="setpoint-sweep", batch_size=1, maximum_concurrency=10, name="on_sweep_shard"
+)
+def on_sweep_shard(event: Any) -> dict[str, Any]:
+    """One shard of the sweep; the last shard of a run posts the digest."""
+    from chalicelib.sweep.worker import handle_shard_batch
+
+    return handle_shard_batch(event.to_dict(), get_runtime(), event.context)

@@ -13,8 +13,8 @@ from typing import Any
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.errors import EventError, SetpointError
 from chalicelib.events.route import Routed, Skipped, route_payload
-from chalicelib.model import Finding, Kind, ResourceRef
-from chalicelib.pipeline import SweepResult, evaluate_with_specs, unknown_finding
+from chalicelib.model import Finding
+from chalicelib.pipeline import SweepResult, evaluate_with_specs, spec_bundle_ref, unknown_finding
 from chalicelib.recheck import Settling
 from chalicelib.runtime import Runtime
 
@@ -71,7 +71,7 @@ def run_sweep(runtime: Runtime) -> SweepResult:
         catalog = runtime.specs()
     except SetpointError as exc:
         logger.error("spec_error", extra={"error": str(exc)})
-        ref = ResourceRef(Kind.GUARD, account, ",".join(runtime.regions), name="spec bundle")
+        ref = spec_bundle_ref(account, runtime.regions)
         result = SweepResult([unknown_finding(ref, f"specs could not be loaded: {exc}")])
     else:
         result = runtime.pipeline.sweep(catalog, account, list(runtime.regions))

@@ -32,6 +32,15 @@ from chalicelib.state.transitions import gone_finding, is_gone
 logger = logging.getLogger("setpoint")
 
 
+SPEC_BUNDLE_NAME = "spec bundle"
+
+
+def spec_bundle_ref(account: str | None, regions: Sequence[str]) -> ResourceRef:
+    """Setpoint's own specs, as a resource: one alert when they cannot be loaded, however
+    many events, shards or sweeps run into it."""
+    return ResourceRef(Kind.GUARD, account, ",".join(regions), name=SPEC_BUNDLE_NAME)
+
+
 def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> Finding:
     """Could not read: said so, never reported as in sync."""
     return finding_for_ref(ref, Status.UNKNOWN, reason=reason, spec=spec)

@@ -70,6 +70,8 @@ def spec_provider(location: str, clients: ClientCache) -> SpecProvider:
 
 def regions_from(value: str | None) -> list[str]:
     regions = [r.strip() for r in (value or "").split(",") if r.strip()]
+    if [r.lower() for r in regions] == ["enabled"]:
+        return [default_region()]  # the sweep reads "enabled" itself, per account
     return regions or [default_region()]
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_plus
 
+from chalicelib import pipeline
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError, ReadError, SpecSetError
@@ -40,13 +41,11 @@ SPEC_DETAIL_TYPES = ("Object Created",)
 # every deployment's spec bucket is `setpoint-specs-<account>-<stage>` (infra/setpoint.yaml)
 SPEC_BUCKET_PREFIX = "setpoint-specs-"
 # the same ref and wording as the sweep's, so both speak of one "specs do not load" story
-SPEC_BUNDLE_NAME = "spec bundle"
+SPEC_BUNDLE_NAME = pipeline.SPEC_BUNDLE_NAME
 
 
 def spec_bundle_ref(runtime: Runtime) -> ResourceRef:
-    return ResourceRef(
-        Kind.GUARD, runtime.account_id(), ",".join(runtime.regions), name=SPEC_BUNDLE_NAME
-    )
+    return pipeline.spec_bundle_ref(runtime.account_id(), runtime.regions)
 
 
 def spec_event_pattern(bucket: str | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from chalicelib.model import Kind, ResourceRef
 from chalicelib.recheck import encode_message
 from chalicelib.specs.writer import render_security_group_spec
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
+from chalicelib.sweep import shards as sweep_shards
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -184,9 +185,10 @@ def test_a_broken_spec_bundle_is_reported_by_the_sweep_not_swallowed(deployed: A
     )
     result = client.lambda_.invoke("sweep", event)
     assert result.payload["problems"] == 1
-    (message,) = received
-    assert "specs could not be loaded" in message["text"]
-    assert "policies/bad.yaml" in message["text"]
+    alert, digest = received  # one alert about the specs (not one per shard), then the digest
+    assert "specs could not be loaded" in alert["text"]
+    assert "policies/bad.yaml" in alert["text"]
+    assert digest["text"].startswith("Setpoint sweep: 1 checked") and "1 unknown" in digest["text"]
 
 
 def test_s3_and_iam_rules_watch_their_sources() -> None:
@@ -425,3 +427,36 @@ def test_a_recheck_message_reads_again_and_alerts_what_is_still_off(deployed: An
     result = client.lambda_.invoke("on_recheck", batch)
     assert result.payload == {"batchItemFailures": []}  # a malformed message is not retried
     assert len(received) == 1 and "tcp/22 from 0.0.0.0/0" in str(received[0]["blocks"])
+
+
+def test_a_fanned_out_sweep_reads_every_shard_and_posts_one_digest(
+    deployed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, ids, received = deployed
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="setpoint-sweep")["QueueUrl"]
+    monkeypatch.setenv("SETPOINT_SWEEP_QUEUE_URL", queue)
+    # the stage spreads shards over 600 s (SQS DelaySeconds); a test cannot wait for that
+    monkeypatch.setattr(sweep_shards, "stable_delay", lambda shard_id, window: 0)
+    lambda_app.reset_runtime()
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=3389, ToPort=3389, CidrIp="0.0.0.0/0"
+    )
+    tick = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region=REGION
+    )
+    enqueued = client.lambda_.invoke("sweep", tick).payload
+    assert received == []  # the schedule only enqueues
+    bodies: list[str] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            break
+        bodies += [m["Body"] for m in batch]
+    assert len(bodies) == enqueued["sent"] >= 3  # security groups per region, S3, IAM
+    for body in bodies:
+        shard = client.events.generate_sqs_event(message_bodies=[body], queue_name="setpoint-sweep")
+        assert client.lambda_.invoke("on_sweep_shard", shard).payload == {"batchItemFailures": []}
+    texts = [m["text"] for m in received]
+    assert sum(t.startswith("Setpoint sweep:") for t in texts) == 1  # after the last shard
+    assert any("web" in t and "Drift" in t for t in texts)

@@ -1,12 +1,13 @@
 """The last touch on the packaged template: what Chalice 1.34 cannot say about SQS triggers.
 
-`on_recheck` and `on_outbox` answer with a partial batch response (`batchItemFailures`),
-so only the failed records come back. Lambda honours it only when the event source
-mapping has `FunctionResponseTypes: [ReportBatchItemFailures]`; without it a batch with
-one failure would be retried whole (duplicate chat messages) or deleted whole (lost
-alerts). Chalice has no option for it, and the merge template cannot add it safely: a
-deep merge into a function the app does not define creates a resource without a type.
-So `make package` runs this after `chalice package`, on the functions that exist.
+`on_sweep_shard`, `on_recheck` and `on_outbox` answer with a partial batch response
+(`batchItemFailures`), so only the failed records come back. Lambda honours it only
+when the event source mapping has `FunctionResponseTypes: [ReportBatchItemFailures]`;
+without it a batch with one failure would be retried whole (duplicate chat messages)
+or deleted whole (lost alerts). Chalice has no option for it, and the merge template
+cannot add it safely: a deep merge into a function the app does not define creates a
+resource without a type. So `make package` runs this after `chalice package`, on the
+functions that exist.
 
 It also lets the stack's resource names win: a variable the merge template sets for
 every function (Globals) is dropped from a function's own variables, where SAM would
@@ -25,7 +26,7 @@ from typing import Any
 import yaml
 
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
-PARTIAL_BATCH_FUNCTIONS = frozenset({"on_recheck", "on_outbox"})
+PARTIAL_BATCH_FUNCTIONS = frozenset({"on_sweep_shard", "on_recheck", "on_outbox"})
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
 

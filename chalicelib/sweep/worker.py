@@ -27,7 +27,7 @@ from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.aws import RoleSessions, partition_of_arn
 from chalicelib.errors import DeliveryError, SetpointError
 from chalicelib.model import Finding, Kind
-from chalicelib.pipeline import Pipeline
+from chalicelib.pipeline import Pipeline, spec_bundle_ref, unknown_finding
 from chalicelib.runtime import Runtime
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
@@ -363,10 +363,16 @@ def _catalog(runtime: Runtime) -> SpecCatalog | str:
         return f"specs could not be loaded: {exc}"
 
 
+def _specs_unreadable(runtime: Runtime, shard: Shard, reason: str) -> ShardResult:
+    """Every shard that meets broken specs reports the same resource, so state posts once."""
+    ref = spec_bundle_ref(runtime.account_id(), runtime.regions)
+    return ShardResult(shard, (unknown_finding(ref, reason),), unread=reason)
+
+
 def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | None, ShardResult]:
     catalog = _catalog(service.runtime)
     if isinstance(catalog, str):
-        return None, ShardResult(shard, tuple(shard_unknown(shard, catalog)), unread=catalog)
+        return None, _specs_unreadable(service.runtime, shard, catalog)
     return catalog, service.runner.run(shard, catalog)
 
 
@@ -485,10 +491,10 @@ def sweep_in_process(
     summaries: list[ShardSummary] = []
     findings: list[Finding] = []
     if isinstance(catalog, str):
-        for shard in shards:
-            result = ShardResult(shard, tuple(shard_unknown(shard, catalog)), unread=catalog)
-            findings += result.findings
-            summaries.append(deliver_and_summarize(runtime, result))
+        # one alert about the specs, not one per shard: nothing was compared anywhere
+        result = _specs_unreadable(runtime, shards[0] if shards else ACCOUNT_WIDE, catalog)
+        findings += result.findings
+        summaries.append(deliver_and_summarize(runtime, result))
     else:
 
         def delivered(result: ShardResult) -> None:

@@ -83,7 +83,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert finish(out / "sam.yaml") == ["on_outbox", "on_recheck"]
+    assert finish(out / "sam.yaml") == ["on_outbox", "on_recheck", "on_sweep_shard"]
     text = (out / "sam.yaml").read_text(encoding="utf-8")
     template = yaml.load(text, Loader=_CfnLoader)
     yield out / "sam.yaml", template
@@ -189,11 +189,10 @@ def test_sqs_triggers_consume_queues_the_template_creates(
     assert all(q["SqsManagedSseEnabled"] for q in by_name.values())
     # partial batch responses are honoured only where the handlers send them
     fns = functions(template)
-    for name in ("on_recheck", "on_outbox"):
+    for name in ("on_sweep_shard", "on_recheck", "on_outbox"):
         (event,) = fns[name]["Events"].values()
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     (shard,) = fns["on_sweep_shard"]["Events"].values()
-    assert "FunctionResponseTypes" not in shard["Properties"]
     # the fan-out cannot take the whole account's Lambda concurrency
     assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
     outbox = by_name["setpoint-outbox"]["RedrivePolicy"]
