@@ -60,6 +60,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         out["actor"] = actor_to_dict(finding.actor)
     out["vpc_id"] = finding.vpc_id
     out["reason"] = finding.reason
+    out["tags"] = finding.tag_map  # the live tags, for routing in the tools that read this
     return out
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -97,6 +98,7 @@ def test_drifted_finding_golden():
         },
         "vpc_id": "vpc-0123",
         "reason": None,
+        "tags": {},
     }
 
 
@@ -170,3 +172,9 @@ def test_empty_report():
         },
         "findings": [],
     }
+
+
+def test_a_finding_carries_its_resource_tags_for_downstream_routing():
+    tagged = dataclasses.replace(DRIFTED, tags=(("env", "prod"), ("team", "payments")))
+    assert finding_to_dict(tagged)["tags"] == {"env": "prod", "team": "payments"}
+    assert finding_to_dict(MISSING)["tags"] == {}
