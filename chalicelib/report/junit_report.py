@@ -69,11 +69,17 @@ def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -
     suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": str(gone)})
     if timestamp:
         suite.set("timestamp", _xml_text(timestamp))
+    # several accounts (--accounts): IAM names and bucket-less names repeat across them, and
+    # CI tools merge test cases with equal names; the account keeps them apart
+    several = len({f.account for f in ordered if f.account}) > 1
     for finding in ordered:
+        name = testcase_name(finding)
+        if several and finding.account:
+            name = f"{finding.account}/{name}"
         case = ET.SubElement(
             suite,
             "testcase",
-            {"classname": str(finding.kind.value), "name": _xml_text(testcase_name(finding))},
+            {"classname": str(finding.kind.value), "name": _xml_text(name)},
         )
         if is_gone(finding):
             # deleted while no spec named it: nothing to fix, so not a failure

@@ -3,6 +3,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+from chalicelib.model import Finding, Kind, Status
 from chalicelib.report.junit_report import render_junit
 from tests.report.samples import ALL, DRIFTED, IN_SYNC
 
@@ -81,3 +82,13 @@ def test_timestamp_only_when_given():
 def test_empty_suite_is_valid():
     root = ET.fromstring(render_junit([]))
     assert root.find("testsuite").get("tests") == "0"  # type: ignore[union-attr]
+
+
+def test_several_accounts_keep_same_named_resources_apart():
+    role = Finding(Kind.IAM_ROLE, "deploy", "deploy", "111122223333", "global", Status.IN_SYNC)
+    other = replace(role, account="444455556666")
+    root = ET.fromstring(render_junit([role, other]))
+    names = sorted(c.get("name", "") for c in root.iter("testcase"))
+    assert names == ["111122223333/global/deploy", "444455556666/global/deploy"]
+    (single,) = ET.fromstring(render_junit([role])).iter("testcase")
+    assert single.get("name") == "global/deploy"  # one account: names as before
