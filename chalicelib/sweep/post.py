@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.sweep.digest import (
@@ -22,6 +24,9 @@ from chalicelib.sweep.digest import (
     render_digest_text,
 )
 
+if TYPE_CHECKING:
+    from chalicelib.notify.outbox import DeadLetter, DeadLetterReport
+
 logger = logging.getLogger("setpoint")
 
 
@@ -31,7 +36,7 @@ class FailedDeliveries(Protocol):
     `chalicelib.notify.outbox` (the module itself) satisfies this.
     """
 
-    def dead_letters(self, sqs_client: Any, dlq_url: str) -> Sequence[Any]: ...
+    def dead_letters(self, sqs_client: Any, dlq_url: str) -> DeadLetterReport: ...
 
 
 @runtime_checkable
@@ -39,24 +44,17 @@ class PostsDigest(Protocol):
     def post_digest(self, digest: Digest) -> object: ...
 
 
-def describe_dead_letter(item: Any) -> str:
-    """One line for a parked alert, whatever shape the outbox gives it."""
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        alert: dict[str, Any] = item["alert"] if isinstance(item.get("alert"), dict) else item
-        finding: dict[str, Any] = (
-            alert["finding"] if isinstance(alert.get("finding"), dict) else alert
-        )
-        what = finding.get("id") or finding.get("name") or "?"
-        kind = finding.get("kind", "")
-        error = item.get("error") or ""
-        return f"{kind} {what}: {error}".strip(" :")
-    held = getattr(getattr(item, "alert", item), "finding", None)
-    if held is not None:
-        error = getattr(item, "error", "")
-        return f"{held.kind} {held.id or held.name}: {error}".strip(" :")
-    return str(item)
+def describe_dead_letter(letter: DeadLetter) -> str:
+    """One line for a parked alert: what, where, which alert, why it failed and since when."""
+    what = " ".join(x for x in (letter.resource_kind, letter.resource) if x)
+    where = "/".join(x for x in (letter.account, letter.region) if x)
+    line = f"{what} ({where})" if where else what
+    if letter.alert_kind:
+        line += f" {letter.alert_kind} alert"
+    line += f": {letter.error}"
+    if letter.failed_at:
+        line += f" (failed at {letter.failed_at})"
+    return line
 
 
 def failed_delivery_lines(
@@ -66,10 +64,29 @@ def failed_delivery_lines(
     if source is None or not dlq_url:
         return []
     try:
-        return [describe_dead_letter(item) for item in source.dead_letters(sqs_client(), dlq_url)]
-    except Exception as exc:  # reading the DLQ must not cost the digest
-        logger.error("dead_letters_unreadable", extra={"error": str(exc)})
-        return [f"the outbox dead-letter queue could not be read: {exc}"]
+        report = source.dead_letters(sqs_client(), dlq_url)
+    except (ClientError, BotoCoreError, DeliveryError, ConfigError) as exc:
+        # reading the DLQ must not cost the digest; the digest says why it is missing
+        reason = _unreadable_reason(exc)
+        logger.error("dead_letters_unreadable", extra={"error": reason})
+        return [f"the outbox dead-letter queue could not be read: {reason}"]
+    lines = [describe_dead_letter(letter) for letter in report.letters]
+    if report.unseen:
+        lines.append(f"+{report.unseen} more in the dead-letter queue")
+    return lines
+
+
+def _unreadable_reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"SQS refused ({error.get('Code', '?')}: {error.get('Message', '')})".replace(
+            ": )", ")"
+        )
+    if isinstance(exc, BotoCoreError):
+        return f"SQS unreachable ({exc})"
+    if isinstance(exc, ConfigError):
+        return f"configuration error ({exc})"
+    return f"delivery error ({exc})"
 
 
 def post_digest(notifiers: Sequence[Any], digest: Digest) -> list[str]:
