@@ -14,7 +14,7 @@ from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.errors import EventError, SetpointError
 from chalicelib.events.route import Routed, Skipped, route_payload
 from chalicelib.model import Finding
-from chalicelib.pipeline import SweepResult, evaluate_with_specs, spec_bundle_ref, unknown_finding
+from chalicelib.pipeline import SweepResult, spec_bundle_ref, unknown_finding
 from chalicelib.recheck import Settling
 from chalicelib.runtime import Runtime
 
@@ -57,7 +57,7 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
 
 
 def evaluate_routed(routed: Routed, runtime: Runtime) -> list[Finding]:
-    return evaluate_with_specs(runtime.pipeline, runtime.specs, routed.refs, routed.actor)
+    return runtime.evaluate(routed.refs, routed.actor)
 
 
 def run_sweep(runtime: Runtime) -> SweepResult:

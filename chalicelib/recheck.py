@@ -34,7 +34,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.errors import ConfigError, SetpointError
 from chalicelib.events.lifecycle import creates
 from chalicelib.model import Actor, Finding, Kind, ResourceRef, Status
-from chalicelib.pipeline import evaluate_with_specs
 from chalicelib.state.transitions import is_gone
 from chalicelib.state.windows import RECHECK, SETTLE, WindowStore, window_key, windows_for
 
@@ -305,7 +304,7 @@ def recheck(body: str, runtime: Runtime) -> EventOutcome:
         outcome.errors.append(f"malformed_recheck: {exc}")
         logger.error("malformed_recheck", extra={"error": str(exc)})
         return outcome
-    outcome.findings.extend(evaluate_with_specs(runtime.pipeline, runtime.specs, refs, actor))
+    outcome.findings.extend(runtime.evaluate(refs, actor))
     deliver(runtime, outcome.findings, outcome, cause="recheck")
     logger.info("recheck_done", extra=outcome.as_log())
     return outcome

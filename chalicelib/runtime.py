@@ -14,15 +14,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from chalicelib.aws import ClientCache, default_region
+from chalicelib.aws import (
+    DEFAULT_ROLE_NAME,
+    ClientCache,
+    RoleSessions,
+    default_region,
+    partition_of_arn,
+)
 from chalicelib.collectors.iam import IamCollector
 from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
 from chalicelib.kinds_iam import IamPipeline
 from chalicelib.kinds_s3 import build_s3_pipeline
-from chalicelib.model import Actor, ResourceRef
+from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.notify.alert import Alert, MessageRef
-from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
+from chalicelib.pipeline import Pipeline, SecurityGroupPipeline, evaluate_with_specs
 from chalicelib.specs.catalog import SpecCatalog, load_directory
 from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
 
@@ -36,6 +42,8 @@ ENV_REGIONS = "SETPOINT_REGIONS"
 ENV_STATE = "SETPOINT_STATE"  # dynamodb://TABLE or memory://
 ENV_NOTIFIERS = "SETPOINT_NOTIFIERS"  # JSON: several notifiers, with routes
 ENV_REMINDER_HOURS = "SETPOINT_REMINDER_HOURS"
+ENV_ROLE_NAME = "SETPOINT_ROLE_NAME"
+ENV_EXTERNAL_ID = "SETPOINT_EXTERNAL_ID"
 
 
 def build_pipeline(clients: ClientCache) -> Pipeline:
@@ -120,11 +128,46 @@ class Runtime:
     # delayed second reads against eventual consistency; None: conclude from the first read
     recheck: RecheckQueue | None = None
     recheck_delay_seconds: int = 90
+    # events forwarded from member accounts are re-read there, through this role
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    _sessions: RoleSessions | None = field(default=None, repr=False)
+    _pipelines: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
     def account_id(self) -> str:
         if self.account is None:
             self.account = self.clients.account_id()
         return self.account
+
+    def evaluate(self, refs: Sequence[ResourceRef], actor: Actor | None) -> list[Finding]:
+        """Read and compare `refs`, each in its own account (events forwarded from member
+        accounts are read there, not in ours)."""
+        grouped: dict[str | None, list[ResourceRef]] = {}
+        for ref in refs:
+            grouped.setdefault(ref.account, []).append(ref)
+        findings: list[Finding] = []
+        for account, group in grouped.items():
+            pipeline = self.pipeline_for(account)
+            findings += evaluate_with_specs(pipeline, self.specs, tuple(group), actor)
+        return findings
+
+    def pipeline_for(self, account: str | None) -> Pipeline:
+        """The pipeline reading `account`: our own clients, or the read-only role assumed
+        there (a refused role surfaces as `unknown` at the first read, with the reason)."""
+        if not account or account == self.account_id():
+            return self.pipeline
+        if account not in self._pipelines:
+            if self._sessions is None:
+                arn = str(self.clients.client("sts").get_caller_identity().get("Arn", ""))
+                self._sessions = RoleSessions(
+                    self.clients,
+                    own_account=self.account_id(),
+                    role_name=self.role_name,
+                    external_id=self.external_id,
+                    partition=partition_of_arn(arn),
+                )
+            self._pipelines[account] = build_pipeline(self._sessions.clients_for(account))
+        return self._pipelines[account]
 
 
 def notifiers_from_env(env: Mapping[str, str]) -> list[PostsAlerts]:
@@ -165,6 +208,8 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         outbox=outbox_from_env(env, clients),
         recheck=recheck_from_env(env, clients),
         recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
+        role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,
+        external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
     )
 
 
