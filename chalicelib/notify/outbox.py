@@ -352,7 +352,8 @@ def dead_letters_from_env(
     return dead_letters(clients.client("sqs", queue_region(url)), url, limit)
 
 
-_URL = re.compile(r"\b(https?://[^/\s\"'<>]+)/[^\s\"'<>]*")
+# the path and the query (some webhooks sign with ?sig=...) are secret; the host is not
+_URL = re.compile(r"\b(https?://[^/?\s\"'<>]+)[/?][^\s\"'<>]*")
 _TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+|\b(Bearer)\s+\S+", re.IGNORECASE)
 
 

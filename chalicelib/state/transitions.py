@@ -109,7 +109,12 @@ def decide(
     fp = fingerprint(finding)
     if previous is None:
         return _first(finding, fp, now, cause)
-    if is_gone(finding) and previous.status in SPECCED and not previous.pending:
+    if (
+        is_gone(finding)
+        and previous.status in SPECCED
+        and not previous.pending
+        and cause != "spec_change"  # the push removed the spec that wanted it: it closes
+    ):
         # a spec wanted it: "gone" (nobody wants it) would be wrong; the open drift stays
         # until a read with the spec in hand says `missing`
         return _quiet(previous, finding, now, None, unread=previous.unread)

@@ -367,10 +367,12 @@ def test_queue_region(url: str, region: str | None) -> None:
 def test_redact_keeps_hosts_and_drops_paths_and_tokens() -> None:
     text = redact(
         "posting to https://hooks.slack.com/services/T0/B0/XyZ failed; "
+        "then https://x.webhook.office.com?sig=SECRET123 refused; "
         "token xoxb-123-456-abc rejected; header Bearer abc.def"
     )
     assert text == (
-        "posting to https://hooks.slack.com/… failed; token xox… rejected; header Bearer …"
+        "posting to https://hooks.slack.com/… failed; then https://x.webhook.office.com/… "
+        "refused; token xox… rejected; header Bearer …"
     )
 
 

@@ -117,6 +117,10 @@ SCENARIOS: dict[str, list[Step]] = {
         Step(GONE, None, minutes=3),
         Step(MISSING, AlertKind.CHANGED, cause="sweep", minutes=60),
     ],
+    "missing, then its spec removed by a push: the alert closes": [
+        Step(MISSING, AlertKind.NEW, cause="sweep"),
+        Step(GONE, AlertKind.GONE, cause="spec_change", minutes=30, kept=False),
+    ],
     "drifted group deleted while its spec still wants it": [
         Step(drifted(OPEN_22), AlertKind.NEW),
         Step(MISSING, AlertKind.CHANGED, minutes=3),
