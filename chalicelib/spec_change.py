@@ -32,6 +32,7 @@ from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
 from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource
 from chalicelib.state import gone_finding
+from chalicelib.state.fingerprint import change_keys
 from chalicelib.state.record import alias_key, record_key
 
 logger = logging.getLogger("setpoint")
@@ -119,9 +120,41 @@ def handle_spec_change(
                 ],
             },
         )
-        outcome.findings.extend(reevaluate(runtime, diff, new, outcome))
+        found = reevaluate(runtime, diff, new, outcome)
+        outcome.findings.extend(found)
+        unapproved = already_off(runtime, found, old)
+        if unapproved:
+            # off the old spec too: the push did not cause it, someone did by hand
+            calm = [f for f in outcome.findings if f not in unapproved]
+            deliver(runtime, calm, outcome, cause="spec_change")
+            deliver(runtime, unapproved, outcome, cause="event")
+            return outcome
     deliver(runtime, outcome.findings, outcome, cause="spec_change")
     return outcome
+
+
+def already_off(runtime: Runtime, findings: Sequence[Finding], old: SpecCatalog) -> list[Finding]:
+    """Findings with a change that the previous specs would have reported as well.
+
+    Such a change was not made by the push (a hand change whose event has not arrived, or
+    fell in a settle window): it is unapproved, never "pending apply".
+    """
+    off: list[Finding] = []
+    for finding in findings:
+        if not finding.changes:
+            continue
+        ref = ResourceRef(
+            finding.kind,
+            finding.account,
+            finding.region,
+            finding.id,
+            finding.name,
+            finding.vpc_id,
+        )
+        before = runtime.pipeline.evaluate([ref], old)
+        if change_keys(finding.changes) & change_keys(tuple(c for f in before for c in f.changes)):
+            off.append(finding)
+    return off
 
 
 def _object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:

@@ -503,3 +503,25 @@ def test_a_payload_that_is_not_an_s3_event_is_an_error_not_a_crash(estate: dict[
         outcome = handle_spec_change(payload, runtime)
         assert outcome.findings == []
         assert outcome.errors and outcome.errors[0].startswith("malformed_event: ")
+
+
+def test_a_hand_change_not_yet_seen_is_not_called_pending_by_a_push(estate: dict[str, Any]):
+    """Port 3389 opened by hand; a push lands before CloudTrail delivers that call."""
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+    open_port(estate["ec2"], estate["web"], 3389, "0.0.0.0/0")  # its event is still in flight
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    # off the old spec as well: unapproved, said plainly, never the calm "pending apply"
+    assert recorder.kinds() == [AlertKind.NEW]
+    (alert,) = outcome.alerts
+    assert alert_headline(alert).startswith("Drift")
+    assert {c.actual["ports"] for c in alert.finding.changes if c.actual} == {"22", "3389"}
+    # the late event changes nothing: that drift was already posted
+    late = cloud_change(runtime, authorize_record(estate["web"], port=3389))
+    assert late.alerts == [] and recorder.kinds() == [AlertKind.NEW]
