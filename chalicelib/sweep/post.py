@@ -92,7 +92,7 @@ def _unreadable_reason(exc: Exception) -> str:
 def post_digest(notifiers: Sequence[Any], digest: Digest) -> list[str]:
     """Post to every notifier; return what failed (empty: everyone heard it)."""
     errors: list[str] = []
-    for notifier in _expand(notifiers):
+    for notifier in digest_notifiers(notifiers):
         try:
             _post_one(notifier, digest)
         except (DeliveryError, ConfigError) as exc:
@@ -101,8 +101,8 @@ def post_digest(notifiers: Sequence[Any], digest: Digest) -> list[str]:
     return errors
 
 
-def _expand(notifiers: Sequence[Any]) -> list[Any]:
-    """A routed set stands for the notifiers it routes to (each once)."""
+def digest_notifiers(notifiers: Sequence[Any]) -> list[Any]:
+    """Who gets the digest: a routed set stands for the notifiers it routes to (each once)."""
     out: list[Any] = []
     seen: set[int] = set()
     for notifier in notifiers:
@@ -110,7 +110,7 @@ def _expand(notifiers: Sequence[Any]) -> list[Any]:
             inner = list(getattr(notifier, "default", ())) or [
                 n for route in notifier.routes for n in route.notifiers
             ]
-            chosen = _expand(inner)
+            chosen = digest_notifiers(inner)
         else:
             chosen = [notifier]
         for item in chosen:

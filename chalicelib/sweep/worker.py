@@ -34,7 +34,12 @@ from chalicelib.state import StateStoreError, parse_state_uri, record_key
 from chalicelib.state.record import iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
-from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
+from chalicelib.sweep.post import (
+    FailedDeliveries,
+    digest_notifiers,
+    failed_delivery_lines,
+    post_digest,
+)
 from chalicelib.sweep.run import (
     ShardResult,
     ShardRunner,
@@ -411,14 +416,37 @@ def finish_run(
     total: int,
     catalog: SpecCatalog | None = None,
 ) -> Digest:
-    """The last shard's duty: account-wide findings, then one digest for the run."""
-    summaries = service.runs.summaries(run_id, total)
-    if catalog is None:
-        loaded = _catalog(service.runtime)
-        catalog = loaded if not isinstance(loaded, str) else None
-    if catalog is not None:
-        summaries.append(_complete_accounts(service.runtime, summaries, catalog))
-    return post_run_digest(service, run_id, summaries)
+    """The last shard's duty: account-wide findings, then one digest for the run.
+
+    The caller holds the digest claim. Whatever fails from here on (reading the
+    summaries, the account-wide pass, chat, a timeout's exception) gives it back before
+    raising, so the SQS retry of this shard can claim it and post; else nobody would.
+    """
+    try:
+        summaries = service.runs.summaries(run_id, total)
+        if catalog is None:
+            loaded = _catalog(service.runtime)
+            catalog = loaded if not isinstance(loaded, str) else None
+        if catalog is not None:
+            summaries.append(_complete_accounts(service.runtime, summaries, catalog))
+        return post_run_digest(service, run_id, summaries)
+    except BaseException as exc:
+        _release(service, run_id, exc)
+        raise
+
+
+def _release(service: SweepService, run_id: str, cause: BaseException) -> None:
+    try:
+        service.runs.release(run_id)
+    except StateStoreError as exc:  # the original failure is the one to raise
+        logger.error(
+            "sweep_digest_claim_not_released",
+            extra={"run_id": run_id, "error": str(exc), "cause": repr(cause)},
+        )
+    else:
+        logger.warning(
+            "sweep_digest_claim_released", extra={"run_id": run_id, "cause": repr(cause)}
+        )
 
 
 def _complete_accounts(
@@ -444,8 +472,9 @@ def _complete_accounts(
 def post_run_digest(
     service: SweepService, run_id: str, summaries: Sequence[ShardSummary]
 ) -> Digest:
-    """Merge, add the outbox's dead letters, post. If no notifier heard it, the claim
-    is released and DeliveryError raised, so the SQS retry posts it again."""
+    """Merge, add the outbox's dead letters, post. If no notifier heard it, raise
+    DeliveryError (finish_run releases the claim, so the SQS retry posts it again); if
+    some did, the failures are logged and not retried (the others would hear it twice)."""
     runtime = service.runtime
     lines = failed_delivery_lines(
         service.failed_deliveries, service.sqs, service.settings.outbox_dlq_url
@@ -456,9 +485,10 @@ def post_run_digest(
         "sweep_digest",
         extra={"run_id": run_id, "counts": dict(digest.counts), "errors": errors},
     )
-    if errors and len(errors) >= len(runtime.notifiers):
-        service.runs.release(run_id)
+    if errors and len(errors) >= len(digest_notifiers(runtime.notifiers)):
         raise DeliveryError(f"sweep digest {run_id} not delivered: {'; '.join(errors)}")
+    if errors:
+        logger.error("sweep_digest_partly_delivered", extra={"run_id": run_id, "errors": errors})
     return digest
 
 

@@ -8,10 +8,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from chalicelib.aws import ClientCache
+from chalicelib.notify.delivery import notifier_for
+from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.runtime import Runtime
 from chalicelib.state import DynamoStateStore
+from chalicelib.sweep.runs import DynamoRunStore
 from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import MAX_DELAY_SECONDS, decode_message, stable_delay
 from chalicelib.sweep.worker import (
@@ -255,3 +259,51 @@ def test_a_message_the_worker_cannot_read_fails_alone(
     bad = {**good, "messageId": "bad-one", "body": '{"v": 2}'}
     answer = handle_shard_batch({"Records": [bad, good]}, runtime, service=service)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-one"}]}
+
+
+def fail_once(client: Any, operation: str) -> None:
+    """The next `operation` call on `client` is throttled (as DynamoDB may); later ones pass."""
+    calls: list[str] = []
+
+    def throttle(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if calls:
+            return None
+        calls.append(operation)
+        body = {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://dynamodb.eu-west-1.amazonaws.com/", 400, {}, None), body
+
+    client.meta.events.register(f"before-call.dynamodb.{operation}", throttle)
+
+
+def test_a_last_shard_that_fails_after_claiming_gives_the_claim_back_so_its_retry_posts(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, queue_url, received = setup
+    assert isinstance(service.runs, DynamoRunStore)
+    fail_once(service.runs._client, "BatchGetItem")  # reading the summaries back fails
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    failed: list[dict[str, Any]] = []
+    for record in drain(queue_url):
+        answer = handle_shard_batch({"Records": [record]}, runtime, service=service)
+        if answer["batchItemFailures"]:
+            failed.append(record)
+    assert len(failed) == 1 and digests(received) == []
+    handle_shard_batch({"Records": failed}, runtime, service=service)  # SQS retries it
+    assert len(digests(received)) == 1
+
+
+def test_one_dead_chat_of_a_routed_pair_does_not_repost_the_digest_to_the_other(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, queue_url, received = setup
+    live = notifier_for(webhook[0], "json", sleep=lambda _: None)
+    dead = notifier_for("http://127.0.0.1:9/hook", "json", sleep=lambda _: None, max_attempts=1)
+    runtime.notifiers = [RoutedNotifier([], default=[live, dead])]
+    records = sweep_once(runtime, service, queue_url)  # no shard is handed back for retry
+    handle_shard_batch({"Records": records}, runtime, service=service)  # SQS redelivers
+    assert len(digests(received)) == 1
