@@ -26,7 +26,7 @@ from typing import Any
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.aws import RoleSessions, partition_of_arn
 from chalicelib.errors import DeliveryError, SetpointError
-from chalicelib.model import Finding, Kind
+from chalicelib.model import Finding, Kind, ResourceRef
 from chalicelib.pipeline import Pipeline, spec_bundle_ref, unknown_finding
 from chalicelib.runtime import Runtime
 from chalicelib.specs.catalog import SpecCatalog
@@ -549,13 +549,28 @@ def run_scheduled_sweep(runtime: Runtime, settings: SweepSettings | None = None)
     """The schedule handler: enqueue when a sweep queue is configured, else sweep here."""
     service = sweep_service(runtime, settings)
     url = service.settings.queue_url
-    if url:
-        return enqueue_shards(runtime, settings, service.sqs(), url, service=service).as_log()
     try:
-        return sweep_in_process(runtime, service=service).as_log()
-    except DeliveryError as exc:  # the findings are delivered; only the digest was lost
-        logger.error("sweep_digest_failed", extra={"error": str(exc)})
-        return {"digest_error": str(exc)}
+        if url:
+            return enqueue_shards(runtime, settings, service.sqs(), url, service=service).as_log()
+        try:
+            return sweep_in_process(runtime, service=service).as_log()
+        except DeliveryError as exc:  # the findings are delivered; only the digest was lost
+            logger.error("sweep_digest_failed", extra={"error": str(exc)})
+            return {"digest_error": str(exc)}
+    except SetpointError as exc:
+        return _sweep_failed(runtime, exc)
+
+
+def _sweep_failed(runtime: Runtime, exc: SetpointError) -> dict[str, Any]:
+    """The sweep could not start (accounts or regions unreadable, no run table...): one
+    `unknown` alert about the sweep itself, so chat hears why every hour stays silent."""
+    reason = f"the sweep could not run: {exc}"
+    logger.error("sweep_failed", extra={"error": str(exc), "type": type(exc).__name__})
+    ref = ResourceRef(Kind.GUARD, runtime.account_id(), ",".join(runtime.regions), name="sweep")
+    finding = unknown_finding(ref, reason)
+    outcome = EventOutcome(findings=[finding])
+    deliver(runtime, [finding], outcome, cause="sweep", raise_on_failure=False)
+    return {"error": reason, "alerts": len(outcome.alerts), "delivery_errors": outcome.errors}
 
 
 __all__ = [

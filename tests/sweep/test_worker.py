@@ -22,6 +22,7 @@ from chalicelib.sweep.worker import (
     SweepService,
     enqueue_shards,
     handle_shard_batch,
+    run_scheduled_sweep,
     sweep_in_process,
     sweep_service,
 )
@@ -307,3 +308,27 @@ def test_one_dead_chat_of_a_routed_pair_does_not_repost_the_digest_to_the_other(
     records = sweep_once(runtime, service, queue_url)  # no shard is handed back for retry
     handle_shard_batch({"Records": records}, runtime, service=service)  # SQS redelivers
     assert len(digests(received)) == 1
+
+
+def test_a_sweep_that_cannot_list_the_organization_says_so_in_chat(
+    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+) -> None:
+    runtime, service, _, received = setup
+
+    def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = {
+            "Error": {"Code": "AccessDeniedException", "Message": "not allowed ListAccounts"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://organizations.us-east-1.amazonaws.com/", 400, {}, None), body
+
+    runtime.clients.client("organizations").meta.events.register(
+        "before-call.organizations.ListAccounts", deny
+    )
+    settings = dataclasses.replace(service.settings, queue_url=None)
+    answer = run_scheduled_sweep(runtime, settings)
+
+    assert "cannot list the organization's accounts" in answer["error"]
+    (alert,) = received  # one alert about the sweep, no digest
+    assert "sweep" in str(alert) and "unknown" in str(alert)
+    assert "AccessDeniedException" in str(alert)
