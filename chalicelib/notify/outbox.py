@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import DeliveryError
+from chalicelib.model import Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.codec import MalformedAlertError, alert_from_data, alert_to_data, load_json
 from chalicelib.state import (
@@ -55,6 +56,7 @@ ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
 MAX_RECEIVES = 5  # the redrive policy's maxReceiveCount (set by the infrastructure)
 # alerts that end a story: their record is gone, so there is no thread to remember
 _CLOSING = frozenset({AlertKind.BACK_TO_NORMAL, AlertKind.APPLIED, AlertKind.GONE})
+_OPEN_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
 _REMEMBER_ATTEMPTS = 3
 
 
@@ -172,6 +174,14 @@ def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = No
         logger.error("outbox_malformed", extra={"error": str(error), "receives": receives})
         raise
     alert = message.alert
+    stale = _overtaken(runtime.state, alert)
+    if stale is not None:
+        # chat has since been told the newer story; posting this now would contradict it
+        logger.warning(
+            "outbox_stale",
+            extra={"finding_id": alert.finding.id, "alert": alert.kind, "why": stale},
+        )
+        return
     posted = post_alert(runtime.notifiers, alert, message.targets or None)
     remember_thread(runtime.state, alert, tuple(posted.refs))
     left = [*posted.failed, *posted.unmatched]
@@ -191,6 +201,32 @@ def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = No
         except DeliveryError as error:
             detail += f"; could not requeue for the rest: {error}"
     raise DeliveryError(f"{len(left)} notifier(s) still failing: {detail}")
+
+
+def _overtaken(state: StateStore, alert: Alert) -> str | None:
+    """Why a parked alert no longer tells the current story, or None to post it.
+
+    A drift alert whose drift has closed, or changed, since it was parked; a closing
+    alert ("back to normal") when a newer drift has opened on the resource since.
+    """
+    try:
+        current = state.get(record_key(alert.finding))
+    except StateStoreError as error:
+        logger.error("outbox_state_unread", extra={"error": str(error)})
+        return None  # cannot tell: posting late beats not posting
+    if alert.kind in _CLOSING:
+        if current is not None and alert.since is not None and current.first_seen != alert.since:
+            return "a newer drift opened on the resource since"
+        return None
+    if alert.finding.status not in _OPEN_STATUSES:
+        return None
+    if current is None:
+        return "the drift closed since (its closing message was posted)"
+    if current.fingerprint != fingerprint(alert.finding) or (
+        alert.since is not None and current.first_seen != alert.since
+    ):
+        return "the drift changed since (a newer alert tells it)"
+    return None
 
 
 def remember_thread(

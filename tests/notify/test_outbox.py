@@ -235,10 +235,13 @@ def test_a_half_successful_retry_parks_the_rest_and_posts_nobody_twice(
 def test_a_target_no_longer_configured_fails_the_record_saying_so(
     sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    shared = MemoryStateStore()  # the state the alert was decided in
     url, _ = make_queues(sqs)
     outbox = SqsOutbox(sqs, url)
-    outbox.put(new_alert(MemoryStateStore()), "HTTP 503", ["teams-web"])
-    response = lambda_poll(sqs, url, runtime_with([hook(server, "ops")], outbox=outbox))
+    outbox.put(new_alert(shared), "HTTP 503", ["teams-web"])
+    response = lambda_poll(
+        sqs, url, runtime_with([hook(server, "ops")], outbox=outbox, state=shared)
+    )
     assert len(response["batchItemFailures"]) == 1
     assert server.requests == []
     assert "teams-web: no such notifier is configured now" in logged(caplog)
@@ -249,25 +252,31 @@ def test_an_ssm_webhook_is_retried_by_its_parameter_in_a_fresh_process(
 ) -> None:
     """The failing Lambda knew the URL (name `webhook:127.0.0.1`); the outbox Lambda has
     not read it yet. The parameter names the target in both."""
+    shared = MemoryStateStore()  # the state the alert was decided in
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name="/setpoint/test/chat", Value=f"{server.base}/hooks/s3cr3t", Type="SecureString"
     )
     url, _ = make_queues(sqs)
     outbox = SqsOutbox(sqs, url)
-    outbox.put(new_alert(MemoryStateStore()), "HTTP 503", ["ssm:/setpoint/test/chat"])
+    outbox.put(new_alert(shared), "HTTP 503", ["ssm:/setpoint/test/chat"])
     fresh = SsmWebhookNotifier("/setpoint/test/chat", "json", max_attempts=1)
-    assert lambda_poll(sqs, url, runtime_with([fresh], outbox=outbox)) == {"batchItemFailures": []}
+    assert lambda_poll(sqs, url, runtime_with([fresh], outbox=outbox, state=shared)) == {
+        "batchItemFailures": []
+    }
     assert len(server.requests) == 1
 
 
 def test_a_malformed_body_fails_its_record_only(
     sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    shared = MemoryStateStore()  # the state the alert was decided in
     url, _ = make_queues(sqs)
     outbox = SqsOutbox(sqs, url)
     sqs.send_message(QueueUrl=url, MessageBody='{"format_version": "9"}')
-    outbox.put(new_alert(MemoryStateStore()), "HTTP 503", ["ops"])
-    response = lambda_poll(sqs, url, runtime_with([hook(server, "ops")], outbox=outbox))
+    outbox.put(new_alert(shared), "HTTP 503", ["ops"])
+    response = lambda_poll(
+        sqs, url, runtime_with([hook(server, "ops")], outbox=outbox, state=shared)
+    )
     assert len(response["batchItemFailures"]) == 1
     assert len(server.requests) == 1
     assert "format_version: expected '1', got '9'" in logged(caplog)
@@ -392,3 +401,41 @@ def test_an_alert_for_every_notifier_is_reported_as_such(sqs: Any) -> None:
     [letter] = dead_letters(sqs, dlq, visibility_timeout=0).letters
     assert letter.targets == () and letter.alert_kind == "new"
     assert letter.resource == "sg-0abc"
+
+
+def test_a_parked_alert_whose_drift_closed_meanwhile_is_not_posted_late(
+    sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Chat down: the alert is parked; the drift is fixed and "back to normal" posted once
+    chat is back. The late retry must not leave an open alert as the last word."""
+    state = MemoryStateStore()
+    url, _ = make_queues(sqs)
+    outbox = SqsOutbox(sqs, url)
+    outbox.put(new_alert(state), "HTTP 503", ["ops"])
+    fixed = apply_finding(state, in_sync(), now=T0, cause="event", reminder=None)
+    assert fixed.alert is not None and fixed.alert.kind is AlertKind.BACK_TO_NORMAL
+    response = lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    assert response == {"batchItemFailures": []}  # settled, not retried
+    assert server.requests == []
+    assert "outbox_stale" in logged(caplog)
+
+
+def test_a_parked_alert_for_a_drift_that_changed_since_is_not_posted_late(
+    sqs: Any, server: FakeServer
+) -> None:
+    state = MemoryStateStore()
+    url, _ = make_queues(sqs)
+    outbox = SqsOutbox(sqs, url)
+    outbox.put(new_alert(state), "HTTP 503", ["ops"])
+    apply_finding(state, drifted(OPEN_22, OPEN_3389), now=T0, cause="event", reminder=None)
+    lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    assert server.requests == []  # the CHANGED alert tells the current drift
+
+
+def test_a_parked_alert_still_current_is_posted(sqs: Any, server: FakeServer) -> None:
+    state = MemoryStateStore()
+    url, _ = make_queues(sqs)
+    outbox = SqsOutbox(sqs, url)
+    outbox.put(new_alert(state), "HTTP 503", ["ops"])
+    lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    assert len(server.requests) == 1
