@@ -111,7 +111,8 @@ def on_iam_change(event: Any) -> dict[str, Any]:
 
 
 # Writes to the spec bucket. Its name holds the account id, unknown at import: match
-# Setpoint spec buckets by prefix; the merge template narrows the rule to the stack's own.
+# Setpoint spec buckets by prefix; the handler then ignores any bucket or key outside
+# SETPOINT_SPECS (logged as a skip), so another stack's bucket changes nothing here.
 SPEC_CHANGES = spec_change.spec_event_pattern()
 
 
