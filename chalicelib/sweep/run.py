@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.aws import RoleSessions, default_region
+from chalicelib.aws import FAILURE_MEMORY_SECONDS, RoleSessions, default_region
 from chalicelib.compare.security_group import evaluate_security_group
 from chalicelib.errors import ReadError, SetpointError
 from chalicelib.model import Finding, Kind, ResourceRef, Status
@@ -88,12 +89,17 @@ class ShardRunner:
         *,
         enabled_only: bool = False,
         build: PipelineBuilder = _default_builder,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.enabled_only = enabled_only
         self._build = build
+        self._clock = clock
         self._pipelines: dict[str, Pipeline] = {}
-        self._enabled: dict[str, frozenset[str] | ReadError] = {}
+        self._enabled: dict[str, frozenset[str]] = {}
+        # a failed DescribeRegions, remembered as long as RoleSessions remembers a denied
+        # role: one sweep does not ask once per shard, a warm container asks again later
+        self._enabled_failures: dict[str, tuple[float, ReadError]] = {}
         self._lock = threading.Lock()
 
     def pipeline_for(self, account: str) -> Pipeline:
@@ -103,16 +109,23 @@ class ShardRunner:
             return self._pipelines[account]
 
     def _enabled_regions(self, account: str) -> frozenset[str]:
-        found = self._enabled.get(account)
-        if found is None:
-            try:
-                ec2 = self.sessions.clients_for(account).client("ec2", default_region())
-                found = enabled_regions(ec2)
-            except ReadError as exc:
-                found = exc
+        with self._lock:
+            found = self._enabled.get(account)
+            failed = self._enabled_failures.get(account)
+        if found is not None:
+            return found
+        if failed is not None and self._clock() - failed[0] < FAILURE_MEMORY_SECONDS:
+            raise failed[1]
+        try:
+            ec2 = self.sessions.clients_for(account).client("ec2", default_region())
+            found = enabled_regions(ec2)
+        except ReadError as exc:
+            with self._lock:
+                self._enabled_failures[account] = (self._clock(), exc)
+            raise
+        with self._lock:
             self._enabled[account] = found
-        if isinstance(found, ReadError):
-            raise found
+            self._enabled_failures.pop(account, None)
         return found
 
     def run(self, shard: Shard, catalog: SpecCatalog) -> ShardResult:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chalicelib.aws import ClientCache, RoleSessions
+from chalicelib.aws import FAILURE_MEMORY_SECONDS, ClientCache, RoleSessions, default_region
 from chalicelib.model import Kind, Status
 from chalicelib.specs.catalog import load_documents
 from chalicelib.sweep.run import ShardRunner, run_in_process
@@ -81,3 +81,30 @@ def test_results_come_back_in_plan_order_whatever_finishes_first(clients: Client
     )
     assert [r.shard for r in swept.results] == shards
     assert sorted(seen) == sorted(s.id for s in shards)
+
+
+def test_a_region_list_that_failed_is_asked_again_after_a_while_in_a_warm_container(
+    clients: ClientCache,
+) -> None:
+    refusing = [True]
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not refusing[0]:
+            return None
+        body = {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}
+        return AWSResponse("https://ec2.amazonaws.com/", 503, {}, None), body
+
+    clients.client("ec2", default_region()).meta.events.register(
+        "before-call.ec2.DescribeRegions", refuse
+    )
+    now = [1000.0]
+    runner = ShardRunner(
+        RoleSessions(clients, own_account=OWN), enabled_only=True, clock=lambda: now[0]
+    )
+    (shard,) = plan_shards([OWN], ["eu-west-1"], [Kind.SECURITY_GROUP])
+    assert runner.run(shard, SPECS).unread  # DescribeRegions failed: unknown
+    refusing[0] = False
+    assert runner.run(shard, SPECS).unread  # the same sweep does not ask once per shard
+    now[0] += FAILURE_MEMORY_SECONDS + 1  # the next hourly sweep, same container
+    swept = runner.run(shard, SPECS)
+    assert swept.unread is None and "loose" in {f.name for f in swept.findings}
