@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: `python benchmarks/bench_events.py`
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.report_sections import demote_headings, write_section  # noqa: E402
+from benchmarks.report_sections import demote_headings, git_commit, write_section  # noqa: E402
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -142,29 +142,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
-
-
-def git_commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "app.py", "chalicelib"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    return f"{head} (app.py/chalicelib with uncommitted changes)" if dirty else head
 
 
 def machine() -> Machine:

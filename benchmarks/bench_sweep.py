@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: `python benchmarks/bench_sweep.py`
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.report_sections import write_section  # noqa: E402
+from benchmarks.report_sections import git_commit, write_section  # noqa: E402
 from benchmarks.sweep_estate import (  # noqa: E402
     CHANGES,
     REGIONS,
@@ -481,29 +481,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
-
-
-def git_commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "app.py", "chalicelib"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head} (app.py/chalicelib with uncommitted changes)" if dirty else head
 
 
 def machine_rows() -> list[list[object]]:

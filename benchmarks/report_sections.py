@@ -6,7 +6,10 @@ A benchmark replaces only the text between its own markers, so `bench_events.py`
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGE_HEADER = """# Performance
 
@@ -68,3 +71,27 @@ def demote_headings(markdown: str) -> str:
             line = "#" + line
         out.append(line)
     return "\n".join(out)
+
+
+def git_commit() -> str:
+    """The commit measured, flagged when the code under test had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app.py", "chalicelib"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{head} (app.py/chalicelib with uncommitted changes)" if dirty else head
