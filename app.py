@@ -128,7 +128,9 @@ def on_spec_change(event: Any) -> dict[str, Any]:
     return summary
 
 
-@app.on_sqs_message(queue="setpoint-outbox", batch_size=10, name="on_outbox")
+# one parked alert per invocation: a chat that hangs through every retry (about 56 s with
+# the default budget) cannot run a batch out of time and make SQS re-post what went through
+@app.on_sqs_message(queue="setpoint-outbox", batch_size=1, name="on_outbox")
 def on_outbox(event: Any) -> dict[str, Any]:
     """Alerts parked while chat was down, posted again; records that fail come back later."""
     from chalicelib.notify.outbox import handle_outbox_batch
