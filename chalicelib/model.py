@@ -207,6 +207,11 @@ class Finding:
         return dict(self.tags)
 
     @property
+    def ref(self) -> ResourceRef:
+        """The resource this finding is about, to read it again."""
+        return ResourceRef(self.kind, self.account, self.region, self.id, self.name, self.vpc_id)
+
+    @property
     def is_problem(self) -> bool:
         return self.status is not Status.IN_SYNC
 

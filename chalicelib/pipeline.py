@@ -35,10 +35,14 @@ logger = logging.getLogger("setpoint")
 SPEC_BUNDLE_NAME = "spec bundle"
 
 
+def guard_ref(account: str | None, regions: Sequence[str], name: str) -> ResourceRef:
+    """A part of Setpoint itself (its specs, its sweep) as a resource, so a failure of it
+    is one alert, followed to its end like any drift, however often it recurs."""
+    return ResourceRef(Kind.GUARD, account, ",".join(regions), name=name)
+
+
 def spec_bundle_ref(account: str | None, regions: Sequence[str]) -> ResourceRef:
-    """Setpoint's own specs, as a resource: one alert when they cannot be loaded, however
-    many events, shards or sweeps run into it."""
-    return ResourceRef(Kind.GUARD, account, ",".join(regions), name=SPEC_BUNDLE_NAME)
+    return guard_ref(account, regions, SPEC_BUNDLE_NAME)
 
 
 def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> Finding:

@@ -198,12 +198,6 @@ def recheck_from_env(env: Mapping[str, str], clients: Any) -> SqsRecheckQueue | 
 # -- the event side: settle windows and stale reads -------------------------------------------
 
 
-def _ref_of(finding: Finding) -> ResourceRef:
-    return ResourceRef(
-        finding.kind, finding.account, finding.region, finding.id, finding.name, finding.vpc_id
-    )
-
-
 def _key(purpose: str, item: Finding | ResourceRef) -> str:
     return window_key(purpose, item.kind, item.account, item.region, item.id, item.name)
 
@@ -278,7 +272,7 @@ class Settling:
         if not self.windows.claim(key, self.until, unless_open_after=soon):
             return  # one is due late enough to see this change
         try:
-            self.queue.schedule([_ref_of(finding)], actor, self.delay)
+            self.queue.schedule([finding.ref], actor, self.delay)
         except RecheckError as exc:
             self.windows.release(key, self.until)
             if required:

@@ -143,15 +143,7 @@ def already_off(runtime: Runtime, findings: Sequence[Finding], old: SpecCatalog)
     for finding in findings:
         if not finding.changes:
             continue
-        ref = ResourceRef(
-            finding.kind,
-            finding.account,
-            finding.region,
-            finding.id,
-            finding.name,
-            finding.vpc_id,
-        )
-        before = runtime.pipeline.evaluate([ref], old)
+        before = runtime.pipeline.evaluate([finding.ref], old)
         if change_keys(finding.changes) & change_keys(tuple(c for f in before for c in f.changes)):
             off.append(finding)
     return off

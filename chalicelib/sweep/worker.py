@@ -26,8 +26,8 @@ from typing import Any
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.aws import RoleSessions, partition_of_arn
 from chalicelib.errors import DeliveryError, SetpointError
-from chalicelib.model import Finding, Kind, ResourceRef
-from chalicelib.pipeline import Pipeline, spec_bundle_ref, unknown_finding
+from chalicelib.model import Finding, Kind
+from chalicelib.pipeline import Pipeline, guard_ref, spec_bundle_ref, unknown_finding
 from chalicelib.runtime import Runtime
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
@@ -566,7 +566,7 @@ def _sweep_failed(runtime: Runtime, exc: SetpointError) -> dict[str, Any]:
     `unknown` alert about the sweep itself, so chat hears why every hour stays silent."""
     reason = f"the sweep could not run: {exc}"
     logger.error("sweep_failed", extra={"error": str(exc), "type": type(exc).__name__})
-    ref = ResourceRef(Kind.GUARD, runtime.account_id(), ",".join(runtime.regions), name="sweep")
+    ref = guard_ref(runtime.account_id(), runtime.regions, "sweep")
     finding = unknown_finding(ref, reason)
     outcome = EventOutcome(findings=[finding])
     deliver(runtime, [finding], outcome, cause="sweep", raise_on_failure=False)
