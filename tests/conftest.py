@@ -1,4 +1,4 @@
-"""Shared fixtures: moto in process, a local chat webhook, the shared CloudTrail samples."""
+"""Shared fixtures: moto in process, a local chat webhook, the CloudTrail records in tests/fixtures/cloudtrail."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from moto import mock_aws
 from chalicelib.cli.demo import webhook_receiver
 
 REGION = "eu-west-1"
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "cloudtrail-samples"
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "cloudtrail"
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def make_vpc_with_web(ec2: Any) -> dict[str, str]:
 
 
 def authorize_record(group_id: str, cidr: str = "0.0.0.0/0", port: int = 22) -> dict[str, Any]:
-    """An AuthorizeSecurityGroupIngress record in the shape of the shared samples."""
+    """An AuthorizeSecurityGroupIngress record in the shape of the sample records."""
     return {
         "eventVersion": "1.09",
         "userIdentity": {

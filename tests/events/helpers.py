@@ -8,8 +8,8 @@ from typing import Any
 
 from chalicelib.model import Kind, ResourceRef
 
-# The shared samples sit beside the repository (CI checks them out at ../shared too).
-SAMPLES = Path(__file__).parents[2].parent / "shared" / "cloudtrail-samples"
+# Real and hand-written CloudTrail records, with their provenance in SOURCES.md beside them.
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "cloudtrail"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -17,17 +17,17 @@ def actor_of(payload: Any) -> Actor:
 
 
 def test_assumed_role_names_the_role_behind_the_session() -> None:
-    actor = actor_of(load_sample("ec2", "AuthorizeSecurityGroupEgress__1"))
+    actor = actor_of(load_sample("ec2", "AuthorizeSecurityGroupEgress__setpoint1"))
 
     assert actor == Actor(
-        arn="arn:aws:sts::123456789012:assumed-role/ec2-instance-role/i-06815aa7cf7d21f8f",
+        arn="arn:aws:sts::123456789012:assumed-role/build-agent/i-0123456789abcdef0",
         event_name="AuthorizeSecurityGroupEgress",
-        event_time="2024-10-30T19:54:35Z",
-        event_id="72a37ea2-cbf9-47bf-9ae0-0149d8acbbbc",
-        source_ip="198.51.100.10",
+        event_time="2026-11-30T03:15:09Z",
+        event_id="9b3d5f71-6c2a-4e8b-8d1f-3a4b5c6d7e82",
+        source_ip="192.0.2.44",
         user_agent=actor.user_agent,
         identity_type="AssumedRole",
-        session_issuer="arn:aws:iam::123456789012:role/ec2-instance-role",
+        session_issuer="arn:aws:iam::123456789012:role/build-agent",
         via=None,  # plain aws-cli
         account="123456789012",
         region="us-east-1",
@@ -55,9 +55,9 @@ def test_terraform_change() -> None:
 
 
 def test_iam_user_has_no_session_issuer() -> None:
-    actor = actor_of(load_sample("ec2", "AuthorizeSecurityGroupIngress__1"))
+    actor = actor_of(load_sample("ec2", "AuthorizeSecurityGroupIngress__setpoint1"))
 
-    assert actor.arn == "arn:aws:iam::123456789012:user/user@example.com"
+    assert actor.arn == "arn:aws:iam::123456789012:user/ops-admin"
     assert actor.identity_type == "IAMUser"
     assert actor.session_issuer is None
 

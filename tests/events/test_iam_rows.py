@@ -22,7 +22,7 @@ def iam(kind: Kind, name: str, path: str = "/", account: str = ACCOUNT) -> Resou
 
 
 EXPECTED: dict[str, Expected] = {
-    "AttachGroupPolicy__1": (iam(Kind.IAM_GROUP, "TestGroupPolicy"),),
+    "AttachGroupPolicy__setpoint1": (iam(Kind.IAM_GROUP, "Auditors"),),
     # made-up awsRegion (sagov-west-2r) in a real capture: IAM is global either way
     "AttachRolePolicy__1": (iam(Kind.IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
     "AttachRolePolicy__3": (iam(Kind.IAM_ROLE, "new-role"),),
@@ -31,7 +31,7 @@ EXPECTED: dict[str, Expected] = {
     "AttachUserPolicy__2": (iam(Kind.IAM_USER, "new-user"),),
     "AttachUserPolicy__3": (iam(Kind.IAM_USER, "test-user"),),
     # ARN taken from responseElements.policy.arn
-    "CreatePolicy__1": (iam(Kind.IAM_POLICY, "PwncloudSNSPublishPolicy"),),
+    "CreatePolicy__setpoint1": (iam(Kind.IAM_POLICY, "NotifyTopicPublish"),),
     # responseElements.role.arn, beside a URL-encoded trust policy
     "CreateRole__1": (iam(Kind.IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
     "CreateRole__3": (iam(Kind.IAM_ROLE, "MyTestRole"),),

@@ -29,21 +29,21 @@ def minimal(**fields: Any) -> dict[str, Any]:
 
 
 def test_typed_accessors_on_a_real_record() -> None:
-    [record] = parse_payload(load_sample("ec2", "AuthorizeSecurityGroupEgress__1"))
+    [record] = parse_payload(load_sample("ec2", "AuthorizeSecurityGroupEgress__setpoint1"))
 
     assert record.event_name == "AuthorizeSecurityGroupEgress"
     assert record.event_source == "ec2.amazonaws.com"
-    assert record.event_id == "72a37ea2-cbf9-47bf-9ae0-0149d8acbbbc"
-    assert record.event_time == "2024-10-30T19:54:35Z"
+    assert record.event_id == "9b3d5f71-6c2a-4e8b-8d1f-3a4b5c6d7e82"
+    assert record.event_time == "2026-11-30T03:15:09Z"
     assert record.aws_region == "us-east-1"
     assert record.account == "123456789012"
     assert record.error_code is None
     assert record.read_only is False
-    assert record.request_parameters["groupId"] == "sg-038ccc3a1f7b05f42"
+    assert record.request_parameters["groupId"] == "sg-0b2c3d4e5f6071829"
     assert record.response_elements["_return"] is True
     assert record.user_identity["type"] == "AssumedRole"
-    assert record.user_agent is not None and record.user_agent.startswith("aws-cli/2.18.17")
-    assert record.source_ip == "198.51.100.10"
+    assert record.user_agent is not None and record.user_agent.startswith("aws-cli/2.22.4")
+    assert record.source_ip == "192.0.2.44"
 
 
 def test_record_is_a_snapshot_the_caller_cannot_change() -> None:

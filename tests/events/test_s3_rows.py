@@ -1,4 +1,4 @@
-"""Every shared S3 sample maps to the bucket (or skip) a user would expect; S3 rows in the table."""
+"""Every S3 sample record maps to the bucket (or skip) a user would expect; S3 rows in the table."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ EXPECTED: dict[str, Expected] = {
     "PutBucketAcl__4": (bucket("bucket", "us-west-2"),),
     "PutBucketAcl__5": SkipReason.FAILED_CALL,
     "PutBucketEncryption__1": (bucket("sensitive-data-bucket", "us-east-1"),),
-    "PutBucketLogging__1": (bucket("elastic-cspm-cloudtrail-test-bucket", "us-east-1"),),
+    "PutBucketLogging__setpoint1": (bucket("example-team-artifacts", "us-east-1"),),
     "PutBucketLogging__2": (bucket("critical-data-bucket", "us-west-2"),),
     "PutBucketLogging__3": SkipReason.FAILED_CALL,
     "PutBucketPolicy__1": (bucket("example-bucket", "us-west-2"),),
@@ -58,7 +58,7 @@ EXPECTED: dict[str, Expected] = {
     "PutBucketPublicAccessBlock__1": SkipReason.NO_RESOURCE,  # bucketName "..."
     "PutBucketPublicAccessBlock__2": (bucket("test", "us-east-1"),),
     "PutBucketPublicAccessBlock__3": (bucket("corporate-documents", "us-east-1"),),
-    "PutBucketVersioning__1": (bucket("elastic-cspm-cloudtrail-test-bucket", "us-east-1"),),
+    "PutBucketVersioning__setpoint1": (bucket("example-team-artifacts", "us-east-1"),),
     "PutBucketVersioning__2": (bucket("important-files-bucket", "us-east-1"),),
     "PutBucketVersioning__3": (bucket("critical-data-bucket", "us-east-1"),),
     "PutBucketVersioning__4": SkipReason.FAILED_CALL,

@@ -1,4 +1,4 @@
-"""Every shared EC2 sample record maps to the ref (or skip) a user would expect."""
+"""Every EC2 sample record maps to the ref (or skip) a user would expect."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ Expected = tuple[ResourceRef, ...] | SkipReason
 TERRAFORM_SG = "bluegreen_alb_sg-20230117040516059800000001"
 
 EXPECTED: dict[str, Expected] = {
-    "AuthorizeSecurityGroupEgress__1": (sg("sg-038ccc3a1f7b05f42", region="us-east-1"),),
+    "AuthorizeSecurityGroupEgress__setpoint1": (sg("sg-0b2c3d4e5f6071829", region="us-east-1"),),
     "AuthorizeSecurityGroupEgress__2": (sg("sg-03eee825d6bb78f54", region="us-east-1"),),
     # groupId in the request and again in responseElements.securityGroupRuleSet: one ref
-    "AuthorizeSecurityGroupIngress__1": (sg("sg-0f63fecfa17ef4fee", region="us-east-1"),),
+    "AuthorizeSecurityGroupIngress__setpoint1": (sg("sg-0a1b2c3d4e5f60718", region="us-east-1"),),
     # CLI shorthand (cidrIp/fromPort at the top level); synthetic region kept as logged
     "AuthorizeSecurityGroupIngress__2": (sg("sg-003dc7f1f1c686164", region="us-northeast-1r"),),
     # Panther export: lower-cased userIdentity keys, odd eventTime, string ports
