@@ -1,4 +1,4 @@
-"""Shared fixtures: moto in process, a local chat webhook, the CloudTrail records in tests/fixtures/cloudtrail."""
+"""Shared fixtures: moto in process, a local chat webhook, the CloudTrail records in fixtures/."""
 
 from __future__ import annotations
 
