@@ -379,7 +379,10 @@ def filler_group(index: int, vpc: str) -> dict[str, Any]:
 
 def upload_specs(ec2: Any, s3: Any, prefix: str, total: int, vpc: str) -> int:
     """Import-style specs for every live group, padded with filler specs to `total` objects."""
-    from chalicelib.collectors.security_group import SecurityGroupCollector, parse_security_group
+    from chalicelib.kinds.security_group.collector import (
+        SecurityGroupCollector,
+        parse_security_group,
+    )
     from chalicelib.specs.writer import render_security_group_spec, spec_filename
 
     states = SecurityGroupCollector(lambda region: ec2).list_region(REGION)

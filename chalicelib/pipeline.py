@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chalicelib.collectors.security_group import SecurityGroupCollector
-from chalicelib.compare.security_group import evaluate_security_group
 from chalicelib.errors import ConfigError, ReadError, SetpointError
 from chalicelib.events.lifecycle import deletes
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
+from chalicelib.kinds.security_group.compare import evaluate_security_group
 from chalicelib.model import (
     Actor,
     Finding,

@@ -21,11 +21,11 @@ from chalicelib.aws import (
     default_region,
     partition_of_arn,
 )
-from chalicelib.collectors.iam import IamCollector
-from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
-from chalicelib.kinds_iam import IamPipeline
-from chalicelib.kinds_s3 import build_s3_pipeline
+from chalicelib.kinds.iam.collector import IamCollector
+from chalicelib.kinds.iam.pipeline import IamPipeline
+from chalicelib.kinds.s3_bucket.pipeline import build_s3_pipeline
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline, evaluate_with_specs

@@ -22,9 +22,9 @@ from urllib.parse import unquote_plus
 
 from chalicelib import pipeline
 from chalicelib.alerting import EventOutcome, deliver
-from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError, ReadError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Finding, Kind, ResourceRef, Status, finding_for_ref
 from chalicelib.pipeline import unknown_finding
 from chalicelib.runtime import ENV_SPECS, Runtime

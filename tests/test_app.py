@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities import parameters
 from chalice.test import Client
 
 import app as lambda_app
-from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import DeliveryError
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Kind, ResourceRef
 from chalicelib.recheck import encode_message
 from chalicelib.specs.writer import render_security_group_spec

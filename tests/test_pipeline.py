@@ -62,8 +62,8 @@ def test_delete_by_name_in_the_default_vpc_reports_the_imported_spec_missing(ec2
 
 
 def test_a_peer_in_another_account_written_by_id_is_in_sync() -> None:
-    from chalicelib.collectors.security_group import parse_security_group
-    from chalicelib.compare.security_group import evaluate_security_group
+    from chalicelib.kinds.security_group.collector import parse_security_group
+    from chalicelib.kinds.security_group.compare import evaluate_security_group
 
     raw = {
         "GroupId": "sg-0aaaaaaaaaaaaaaaa",

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.errors import ConfigError
 from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Actor, Kind, ResourceRef, SecurityGroupState
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.recheck import (

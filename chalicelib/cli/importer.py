@@ -11,9 +11,9 @@ from typing import Protocol
 
 from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
-from chalicelib.collectors.security_group import SecurityGroupCollector
-from chalicelib.kinds_iam import export_iam
-from chalicelib.kinds_s3 import export_s3_buckets
+from chalicelib.kinds.iam.pipeline import export_iam
+from chalicelib.kinds.s3_bucket.pipeline import export_s3_buckets
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Kind, SecurityGroupState
 from chalicelib.specs.validate import schema_dir
 from chalicelib.specs.writer import render_security_group_spec, spec_filename

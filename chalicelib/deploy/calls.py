@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.collectors import iam as iam_collector
-from chalicelib.collectors import s3_bucket as s3_collector
-from chalicelib.collectors import security_group as sg_collector
+from chalicelib.kinds.iam import collector as iam_collector
+from chalicelib.kinds.s3_bucket import collector as s3_collector
+from chalicelib.kinds.security_group import collector as sg_collector
 
 # botocore service name per IAM action prefix, for collector rows that only name the API.
 _SERVICE_OF_PREFIX: Mapping[str, str] = {"ec2": "ec2", "iam": "iam", "s3": "s3"}

@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.events.fields import ci_get, items, text
-from chalicelib.events.iam_rows import IAM_ROWS
 from chalicelib.events.locators import EventRoute, Locate, Locator, first, union
 from chalicelib.events.record import CloudTrailRecord
-from chalicelib.events.s3_rows import S3_ROWS
+from chalicelib.kinds.iam.events import IAM_ROWS
+from chalicelib.kinds.s3_bucket.events import S3_ROWS
 from chalicelib.model import Kind, ResourceRef
 
 EC2_SOURCE = "ec2.amazonaws.com"

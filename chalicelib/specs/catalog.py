@@ -15,10 +15,10 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
+from chalicelib.kinds.iam.spec import iam_conflicts
+from chalicelib.kinds.s3_bucket.spec import s3_bucket_conflicts
 from chalicelib.model import SecurityGroupSpec, SecurityGroupState
-from chalicelib.specs.iam import iam_conflicts
 from chalicelib.specs.parse import AnySpec, ParsedFile, parse_file
-from chalicelib.specs.s3_bucket import s3_bucket_conflicts
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.iam_model import partition_of, spec_arn
+from chalicelib.kinds.iam.model import partition_of, spec_arn
 from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 from chalicelib.specs.catalog import SpecCatalog
 

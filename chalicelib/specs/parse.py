@@ -26,9 +26,14 @@ from chalicelib.compare.canonical import (
     parse_ports,
 )
 from chalicelib.errors import SpecError
+from chalicelib.kinds.iam.spec import (
+    build_iam_group,
+    build_iam_policy,
+    build_iam_role,
+    build_iam_user,
+)
+from chalicelib.kinds.s3_bucket.spec import build_s3_bucket
 from chalicelib.model import Direction, PeerType, Rule, SecurityGroupSpec, SourceLocation
-from chalicelib.specs.iam import build_iam_group, build_iam_policy, build_iam_role, build_iam_user
-from chalicelib.specs.s3_bucket import build_s3_bucket
 from chalicelib.specs.validate import schema_problems
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument, format_path, load_yaml
 

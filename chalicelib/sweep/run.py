@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws import FAILURE_MEMORY_SECONDS, RoleSessions, default_region
-from chalicelib.compare.security_group import evaluate_security_group
 from chalicelib.errors import ReadError, SetpointError
+from chalicelib.kinds.security_group.compare import evaluate_security_group
 from chalicelib.model import Finding, Kind, ResourceRef, Status
 from chalicelib.pipeline import Pipeline, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog

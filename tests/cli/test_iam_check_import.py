@@ -13,8 +13,8 @@ import pytest
 import chalicelib.cli.check as check_command
 from chalicelib.aws import ClientCache
 from chalicelib.cli.main import main
-from chalicelib.collectors.iam import IamCollector
-from chalicelib.kinds_iam import IamPipeline
+from chalicelib.kinds.iam.collector import IamCollector
+from chalicelib.kinds.iam.pipeline import IamPipeline
 from chalicelib.model import Kind
 from chalicelib.pipeline import Pipeline
 

@@ -17,13 +17,13 @@ import boto3
 import pytest
 
 from chalicelib.aws import ClientCache
-from chalicelib.bucket_model import ALL_PROPERTIES
-from chalicelib.collectors.iam import IamCollector
-from chalicelib.collectors.security_group import SecurityGroupCollector
 from chalicelib.deploy.calls import all_calls, collector_calls
-from chalicelib.events.s3_rows import account_block_ref
-from chalicelib.kinds_iam import IamPipeline
-from chalicelib.kinds_s3 import S3BucketPipeline, bucket_collector
+from chalicelib.kinds.iam.collector import IamCollector
+from chalicelib.kinds.iam.pipeline import IamPipeline
+from chalicelib.kinds.s3_bucket.events import account_block_ref
+from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES
+from chalicelib.kinds.s3_bucket.pipeline import S3BucketPipeline, bucket_collector
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import Kind, ResourceRef
 from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
 from chalicelib.specs.catalog import SpecCatalog

@@ -15,7 +15,7 @@ from __future__ import annotations
 from chalicelib.events.fields import ci_dig, text
 from chalicelib.events.locators import EventRoute, Locate, Locator, first
 from chalicelib.events.record import CloudTrailRecord
-from chalicelib.iam_model import NAME_RE, make_arn, parse_arn, partition_of
+from chalicelib.kinds.iam.model import NAME_RE, make_arn, parse_arn, partition_of
 from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 
 IAM_SOURCE = "iam.amazonaws.com"

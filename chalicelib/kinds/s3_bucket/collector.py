@@ -16,7 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.bucket_model import (
+from chalicelib.compare.policy_document import PolicyError, parse_policy
+from chalicelib.errors import ReadError
+from chalicelib.kinds.s3_bucket.model import (
     ALL_PROPERTIES,
     AWS_MANAGED_KEY,
     ENCRYPTION,
@@ -38,8 +40,6 @@ from chalicelib.bucket_model import (
     PublicAccessBlock,
     Versioning,
 )
-from chalicelib.compare.policy_document import PolicyError, parse_policy
-from chalicelib.errors import ReadError
 
 ClientFactory = Callable[[str], Any]
 WORKERS = 8

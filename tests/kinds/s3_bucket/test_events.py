@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.compare.s3_bucket import ACCOUNT_BLOCK_NAME
 from chalicelib.events import Routed, Skipped, SkipReason, route_payload
-from chalicelib.events.s3_rows import S3_SOURCE, bucket_name, is_account_block
 from chalicelib.events.table import EVENT_TABLE, eventbridge_source, watched_event_names
+from chalicelib.kinds.s3_bucket.compare import ACCOUNT_BLOCK_NAME
+from chalicelib.kinds.s3_bucket.events import S3_SOURCE, bucket_name, is_account_block
 from chalicelib.model import Kind, ResourceRef
 from tests.events.helpers import SAMPLES, load_sample
 

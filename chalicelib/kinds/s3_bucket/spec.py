@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from chalicelib.bucket_model import (
+from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
+from chalicelib.errors import SpecError
+from chalicelib.kinds.s3_bucket.model import (
     GROUP_NAMES,
     KMS_ALGORITHMS,
     LOGGING,
@@ -28,8 +30,6 @@ from chalicelib.bucket_model import (
     PublicAccessBlock,
     Versioning,
 )
-from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
-from chalicelib.errors import SpecError
 from chalicelib.model import SourceLocation
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from chalicelib.compare.policy_document import document_json
-from chalicelib.iam_model import IamIdentityState, IamPolicyState, IamState, parse_arn
+from chalicelib.kinds.iam.model import IamIdentityState, IamPolicyState, IamState, parse_arn
 from chalicelib.model import Kind
 from chalicelib.specs import writer
 from chalicelib.specs.writer import DEFAULT_SCHEMA_REF

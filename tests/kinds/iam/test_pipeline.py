@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib.collectors.iam import IamCollector
-from chalicelib.kinds_iam import IamPipeline, import_iam
+from chalicelib.kinds.iam.collector import IamCollector
+from chalicelib.kinds.iam.pipeline import IamPipeline, import_iam
 from chalicelib.model import Kind, ResourceRef, Status
 from chalicelib.specs.catalog import SpecCatalog, load_directory, load_documents
 

@@ -10,9 +10,13 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.aws import ClientCache
-from chalicelib.collectors.s3_bucket import BucketCollector
 from chalicelib.events import Routed, route_payload
-from chalicelib.kinds_s3 import S3BucketPipeline, _drop_account_prefix, build_s3_pipeline
+from chalicelib.kinds.s3_bucket.collector import BucketCollector
+from chalicelib.kinds.s3_bucket.pipeline import (
+    S3BucketPipeline,
+    _drop_account_prefix,
+    build_s3_pipeline,
+)
 from chalicelib.model import Kind, Status
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import load_documents

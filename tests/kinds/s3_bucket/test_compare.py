@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.bucket_model import (
+from chalicelib.compare.policy_document import parse_policy
+from chalicelib.kinds.s3_bucket.compare import evaluate_account_block, evaluate_bucket
+from chalicelib.kinds.s3_bucket.model import (
     ALL_PROPERTIES,
     ALL_USERS,
     AUTHENTICATED_USERS,
@@ -22,8 +24,6 @@ from chalicelib.bucket_model import (
     PublicAccessBlock,
     Versioning,
 )
-from chalicelib.compare.policy_document import parse_policy
-from chalicelib.compare.s3_bucket import evaluate_account_block, evaluate_bucket
 from chalicelib.model import SourceLocation, Status
 
 SPEC = BucketSpec(source=SourceLocation("policies/s3_buckets/b.yaml", 2), name="b")

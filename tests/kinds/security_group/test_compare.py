@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.compare.security_group import compare_security_group, evaluate_security_group
+from chalicelib.kinds.security_group.compare import compare_security_group, evaluate_security_group
 from chalicelib.model import Rule, SecurityGroupSpec, SecurityGroupState, SourceLocation, Status
 
 ALL_EGRESS = Rule("egress", "-1", None, None, "cidr", "0.0.0.0/0")

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.events import EVENT_TABLE, Routed, Skipped, SkipReason, route_payload
-from chalicelib.events.iam_rows import IAM_ROWS, IAM_SOURCE
 from chalicelib.events.table import eventbridge_source, watched_event_names
+from chalicelib.kinds.iam.events import IAM_ROWS, IAM_SOURCE
 from chalicelib.model import Kind, ResourceRef
 from tests.events.helpers import SAMPLES, load_sample
 

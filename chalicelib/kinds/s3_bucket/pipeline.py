@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.aws import ClientCache, default_region
-from chalicelib.bucket_model import ALL_PROPERTIES, SECURITY_PROPERTIES, BucketSpec
-from chalicelib.collectors.s3_bucket import BucketCollector
-from chalicelib.compare.s3_bucket import evaluate_account_block, evaluate_bucket
 from chalicelib.errors import ReadError
-from chalicelib.events.s3_rows import account_block_ref, is_account_block
+from chalicelib.kinds.s3_bucket.collector import BucketCollector
+from chalicelib.kinds.s3_bucket.compare import evaluate_account_block, evaluate_bucket
+from chalicelib.kinds.s3_bucket.events import account_block_ref, is_account_block
+from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES, SECURITY_PROPERTIES, BucketSpec
+from chalicelib.kinds.s3_bucket.spec import match_bucket
+from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec, spec_filename
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.s3_bucket import match_bucket
-from chalicelib.specs.writer_s3_bucket import render_s3_bucket_spec, spec_filename
 
 KIND = "s3_bucket"
 

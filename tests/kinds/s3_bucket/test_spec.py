@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.bucket_model import (
+from chalicelib.compare.policy_document import parse_policy
+from chalicelib.errors import SpecSetError
+from chalicelib.kinds.s3_bucket.compare import compare_bucket
+from chalicelib.kinds.s3_bucket.model import (
     ALL_PROPERTIES,
     LOG_DELIVERY,
     BucketState,
@@ -14,11 +17,8 @@ from chalicelib.bucket_model import (
     PublicAccessBlock,
     Versioning,
 )
-from chalicelib.compare.policy_document import parse_policy
-from chalicelib.compare.s3_bucket import compare_bucket
-from chalicelib.errors import SpecSetError
+from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec
 from chalicelib.specs.catalog import load_documents
-from chalicelib.specs.writer_s3_bucket import render_s3_bucket_spec
 
 
 def load(text: str) -> tuple:

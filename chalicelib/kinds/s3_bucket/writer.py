@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from chalicelib.bucket_model import BucketState
 from chalicelib.compare.policy_document import document_json
-from chalicelib.compare.s3_bucket import encryption_to_spec, grant_to_spec, logging_to_spec
+from chalicelib.kinds.s3_bucket.compare import encryption_to_spec, grant_to_spec, logging_to_spec
+from chalicelib.kinds.s3_bucket.model import BucketState
 from chalicelib.specs import writer
 from chalicelib.specs.writer import DEFAULT_SCHEMA_REF
 

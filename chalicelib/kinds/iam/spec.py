@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
 from chalicelib.errors import SpecError
-from chalicelib.iam_model import (
+from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
     IamPolicySpec,
     IamPolicyState,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.compare.s3_bucket import ACCOUNT_BLOCK_NAME
 from chalicelib.events.locators import EventRoute, Locator
 from chalicelib.events.record import CloudTrailRecord
+from chalicelib.kinds.s3_bucket.compare import ACCOUNT_BLOCK_NAME
 from chalicelib.model import Kind, ResourceRef
 
 S3_SOURCE = "s3.amazonaws.com"

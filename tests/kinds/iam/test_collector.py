@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib.collectors.iam import READS, IamCollector, parse_identity_detail
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import ReadError
+from chalicelib.kinds.iam.collector import READS, IamCollector, parse_identity_detail
 from chalicelib.model import Kind, ResourceRef
 
 ACCOUNT = "123456789012"
@@ -31,7 +31,7 @@ DOC: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
 }
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

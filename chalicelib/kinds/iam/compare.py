@@ -12,8 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from chalicelib.compare.policy_document import PolicyDocument, change_policy_flags, diff_policies
-from chalicelib.compare.security_group import tag_changes
-from chalicelib.iam_model import (
+from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
     IamIdentityState,
     IamPolicySpec,
@@ -27,6 +26,7 @@ from chalicelib.iam_model import (
     spec_arn,
     spec_kind,
 )
+from chalicelib.kinds.security_group.compare import tag_changes
 from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status, tag_pairs
 
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.compare.iam import change_flags, evaluate_iam, group_changes
 from chalicelib.compare.policy_document import parse_policy
-from chalicelib.iam_model import IamIdentitySpec, IamIdentityState, IamPolicySpec, IamPolicyState
+from chalicelib.kinds.iam.compare import change_flags, evaluate_iam, group_changes
+from chalicelib.kinds.iam.model import (
+    IamIdentitySpec,
+    IamIdentityState,
+    IamPolicySpec,
+    IamPolicyState,
+)
 from chalicelib.model import Kind, ResourceRef, SourceLocation, Status
 
 ACCOUNT = "123456789012"

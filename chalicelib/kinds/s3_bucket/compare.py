@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from chalicelib.bucket_model import (
+from chalicelib.compare.policy_document import diff_policies
+from chalicelib.kinds.s3_bucket.model import (
     AWS_MANAGED_KEY,
     ENCRYPTION,
     GRANTS,
@@ -33,8 +34,7 @@ from chalicelib.bucket_model import (
     Logging,
     PublicAccessBlock,
 )
-from chalicelib.compare.policy_document import diff_policies
-from chalicelib.compare.security_group import tag_changes
+from chalicelib.kinds.security_group.compare import tag_changes
 from chalicelib.model import (
     Change,
     Finding,

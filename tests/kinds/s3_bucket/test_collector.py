@@ -9,7 +9,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib.bucket_model import (
+from chalicelib.errors import ReadError
+from chalicelib.kinds.s3_bucket.collector import (
+    PROPERTY_READS,
+    BucketCollector,
+    bucket_region,
+    parse_acl,
+    parse_encryption,
+    required_permissions,
+)
+from chalicelib.kinds.s3_bucket.model import (
     ALL_PROPERTIES,
     GRANTS,
     LOG_DELIVERY,
@@ -19,15 +28,6 @@ from chalicelib.bucket_model import (
     Grant,
     PublicAccessBlock,
 )
-from chalicelib.collectors.s3_bucket import (
-    PROPERTY_READS,
-    BucketCollector,
-    bucket_region,
-    parse_acl,
-    parse_encryption,
-    required_permissions,
-)
-from chalicelib.errors import ReadError
 from tests.conftest import REGION
 
 ACCOUNT = "123456789012"
@@ -63,7 +63,7 @@ def test_every_property_has_one_row_and_a_permission() -> None:
 def test_the_lambda_policy_grants_every_read_the_table_needs() -> None:
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / ".chalice"
+    root = Path(__file__).resolve().parents[3] / ".chalice"
     for stage in ("dev", "prod"):
         policy = json.loads((root / f"policy-{stage}.json").read_text())
         granted = {

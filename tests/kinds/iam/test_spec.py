@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.compare.iam import evaluate_iam
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import SpecSetError
-from chalicelib.iam_model import IamIdentitySpec, IamIdentityState, IamPolicySpec, IamPolicyState
+from chalicelib.kinds.iam.compare import evaluate_iam
+from chalicelib.kinds.iam.model import (
+    IamIdentitySpec,
+    IamIdentityState,
+    IamPolicySpec,
+    IamPolicyState,
+)
+from chalicelib.kinds.iam.writer import render_iam_spec
 from chalicelib.model import Kind, Status
 from chalicelib.specs.catalog import load_directory, load_documents
 from chalicelib.specs.parse import parse_file
-from chalicelib.specs.writer_iam import render_iam_spec
 
 ACCOUNT = "123456789012"
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from chalicelib.aws import ClientCache
-from chalicelib.collectors.iam import IamCollector
-from chalicelib.compare.iam import evaluate_iam
 from chalicelib.errors import ReadError
-from chalicelib.iam_model import (
+from chalicelib.kinds.iam.collector import IamCollector
+from chalicelib.kinds.iam.compare import evaluate_iam
+from chalicelib.kinds.iam.model import (
     IAM_KINDS,
     SERVICE_LINKED_PATH,
     IamIdentityState,
@@ -28,11 +28,11 @@ from chalicelib.iam_model import (
     partition_of,
     spec_arn,
 )
+from chalicelib.kinds.iam.spec import in_account, match_iam
+from chalicelib.kinds.iam.writer import iam_filename, render_iam_spec
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.iam import in_account, match_iam
-from chalicelib.specs.writer_iam import iam_filename, render_iam_spec
 
 
 def aws_owned(state: IamState) -> bool:

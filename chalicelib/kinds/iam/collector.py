@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
 from chalicelib.errors import ReadError
-from chalicelib.iam_model import (
+from chalicelib.kinds.iam.model import (
     IDENTITY_KINDS,
     IamIdentityState,
     IamPolicyState,

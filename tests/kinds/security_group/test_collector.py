@@ -7,8 +7,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from chalicelib.collectors.security_group import SecurityGroupCollector, parse_security_group
 from chalicelib.errors import ReadError
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector, parse_security_group
 from chalicelib.model import Kind, ResourceRef, Rule
 
 REGION = "eu-west-1"
