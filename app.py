@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,6 +11,8 @@ from chalice import Chalice, Rate
 from chalicelib import handlers, spec_change
 from chalicelib.events.table import watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
+from chalicelib.kinds.family import Family
+from chalicelib.kinds.registry import FAMILIES
 from chalicelib.runtime import Runtime, runtime_from_env
 
 app = Chalice(app_name="setpoint")
@@ -48,22 +51,22 @@ def get_idempotency() -> IdempotentEvents | None:
     return _idempotency
 
 
-def cloudtrail_pattern(source: str, event_source: str) -> dict[str, Any]:
+def cloudtrail_pattern(family: Family) -> dict[str, Any]:
     """The EventBridge pattern for the calls the event table understands, and only those."""
     return {
-        "source": [source],
+        "source": [family.eventbridge_source],
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
-            "eventSource": [event_source],
-            "eventName": watched_event_names(event_source),
+            "eventSource": [family.event_source],
+            "eventName": watched_event_names(family.event_source),
         },
     }
 
 
-EC2_CHANGES = cloudtrail_pattern("aws.ec2", "ec2.amazonaws.com")
-S3_CHANGES = cloudtrail_pattern("aws.s3", "s3.amazonaws.com")
-# IAM is global: its events are delivered in us-east-1 only.
-IAM_CHANGES = cloudtrail_pattern("aws.iam", "iam.amazonaws.com")
+# One pattern per registered family (IAM's events are delivered in us-east-1 only).
+CHANGES: dict[str, dict[str, Any]] = {
+    family.name: cloudtrail_pattern(family) for family in FAMILIES
+}
 
 
 def _on_change(event: Any) -> dict[str, Any]:
@@ -95,19 +98,22 @@ def _publish(summary: dict[str, Any]) -> None:
     metrics.flush_metrics()
 
 
-@app.on_cw_event(EC2_CHANGES, name="on_ec2_change")
-def on_ec2_change(event: Any) -> dict[str, Any]:
-    return _on_change(event)
+def _change_handler(family: Family) -> Callable[[Any], dict[str, Any]]:
+    """The Lambda for one family's CloudTrail events, named as the family declares (Chalice
+    finds a handler by its module attribute, so each is also bound in this module)."""
+
+    def handler(event: Any) -> dict[str, Any]:
+        return _on_change(event)
+
+    handler.__name__ = handler.__qualname__ = family.handler
+    handler.__doc__ = f"CloudTrail calls on {family.name} resources ({family.event_source})."
+    return handler
 
 
-@app.on_cw_event(S3_CHANGES, name="on_s3_change")
-def on_s3_change(event: Any) -> dict[str, Any]:
-    return _on_change(event)
-
-
-@app.on_cw_event(IAM_CHANGES, name="on_iam_change")
-def on_iam_change(event: Any) -> dict[str, Any]:
-    return _on_change(event)
+for _family in FAMILIES:
+    globals()[_family.handler] = app.on_cw_event(CHANGES[_family.name], name=_family.handler)(
+        _change_handler(_family)
+    )
 
 
 # Writes to the spec bucket. Its name holds the account id, unknown at import: match

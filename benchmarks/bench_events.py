@@ -383,7 +383,7 @@ def upload_specs(ec2: Any, s3: Any, prefix: str, total: int, vpc: str) -> int:
         SecurityGroupCollector,
         parse_security_group,
     )
-    from chalicelib.specs.writer import render_security_group_spec, spec_filename
+    from chalicelib.kinds.security_group.writer import render_security_group_spec, spec_filename
 
     states = SecurityGroupCollector(lambda region: ec2).list_region(REGION)
     used: set[str] = set()

@@ -9,21 +9,41 @@ kind plug in without touching the handler.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 GLOBAL_REGION = "global"
 
 
-class Kind(StrEnum):
-    SECURITY_GROUP = "security_group"
-    S3_BUCKET = "s3_bucket"
-    IAM_POLICY = "iam_policy"
-    IAM_ROLE = "iam_role"
-    IAM_USER = "iam_user"
-    IAM_GROUP = "iam_group"
-    GUARD = "guard"
+class Kind(str):
+    """A resource kind's name as specs, state keys and reports spell it ("security_group").
+
+    Each family declares its own kinds in its folder (`chalicelib/kinds/<family>/`); the
+    registry (`kinds.registry.kind_named`) turns text from outside back into a known kind.
+    Instances are interned, so one name is one object and `is` compares kinds.
+    """
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, Kind]] = {}
+
+    def __new__(cls, name: str) -> Kind:
+        kind = cls._interned.get(name)
+        if kind is None:
+            kind = cls._interned[name] = super().__new__(cls, name)
+        return kind
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Kind({str.__str__(self)!r})"
+
+
+# Setpoint's own sight (its specs, its sweep, later its trails and rules): not a resource
+# family of the watched estate, so the core names it.
+GUARD = Kind("guard")
 
 
 class Status(StrEnum):
@@ -34,8 +54,6 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
 
 
-Direction = Literal["ingress", "egress"]
-PeerType = Literal["cidr", "cidr6", "group", "prefix_list"]
 ChangeOp = Literal["add", "remove", "modify"]
 
 
@@ -70,84 +88,6 @@ class ResourceRef:
 
     def label(self) -> str:
         return self.id or self.name or (self.rule_ids[0] if self.rule_ids else "?")
-
-
-@dataclass(frozen=True, order=True)
-class Rule:
-    """One canonical security-group rule: one direction, one protocol/port range, one peer.
-
-    `proto` is canonical: "-1" (all traffic), "tcp", "udp", "icmp", "icmpv6", or another
-    IP protocol number as a decimal string. Ports are None when the protocol has none
-    (all traffic, or protocols other than tcp/udp/icmp/icmpv6); for icmp they hold the
-    type and code, -1 meaning any.
-    """
-
-    direction: Direction
-    proto: str
-    from_port: int | None
-    to_port: int | None
-    peer_type: PeerType
-    peer: str
-    description: str | None = field(default=None, compare=False)
-
-    @property
-    def key(self) -> tuple[str, str, int | None, int | None, str, str]:
-        """Identity of the rule; descriptions are compared separately, only when pinned."""
-        return (
-            self.direction,
-            self.proto,
-            self.from_port,
-            self.to_port,
-            self.peer_type,
-            self.peer,
-        )
-
-
-@dataclass(frozen=True)
-class SecurityGroupState:
-    """A security group as read from AWS, already canonical."""
-
-    group_id: str
-    name: str
-    vpc_id: str | None
-    description: str
-    account: str
-    region: str
-    rules: frozenset[Rule]
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # id -> name of groups this group's rules reference (and of the group itself), so
-    # that specs may name peers and alerts can show names.
-    peer_names: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SecurityGroupSpec:
-    """The desired state of one security group, as written in a spec file.
-
-    A group is identified by `group_id`, or by `name` (+ `vpc_id`, + `region`,
-    + `account`); omitted scope fields match any value. `egress=None` means the spec
-    leaves egress to the AWS default (all traffic to 0.0.0.0/0). `tags=None` means tags
-    are not pinned. Rules whose `peer_type` is "group" may name the peer by group name;
-    comparison resolves names against the live group's `peer_names`.
-    """
-
-    source: SourceLocation
-    group_id: str | None
-    name: str | None
-    vpc_id: str | None
-    region: str | None
-    account: str | None
-    description: str | None
-    ingress: frozenset[Rule]
-    egress: frozenset[Rule] | None
-    tags: Mapping[str, str] | None = None
-    # rule key -> where that rule was written, for messages that point at a line
-    rule_lines: Mapping[tuple[str, str, int | None, int | None, str, str], int] = field(
-        default_factory=dict
-    )
-
-    def label(self) -> str:
-        return self.group_id or self.name or "?"
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, SetpointError
-from chalicelib.events.lifecycle import creates
-from chalicelib.model import Actor, Finding, Kind, ResourceRef, Status
+from chalicelib.kinds.registry import creates, kind_named
+from chalicelib.model import Actor, Finding, ResourceRef, Status
 from chalicelib.state.transitions import is_gone
 from chalicelib.state.windows import RECHECK, SETTLE, WindowStore, window_key, windows_for
 
@@ -107,7 +107,7 @@ def decode_message(body: str) -> tuple[tuple[ResourceRef, ...], Actor | None]:
         if not isinstance(raw, dict):
             raise RecheckError("re-check message: each ref must be an object")
         try:
-            kind = Kind(str(raw.get("kind")))
+            kind = kind_named(str(raw.get("kind")))
         except ValueError:
             raise RecheckError(f"re-check message: unknown kind {raw.get('kind')!r}") from None
         region = _text(raw, "region")

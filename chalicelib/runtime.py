@@ -22,14 +22,12 @@ from chalicelib.aws import (
     partition_of_arn,
 )
 from chalicelib.errors import ConfigError
-from chalicelib.kinds.iam.collector import IamCollector
-from chalicelib.kinds.iam.pipeline import IamPipeline
-from chalicelib.kinds.s3_bucket.pipeline import build_s3_pipeline
-from chalicelib.kinds.security_group.collector import SecurityGroupCollector
+from chalicelib.kinds.registry import FAMILIES, deletes
 from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.notify.alert import Alert, MessageRef
-from chalicelib.pipeline import Pipeline, SecurityGroupPipeline, evaluate_with_specs
-from chalicelib.specs.catalog import SpecCatalog, load_directory
+from chalicelib.pipeline import Pipeline, evaluate_with_specs
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import load_directory
 from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
 
 SpecProvider = Callable[[], SpecCatalog]
@@ -47,13 +45,8 @@ ENV_EXTERNAL_ID = "SETPOINT_EXTERNAL_ID"
 
 
 def build_pipeline(clients: ClientCache) -> Pipeline:
-    return Pipeline(
-        [
-            SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2"))),
-            build_s3_pipeline(clients),
-            IamPipeline(IamCollector(lambda: clients.client("iam"))),
-        ]
-    )
+    """Every registered family's pipeline, reading through `clients`."""
+    return Pipeline([family.pipeline(clients) for family in FAMILIES], deletes=deletes)
 
 
 def spec_provider(location: str, clients: ClientCache) -> SpecProvider:

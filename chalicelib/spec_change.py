@@ -22,10 +22,10 @@ from urllib.parse import unquote_plus
 
 from chalicelib import pipeline
 from chalicelib.alerting import EventOutcome, deliver
-from chalicelib.errors import ConfigError, ReadError, SpecSetError
+from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
-from chalicelib.kinds.security_group.collector import SecurityGroupCollector
-from chalicelib.model import Finding, Kind, ResourceRef, Status, finding_for_ref
+from chalicelib.kinds.registry import kind_named
+from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref
 from chalicelib.pipeline import unknown_finding
 from chalicelib.runtime import ENV_SPECS, Runtime
 from chalicelib.specs.catalog import SpecCatalog
@@ -237,8 +237,9 @@ def reevaluate(
                 _skip(outcome, f"{spec.source}: account {owner} is read by its own sweep")
                 continue
             for_spec = spec_refs(change.kind, spec, account, regions)
-            if change.kind == Kind.SECURITY_GROUP.value:
-                for_spec = _locate_groups(runtime, spec, for_spec)
+            kind_pipeline = runtime.pipeline.kinds.get(kind_named(change.kind))
+            if kind_pipeline is not None and for_spec:
+                for_spec = kind_pipeline.locate_spec(spec, for_spec)
             refs.extend(ref for ref in for_spec if ref not in refs)
     findings: list[Finding] = []
     seen: set[tuple[str, str | None, str, str | None]] = set()
@@ -257,32 +258,3 @@ def _gone(runtime: Runtime, ref: ResourceRef) -> list[Finding]:
     finding = gone_finding(ref)
     keys = (record_key(finding), alias_key(finding))
     return [finding] if any(k and runtime.state.get(k) for k in keys) else []
-
-
-def _locate_groups(runtime: Runtime, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
-    """Refs to the live groups a spec names, region by region; one `missing` ref if none.
-
-    A spec names a group by id, or by name in any VPC (or its `vpc_id`); the event path's
-    name lookup only looks in the default VPC, so groups are found here first. Without a
-    region the spec may mean any configured region, like the sweep; not found anywhere,
-    it is reported missing in the first, again like the sweep.
-    """
-    pipeline = runtime.pipeline.kinds.get(Kind.SECURITY_GROUP)
-    collector = getattr(pipeline, "collector", None)
-    if not isinstance(collector, SecurityGroupCollector) or not refs:
-        return list(refs)
-    located: list[ResourceRef] = []
-    for ref in refs:
-        try:
-            if spec.group_id is not None:
-                if collector.read(ref):
-                    located.append(ref)
-                continue
-            for vpc, name in sorted(
-                collector.names_present(ref.region, [spec.name]), key=lambda x: str(x)
-            ):
-                if name == spec.name and spec.vpc_id in (None, vpc):
-                    located.append(ResourceRef(ref.kind, ref.account, ref.region, None, name, vpc))
-        except ReadError:
-            located.append(ref)  # evaluated again below, where it becomes `unknown`
-    return located or [refs[0]]

@@ -16,10 +16,11 @@ from chalice.test import Client
 
 import app as lambda_app
 from chalicelib.errors import DeliveryError
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.kinds.security_group.writer import render_security_group_spec
+from chalicelib.model import ResourceRef
 from chalicelib.recheck import encode_message
-from chalicelib.specs.writer import render_security_group_spec
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from chalicelib.sweep import shards as sweep_shards
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
@@ -127,7 +128,7 @@ def test_the_scheduled_sweep_reports_drift(deployed: Any) -> None:
 
 
 def test_the_event_rule_watches_every_security_group_call() -> None:
-    names = set(lambda_app.EC2_CHANGES["detail"]["eventName"])
+    names = set(lambda_app.CHANGES["security_group"]["detail"]["eventName"])
     assert {
         "AuthorizeSecurityGroupIngress",
         "RevokeSecurityGroupEgress",
@@ -192,10 +193,10 @@ def test_a_broken_spec_bundle_is_reported_by_the_sweep_not_swallowed(deployed: A
 
 
 def test_s3_and_iam_rules_watch_their_sources() -> None:
-    assert lambda_app.S3_CHANGES["source"] == ["aws.s3"]
-    assert "PutBucketPolicy" in lambda_app.S3_CHANGES["detail"]["eventName"]
-    assert lambda_app.IAM_CHANGES["source"] == ["aws.iam"]
-    assert "AttachRolePolicy" in lambda_app.IAM_CHANGES["detail"]["eventName"]
+    assert lambda_app.CHANGES["s3_bucket"]["source"] == ["aws.s3"]
+    assert "PutBucketPolicy" in lambda_app.CHANGES["s3_bucket"]["detail"]["eventName"]
+    assert lambda_app.CHANGES["iam"]["source"] == ["aws.iam"]
+    assert "AttachRolePolicy" in lambda_app.CHANGES["iam"]["detail"]["eventName"]
 
 
 def _open_ssh(ids: dict[str, str]) -> None:
@@ -421,7 +422,7 @@ def test_chat_down_parks_the_alert_in_the_outbox_until_it_recovers(
 def test_a_recheck_message_reads_again_and_alerts_what_is_still_off(deployed: Any) -> None:
     client, ids, received = deployed
     _open_ssh(ids)  # changed after the first read saw nothing: the re-check must see it
-    ref = ResourceRef(Kind.SECURITY_GROUP, "123456789012", REGION, ids["web"])
+    ref = ResourceRef(SECURITY_GROUP, "123456789012", REGION, ids["web"])
     bodies = [encode_message([ref], None), "not json"]
     batch = client.events.generate_sqs_event(message_bodies=bodies, queue_name="setpoint-recheck")
     result = client.lambda_.invoke("on_recheck", batch)

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.model import Finding, Kind, Status, tag_pairs
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, Status, tag_pairs
 
 
 @pytest.mark.parametrize(
@@ -19,9 +20,7 @@ from chalicelib.model import Finding, Kind, Status, tag_pairs
     ],
 )
 def test_spec_path_and_line(spec: str | None, path: str | None, line: int | None) -> None:
-    finding = Finding(
-        Kind.SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, spec=spec
-    )
+    finding = Finding(SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, spec=spec)
     assert (finding.spec_path, finding.spec_line) == (path, line)
 
 
@@ -29,12 +28,10 @@ def test_tags_are_sorted_pairs_so_findings_stay_hashable_and_plain_json() -> Non
     import json
 
     tags = tag_pairs({"team": "payments", "env": "prod"})
-    finding = Finding(
-        Kind.SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, tags=tags
-    )
+    finding = Finding(SECURITY_GROUP, "sg-1", "web", "1", "eu-west-1", Status.DRIFTED, tags=tags)
     assert finding.tags == (("env", "prod"), ("team", "payments"))
     assert finding == Finding(
-        Kind.SECURITY_GROUP,
+        SECURITY_GROUP,
         "sg-1",
         "web",
         "1",

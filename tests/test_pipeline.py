@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.aws import ClientCache
-from chalicelib.model import Kind, ResourceRef, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.kinds.security_group.spec import match_security_group
+from chalicelib.model import ResourceRef, Status
 from chalicelib.runtime import build_pipeline
-from chalicelib.specs.catalog import load_documents
+from chalicelib.specs.loading import load_documents
 from tests.conftest import REGION
 
 
@@ -40,7 +42,7 @@ def test_spec_group_names_resolve_only_within_the_groups_vpc(ec2: Any) -> None:
     catalog = spec(
         f"name: app\nvpc_id: {vpc_a}\ningress:\n  - proto: tcp\n    ports: 80\n    group: lb\n"
     )
-    ref = ResourceRef(Kind.SECURITY_GROUP, "123456789012", REGION, id=app)
+    ref = ResourceRef(SECURITY_GROUP, "123456789012", REGION, id=app)
     (finding,) = pipeline().evaluate([ref], catalog)
     assert finding.status is Status.DRIFTED
     assert sorted(c.op for c in finding.changes) == ["add", "remove"]
@@ -55,7 +57,7 @@ def test_delete_by_name_in_the_default_vpc_reports_the_imported_spec_missing(ec2
         f"name: legacy\nvpc_id: {default_vpc}\nregion: {REGION}\naccount: '123456789012'\n"
     )
     ec2.delete_security_group(GroupName="legacy")
-    ref = ResourceRef(Kind.SECURITY_GROUP, "123456789012", REGION, name="legacy")
+    ref = ResourceRef(SECURITY_GROUP, "123456789012", REGION, name="legacy")
     (finding,) = pipeline().evaluate([ref], catalog)
     assert finding.status is Status.MISSING
     assert finding.spec == "policies/web.yaml:1"
@@ -84,5 +86,5 @@ def test_a_peer_in_another_account_written_by_id_is_in_sync() -> None:
         "name: app\ningress:\n  - proto: tcp\n    ports: 443\n    group: sg-0fedcba987654321f\n"
     )
     live = parse_security_group(raw, REGION)
-    finding = evaluate_security_group(catalog.match_security_group(live), live)
+    finding = evaluate_security_group(match_security_group(catalog, live), live)
     assert finding.status is Status.IN_SYNC, finding.changes

@@ -11,9 +11,14 @@ import pytest
 
 from chalicelib.errors import ConfigError
 from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.kinds.iam import IAM_ROLE
+from chalicelib.kinds.s3_bucket import S3_BUCKET
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
-from chalicelib.model import Actor, Kind, ResourceRef, SecurityGroupState
-from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
+from chalicelib.kinds.security_group.model import SecurityGroupState
+from chalicelib.kinds.security_group.pipeline import SecurityGroupPipeline
+from chalicelib.model import Actor, ResourceRef
+from chalicelib.pipeline import Pipeline
 from chalicelib.recheck import (
     RecheckError,
     SqsRecheckQueue,
@@ -176,7 +181,7 @@ def test_a_stale_read_after_authorize_is_rechecked_and_alerts_once(
             GroupId=group, IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp="0.0.0.0/0"
         )
     real = SecurityGroupCollector(lambda region: boto3.client("ec2", region_name=region))
-    ref = ResourceRef(Kind.SECURITY_GROUP, ACCOUNT, REGION, id=group)
+    ref = ResourceRef(SECURITY_GROUP, ACCOUNT, REGION, id=group)
     collector = StaleOnce(real, real.read(ref))
     clock = Clock()
     scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
@@ -242,7 +247,7 @@ def test_recheck_batches_report_only_the_failed_message(ec2: Any, queue: tuple[A
     actor = Actor("arn:aws:iam::123456789012:user/bob", "AuthorizeSecurityGroupIngress", None, "e1")
     plain = SqsRecheckQueue(sqs, url)
     for group in groups:
-        plain.schedule([ResourceRef(Kind.SECURITY_GROUP, ACCOUNT, REGION, id=group)], actor, 0)
+        plain.schedule([ResourceRef(SECURITY_GROUP, ACCOUNT, REGION, id=group)], actor, 0)
     records = sqs_records(sqs, url)
     with chat(fail_first=1) as flaky:
         runtime = make_runtime(flaky.url, specs())
@@ -278,8 +283,8 @@ def test_the_message_round_trips_and_is_versioned() -> None:
         "arn:aws:iam::1:user/a", "CreateRole", "2026-03-01T09:00:00Z", "id-1", via="terraform"
     )
     refs = (
-        ResourceRef(Kind.SECURITY_GROUP, "1", REGION, "sg-0123456789abcdef0", "web", "vpc-1"),
-        ResourceRef(Kind.IAM_ROLE, "1", "global", "arn:aws:iam::1:role/x", "x"),
+        ResourceRef(SECURITY_GROUP, "1", REGION, "sg-0123456789abcdef0", "web", "vpc-1"),
+        ResourceRef(IAM_ROLE, "1", "global", "arn:aws:iam::1:role/x", "x"),
     )
     body = encode_message(refs, actor)
     assert json.loads(body)["version"] == 1
@@ -305,7 +310,7 @@ def test_bad_messages_say_what_is_wrong(body: str, words: str) -> None:
 
 def test_sqs_holds_the_message_for_the_delay(queue: tuple[Any, str]) -> None:
     sqs, url = queue
-    ref = ResourceRef(Kind.S3_BUCKET, ACCOUNT, REGION, "assets")
+    ref = ResourceRef(S3_BUCKET, ACCOUNT, REGION, "assets")
     SqsRecheckQueue(sqs, url).schedule([ref], None, 5000)  # beyond SQS's limit: 900
     assert sqs.receive_message(QueueUrl=url).get("Messages") is None
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -315,7 +320,7 @@ def test_sqs_holds_the_message_for_the_delay(queue: tuple[Any, str]) -> None:
 def test_a_queue_that_refuses_is_a_recheck_error(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     missing = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/no-such-queue"
-    ref = ResourceRef(Kind.S3_BUCKET, ACCOUNT, REGION, "assets")
+    ref = ResourceRef(S3_BUCKET, ACCOUNT, REGION, "assets")
     with pytest.raises(RecheckError, match="refused"):
         SqsRecheckQueue(sqs, missing).schedule([ref], None, 10)
 

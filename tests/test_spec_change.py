@@ -18,7 +18,7 @@ import pytest
 from chalicelib.alerting import EventOutcome
 from chalicelib.aws import ClientCache
 from chalicelib.handlers import handle_cloudtrail_event
-from chalicelib.model import Kind, Status
+from chalicelib.model import GUARD, Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import alert_headline
 from chalicelib.notify.delivery import notifier_for
@@ -153,7 +153,7 @@ def revoke_record(group: str, port: int, cidr: str) -> dict[str, Any]:
 
 
 def resources(outcome: EventOutcome) -> list[tuple[str | None, Status]]:
-    return [(f.name, f.status) for f in outcome.findings if f.kind is not Kind.GUARD]
+    return [(f.name, f.status) for f in outcome.findings if f.kind is not GUARD]
 
 
 @pytest.fixture
@@ -406,7 +406,7 @@ def test_a_spec_without_vpc_or_region_finds_its_group_wherever_it_is(estate: dic
         created(BUNDLE_KEY, push(estate, {WEB_PATH: loose(False)})), runtime
     )
 
-    assert [(f.id, f.region, f.status) for f in outcome.findings if f.kind is not Kind.GUARD] == [
+    assert [(f.id, f.region, f.status) for f in outcome.findings if f.kind is not GUARD] == [
         (estate["web"], REGION, Status.DRIFTED)
     ]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -431,7 +431,7 @@ ingress:
     runtime.specs()
     outcome = handle_spec_change(created(BUNDLE_KEY, push(estate, {DB_PATH: by_id(6432)})), runtime)
 
-    assert [(f.region, f.status) for f in outcome.findings if f.kind is not Kind.GUARD] == [
+    assert [(f.region, f.status) for f in outcome.findings if f.kind is not GUARD] == [
         (REGION, Status.DRIFTED)
     ]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]

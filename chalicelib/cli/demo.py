@@ -31,7 +31,8 @@ from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_OK, exit_code
 from chalicelib.cli.importer import EXPORTERS
 from chalicelib.handlers import handle_cloudtrail_event, run_sweep
-from chalicelib.model import Finding, Kind
+from chalicelib.kinds.registry import ALL_KINDS
+from chalicelib.model import Finding
 from chalicelib.notify.alert import AlertKind
 from chalicelib.notify.config import notifier_from_config
 from chalicelib.notify.delivery import ConsoleNotifier
@@ -357,7 +358,7 @@ def _story(endpoint: str, chat: LocalChat) -> int:
     say("2. setpoint import: the specs, as a pull request would hold them")
     out = Path("policies")
     count = sum(
-        exporter(clients, [REGION], out, frozenset(Kind))
+        exporter(clients, [REGION], out, frozenset(ALL_KINDS))
         for exporter in dict.fromkeys(EXPORTERS.values())
     )
     web_spec = out / "security_groups" / REGION / "web.yaml"

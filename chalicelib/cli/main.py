@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from chalicelib.cli.common import EXIT_ERROR
 from chalicelib.errors import SetpointError, SpecError, SpecSetError
+from chalicelib.kinds.registry import kind_named
 from chalicelib.model import Kind
 
 
@@ -21,10 +22,9 @@ def parse_kinds(value: str | None) -> list[Kind] | None:
     for name in value.split(","):
         name = name.strip()
         try:
-            kinds.append(Kind(name))
-        except ValueError:
-            valid = ", ".join(k.value for k in Kind)
-            raise argparse.ArgumentTypeError(f"unknown kind {name!r} (one of: {valid})") from None
+            kinds.append(kind_named(name))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return kinds
 
 

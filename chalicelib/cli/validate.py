@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK
-from chalicelib.specs.catalog import load_directory
-from chalicelib.specs.parse import KINDS
+from chalicelib.kinds.registry import SPEC_KINDS
+from chalicelib.specs.loading import load_directory
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"error: {args.specs}: no such file or directory", file=sys.stderr)
         return EXIT_ERROR
     catalog = load_directory(path)  # raises SpecSetError with every problem found
-    counts = {kind: len(catalog.specs_of(kind)) for kind in KINDS}
+    counts = {kind: len(catalog.specs_of(kind)) for kind in SPEC_KINDS}
     detail = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
     print(
         f"{args.specs}: {sum(counts.values())} spec(s) valid" + (f" ({detail})" if detail else "")

@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.kinds.iam import collector as iam_collector
-from chalicelib.kinds.s3_bucket import collector as s3_collector
-from chalicelib.kinds.security_group import collector as sg_collector
+from chalicelib.kinds.registry import FAMILIES
 
 # botocore service name per IAM action prefix, for collector rows that only name the API.
 _SERVICE_OF_PREFIX: Mapping[str, str] = {"ec2": "ec2", "iam": "iam", "s3": "s3"}
@@ -49,13 +47,14 @@ SWEEP_READS: tuple[tuple[str, str], ...] = (("DescribeRegions", "ec2:DescribeReg
 
 
 def collector_calls() -> tuple[Call, ...]:
-    """What is read in a watched account, from the collectors' own tables (never restated)."""
+    """What is read in a watched account: every registered family's reads (never restated)."""
     calls = [
         *_from_table(SWEEP_READS),
-        *_from_table(sg_collector.READS),
-        *(Call("s3", row.api, row.permission) for row in s3_collector.PROPERTY_READS),
-        *_from_table(s3_collector.BUCKET_READS),
-        *_from_table(iam_collector.READS),
+        *(
+            Call(read.service, read.operation, read.permission)
+            for family in FAMILIES
+            for read in family.reads()
+        ),
     ]
     return tuple(dict.fromkeys(calls))
 

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from chalicelib.events.locators import EventRoute
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.errors import SpecError
     from chalicelib.pipeline import KindPipeline
-    from chalicelib.specs.parse import Builder
+    from chalicelib.specs.builder import Builder
+    from chalicelib.specs.catalog import SpecCatalog
 
 # Where a sweep reads a family: once per account and region, once per account for all its
 # regions (S3 lists every bucket of an account in one call), or once per account (IAM).
@@ -43,6 +44,31 @@ class Read:
 
 
 @dataclass(frozen=True)
+class SpecIdentity:
+    """What picks a spec's resource: two specs with equal identities govern one resource."""
+
+    account: str | None
+    region: str | None
+    id: str | None
+    name: str | None
+    vpc_id: str | None = None
+
+
+def by_name(spec: Any) -> SpecIdentity:
+    """The usual identity: a name, scoped by the spec's account and region if it has them."""
+    return SpecIdentity(
+        getattr(spec, "account", None), getattr(spec, "region", None), None, spec.name
+    )
+
+
+def named_ref(kind: Kind, spec: Any, account: str) -> list[ResourceRef]:
+    """The usual ref: the resource's id is its name, in the spec's region (else global)."""
+    owner = getattr(spec, "account", None) or account
+    region = getattr(spec, "region", None) or GLOBAL_REGION
+    return [ResourceRef(kind, owner, region, id=spec.name, name=spec.name)]
+
+
+@dataclass(frozen=True)
 class SpecKind:
     """One `kind:` a spec file may declare: its schema, its builder, its duplicate check."""
 
@@ -52,6 +78,28 @@ class SpecKind:
     build: Builder
     # specs of this kind that could claim one resource, each reported on the later one
     conflicts: Callable[[Sequence[Any]], list[SpecError]]
+    # what picks a spec's resource (id or name, and scope): two specs with equal identity
+    # govern the same resource, so a spec push that changes only content is a change
+    identity: Callable[[Any], SpecIdentity] = field(default=lambda spec: by_name(spec))
+    # the resource(s) a spec names, as refs to re-read when a push changes that spec
+    # (spec, account, the regions Setpoint watches)
+    refs: Callable[[Kind, Any, str, Sequence[str]], list[ResourceRef]] = field(
+        default=lambda kind, spec, account, regions: named_ref(kind, spec, account)
+    )
+    # how chat says that changes open it to the world: (item, (verb for one, for many)),
+    # e.g. ("rule", ("accepts traffic from any address", "accept traffic ...")); None for
+    # "N change(s) here open(s) it to anyone on the internet"
+    opening: tuple[str, tuple[str, str]] | None = None
+
+
+class Regionless(Protocol):
+    """Specs of a regional family that name no region, and what to say when none matched."""
+
+    def specs(self, catalog: SpecCatalog, account: str) -> Sequence[Any]: ...
+
+    def ref(self, spec: Any, account: str, region: str) -> ResourceRef: ...
+
+    def missing(self, spec: Any, ref: ResourceRef) -> Finding: ...
 
 
 class Exporter(Protocol):
@@ -80,13 +128,14 @@ class Family:
     reads: Callable[[], tuple[Read, ...]]
     pipeline: Callable[[ClientCache], KindPipeline]
     exporter: Exporter
-    # the resource a spec names, for re-reading what a spec push changed; None when the
-    # spec alone cannot say (the caller then falls back to a sweep of that kind)
-    spec_ref: Callable[[Any, str | None], ResourceRef | None]
     # a global service delivers its events in one region (IAM: us-east-1)
     events_region: str | None = None
-    # "{count} {noun}s" where a plain plural is wrong
-    plurals: Mapping[Kind, str] = field(default_factory=dict)
+    # schema files the kinds' schemas refer to (IAM's shared definitions)
+    extra_schemas: tuple[Path, ...] = ()
+    # a regional family whose specs may leave out the region: such a spec is `missing`
+    # only when no region of its account has the resource, which only the whole account's
+    # sweep can tell (see sweep.run.regionless_missing)
+    regionless: Regionless | None = None
 
     @property
     def kinds(self) -> tuple[Kind, ...]:
@@ -96,3 +145,15 @@ class Family:
     def eventbridge_source(self) -> str:
         """The EventBridge `source` of its CloudTrail events ("ec2.amazonaws.com" -> "aws.ec2")."""
         return "aws." + self.event_source.removesuffix(".amazonaws.com")
+
+
+def reads_from_table(rows: Sequence[tuple[str, str]]) -> tuple[Read, ...]:
+    """A collector's (API label, IAM action) rows as botocore names them. The service is the
+    action's prefix, except where a label notes another endpoint ("(account, s3-control)")."""
+    services = {"elasticloadbalancing": "elbv2"}
+    reads = []
+    for label, permission in rows:
+        prefix = permission.split(":", 1)[0]
+        service = "s3control" if "s3-control" in label else services.get(prefix, prefix)
+        reads.append(Read(service, label.split(" ", 1)[0], permission))
+    return tuple(reads)

@@ -22,6 +22,8 @@ from functools import cache
 from typing import Any, Literal, Union
 
 from chalicelib.errors import SetpointError
+from chalicelib.kinds.registry import kind_named
+from chalicelib.model import Kind
 from chalicelib.notify.alert import Alert
 
 FORMAT_VERSION = "1"
@@ -103,6 +105,11 @@ def from_data(hint: Any, data: Any, path: str) -> Any:
         return None
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint, data, path)
+    if hint is Kind:
+        try:
+            return kind_named(str(data)) if isinstance(data, str) else kind_named(repr(data))
+        except ValueError as exc:
+            raise MalformedAlertError(f"{path}: {exc}") from None
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(data)

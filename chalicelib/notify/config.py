@@ -46,7 +46,8 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from chalicelib.errors import ConfigError
-from chalicelib.model import Kind, Status
+from chalicelib.kinds.registry import ALL_KINDS
+from chalicelib.model import Status
 from chalicelib.notify.alert import AlertKind
 from chalicelib.notify.delivery import (
     AlertNotifier,
@@ -285,7 +286,7 @@ def _route(index: int, spec: Any, named: Mapping[str, AlertNotifier]) -> Route:
     tags = _route_tags(label, spec)
     return Route(
         notifiers=_pick(named, spec["notify"], f"{label} notify"),
-        kinds=_values(spec, "kinds", [k.value for k in Kind], label),
+        kinds=_values(spec, "kinds", [k.value for k in ALL_KINDS], label),
         statuses=_values(spec, "statuses", [s.value for s in Status], label),
         alert_kinds=_values(spec, "alert_kinds", [a.value for a in AlertKind], label),
         tags=tags,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.model import Actor, Change, Finding, Kind, Status
 from chalicelib.notify.escape import (
     ELLIPSIS,
@@ -78,9 +79,10 @@ def _open_count(changes: Sequence[Change]) -> int:
 
 
 def _open_sentence(count: int, kind: Kind) -> str:
-    if kind is Kind.SECURITY_GROUP:
-        verb = "accepts" if count == 1 else "accept"
-        return f"{_plural(count, 'rule')} here {verb} traffic from any address"
+    spec_kind = SPEC_KINDS.get(kind)
+    if spec_kind is not None and spec_kind.opening is not None:
+        item, verbs = spec_kind.opening
+        return f"{_plural(count, item)} here {verbs[count != 1]}"
     verb = "opens" if count == 1 else "open"
     return f"{_plural(count, 'change')} here {verb} it to anyone on the internet"
 

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.model import Change, Finding, Kind, Status
+from chalicelib.kinds.registry import noun
+from chalicelib.model import Change, Finding, Status
 from chalicelib.state.transitions import is_gone
 
 # The order a reader meets statuses in counts and summaries.
@@ -21,16 +22,6 @@ PROBLEM_STATUSES: tuple[Status, ...] = (
     Status.MISSING,
     Status.UNKNOWN,
 )
-
-KIND_NOUNS: Mapping[str, str] = {
-    Kind.SECURITY_GROUP: "security group",
-    Kind.S3_BUCKET: "S3 bucket",
-    Kind.IAM_POLICY: "IAM policy",
-    Kind.IAM_ROLE: "IAM role",
-    Kind.IAM_USER: "IAM user",
-    Kind.IAM_GROUP: "IAM group",
-    Kind.GUARD: "Setpoint guard",
-}
 
 MARKERS: Mapping[str, str] = {"add": "+", "remove": "-", "modify": "~"}
 OPEN_MARKER = "⚠ open to the world"
@@ -58,7 +49,7 @@ def one_line(text: object) -> str:
 
 
 def kind_noun(kind: str) -> str:
-    return KIND_NOUNS.get(kind, str(kind).replace("_", " "))
+    return noun(kind)
 
 
 def resource_label(finding: Finding) -> str:

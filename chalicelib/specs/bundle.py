@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from chalicelib.errors import SpecError
-from chalicelib.specs.catalog import build_catalog, spec_files
+from chalicelib.specs.loading import build_catalog, spec_files
 from chalicelib.specs.parse import ParsedFile, parse_file
 from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION
 

@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.kinds.iam.model import partition_of, spec_arn
-from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
+from chalicelib.kinds.family import SpecIdentity
+from chalicelib.kinds.registry import SPEC_KINDS, kind_named
+from chalicelib.model import ResourceRef
 from chalicelib.specs.catalog import SpecCatalog
 
 # fields that say where a spec was written, not what it wants
 _LOCATION_FIELDS = frozenset({"source", "rule_lines"})
-_IAM_KINDS = frozenset({Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP})
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,7 @@ class SpecKey:
     """The identity of a spec: two specs with equal keys govern the same resource."""
 
     kind: str
-    account: str | None
-    region: str | None
-    id: str | None
-    name: str | None
-    vpc_id: str | None = None
+    identity: SpecIdentity
 
 
 @dataclass(frozen=True)
@@ -78,19 +74,12 @@ class SpecDiff:
 
 
 def catalog_kinds(catalog: SpecCatalog) -> tuple[str, ...]:
-    return (Kind.SECURITY_GROUP.value, *(k for k in catalog.others if k != "security_group"))
+    return tuple(kind for kind in SPEC_KINDS if catalog.specs_of(kind))
 
 
 def spec_key(kind: str, spec: Any) -> SpecKey:
     """Identity of one spec of `kind` (see `SpecKey`)."""
-    if kind == Kind.SECURITY_GROUP.value:
-        if spec.group_id is not None:
-            return SpecKey(kind, spec.account, spec.region, spec.group_id, None)
-        return SpecKey(kind, spec.account, spec.region, None, spec.name, spec.vpc_id)
-    if Kind(kind) in _IAM_KINDS:
-        return SpecKey(kind, spec.account, None, None, spec.name)
-    account, region = getattr(spec, "account", None), getattr(spec, "region", None)
-    return SpecKey(kind, account, region, None, spec.name)
+    return SpecKey(kind, SPEC_KINDS[kind].identity(spec))
 
 
 def content(spec: Any) -> tuple[Any, ...]:
@@ -122,25 +111,9 @@ def diff_catalogs(old: SpecCatalog, new: SpecCatalog) -> SpecDiff:
 
 
 def spec_refs(kind: str, spec: Any, account: str, regions: Sequence[str]) -> list[ResourceRef]:
-    """The resource(s) a spec names, as refs the pipeline can read.
-
-    A security group spec without a region may mean a group in any of `regions`: one ref
-    per region (the caller keeps those that exist). Buckets locate themselves; IAM is
-    global and its id is the ARN the spec implies.
-    """
-    owner = getattr(spec, "account", None) or account
-    if kind == Kind.SECURITY_GROUP.value:
-        where = [spec.region] if spec.region else list(regions)
-        return [
-            ResourceRef(Kind.SECURITY_GROUP, owner, region, spec.group_id, spec.name, spec.vpc_id)
-            for region in where
-        ]
-    resource_kind = Kind(kind)
-    if resource_kind in _IAM_KINDS:
-        arn = spec_arn(spec, owner, partition_of(*regions))
-        return [ResourceRef(resource_kind, owner, GLOBAL_REGION, id=arn, name=spec.name)]
-    region = getattr(spec, "region", None) or GLOBAL_REGION
-    return [ResourceRef(resource_kind, owner, region, id=spec.name, name=spec.name)]
+    """The resource(s) a spec names, as refs the pipeline can read (each family says how:
+    a group spec without a region may mean any of `regions`; IAM's id is the ARN)."""
+    return SPEC_KINDS[kind].refs(kind_named(kind), spec, account, regions)
 
 
 def specs_in_files(catalog: SpecCatalog, files: set[str]) -> Iterator[tuple[str, Any]]:

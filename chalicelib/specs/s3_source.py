@@ -24,7 +24,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, SpecError
-from chalicelib.specs.catalog import SPEC_SUFFIXES, SpecCatalog, build_catalog
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import SPEC_SUFFIXES, build_catalog
 from chalicelib.specs.parse import ParsedFile, parse_file
 
 BUNDLE_FORMAT_VERSION = "1"

@@ -39,9 +39,29 @@ def schema_dir() -> Path:
     return SCHEMA_DIR
 
 
+def schema_path(name: str) -> Path:
+    """A schema file by name: the top schema here, each kind's in its family's folder."""
+    from chalicelib.kinds.registry import SCHEMAS
+
+    return SCHEMA_DIR / name if name == TOP_SCHEMA else SCHEMAS[name]
+
+
+def schema_files() -> list[Path]:
+    """Every schema file, the top one first: what `import` copies beside a user's specs."""
+    from chalicelib.kinds.registry import SCHEMAS
+
+    return [SCHEMA_DIR / TOP_SCHEMA, *SCHEMAS.values()]
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    with (SCHEMA_DIR / name).open(encoding="utf-8") as handle:
+    """A schema by file name. The top one is the copy `import` writes (siblings by name),
+    the same rules as the repository's file, whose refs are paths for editors."""
+    if name == TOP_SCHEMA:
+        from chalicelib.specs.top_schema import top_schema
+
+        return top_schema(lambda path: path.name)
+    with schema_path(name).open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema
 
@@ -51,10 +71,16 @@ def _registry() -> Registry:
     from referencing import Registry, Resource
 
     resources = [
-        (path.name, Resource.from_contents(load_schema(path.name)))
-        for path in sorted(SCHEMA_DIR.glob("*.schema.json"))
+        (path.name, Resource.from_contents(load_schema(path.name))) for path in schema_files()
     ]
     return Registry().with_resources(resources)
+
+
+def top_ref(path: Path) -> str:
+    """How the repository's top schema refers to `path`: relative, so editors follow it."""
+    import os
+
+    return Path(os.path.relpath(path, SCHEMA_DIR)).as_posix()
 
 
 @cache

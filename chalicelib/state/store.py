@@ -30,7 +30,8 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError
-from chalicelib.model import Change, Kind, Status
+from chalicelib.kinds.registry import kind_named
+from chalicelib.model import Change, Status
 from chalicelib.notify.alert import MessageRef
 from chalicelib.state.errors import StateConflictError, StateStoreError
 from chalicelib.state.fingerprint import plain
@@ -235,7 +236,7 @@ def decode_item(item: dict[str, Any]) -> StateRecord:
 
         return StateRecord(
             key=required(KEY_ATTRIBUTE),
-            kind=Kind(required("kind")),
+            kind=kind_named(required("kind")),
             account=text("account"),
             region=required("region"),
             resource_id=text("resource_id"),

@@ -23,8 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws import FAILURE_MEMORY_SECONDS, RoleSessions, default_region
 from chalicelib.errors import ReadError, SetpointError
-from chalicelib.kinds.security_group.compare import evaluate_security_group
-from chalicelib.model import Finding, Kind, ResourceRef, Status
+from chalicelib.kinds.registry import BY_NAME, FAMILIES
+from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.pipeline import Pipeline, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.sweep.accounts import enabled_regions
@@ -61,12 +61,11 @@ def shard_unknown(shard: Shard, reason: str) -> list[Finding]:
     ]
 
 
-def regionless_sources(catalog: SpecCatalog, account: str) -> frozenset[str]:
-    return frozenset(
-        str(spec.source)
-        for spec in catalog.security_groups
-        if spec.region is None and spec.account in (None, account)
-    )
+def regionless_sources(catalog: SpecCatalog, account: str, family: str) -> frozenset[str]:
+    regionless = BY_NAME[family].regionless
+    if regionless is None:
+        return frozenset()
+    return frozenset(str(spec.source) for spec in regionless.specs(catalog, account))
 
 
 def _default_builder(sessions: RoleSessions, account: str) -> Pipeline:
@@ -132,7 +131,7 @@ class ShardRunner:
         try:
             if (
                 self.enabled_only
-                and shard.family == "security_group"
+                and BY_NAME[shard.family].scope == "regional"
                 and shard.region not in self._enabled_regions(shard.account)
             ):
                 return ShardResult(shard, skipped=f"{shard.region} is not enabled")
@@ -144,9 +143,9 @@ class ShardRunner:
             logger.warning("shard_failed", extra={"shard": shard.id, "error": str(exc)})
             return ShardResult(shard, tuple(shard_unknown(shard, str(exc))), unread=str(exc))
         findings = result.findings
-        if shard.family != "security_group":
+        if BY_NAME[shard.family].regionless is None:
             return ShardResult(shard, tuple(findings))
-        regionless = regionless_sources(catalog, shard.account)
+        regionless = regionless_sources(catalog, shard.account, shard.family)
         matched = frozenset(
             f.spec for f in findings if f.spec in regionless and f.status is not Status.MISSING
         )
@@ -168,19 +167,22 @@ def regionless_missing(
     matched: frozenset[str],
     unread: Sequence[str] = (),
 ) -> list[Finding]:
-    """Region-less security-group specs no region of `account` matched: `missing`, or
-    `unknown` when some region could not be listed. Filed under `region`, the account's
-    first swept region, as a one-call sweep files them."""
+    """Region-less specs (of every family that allows them) no region of `account`
+    matched: `missing`, or `unknown` when some region could not be listed. Filed under
+    `region`, the account's first swept region, as a one-call sweep files them."""
     found: list[Finding] = []
-    for spec in catalog.security_groups:
-        source = str(spec.source)
-        if spec.region is not None or spec.account not in (None, account) or source in matched:
+    for family in FAMILIES:
+        if family.regionless is None:
             continue
-        ref = ResourceRef(Kind.SECURITY_GROUP, account, region, spec.group_id, spec.name)
-        if unread:
-            found.append(unknown_finding(ref, "; ".join(dict.fromkeys(unread)), source))
-        else:
-            found.append(evaluate_security_group(spec, None, ref=ref))
+        for spec in family.regionless.specs(catalog, account):
+            source = str(spec.source)
+            if source in matched:
+                continue
+            ref = family.regionless.ref(spec, account, region)
+            if unread:
+                found.append(unknown_finding(ref, "; ".join(dict.fromkeys(unread)), source))
+            else:
+                found.append(family.regionless.missing(spec, ref))
     return found
 
 
@@ -188,7 +190,8 @@ def complete_accounts(results: Sequence[ShardResult], catalog: SpecCatalog) -> l
     """The findings only a whole account can decide (see `regionless_missing`)."""
     per_account: dict[str, list[ShardResult]] = {}
     for result in results:
-        if result.shard.family == "security_group" and result.skipped is None:
+        regional = BY_NAME[result.shard.family].regionless is not None
+        if regional and result.skipped is None:
             per_account.setdefault(result.shard.account, []).append(result)
     found: list[Finding] = []
     for account, shards in per_account.items():

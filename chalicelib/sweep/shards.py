@@ -1,8 +1,9 @@
 """Shards of a sweep: which (account, region, kind family) each unit of work covers.
 
-Pure: accounts, regions and kinds in, frozen shards and message bodies out. Security
-groups are regional (one shard per account and region); S3 has one account-wide listing
-(one shard per account, covering all its regions); IAM is global (one shard per account).
+Pure: accounts, regions and kinds in, frozen shards and message bodies out. Each family's
+`scope` (registry) says how it is read: regional (one shard per account and region, e.g.
+security groups), account-wide (one shard per account covering all its regions, S3's one
+listing) or global (one shard per account, IAM).
 
 Each shard starts at a stable offset inside the sweep window, a hash of its id, so the
 same shard always runs at the same moment of the hour and a large organization is read
@@ -15,26 +16,21 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from chalicelib.errors import ConfigError
+from chalicelib.kinds.registry import BY_NAME, kind_named
+from chalicelib.kinds.registry import FAMILY_OF as REGISTERED
 from chalicelib.model import GLOBAL_REGION, Kind
 
 MESSAGE_VERSION = 1
 # SQS DelaySeconds allows 0..900; a longer window needs another way to wait (see enqueue).
 MAX_DELAY_SECONDS = 900
 
-Family = Literal["security_group", "s3_bucket", "iam"]
+# a registered family's name ("security_group", "iam"): what one shard reads
+Family = str
 
-FAMILY_OF: Mapping[Kind, Family] = {
-    Kind.SECURITY_GROUP: "security_group",
-    Kind.S3_BUCKET: "s3_bucket",
-    Kind.IAM_POLICY: "iam",
-    Kind.IAM_ROLE: "iam",
-    Kind.IAM_USER: "iam",
-    Kind.IAM_GROUP: "iam",
-}
-REGIONAL: frozenset[Family] = frozenset({"security_group"})
+FAMILY_OF: Mapping[Kind, Family] = {kind: family.name for kind, family in REGISTERED.items()}
 # every kind a sweep reads when none are named
 SWEPT_KINDS: tuple[Kind, ...] = tuple(FAMILY_OF)
 
@@ -101,10 +97,11 @@ def plan_shards(
         mine = regions.get(account, ()) if isinstance(regions, Mapping) else regions
         account_regions = tuple(dict.fromkeys(mine))
         for family, family_kinds in grouped.items():
-            if family in REGIONAL:
+            scope = BY_NAME[family].scope
+            if scope == "regional":
                 for region in account_regions:
                     shards.append(Shard(account, region, family, family_kinds, (region,)))
-            elif family == "s3_bucket":
+            elif scope == "account":
                 if account_regions:
                     shards.append(
                         Shard(account, GLOBAL_REGION, family, family_kinds, account_regions)
@@ -167,15 +164,15 @@ def decode_message(body: str) -> ShardMessage:
         )
     try:
         family = str(data["family"])
-        if family not in ("security_group", "s3_bucket", "iam"):
+        if family not in BY_NAME:
             raise ValueError(f"unknown family {family!r}")
-        kinds = tuple(Kind(k) for k in data["kinds"])
+        kinds = tuple(kind_named(k) for k in data["kinds"])
         if any(FAMILY_OF.get(k) != family for k in kinds) or not kinds:
             raise ValueError(f"kinds {data['kinds']} do not belong to {family}")
         shard = Shard(
             account=str(data["account"]),
             region=str(data["region"]),
-            family=family,  # type: ignore[arg-type]
+            family=family,
             kinds=kinds,
             regions=tuple(str(r) for r in data["regions"]),
         )

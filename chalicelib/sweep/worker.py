@@ -26,6 +26,7 @@ from typing import Any
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.aws import RoleSessions, partition_of_arn
 from chalicelib.errors import DeliveryError, SetpointError
+from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, Kind
 from chalicelib.pipeline import Pipeline, guard_ref, spec_bundle_ref, unknown_finding
 from chalicelib.runtime import Runtime
@@ -72,8 +73,9 @@ WORKER_DECORATOR_ARGS: Mapping[str, Any] = {
 }
 _MEMORY_RUNS = MemoryRunStore()
 # the pseudo-shard of findings only a whole account decides (region-less specs)
+_REGIONLESS = [family for family in FAMILIES if family.regionless is not None]
 ACCOUNT_WIDE = Shard(
-    "*", "*", "security_group", (Kind.SECURITY_GROUP,), ()
+    "*", "*", _REGIONLESS[0].name, _REGIONLESS[0].kinds, ()
 )  # runs without a table share one process
 
 
@@ -452,11 +454,11 @@ def _release(service: SweepService, run_id: str, cause: BaseException) -> None:
 def _complete_accounts(
     runtime: Runtime, summaries: Sequence[ShardSummary], catalog: SpecCatalog
 ) -> ShardSummary:
-    """Region-less security-group specs no region matched (see run.regionless_missing)."""
+    """Region-less specs no region matched (see run.regionless_missing)."""
     per_account: dict[str, list[ShardSummary]] = {}
     for summary in summaries:
         account, _, family = [*summary.shard.split("/"), "", "", ""][:3]
-        if family == "security_group" and summary.skipped is None:
+        if family in BY_NAME and BY_NAME[family].regionless and summary.skipped is None:
             per_account.setdefault(account, []).append(summary)
     findings: list[Finding] = []
     for account, shards in per_account.items():

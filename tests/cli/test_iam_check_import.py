@@ -13,9 +13,9 @@ import pytest
 import chalicelib.cli.check as check_command
 from chalicelib.aws import ClientCache
 from chalicelib.cli.main import main
+from chalicelib.kinds.iam import IAM_ROLE
 from chalicelib.kinds.iam.collector import IamCollector
 from chalicelib.kinds.iam.pipeline import IamPipeline
-from chalicelib.model import Kind
 from chalicelib.pipeline import Pipeline
 
 IAM_KINDS = "iam_policy,iam_role,iam_user,iam_group"
@@ -36,7 +36,7 @@ def iam(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     def with_iam(clients: ClientCache) -> Pipeline:
         pipeline = registered(clients)
-        if Kind.IAM_ROLE in pipeline.kinds:
+        if IAM_ROLE in pipeline.kinds:
             return pipeline
         return Pipeline(
             [*pipeline.pipelines, IamPipeline(IamCollector(lambda: clients.client("iam")))]

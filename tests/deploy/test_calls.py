@@ -18,14 +18,18 @@ import pytest
 
 from chalicelib.aws import ClientCache
 from chalicelib.deploy.calls import all_calls, collector_calls
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.collector import IamCollector
 from chalicelib.kinds.iam.pipeline import IamPipeline
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.events import account_block_ref
 from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES
 from chalicelib.kinds.s3_bucket.pipeline import S3BucketPipeline, bucket_collector
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
-from chalicelib.model import Kind, ResourceRef
-from chalicelib.pipeline import Pipeline, SecurityGroupPipeline
+from chalicelib.kinds.security_group.pipeline import SecurityGroupPipeline
+from chalicelib.model import ResourceRef
+from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.s3_source import S3SpecSource
 from chalicelib.sweep.accounts import enabled_regions, organization_accounts
@@ -100,16 +104,16 @@ def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
     result = pipeline.sweep(catalog, account, [REGION])
     assert result.checked > 0
     refs = [
-        ResourceRef(Kind.SECURITY_GROUP, account, REGION, id=ids["web"]),
-        ResourceRef(Kind.SECURITY_GROUP, account, REGION, name="web", vpc_id=ids["vpc"]),
-        ResourceRef(Kind.SECURITY_GROUP, account, REGION, name="default"),  # default VPC
-        ResourceRef(Kind.SECURITY_GROUP, account, REGION, rule_ids=(ids["rule"],)),
-        ResourceRef(Kind.S3_BUCKET, account, REGION, id="estate", name="estate"),
+        ResourceRef(SECURITY_GROUP, account, REGION, id=ids["web"]),
+        ResourceRef(SECURITY_GROUP, account, REGION, name="web", vpc_id=ids["vpc"]),
+        ResourceRef(SECURITY_GROUP, account, REGION, name="default"),  # default VPC
+        ResourceRef(SECURITY_GROUP, account, REGION, rule_ids=(ids["rule"],)),
+        ResourceRef(S3_BUCKET, account, REGION, id="estate", name="estate"),
         account_block_ref(account, REGION),
-        ResourceRef(Kind.IAM_POLICY, account, "global", id=ids["policy"]),
-        ResourceRef(Kind.IAM_ROLE, account, "global", name="app"),
-        ResourceRef(Kind.IAM_USER, account, "global", name="ci"),
-        ResourceRef(Kind.IAM_GROUP, account, "global", name="devs"),
+        ResourceRef(IAM_POLICY, account, "global", id=ids["policy"]),
+        ResourceRef(IAM_ROLE, account, "global", name="app"),
+        ResourceRef(IAM_USER, account, "global", name="ci"),
+        ResourceRef(IAM_GROUP, account, "global", name="devs"),
     ]
     findings = pipeline.evaluate(refs, catalog)
     assert findings and all(f.status.value != "unknown" for f in findings), findings

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import ResourceRef
 
 # Real and hand-written CloudTrail records, with their provenance in SOURCES.md beside them.
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "cloudtrail"
@@ -31,7 +32,7 @@ def sg(
     rule_ids: tuple[str, ...] = (),
 ) -> ResourceRef:
     return ResourceRef(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         account=account,
         region=region,
         id=group_id,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import actor_from_record, parse_payload
+from chalicelib.events.actor import actor_from_record
+from chalicelib.events.record import parse_payload
 from chalicelib.model import Actor
 from tests.events.helpers import load_fixture, load_sample
 

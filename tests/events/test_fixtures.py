@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.events import Routed, Skipped, SkipReason, route_payload
+from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
 from chalicelib.model import ResourceRef
 from tests.events.helpers import FIXTURES, load_fixture, sg
 

@@ -10,8 +10,8 @@ from chalice import Chalice
 from chalice.test import Client
 
 from chalicelib.errors import EventError
-from chalicelib.events import CloudTrailRecord, Routed, Skipped, SkipReason, parse_payload
-from chalicelib.events.route import route_payload
+from chalicelib.events.record import CloudTrailRecord, parse_payload
+from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
 from tests.events.helpers import load_fixture, load_sample
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.events import CloudTrailRecord, Routed, Skipped, SkipReason, parse_payload, route
+from chalicelib.events.record import CloudTrailRecord, parse_payload
+from chalicelib.events.route import Routed, Skipped, SkipReason, route
 from tests.events.helpers import load_fixture
 
 

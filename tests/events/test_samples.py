@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.events import Routed, Skipped, SkipReason, route_payload
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import ResourceRef
 from tests.events.helpers import SAMPLES, load_sample, sg
 
 Expected = tuple[ResourceRef, ...] | SkipReason
@@ -90,4 +91,4 @@ def test_other_services_samples_parse_and_never_name_a_security_group(folder: st
     for path in paths:
         for result in route_payload(load_sample(folder, path.stem)):
             if isinstance(result, Routed):
-                assert all(ref.kind is not Kind.SECURITY_GROUP for ref in result.refs), path
+                assert all(ref.kind is not SECURITY_GROUP for ref in result.refs), path

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import (
+from chalicelib.events.record import parse_payload
+from chalicelib.events.table import (
     EVENT_SOURCES,
     EVENT_TABLE,
     eventbridge_source,
-    parse_payload,
     watched_event_names,
 )
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import ResourceRef
 from tests.events.helpers import sg
 
 SECURITY_GROUP_CALLS = {
@@ -32,7 +33,7 @@ SECURITY_GROUP_CALLS = {
 
 
 def test_table_watches_every_call_that_changes_a_security_group() -> None:
-    rows = [row for row in EVENT_TABLE.values() if row.kind is Kind.SECURITY_GROUP]
+    rows = [row for row in EVENT_TABLE.values() if row.kind is SECURITY_GROUP]
 
     assert {row.event_name for row in rows} == SECURITY_GROUP_CALLS
     assert all(row.event_source == "ec2.amazonaws.com" for row in rows)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.model import Actor, Change, Finding
+from chalicelib.kinds.registry import ALL_KINDS
+from chalicelib.model import Actor, Change, Finding, Kind
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.codec import (
     MalformedAlertError,
@@ -23,6 +24,9 @@ from chalicelib.notify.codec import (
     to_data,
 )
 from tests.notify.alert_samples import ALL, CHANGED
+
+# kinds are names, not an enum: a finding is about one of the registered ones
+st.register_type_strategy(Kind, st.sampled_from(ALL_KINDS))
 
 # What `Change.expected` / `actual` hold: JSON values (finite numbers; lists, not tuples).
 json_values = st.recursive(

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.model import Actor, Change, Finding, Kind, Status
+from chalicelib.kinds.s3_bucket import S3_BUCKET
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Actor, Change, Finding, Status
 from chalicelib.notify.message import (
     headline,
     render_json,
@@ -163,7 +165,7 @@ def test_cloud_text_is_escaped_in_every_slack_field():
         op="add", path="ingress", expected=None, actual=None, summary=EVIL, world_open=True
     )
     finding = Finding(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         id="sg-0bad",
         name=EVIL,
         account="1",
@@ -267,11 +269,11 @@ def test_actor_without_arn_or_time_still_renders():
 
 
 def test_open_to_the_world_wording_fits_buckets_too() -> None:
-    from chalicelib.model import Change, Finding, Kind, Status
+    from chalicelib.model import Change, Finding, Status
 
     change = Change("add", "policy", None, {}, "policy: Allow s3:GetObject to everyone", True)
     finding = Finding(
-        Kind.S3_BUCKET, "logs", "logs", "123456789012", "eu-west-1", Status.DRIFTED, (change,)
+        S3_BUCKET, "logs", "logs", "123456789012", "eu-west-1", Status.DRIFTED, (change,)
     )
     assert "1 change here opens it to anyone on the internet" in render_text(finding)
     assert "traffic" not in render_text(finding)

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ConfigError, DeliveryError
-from chalicelib.model import Kind, Status
+from chalicelib.kinds.s3_bucket import S3_BUCKET
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.config import notifier_from_config, notifier_from_json
 from chalicelib.notify.delivery import (
@@ -72,7 +74,7 @@ def test_routes_by_kind_status_and_alert_kind_and_every_match_posts_once():
     a, b, ops = Recorder("a"), Recorder("b"), Recorder("ops")
     routed = RoutedNotifier(
         [
-            Route([a], kinds=frozenset({Kind.SECURITY_GROUP.value})),
+            Route([a], kinds=frozenset({SECURITY_GROUP.value})),
             Route([a, b], statuses=frozenset({Status.UNMANAGED.value})),
             Route([b], alert_kinds=frozenset({AlertKind.BACK_TO_NORMAL.value})),
         ],
@@ -80,7 +82,7 @@ def test_routes_by_kind_status_and_alert_kind_and_every_match_posts_once():
     )
     assert [r.notifier for r in routed.post(Alert(AlertKind.NEW, UNMANAGED))] == ["a", "b"]
     assert [r.notifier for r in routed.post(BACK)] == ["a", "b"]
-    s3 = Alert(AlertKind.NEW, replace(DRIFTED, kind=Kind.S3_BUCKET))
+    s3 = Alert(AlertKind.NEW, replace(DRIFTED, kind=S3_BUCKET))
     assert [r.notifier for r in routed.post(s3)] == ["ops"]
 
 

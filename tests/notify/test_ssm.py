@@ -9,14 +9,13 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from chalicelib.errors import ConfigError, DeliveryError
-from chalicelib.model import Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, Status
 from chalicelib.notify import delivery
 from chalicelib.notify.delivery import chat_url_from_ssm
 
 URL = "https://hooks.slack.com/services/T0000/B0000/s3cr3t"
-FINDING = Finding(
-    Kind.SECURITY_GROUP, "sg-0abc", "web", "123456789012", "eu-west-1", Status.DRIFTED
-)
+FINDING = Finding(SECURITY_GROUP, "sg-0abc", "web", "123456789012", "eu-west-1", Status.DRIFTED)
 
 
 @pytest.fixture

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from chalicelib.model import Actor, Change, Finding, Kind, Status
+from chalicelib.kinds.iam import IAM_ROLE
+from chalicelib.kinds.s3_bucket import S3_BUCKET
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Actor, Change, Finding, Status
 
 ACCOUNT = "123456789012"
 
@@ -44,7 +47,7 @@ ALICE = Actor(
 )
 
 DRIFTED = Finding(
-    kind=Kind.SECURITY_GROUP,
+    kind=SECURITY_GROUP,
     id="sg-0abc",
     name="jenkins",
     account=ACCOUNT,
@@ -56,7 +59,7 @@ DRIFTED = Finding(
     vpc_id="vpc-0123",
 )
 UNMANAGED = Finding(
-    kind=Kind.SECURITY_GROUP,
+    kind=SECURITY_GROUP,
     id="sg-0def",
     name="legacy-bastion",
     account=ACCOUNT,
@@ -66,7 +69,7 @@ UNMANAGED = Finding(
     vpc_id="vpc-0456",
 )
 MISSING = Finding(
-    kind=Kind.S3_BUCKET,
+    kind=S3_BUCKET,
     id=None,
     name="audit-logs",
     account=ACCOUNT,
@@ -76,7 +79,7 @@ MISSING = Finding(
     reason="no bucket named audit-logs in account 123456789012",
 )
 UNKNOWN = Finding(
-    kind=Kind.IAM_ROLE,
+    kind=IAM_ROLE,
     id=f"arn:aws:iam::{ACCOUNT}:role/deploy",
     name="deploy",
     account=ACCOUNT,
@@ -86,7 +89,7 @@ UNKNOWN = Finding(
     reason="AccessDenied on iam:GetRole",
 )
 IN_SYNC = Finding(
-    kind=Kind.SECURITY_GROUP,
+    kind=SECURITY_GROUP,
     id="sg-0aaa",
     name="web",
     account=ACCOUNT,

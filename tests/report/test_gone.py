@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from chalicelib.model import Finding, Kind, ResourceRef, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.report import render_json_report, render_junit, render_text_report
 from chalicelib.report.common import count_statuses, is_off_spec
 from chalicelib.state import gone_finding
 from tests.report.samples import ACCOUNT, ALICE
 
-GONE = gone_finding(
-    ResourceRef(Kind.SECURITY_GROUP, ACCOUNT, "eu-west-1", "sg-0aaa", "stray"), ALICE
-)
+GONE = gone_finding(ResourceRef(SECURITY_GROUP, ACCOUNT, "eu-west-1", "sg-0aaa", "stray"), ALICE)
 MISSING = Finding(
-    Kind.SECURITY_GROUP,
+    SECURITY_GROUP,
     None,
     "db",
     ACCOUNT,

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from chalicelib.model import Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, Status
 from chalicelib.report.json_report import finding_to_dict, render_json_report, report_to_dict
 from tests.report.samples import ALL, DRIFTED, IN_SYNC, MISSING, UNKNOWN, UNMANAGED
 
@@ -125,7 +126,7 @@ def test_unknown_and_missing_keep_their_reason():
 
 def test_order_is_deterministic_by_kind_region_id():
     extra = Finding(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         id="sg-0001",
         name="a",
         account="1",

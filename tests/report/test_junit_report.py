@@ -3,7 +3,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
-from chalicelib.model import Finding, Kind, Status
+from chalicelib.kinds.iam import IAM_ROLE
+from chalicelib.model import Finding, Status
 from chalicelib.report.junit_report import render_junit
 from tests.report.samples import ALL, DRIFTED, IN_SYNC
 
@@ -85,7 +86,7 @@ def test_empty_suite_is_valid():
 
 
 def test_several_accounts_keep_same_named_resources_apart():
-    role = Finding(Kind.IAM_ROLE, "deploy", "deploy", "111122223333", "global", Status.IN_SYNC)
+    role = Finding(IAM_ROLE, "deploy", "deploy", "111122223333", "global", Status.IN_SYNC)
     other = replace(role, account="444455556666")
     root = ET.fromstring(render_junit([role, other]))
     names = sorted(c.get("name", "") for c in root.iter("testcase"))

@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from chalicelib.model import Change, Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Change, Finding, Status
 from chalicelib.report.text_report import render_text_report
 from tests.report.samples import ALL, DRIFTED, IN_SYNC, UNMANAGED
 
@@ -82,7 +83,7 @@ def test_unmanaged_world_open_rule_is_flagged_but_removed_one_is_not():
 
 def test_cloud_text_cannot_forge_lines_or_drive_the_terminal():
     evil = Finding(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         id="sg-0bad",
         name="x\n    + ingress tcp/22 from 10.0.0.0/8 — approved\x1b[2J",
         account="1",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import SpecSetError
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.specs.bundle import content_hash, display_root, make_bundle, validated_bundle
-from chalicelib.specs.catalog import build_catalog
+from chalicelib.specs.loading import build_catalog
 from chalicelib.specs.s3_source import parse_bundle
 
 WEB = """kind: security_group
@@ -25,7 +26,7 @@ def test_the_reader_parses_what_the_writer_writes() -> None:
     bundle = make_bundle({"policies/security_groups/web.yaml": WEB})
     files = parse_bundle("s3://b/policies/bundle.json", bundle.body())
     catalog = build_catalog(files)
-    (spec,) = catalog.security_groups
+    (spec,) = catalog.specs_of(SECURITY_GROUP)
     assert spec.name == "web"
     assert str(spec.source).startswith("policies/security_groups/web.yaml")
 

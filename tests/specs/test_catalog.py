@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
-from chalicelib.model import Rule, SecurityGroupState
-from chalicelib.specs.catalog import SpecCatalog, load_directory, load_documents
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.kinds.security_group.model import Rule, SecurityGroupState
+from chalicelib.kinds.security_group.spec import (
+    match_security_group,
+    security_groups_in_scope,
+    unmatched_security_groups,
+)
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import load_directory, load_documents
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +37,7 @@ def sg(name: str, extra: str = "") -> str:
 def test_example_policies_load(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(REPO)
     catalog = load_directory("policies")
-    names = {s.name: s for s in catalog.security_groups}
+    names = {s.name: s for s in catalog.specs_of(SECURITY_GROUP)}
     assert set(names) == {"web", "bastion", "database"}
     sg_files = tuple(f for f in catalog.files if f.startswith("policies/security_groups/"))
     assert sg_files == (
@@ -56,7 +63,7 @@ def test_directory_is_recursive_sorted_and_named_as_typed(tmp_path: Path):
     (root / ".git" / "x.yaml").write_text("kind: [")
     catalog = load_directory(f"{root}/")
     assert catalog.files == (f"{root}/a.yaml", f"{root}/b/z.yml")
-    assert [(s.name, s.source.line) for s in catalog.security_groups] == [
+    assert [(s.name, s.source.line) for s in catalog.specs_of(SECURITY_GROUP)] == [
         ("a", 1),
         ("a2", 4),
         ("z", 1),
@@ -66,13 +73,13 @@ def test_directory_is_recursive_sorted_and_named_as_typed(tmp_path: Path):
 def test_single_file_and_missing_directory(tmp_path: Path):
     path = tmp_path / "web.yaml"
     path.write_text(sg("web"))
-    assert load_directory(path).security_groups[0].name == "web"
+    assert load_directory(path).specs_of(SECURITY_GROUP)[0].name == "web"
     with pytest.raises(ConfigError):
         load_directory(tmp_path / "nope")
 
 
 def test_omitted_fields_stay_unpinned():
-    spec = load_documents([("a.yaml", sg("web"))]).security_groups[0]
+    spec = load_documents([("a.yaml", sg("web"))]).specs_of(SECURITY_GROUP)[0]
     assert (spec.egress, spec.tags, spec.description) == (None, None, None)
     assert spec.ingress == frozenset()
     assert spec.vpc_id is spec.region is spec.account is None
@@ -85,7 +92,7 @@ def test_rule_lines_and_descriptions():
         "  - proto: tcp\n    ports: [80, 443]\n    cidr: 0.0.0.0/0\n    description: web\n"
         "  - proto: 6\n    cidr:\n      - 10.0.0.0/8\n      - 192.168.1.7/24\n",
     )
-    spec = load_documents([("a.yaml", text)]).security_groups[0]
+    spec = load_documents([("a.yaml", text)]).specs_of(SECURITY_GROUP)[0]
     lines = {key[2:6]: line for key, line in spec.rule_lines.items()}
     assert lines == {
         (80, 80, "cidr", "0.0.0.0/0"): 5,
@@ -124,7 +131,7 @@ def test_same_group_id_twice_names_both_files():
 def test_overlapping_name_scopes(first: str, second: str, conflict: bool):
     items = [("p/a.yaml", sg("web", first)), ("p/b.yaml", sg("web", second))]
     if not conflict:
-        assert len(load_documents(items).security_groups) == 2
+        assert len(load_documents(items).specs_of(SECURITY_GROUP)) == 2
         return
     with pytest.raises(SpecSetError) as caught:
         load_documents(items)
@@ -139,8 +146,8 @@ def test_match_by_id_wins_over_name():
             ("by-name.yaml", sg("web")),
         ]
     )
-    assert catalog.match_security_group(state()).source.file == "by-id.yaml"  # type: ignore[union-attr]
-    other = catalog.match_security_group(state(group_id="sg-0bbb"))
+    assert match_security_group(catalog, state()).source.file == "by-id.yaml"  # type: ignore[union-attr]
+    other = match_security_group(catalog, state(group_id="sg-0bbb"))
     assert other is not None and other.source.file == "by-name.yaml"
 
 
@@ -148,11 +155,11 @@ def test_match_by_name_and_vpc():
     catalog = load_documents(
         [("a.yaml", sg("web", "vpc_id: vpc-01\n")), ("b.yaml", sg("web", "vpc_id: vpc-02\n"))]
     )
-    match = catalog.match_security_group(state(vpc_id="vpc-02"))
+    match = match_security_group(catalog, state(vpc_id="vpc-02"))
     assert match is not None and match.source.file == "b.yaml"
-    assert catalog.match_security_group(state(vpc_id="vpc-03")) is None
-    assert catalog.match_security_group(state(vpc_id=None)) is None
-    assert catalog.match_security_group(state(name="api")) is None
+    assert match_security_group(catalog, state(vpc_id="vpc-03")) is None
+    assert match_security_group(catalog, state(vpc_id=None)) is None
+    assert match_security_group(catalog, state(name="api")) is None
 
 
 def test_match_by_name_with_region_and_account_scope():
@@ -162,19 +169,21 @@ def test_match_by_name_with_region_and_account_scope():
             ("us.yaml", sg("web", 'region: us-east-1\naccount: "222222222222"\n')),
         ]
     )
-    eu = catalog.match_security_group(state(region="eu-west-1"))
+    eu = match_security_group(catalog, state(region="eu-west-1"))
     assert eu is not None and eu.source.file == "eu.yaml"
-    assert catalog.match_security_group(state(region="us-east-1")) is None
-    us = catalog.match_security_group(state(region="us-east-1", account="222222222222"))
+    assert match_security_group(catalog, state(region="us-east-1")) is None
+    us = match_security_group(catalog, state(region="us-east-1", account="222222222222"))
     assert us is not None and us.source.file == "us.yaml"
 
 
 def test_several_matches_raise():
-    (spec,) = load_documents([("a.yaml", sg("web", "region: eu-west-1\n"))]).security_groups
+    (spec,) = load_documents([("a.yaml", sg("web", "region: eu-west-1\n"))]).specs_of(
+        SECURITY_GROUP
+    )
     # Bypass the load-time duplicate check to prove matching does not pick one silently.
-    catalog = SpecCatalog(security_groups=(spec, spec))
+    catalog = SpecCatalog(by_kind={SECURITY_GROUP: (spec, spec)})
     with pytest.raises(SpecError, match="several specs"):
-        catalog.match_security_group(state())
+        match_security_group(catalog, state())
 
 
 def test_scope_and_unmatched_for_the_sweep():
@@ -186,7 +195,7 @@ def test_scope_and_unmatched_for_the_sweep():
             ("other.yaml", sg("api", 'account: "999999999999"\n')),
         ]
     )
-    in_scope = catalog.security_groups_in_scope("111111111111", ["eu-west-1"])
+    in_scope = security_groups_in_scope(catalog, "111111111111", ["eu-west-1"])
     assert sorted(s.name or "" for s in in_scope) == ["db", "web"]
-    missing = catalog.unmatched_security_groups([state(name="web")], "111111111111", ["eu-west-1"])
+    missing = unmatched_security_groups(catalog, [state(name="web")], "111111111111", ["eu-west-1"])
     assert [s.name for s in missing] == ["db"]

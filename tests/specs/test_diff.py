@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
-from chalicelib.specs.catalog import SpecCatalog, load_documents
+from chalicelib.kinds.iam import IAM_ROLE
+from chalicelib.kinds.s3_bucket import S3_BUCKET
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import GLOBAL_REGION, ResourceRef
+from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import diff_catalogs, spec_refs
+from chalicelib.specs.loading import load_documents
 
 ACCOUNT = "123456789012"
 REGIONS = ["eu-west-1", "us-east-1"]
@@ -57,7 +61,9 @@ def test_a_moved_or_reformatted_file_is_no_change():
     old = catalog(web=WEB_WITH_SSH)
     new = load_documents([("policies/security_groups/web.yaml", moved)])
 
-    assert (new.security_groups[0].source.line or 0) > (old.security_groups[0].source.line or 0)
+    assert (new.specs_of(SECURITY_GROUP)[0].source.line or 0) > (
+        old.specs_of(SECURITY_GROUP)[0].source.line or 0
+    )
     assert not diff_catalogs(old, new)
 
 
@@ -66,7 +72,7 @@ def test_a_changed_rule_names_the_group_once():
 
     assert [(c.kind, c.action) for c in diff.changes] == [("security_group", "changed")]
     assert diff.refs(ACCOUNT, REGIONS) == [
-        ResourceRef(Kind.SECURITY_GROUP, ACCOUNT, "eu-west-1", None, "web", None)
+        ResourceRef(SECURITY_GROUP, ACCOUNT, "eu-west-1", None, "web", None)
     ]
 
 
@@ -78,9 +84,9 @@ def test_added_and_removed_specs_of_every_kind():
         ("s3_bucket", "removed"),
     ]
     refs = diff.refs(ACCOUNT, REGIONS)
-    assert ResourceRef(Kind.S3_BUCKET, ACCOUNT, "eu-west-1", "audit-logs", "audit-logs") in refs
+    assert ResourceRef(S3_BUCKET, ACCOUNT, "eu-west-1", "audit-logs", "audit-logs") in refs
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/app-server"
-    assert ResourceRef(Kind.IAM_ROLE, ACCOUNT, GLOBAL_REGION, role_arn, "app-server") in refs
+    assert ResourceRef(IAM_ROLE, ACCOUNT, GLOBAL_REGION, role_arn, "app-server") in refs
 
 
 def test_a_spec_that_changes_identity_re_reads_both_resources():
@@ -92,7 +98,7 @@ def test_a_spec_that_changes_identity_re_reads_both_resources():
 
 
 def test_a_spec_without_region_may_mean_any_configured_region():
-    (spec,) = catalog(group=BY_ID).security_groups
+    (spec,) = catalog(group=BY_ID).specs_of(SECURITY_GROUP)
     refs = spec_refs("security_group", spec, ACCOUNT, REGIONS)
 
     assert [(r.region, r.id) for r in refs] == [

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from chalicelib.errors import ConfigError, SpecSetError
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource, parse_s3_uri
 
 BUCKET = "setpoint-specs"
@@ -60,7 +61,7 @@ def test_loads_yaml_under_the_prefix_only(s3: Any):
     put(s3, "specs-old/web.yaml", "kind: [")
     put(s3, "other/web.yaml", sg("other"))
     catalog = S3SpecSource(s3, f"s3://{BUCKET}/specs").load()
-    assert sorted(s.name or "" for s in catalog.security_groups) == ["cache", "db", "web"]
+    assert sorted(s.name or "" for s in catalog.specs_of(SECURITY_GROUP)) == ["cache", "db", "web"]
     assert catalog.files == (f"s3://{BUCKET}/specs/sg/db.yml", f"s3://{BUCKET}/specs/sg/web.yaml")
 
 
@@ -89,7 +90,7 @@ def test_changed_object_is_refetched_and_deleted_one_dropped(s3: Any, calls: Cal
     calls.clear()
     catalog = source.load()
     assert calls == {"ListObjectsV2": 1, "GetObject": 1}
-    (web,) = catalog.security_groups
+    (web,) = catalog.specs_of(SECURITY_GROUP)
     assert web.description == "changed"
     assert source.last_stats.dropped == 1
 
@@ -117,7 +118,7 @@ def test_bundle_object(s3: Any, calls: Calls):
     put(s3, "bundles/specs.json.bak", "{}")
     source = S3SpecSource(s3, f"s3://{BUCKET}/bundles/specs.json")
     catalog = source.load()
-    assert [str(s.source) for s in catalog.security_groups] == [
+    assert [str(s.source) for s in catalog.specs_of(SECURITY_GROUP)] == [
         "policies/security_groups/db.yaml:1",
         "policies/security_groups/web.yaml:1",
     ]
@@ -129,7 +130,7 @@ def test_bundle_object(s3: Any, calls: Calls):
 def test_single_yaml_object(s3: Any):
     put(s3, "one/web.yaml", sg("web"))
     put(s3, "one/web.yaml.orig", sg("orig"))
-    (spec,) = S3SpecSource(s3, f"s3://{BUCKET}/one/web.yaml").load().security_groups
+    (spec,) = S3SpecSource(s3, f"s3://{BUCKET}/one/web.yaml").load().specs_of(SECURITY_GROUP)
     assert spec.name == "web"
 
 
@@ -189,7 +190,7 @@ def test_pages_are_all_read():
             )
         source = S3SpecSource(client, f"s3://{BUCKET}/p")
         catalog = source.load()
-    assert [s.name for s in catalog.security_groups] == ["a", "b"]
+    assert [s.name for s in catalog.specs_of(SECURITY_GROUP)] == ["a", "b"]
     assert source.last_stats.list_calls == 2
 
 
@@ -330,9 +331,9 @@ def test_catalog_with_one_object_replaced_or_removed(s3: Any):
     source.load()
 
     replaced = source.catalog_with("specs/web.yaml", sg("web-old").encode())
-    assert sorted(s.name or "" for s in replaced.security_groups) == ["db", "web-old"]
+    assert sorted(s.name or "" for s in replaced.specs_of(SECURITY_GROUP)) == ["db", "web-old"]
     removed = source.catalog_with("specs/web.yaml", None)
-    assert [s.name for s in removed.security_groups] == ["db"]
+    assert [s.name for s in removed.specs_of(SECURITY_GROUP)] == ["db"]
     with pytest.raises(SpecSetError):
         source.catalog_with("specs/web.yaml", b"kind: [")
 
@@ -368,7 +369,7 @@ def test_provider_makes_its_source_on_first_use(s3: Any):
     put(s3, "specs/web.yaml", sg("web"))
     provider = S3SpecProvider(make, f"s3://{BUCKET}/specs")
     assert made == []
-    assert [s.name for s in provider().security_groups] == ["web"]
+    assert [s.name for s in provider().specs_of(SECURITY_GROUP)] == ["web"]
     provider()
     assert made == [1] and provider.source.last_catalog is not None
     # a malformed location fails on use, like any spec error (the sweep reports it)
@@ -384,5 +385,5 @@ def test_a_folder_also_loads_the_bundle_push_writes_into_it(s3: Any):
 
     catalog = S3SpecSource(s3, f"s3://{BUCKET}/live").load()
 
-    assert sorted(s.name or "" for s in catalog.security_groups) == ["db", "web"]
+    assert sorted(s.name or "" for s in catalog.specs_of(SECURITY_GROUP)) == ["db", "web"]
     assert "policies/sg/web.yaml" in catalog.files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import SpecError, SpecSetError
-from chalicelib.specs.catalog import load_documents
+from chalicelib.specs.loading import load_documents
 from chalicelib.specs.parse import parse_file
 
 HEADER = "kind: security_group\nname: web\n"

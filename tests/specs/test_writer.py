@@ -9,11 +9,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.compare.canonical import canonical_cidr
-from chalicelib.model import Direction, PeerType, Rule, SecurityGroupSpec, SecurityGroupState
-from chalicelib.specs.catalog import load_documents
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.kinds.security_group.canonical import canonical_cidr
+from chalicelib.kinds.security_group.model import (
+    Direction,
+    PeerType,
+    Rule,
+    SecurityGroupSpec,
+    SecurityGroupState,
+)
+from chalicelib.kinds.security_group.writer import render_security_group_spec, spec_filename
+from chalicelib.specs.loading import load_documents
 from chalicelib.specs.validate import TOP_SCHEMA, validator
-from chalicelib.specs.writer import render_security_group_spec, spec_filename
 
 HEX = "0123456789abcdef"
 
@@ -34,7 +41,7 @@ def group(rules: frozenset[Rule], **overrides: object) -> SecurityGroupState:
 
 
 def parse(text: str) -> SecurityGroupSpec:
-    (spec,) = load_documents([("web.yaml", text)]).security_groups
+    (spec,) = load_documents([("web.yaml", text)]).specs_of(SECURITY_GROUP)
     return spec
 
 

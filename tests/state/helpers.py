@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.model import Actor, Change, Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Actor, Change, Finding, Status
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SG = "sg-0abc"
@@ -64,7 +65,7 @@ def actor(name: str, event: str = "AuthorizeSecurityGroupIngress") -> Actor:
 
 def finding(status: Status, *changes: Change, **fields: Any) -> Finding:
     values: dict[str, Any] = {
-        "kind": Kind.SECURITY_GROUP,
+        "kind": SECURITY_GROUP,
         "id": SG,
         "name": "web",
         "account": ACCOUNT,

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from chalicelib.errors import ConfigError
-from chalicelib.model import Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Status
 from chalicelib.notify.alert import MessageRef
 from chalicelib.state import (
     ATTRIBUTE_DEFINITIONS,
@@ -144,7 +145,7 @@ def test_dynamo_item_carries_an_expiry_90_days_after_its_last_update(dynamodb: A
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": record.key}})["Item"]
     expected = datetime.fromisoformat("2025-03-05T10:00:00+00:00") + timedelta(days=90)
     assert int(item[TTL_ATTRIBUTE]["N"]) == int(expected.timestamp())
-    assert item["kind"] == {"S": Kind.SECURITY_GROUP.value}
+    assert item["kind"] == {"S": SECURITY_GROUP.value}
     assert item["version"] == {"N": "1"}
 
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.model import Finding, Kind, ResourceRef, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.state import Cause, StateRecord, decide, gone_finding, with_messages
 from chalicelib.state.record import MAX_ACTORS
@@ -36,7 +37,7 @@ FOLLOW_UPS = {
     AlertKind.APPLIED,
     AlertKind.GONE,
 }
-GONE = gone_finding(ResourceRef(Kind.SECURITY_GROUP, ACCOUNT, REGION, SG, "web"), actor("dave"))
+GONE = gone_finding(ResourceRef(SECURITY_GROUP, ACCOUNT, REGION, SG, "web"), actor("dave"))
 UNMANAGED = finding(Status.UNMANAGED, OPEN_22, spec=None, reason="no spec names this group")
 MISSING = finding(Status.MISSING, reason="the spec names a group that does not exist")
 DENIED = "AccessDenied: ec2:DescribeSecurityGroups"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.model import Kind
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.state import DynamoStateStore, MemoryStateStore
 from chalicelib.state.windows import (
     DynamoWindowStore,
@@ -18,7 +18,7 @@ from chalicelib.state.windows import (
 from tests.state.helpers import T0
 from tests.state.world import TABLE, state_table
 
-KEY = window_key("settle", Kind.SECURITY_GROUP, "123456789012", "eu-west-1", "sg-0abc", "web")
+KEY = window_key("settle", SECURITY_GROUP, "123456789012", "eu-west-1", "sg-0abc", "web")
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -64,7 +64,7 @@ def test_release_removes_only_the_callers_window(windows: WindowStore) -> None:
 
 def test_keys_name_ids_without_regions_and_names_with_them() -> None:
     assert KEY == "settle#123456789012#security_group#sg-0abc"
-    by_name = window_key("settle", Kind.SECURITY_GROUP, None, "eu-west-1", None, "web")
+    by_name = window_key("settle", SECURITY_GROUP, None, "eu-west-1", None, "web")
     assert by_name == "settle#-#eu-west-1#security_group#web"
 
 

@@ -24,7 +24,8 @@ from chalicelib.model import Actor, ResourceRef
 from chalicelib.notify.delivery import notifier_for
 from chalicelib.pipeline import Pipeline
 from chalicelib.runtime import RecheckQueue, Runtime, build_pipeline
-from chalicelib.specs.catalog import SpecCatalog, load_documents
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import load_documents
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, StateStore
 from tests.conftest import REGION
 

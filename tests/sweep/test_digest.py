@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.model import Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.sweep.digest import (
     ShardSummary,
@@ -21,9 +22,7 @@ B = "222222222222"
 
 
 def finding(name: str, status: Status, account: str = A, reason: str | None = None) -> Finding:
-    return Finding(
-        Kind.SECURITY_GROUP, f"sg-{name}", name, account, "eu-west-1", status, reason=reason
-    )
+    return Finding(SECURITY_GROUP, f"sg-{name}", name, account, "eu-west-1", status, reason=reason)
 
 
 FIRST_SEEN = {"sg-old": "2026-11-01T00:00:00+00:00", "sg-older": "2026-10-01T00:00:00+00:00"}

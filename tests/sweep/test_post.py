@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.model import Finding, Kind, Status
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Finding, Status
 from chalicelib.notify import outbox
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.notify.delivery import ConsoleNotifier, notifier_for
@@ -18,7 +19,7 @@ from chalicelib.notify.routing import Route, RoutedNotifier
 from chalicelib.sweep.digest import merge_digest, summarize
 from chalicelib.sweep.post import failed_delivery_lines, post_digest
 
-DRIFT = Finding(Kind.SECURITY_GROUP, "sg-1", "web", "111111111111", "eu-west-1", Status.DRIFTED)
+DRIFT = Finding(SECURITY_GROUP, "sg-1", "web", "111111111111", "eu-west-1", Status.DRIFTED)
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 DIGEST = merge_digest("run-1", [summarize("s", [DRIFT], [], lambda _: "2026-11-01T00:00:00")])
 

@@ -9,8 +9,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib.aws import FAILURE_MEMORY_SECONDS, ClientCache, RoleSessions, default_region
-from chalicelib.model import Kind, Status
-from chalicelib.specs.catalog import load_documents
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import Status
+from chalicelib.specs.loading import load_documents
 from chalicelib.sweep.run import ShardRunner, run_in_process
 from chalicelib.sweep.shards import plan_shards
 
@@ -51,7 +52,7 @@ def test_a_configured_region_that_refuses_is_unknown_and_the_others_are_read(
 ) -> None:
     refuse_region(clients, "us-west-2", "OptInRequired")
     runner = ShardRunner(RoleSessions(clients, own_account=OWN))
-    shards = plan_shards([OWN], ["eu-west-1", "us-west-2"], [Kind.SECURITY_GROUP])
+    shards = plan_shards([OWN], ["eu-west-1", "us-west-2"], [SECURITY_GROUP])
     swept = run_in_process(shards, SPECS, runner, workers=2)
     by_region = {r.shard.region: r for r in swept.results}
     refused = by_region["us-west-2"]
@@ -65,7 +66,7 @@ def test_a_configured_region_that_refuses_is_unknown_and_the_others_are_read(
 
 def test_enabled_regions_skip_regions_the_account_did_not_enable(clients: ClientCache) -> None:
     runner = ShardRunner(RoleSessions(clients, own_account=OWN), enabled_only=True)
-    shards = plan_shards([OWN], ["eu-west-1", "ap-east-1"], [Kind.SECURITY_GROUP])
+    shards = plan_shards([OWN], ["eu-west-1", "ap-east-1"], [SECURITY_GROUP])
     swept = run_in_process(shards, SPECS, runner)
     skipped = {r.shard.region: r.skipped for r in swept.results}
     assert skipped == {"eu-west-1": None, "ap-east-1": "ap-east-1 is not enabled"}
@@ -101,7 +102,7 @@ def test_a_region_list_that_failed_is_asked_again_after_a_while_in_a_warm_contai
     runner = ShardRunner(
         RoleSessions(clients, own_account=OWN), enabled_only=True, clock=lambda: now[0]
     )
-    (shard,) = plan_shards([OWN], ["eu-west-1"], [Kind.SECURITY_GROUP])
+    (shard,) = plan_shards([OWN], ["eu-west-1"], [SECURITY_GROUP])
     assert runner.run(shard, SPECS).unread  # DescribeRegions failed: unknown
     refusing[0] = False
     assert runner.run(shard, SPECS).unread  # the same sweep does not ask once per shard

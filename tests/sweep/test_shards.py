@@ -8,7 +8,9 @@ from collections import Counter
 import pytest
 
 from chalicelib.errors import ConfigError
-from chalicelib.model import Kind
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.model import GUARD
 from chalicelib.sweep.shards import (
     MESSAGE_VERSION,
     Shard,
@@ -34,7 +36,7 @@ def test_groups_are_read_per_region_buckets_and_iam_once_per_account() -> None:
     (s3,) = [s for s in shards if s.family == "s3_bucket" and s.account == ACCOUNTS[0]]
     assert s3.regions == tuple(REGIONS)  # one listing, buckets of every region kept
     (iam,) = [s for s in shards if s.family == "iam" and s.account == ACCOUNTS[0]]
-    assert set(iam.kinds) == {Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP}
+    assert set(iam.kinds) == {IAM_POLICY, IAM_ROLE, IAM_USER, IAM_GROUP}
     assert len(shards) == len(ACCOUNTS) * (len(REGIONS) + 2)
     assert len({s.id for s in shards}) == len(shards)
 
@@ -46,10 +48,10 @@ def test_500_accounts_in_17_regions_make_9500_shards() -> None:
 
 
 def test_kinds_choose_families_and_guard_cannot_be_swept() -> None:
-    shards = plan_shards(ACCOUNTS, REGIONS, [Kind.IAM_ROLE])
-    assert [(s.family, s.kinds) for s in shards] == [("iam", (Kind.IAM_ROLE,))] * 2
+    shards = plan_shards(ACCOUNTS, REGIONS, [IAM_ROLE])
+    assert [(s.family, s.kinds) for s in shards] == [("iam", (IAM_ROLE,))] * 2
     with pytest.raises(ConfigError, match="guard"):
-        plan_shards(ACCOUNTS, REGIONS, [Kind.GUARD])
+        plan_shards(ACCOUNTS, REGIONS, [GUARD])
 
 
 def test_regions_may_differ_per_account() -> None:
@@ -98,6 +100,6 @@ def test_bad_messages_are_refused_with_the_reason(body: str, words: str) -> None
 
 
 def test_a_message_whose_kinds_do_not_fit_its_family_is_refused() -> None:
-    shard = Shard("111111111111", "global", "iam", (Kind.SECURITY_GROUP,), ())
+    shard = Shard("111111111111", "global", "iam", (SECURITY_GROUP,), ())
     with pytest.raises(ConfigError, match="do not belong"):
         decode_message(encode_message(ShardMessage(shard, "r", 0, 1)))

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
 from chalicelib.errors import ReadError
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.model import (
     IDENTITY_KINDS,
     IamIdentityState,
@@ -55,7 +56,7 @@ class IdentityReads:
 
 
 IDENTITY_READS: Mapping[Kind, IdentityReads] = {
-    Kind.IAM_ROLE: IdentityReads(
+    IAM_ROLE: IdentityReads(
         "get_role",
         "RoleName",
         "Role",
@@ -64,7 +65,7 @@ IDENTITY_READS: Mapping[Kind, IdentityReads] = {
         "list_attached_role_policies",
         "RolePolicyList",
     ),
-    Kind.IAM_USER: IdentityReads(
+    IAM_USER: IdentityReads(
         "get_user",
         "UserName",
         "User",
@@ -73,7 +74,7 @@ IDENTITY_READS: Mapping[Kind, IdentityReads] = {
         "list_attached_user_policies",
         "UserPolicyList",
     ),
-    Kind.IAM_GROUP: IdentityReads(
+    IAM_GROUP: IdentityReads(
         "get_group",
         "GroupName",
         "Group",
@@ -86,10 +87,10 @@ IDENTITY_READS: Mapping[Kind, IdentityReads] = {
 
 # GetAccountAuthorizationDetails Filter values, per kind.
 GAAD_FILTERS: Mapping[Kind, str] = {
-    Kind.IAM_POLICY: "LocalManagedPolicy",  # customer-managed only: AWS's are never specced
-    Kind.IAM_ROLE: "Role",
-    Kind.IAM_USER: "User",
-    Kind.IAM_GROUP: "Group",
+    IAM_POLICY: "LocalManagedPolicy",  # customer-managed only: AWS's are never specced
+    IAM_ROLE: "Role",
+    IAM_USER: "User",
+    IAM_GROUP: "Group",
 }
 
 # Every read this collector makes, with the IAM permission it needs; NoSuchEntity on any
@@ -148,9 +149,9 @@ def parse_policy_detail(raw: Mapping[str, Any]) -> IamPolicyState:
 
 
 _NAME_KEYS: Mapping[Kind, str] = {
-    Kind.IAM_ROLE: "RoleName",
-    Kind.IAM_USER: "UserName",
-    Kind.IAM_GROUP: "GroupName",
+    IAM_ROLE: "RoleName",
+    IAM_USER: "UserName",
+    IAM_GROUP: "GroupName",
 }
 
 
@@ -174,9 +175,7 @@ def parse_identity_detail(
     boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     trust = raw.get("AssumeRolePolicyDocument")
     groups = (
-        frozenset(str(g) for g in raw.get("GroupList") or [])
-        if kind is Kind.IAM_USER
-        else frozenset()
+        frozenset(str(g) for g in raw.get("GroupList") or []) if kind is IAM_USER else frozenset()
     )
     return IamIdentityState(
         kind=kind,
@@ -190,7 +189,7 @@ def parse_identity_detail(
         ),
         permissions_boundary=str(boundary) if boundary else None,
         trust_policy=_document(trust, f"{arn} trust policy")
-        if kind is Kind.IAM_ROLE and trust is not None
+        if kind is IAM_ROLE and trust is not None
         else None,
         tags=_tags(raw),
         groups=groups,
@@ -236,7 +235,7 @@ class IamListing:
         )
 
     def states(self, kind: Kind) -> list[IamState]:
-        if kind is Kind.IAM_POLICY:
+        if kind is IAM_POLICY:
             return list(self.policies)
         return list(self.identities.get(kind, []))
 
@@ -296,7 +295,7 @@ class IamCollector:
         Raises ReadError when IAM would not tell (AccessDenied, throttled past retries).
         """
         try:
-            if ref.kind is Kind.IAM_POLICY:
+            if ref.kind is IAM_POLICY:
                 return self._read_policy(ref)
             if ref.kind in IDENTITY_READS:
                 return self._read_identity(ref)
@@ -334,7 +333,7 @@ class IamCollector:
         entity["AttachedManagedPolicies"] = self._pages(
             reads.list_attached, "AttachedPolicies", **by_name
         )
-        if ref.kind is not Kind.IAM_USER:
+        if ref.kind is not IAM_USER:
             return parse_identity_detail(ref.kind, entity)
         groups = [
             str(g["GroupName"]) for g in self._pages("list_groups_for_user", "Groups", **by_name)
@@ -368,8 +367,8 @@ class IamCollector:
         listing = IamListing()
         if not wanted:
             return listing
-        if Kind.IAM_USER in wanted and Kind.IAM_GROUP not in wanted:
-            wanted.append(Kind.IAM_GROUP)
+        if IAM_USER in wanted and IAM_GROUP not in wanted:
+            wanted.append(IAM_GROUP)
         try:
             paginator = self._iam().get_paginator("get_account_authorization_details")
             pages = paginator.paginate(
@@ -384,9 +383,9 @@ class IamCollector:
         except BotoCoreError as exc:
             raise ReadError(f"GetAccountAuthorizationDetails failed: {exc}") from exc
         admin = listing.admin_groups()
-        listing.identities[Kind.IAM_USER] = [
+        listing.identities[IAM_USER] = [
             dataclasses.replace(user, admin_groups=user.groups & admin)
-            for user in listing.identities[Kind.IAM_USER]
+            for user in listing.identities[IAM_USER]
         ]
         return listing
 
@@ -398,15 +397,15 @@ class IamCollector:
                 try:
                     listing.policies.append(parse_policy_detail(raw))
                 except ReadError as exc:
-                    listing.unreadable.append(_unreadable(Kind.IAM_POLICY, raw, exc))
+                    listing.unreadable.append(_unreadable(IAM_POLICY, raw, exc))
         for raw in page.get("GroupDetailList", []):
             listing.group_policies[str(raw.get("GroupName", ""))] = frozenset(
                 str(p.get("PolicyArn", "")) for p in raw.get("AttachedManagedPolicies") or []
             )
         for kind, key in (
-            (Kind.IAM_ROLE, "RoleDetailList"),
-            (Kind.IAM_USER, "UserDetailList"),
-            (Kind.IAM_GROUP, "GroupDetailList"),
+            (IAM_ROLE, "RoleDetailList"),
+            (IAM_USER, "UserDetailList"),
+            (IAM_GROUP, "GroupDetailList"),
         ):
             for raw in page.get(key, []):
                 try:
@@ -415,7 +414,7 @@ class IamCollector:
                     listing.unreadable.append(_unreadable(kind, raw, exc))
 
 
-_LISTING_NAME_KEYS: Mapping[Kind, str] = {Kind.IAM_POLICY: "PolicyName", **_NAME_KEYS}
+_LISTING_NAME_KEYS: Mapping[Kind, str] = {IAM_POLICY: "PolicyName", **_NAME_KEYS}
 
 
 def _unreadable(kind: Kind, raw: Mapping[str, Any], exc: ReadError) -> Unreadable:

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from chalicelib.compare.policy_document import PolicyDocument, change_policy_flags, diff_policies
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
     IamIdentityState,
@@ -208,15 +209,15 @@ def _identity_changes(
     groups: frozenset[str] = frozenset(),
 ) -> list[Change]:
     changes: list[Change] = []
-    if live.kind is Kind.IAM_ROLE:
+    if live.kind is IAM_ROLE:
         changes += _document_changes(
             trust_policy, live.trust_policy, path="trust_policy", own_account=live.account
         )
     changes += inline_policy_changes(inline_policies, live.inline_policies, live.account)
     changes += managed_policy_changes(managed_policies, live.managed_policies)
-    if live.kind is not Kind.IAM_GROUP:
+    if live.kind is not IAM_GROUP:
         changes += boundary_changes(permissions_boundary, live.permissions_boundary)
-    if live.kind is Kind.IAM_USER:
+    if live.kind is IAM_USER:
         changes += group_changes(groups, live.groups, live.admin_groups)
     return changes
 
@@ -261,7 +262,7 @@ def evaluate_iam(
 ) -> Finding:
     """The finding for one IAM resource: drifted, in sync, unmanaged or missing."""
     if live is not None:
-        kind = Kind.IAM_POLICY if isinstance(live, IamPolicyState) else live.kind
+        kind = IAM_POLICY if isinstance(live, IamPolicyState) else live.kind
         if spec is None:
             return _finding(
                 kind,

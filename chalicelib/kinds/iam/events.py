@@ -15,17 +15,18 @@ from __future__ import annotations
 from chalicelib.events.fields import ci_dig, text
 from chalicelib.events.locators import EventRoute, Locate, Locator, first
 from chalicelib.events.record import CloudTrailRecord
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.model import NAME_RE, make_arn, parse_arn, partition_of
 from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 
 IAM_SOURCE = "iam.amazonaws.com"
 
-_NAME_PARAMS = {Kind.IAM_ROLE: "roleName", Kind.IAM_USER: "userName", Kind.IAM_GROUP: "groupName"}
+_NAME_PARAMS = {IAM_ROLE: "roleName", IAM_USER: "userName", IAM_GROUP: "groupName"}
 _RESPONSE_KEYS = {
-    Kind.IAM_POLICY: "policy",
-    Kind.IAM_ROLE: "role",
-    Kind.IAM_USER: "user",
-    Kind.IAM_GROUP: "group",
+    IAM_POLICY: "policy",
+    IAM_ROLE: "role",
+    IAM_USER: "user",
+    IAM_GROUP: "group",
 }
 
 
@@ -98,25 +99,25 @@ def _policy_arn_miss(record: CloudTrailRecord) -> str:
 
 POLICY_ARN = Locator(
     ("requestParameters.policyArn",),
-    lambda record: _by_arn(Kind.IAM_POLICY, record.request_parameters.get("policyArn")),
+    lambda record: _by_arn(IAM_POLICY, record.request_parameters.get("policyArn")),
     _policy_arn_miss,
 )
 
 
 def _policy_name(record: CloudTrailRecord) -> list[ResourceRef]:
     params = record.request_parameters
-    return _by_name(record, Kind.IAM_POLICY, _name(params.get("policyName")), params.get("path"))
+    return _by_name(record, IAM_POLICY, _name(params.get("policyName")), params.get("path"))
 
 
 CREATED_POLICY = first(
-    _created(Kind.IAM_POLICY), Locator(("requestParameters.policyName",), _policy_name)
+    _created(IAM_POLICY), Locator(("requestParameters.policyName",), _policy_name)
 )
-ROLE_NAME = _request_name(Kind.IAM_ROLE)
-USER_NAME = _request_name(Kind.IAM_USER)
-GROUP_NAME = _request_name(Kind.IAM_GROUP)
-CREATED_ROLE = first(_created(Kind.IAM_ROLE), ROLE_NAME)
-CREATED_USER = first(_created(Kind.IAM_USER), USER_NAME)
-CREATED_GROUP = first(_created(Kind.IAM_GROUP), GROUP_NAME)
+ROLE_NAME = _request_name(IAM_ROLE)
+USER_NAME = _request_name(IAM_USER)
+GROUP_NAME = _request_name(IAM_GROUP)
+CREATED_ROLE = first(_created(IAM_ROLE), ROLE_NAME)
+CREATED_USER = first(_created(IAM_USER), USER_NAME)
+CREATED_GROUP = first(_created(IAM_GROUP), GROUP_NAME)
 
 
 def _rows(kind: Kind, locate: Locate, *names: str) -> tuple[EventRoute, ...]:
@@ -124,18 +125,18 @@ def _rows(kind: Kind, locate: Locate, *names: str) -> tuple[EventRoute, ...]:
 
 
 IAM_ROWS: tuple[EventRoute, ...] = (
-    *_rows(Kind.IAM_POLICY, CREATED_POLICY, "CreatePolicy"),
+    *_rows(IAM_POLICY, CREATED_POLICY, "CreatePolicy"),
     *_rows(
-        Kind.IAM_POLICY,
+        IAM_POLICY,
         POLICY_ARN,
         "CreatePolicyVersion",
         "SetDefaultPolicyVersion",
         "DeletePolicy",
         "DeletePolicyVersion",
     ),
-    *_rows(Kind.IAM_ROLE, CREATED_ROLE, "CreateRole"),
+    *_rows(IAM_ROLE, CREATED_ROLE, "CreateRole"),
     *_rows(
-        Kind.IAM_ROLE,
+        IAM_ROLE,
         ROLE_NAME,
         "DeleteRole",
         "PutRolePolicy",
@@ -148,9 +149,9 @@ IAM_ROWS: tuple[EventRoute, ...] = (
         "TagRole",
         "UntagRole",
     ),
-    *_rows(Kind.IAM_USER, CREATED_USER, "CreateUser"),
+    *_rows(IAM_USER, CREATED_USER, "CreateUser"),
     *_rows(
-        Kind.IAM_USER,
+        IAM_USER,
         USER_NAME,
         "DeleteUser",
         "PutUserPolicy",
@@ -164,9 +165,9 @@ IAM_ROWS: tuple[EventRoute, ...] = (
         "TagUser",
         "UntagUser",
     ),
-    *_rows(Kind.IAM_GROUP, CREATED_GROUP, "CreateGroup"),
+    *_rows(IAM_GROUP, CREATED_GROUP, "CreateGroup"),
     *_rows(
-        Kind.IAM_GROUP,
+        IAM_GROUP,
         GROUP_NAME,
         "DeleteGroup",
         "PutGroupPolicy",

@@ -13,17 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib.compare.policy_document import PolicyDocument
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.model import Kind, SourceLocation
 
-IDENTITY_KINDS: tuple[Kind, ...] = (Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP)
-IAM_KINDS: tuple[Kind, ...] = (Kind.IAM_POLICY, *IDENTITY_KINDS)
+IDENTITY_KINDS: tuple[Kind, ...] = (IAM_ROLE, IAM_USER, IAM_GROUP)
+IAM_KINDS: tuple[Kind, ...] = (IAM_POLICY, *IDENTITY_KINDS)
 
 # The ARN resource type of each kind: arn:aws:iam::123456789012:<type>/<path><name>
 ARN_TYPES: Mapping[Kind, str] = {
-    Kind.IAM_POLICY: "policy",
-    Kind.IAM_ROLE: "role",
-    Kind.IAM_USER: "user",
-    Kind.IAM_GROUP: "group",
+    IAM_POLICY: "policy",
+    IAM_ROLE: "role",
+    IAM_USER: "user",
+    IAM_GROUP: "group",
 }
 AWS_MANAGED_ACCOUNT = "aws"  # arn:aws:iam::aws:policy/ReadOnlyAccess
 SERVICE_LINKED_PATH = "/aws-service-role/"
@@ -155,7 +156,7 @@ class IamIdentityState:
     @property
     def service_linked(self) -> bool:
         """Roles AWS services create and own: never specced, never reported unmanaged."""
-        return self.kind is Kind.IAM_ROLE and self.path.startswith(SERVICE_LINKED_PATH)
+        return self.kind is IAM_ROLE and self.path.startswith(SERVICE_LINKED_PATH)
 
 
 IamState = IamPolicyState | IamIdentityState
@@ -211,7 +212,7 @@ IamSpec = IamPolicySpec | IamIdentitySpec
 
 
 def spec_kind(spec: IamSpec) -> Kind:
-    return Kind.IAM_POLICY if isinstance(spec, IamPolicySpec) else spec.kind
+    return IAM_POLICY if isinstance(spec, IamPolicySpec) else spec.kind
 
 
 def spec_arn(spec: IamSpec, account: str, partition: str) -> str:

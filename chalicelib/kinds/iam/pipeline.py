@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from chalicelib.aws import ClientCache
 from chalicelib.errors import ReadError
@@ -33,6 +34,7 @@ from chalicelib.kinds.iam.writer import iam_filename, render_iam_spec
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.writer import schema_copy
 
 
 def aws_owned(state: IamState) -> bool:
@@ -54,6 +56,9 @@ class IamPipeline:
         """Specs a reference to a resource that is gone (or unreadable) may have meant."""
         name = ref.name or (parsed.name if (parsed := parse_arn(ref.id or "")) else None)
         return [s for s in specs if s.name == name and in_account(s, ref.account)]
+
+    def locate_spec(self, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
+        return list(refs)  # a spec names its resource exactly
 
     def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
         specs = _specs(catalog, ref.kind)
@@ -137,11 +142,9 @@ def import_iam(
 
     Service-linked roles and AWS managed policies are left out, as the sweep leaves them.
     """
-    from chalicelib.cli.importer import copy_schema
-
     wanted = [kind for kind in IAM_KINDS if kind in set(kinds)]
     listing = collector.list_account(wanted)
-    schema = copy_schema(out)
+    schema = schema_copy(out)
     written = 0
     for kind in wanted:
         states = [state for state in listing.states(kind) if not aws_owned(state)]

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.compare.policy_document import PolicyDocument, PolicyError, parse_policy
 from chalicelib.errors import SpecError
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
     IamPolicySpec,
@@ -163,7 +164,7 @@ def _identity_builder(
     def build(doc: SpecDocument, skip: SkipPath) -> tuple[IamIdentitySpec | None, list[Issue]]:
         data = doc.data
         issues: list[Issue] = []
-        trust = _document(doc, ("trust_policy",), skip, issues) if kind is Kind.IAM_ROLE else None
+        trust = _document(doc, ("trust_policy",), skip, issues) if kind is IAM_ROLE else None
         inline = _inline(doc, skip, issues)
         managed = _managed(doc, skip, issues)
         boundary = None
@@ -172,8 +173,8 @@ def _identity_builder(
                 doc, data["permissions_boundary"], ("permissions_boundary",), issues
             )
         tags = _tags(doc, skip, issues)
-        groups = _groups(doc, skip, issues) if kind is Kind.IAM_USER else frozenset()
-        if issues or (kind is Kind.IAM_ROLE and trust is None):
+        groups = _groups(doc, skip, issues) if kind is IAM_USER else frozenset()
+        if issues or (kind is IAM_ROLE and trust is None):
             return None, issues
         spec = IamIdentitySpec(
             kind=kind,
@@ -195,9 +196,9 @@ def _identity_builder(
     return build
 
 
-build_iam_role = _identity_builder(Kind.IAM_ROLE)
-build_iam_user = _identity_builder(Kind.IAM_USER)
-build_iam_group = _identity_builder(Kind.IAM_GROUP)
+build_iam_role = _identity_builder(IAM_ROLE)
+build_iam_user = _identity_builder(IAM_USER)
+build_iam_group = _identity_builder(IAM_GROUP)
 
 
 # ------------------------------------------------------------------- catalog helpers
@@ -239,13 +240,13 @@ def match_iam(specs: Sequence[IamSpec], state: IamState) -> IamSpec | None:
     Raises SpecError when several specs claim it (only possible for a catalog built
     without the conflict check).
     """
-    kind = Kind.IAM_POLICY if isinstance(state, IamPolicyState) else state.kind
+    kind = IAM_POLICY if isinstance(state, IamPolicyState) else state.kind
     matches = [
         spec
         for spec in specs
         if spec.name == state.name
         and in_account(spec, state.account)
-        and (isinstance(spec, IamPolicySpec) == (kind is Kind.IAM_POLICY))
+        and (isinstance(spec, IamPolicySpec) == (kind is IAM_POLICY))
         and (not isinstance(spec, IamIdentitySpec) or spec.kind is kind)
     ]
     if len(matches) > 1:

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from chalicelib.compare.policy_document import document_json
+from chalicelib.kinds.iam import IAM_GROUP, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.model import IamIdentityState, IamPolicyState, IamState, parse_arn
-from chalicelib.model import Kind
 from chalicelib.specs import writer
 from chalicelib.specs.writer import DEFAULT_SCHEMA_REF
 
@@ -48,7 +48,7 @@ def iam_spec_data(state: IamState) -> dict[str, Any]:
         return data
     data = {"kind": state.kind.value, "name": state.name, "path": state.path}
     data["account"] = state.account
-    if state.kind is Kind.IAM_ROLE and state.trust_policy is not None:
+    if state.kind is IAM_ROLE and state.trust_policy is not None:
         data["trust_policy"] = document_json(state.trust_policy)
     data["inline_policies"] = {
         name: document_json(doc) for name, doc in sorted(state.inline_policies.items())
@@ -56,9 +56,9 @@ def iam_spec_data(state: IamState) -> dict[str, Any]:
     data["managed_policies"] = _refs(state.managed_policies, state.account)
     if state.permissions_boundary:
         data["permissions_boundary"] = policy_ref_to_spec(state.permissions_boundary, state.account)
-    if state.kind is Kind.IAM_USER:
+    if state.kind is IAM_USER:
         data["groups"] = sorted(state.groups)  # written even when empty: a join is drift
-    if state.kind is not Kind.IAM_GROUP:
+    if state.kind is not IAM_GROUP:
         data["tags"] = _tags(state)  # pinned, even when empty: a tag added by hand is drift
     return data
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from chalicelib.compare.policy_document import diff_policies
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.model import (
     AWS_MANAGED_KEY,
     ENCRYPTION,
@@ -38,7 +39,6 @@ from chalicelib.kinds.security_group.compare import tag_changes
 from chalicelib.model import (
     Change,
     Finding,
-    Kind,
     ResourceRef,
     SourceLocation,
     Status,
@@ -452,7 +452,7 @@ def evaluate_bucket(
         if spec is None:
             raise ValueError("evaluate_bucket needs a spec, a live bucket, or both")
         return Finding(
-            kind=Kind.S3_BUCKET,
+            kind=S3_BUCKET,
             id=spec.name,
             name=spec.name,
             account=spec.account or (ref.account if ref else None),
@@ -483,7 +483,7 @@ def _finding(
     reason: str | None,
 ) -> Finding:
     return Finding(
-        kind=Kind.S3_BUCKET,
+        kind=S3_BUCKET,
         id=live.name,
         name=live.name,
         account=live.account,
@@ -522,7 +522,7 @@ def evaluate_account_block(
         if not on
     )
     return Finding(
-        kind=Kind.S3_BUCKET,
+        kind=S3_BUCKET,
         id=None,
         name=ACCOUNT_BLOCK_NAME,
         account=account,

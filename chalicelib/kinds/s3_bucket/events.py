@@ -13,8 +13,9 @@ import re
 
 from chalicelib.events.locators import EventRoute, Locator
 from chalicelib.events.record import CloudTrailRecord
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.compare import ACCOUNT_BLOCK_NAME
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.model import ResourceRef
 
 S3_SOURCE = "s3.amazonaws.com"
 
@@ -35,7 +36,7 @@ def _bucket(record: CloudTrailRecord) -> list[ResourceRef]:
     region = record.aws_region
     if name is None or region is None:
         return []
-    return [ResourceRef(Kind.S3_BUCKET, record.account, region, id=name, name=name)]
+    return [ResourceRef(S3_BUCKET, record.account, region, id=name, name=name)]
 
 
 def _bucket_miss(record: CloudTrailRecord) -> str:
@@ -50,11 +51,11 @@ def _bucket_miss(record: CloudTrailRecord) -> str:
 
 def account_block_ref(account: str, region: str) -> ResourceRef:
     """The ref an account-wide Block Public Access change routes to."""
-    return ResourceRef(Kind.S3_BUCKET, account, region, id=None, name=ACCOUNT_BLOCK_NAME)
+    return ResourceRef(S3_BUCKET, account, region, id=None, name=ACCOUNT_BLOCK_NAME)
 
 
 def is_account_block(ref: ResourceRef) -> bool:
-    return ref.kind == Kind.S3_BUCKET and ref.id is None and ref.name == ACCOUNT_BLOCK_NAME
+    return ref.kind == S3_BUCKET and ref.id is None and ref.name == ACCOUNT_BLOCK_NAME
 
 
 def _account(record: CloudTrailRecord) -> list[ResourceRef]:
@@ -92,5 +93,5 @@ _BUCKET_CALLS = (
 _ACCOUNT_CALLS = ("PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock")
 
 S3_ROWS: tuple[EventRoute, ...] = tuple(
-    EventRoute(name, S3_SOURCE, Kind.S3_BUCKET, BUCKET_NAME) for name in _BUCKET_CALLS
-) + tuple(EventRoute(name, S3_SOURCE, Kind.S3_BUCKET, ACCOUNT) for name in _ACCOUNT_CALLS)
+    EventRoute(name, S3_SOURCE, S3_BUCKET, BUCKET_NAME) for name in _BUCKET_CALLS
+) + tuple(EventRoute(name, S3_SOURCE, S3_BUCKET, ACCOUNT) for name in _ACCOUNT_CALLS)

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.aws import ClientCache, default_region
 from chalicelib.errors import ReadError
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.collector import BucketCollector
 from chalicelib.kinds.s3_bucket.compare import evaluate_account_block, evaluate_bucket
 from chalicelib.kinds.s3_bucket.events import account_block_ref, is_account_block
@@ -26,6 +27,7 @@ from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec, spec_filena
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.writer import schema_copy
 
 KIND = "s3_bucket"
 
@@ -57,11 +59,14 @@ SWEEP_ACCOUNT_BLOCK = False
 
 
 class S3BucketPipeline:
-    kinds: tuple[Kind, ...] = (Kind.S3_BUCKET,)
+    kinds: tuple[Kind, ...] = (S3_BUCKET,)
 
     def __init__(self, collector: BucketCollector, *, sweep_account_block: bool = True) -> None:
         self.collector = collector
         self.sweep_account_block = sweep_account_block
+
+    def locate_spec(self, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
+        return list(refs)  # a spec names its resource exactly
 
     def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
         if is_account_block(ref):
@@ -98,14 +103,14 @@ class S3BucketPipeline:
 
     @staticmethod
     def _missing(spec: BucketSpec, account: str | None) -> Finding:
-        ref = ResourceRef(Kind.S3_BUCKET, account, _placeholder_region(spec), id=spec.name)
+        ref = ResourceRef(S3_BUCKET, account, _placeholder_region(spec), id=spec.name)
         return evaluate_bucket(spec, None, ref=ref)
 
     @staticmethod
     def _unlocated(
         account: str | None, name: str, spec: BucketSpec | None, exc: ReadError
     ) -> Finding:
-        ref = ResourceRef(Kind.S3_BUCKET, account, _placeholder_region(spec), id=name, name=name)
+        ref = ResourceRef(S3_BUCKET, account, _placeholder_region(spec), id=name, name=name)
         reason = f"the bucket's region could not be read: {exc}"
         return unknown_finding(ref, reason, str(spec.source) if spec else None)
 
@@ -114,7 +119,7 @@ class S3BucketPipeline:
         catalog: SpecCatalog,
         account: str,
         regions: Sequence[str],
-        kinds: frozenset[Kind] = frozenset({Kind.S3_BUCKET}),
+        kinds: frozenset[Kind] = frozenset({S3_BUCKET}),
     ) -> SweepResult:
         """One sweep call: the account block (when enabled), one listing, the buckets in `regions`.
 
@@ -124,7 +129,7 @@ class S3BucketPipeline:
         spec whose bucket does not exist) are made once, filed under "global".
         """
         result = SweepResult()
-        if Kind.S3_BUCKET not in kinds:
+        if S3_BUCKET not in kinds:
             return result
         specs = [s for s in bucket_specs(catalog) if s.account in (None, account)]
         if self.sweep_account_block:
@@ -132,7 +137,7 @@ class S3BucketPipeline:
         try:
             located = self.collector.locate(self.collector.list_buckets())
         except ReadError as exc:
-            ref = ResourceRef(Kind.S3_BUCKET, account, GLOBAL_REGION, name="(all buckets)")
+            ref = ResourceRef(S3_BUCKET, account, GLOBAL_REGION, name="(all buckets)")
             result.findings.append(unknown_finding(ref, str(exc)))
             return result
         wanted = set(regions)
@@ -157,7 +162,7 @@ class S3BucketPipeline:
         for name, outcome in outcomes:
             spec = chosen[name]
             if isinstance(outcome, ReadError):
-                ref = ResourceRef(Kind.S3_BUCKET, account, str(located[name]), id=name, name=name)
+                ref = ResourceRef(S3_BUCKET, account, str(located[name]), id=name, name=name)
                 source = str(spec.source) if spec else None
                 result.findings.append(unknown_finding(ref, str(outcome), source))
             elif outcome is None:
@@ -214,9 +219,7 @@ def export_s3_buckets(
     clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
 ) -> int:
     """Write `out/s3_buckets/<bucket>.yaml` for every bucket in `regions`; return the count."""
-    from chalicelib.cli.importer import copy_schema
-
-    schema = copy_schema(out)
+    schema = schema_copy(out)
     collector = bucket_collector(clients)
     account = clients.account_id()
     folder = out / "s3_buckets"

@@ -30,7 +30,7 @@ class _Dumper(writer.SpecDumper):
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if _DATE.fullmatch(value):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
-    return writer._represent_str(dumper, value)
+    return writer.represent_str(dumper, value)
 
 
 _Dumper.add_representer(str, _represent_str)

@@ -1,0 +1,5 @@
+"""Security groups: one regional family, one kind."""
+
+from chalicelib.model import Kind
+
+SECURITY_GROUP = Kind("security_group")

@@ -12,9 +12,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.compare.canonical import canonical_cidr, canonical_ports, canonical_proto
 from chalicelib.errors import ReadError
-from chalicelib.model import Direction, PeerType, ResourceRef, Rule, SecurityGroupState
+from chalicelib.kinds.security_group.canonical import (
+    canonical_cidr,
+    canonical_ports,
+    canonical_proto,
+)
+from chalicelib.kinds.security_group.model import Direction, PeerType, Rule, SecurityGroupState
+from chalicelib.model import ResourceRef
 
 # EC2 accepts 5..1000 for DescribeSecurityGroups MaxResults; the largest page means fewest calls.
 PAGE_SIZE = 1000

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from chalicelib.compare.canonical import ALL, format_ports, is_world, rule_to_spec
-from chalicelib.model import (
-    Change,
-    Finding,
-    Kind,
-    ResourceRef,
-    Rule,
-    SecurityGroupSpec,
-    SecurityGroupState,
-    Status,
-    tag_pairs,
-)
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.kinds.security_group.canonical import ALL, format_ports, is_world, rule_to_spec
+from chalicelib.kinds.security_group.model import Rule, SecurityGroupSpec, SecurityGroupState
+from chalicelib.model import Change, Finding, ResourceRef, Status, tag_pairs
 
 AWS_DEFAULT_EGRESS = frozenset(
     {
@@ -223,7 +215,7 @@ def evaluate_security_group(
         raise ValueError("evaluate_security_group needs a spec, a live group, or both")
     region = spec.region or (ref.region if ref else None) or "?"
     return Finding(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         id=spec.group_id or (ref.id if ref else None),
         name=spec.name,
         account=spec.account or (ref.account if ref else None),
@@ -243,7 +235,7 @@ def _live_finding(
     reason: str | None,
 ) -> Finding:
     return Finding(
-        kind=Kind.SECURITY_GROUP,
+        kind=SECURITY_GROUP,
         id=live.group_id,
         name=live.name,
         account=live.account,

@@ -13,8 +13,9 @@ from botocore.stub import Stubber
 
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import ReadError
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.collector import READS, IamCollector, parse_identity_detail
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.model import ResourceRef
 
 ACCOUNT = "123456789012"
 TRUST: dict[str, Any] = {
@@ -63,14 +64,12 @@ def estate(iam: Any) -> dict[str, str]:
 
 def test_sweep_reads_every_kind_in_one_listing(iam: Any) -> None:
     ids = estate(iam)
-    listing = IamCollector(lambda: iam).list_account(
-        [Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP]
-    )
+    listing = IamCollector(lambda: iam).list_account([IAM_POLICY, IAM_ROLE, IAM_USER, IAM_GROUP])
     (policy,) = listing.policies
     assert policy.arn == ids["policy"] and policy.path == "/team/"
     assert policy.default_version == "v2"  # the default version, not the first
     assert any("s3:*" in s.actions for s in policy.document.statements)
-    roles = {r.name: r for r in listing.identities[Kind.IAM_ROLE]}
+    roles = {r.name: r for r in listing.identities[IAM_ROLE]}
     app = roles["app"]
     assert app.arn == f"arn:aws:iam::{ACCOUNT}:role/svc/app"
     assert app.trust_policy == parse_policy(TRUST)
@@ -79,41 +78,41 @@ def test_sweep_reads_every_kind_in_one_listing(iam: Any) -> None:
     assert app.permissions_boundary == ids["policy"]
     assert app.tags == {"team": "web"}
     assert roles["AWSServiceRoleForAutoScaling"].service_linked
-    (user,) = listing.identities[Kind.IAM_USER]
+    (user,) = listing.identities[IAM_USER]
     assert user.managed_policies == {ids["policy"]}
-    (group,) = listing.identities[Kind.IAM_GROUP]
+    (group,) = listing.identities[IAM_GROUP]
     assert group.inline_policies == {"read": parse_policy(DOC)}
 
 
 def test_event_reads_give_the_same_state_as_the_sweep(iam: Any) -> None:
     ids = estate(iam)
     collector = IamCollector(lambda: iam)
-    listing = collector.list_account([Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.IAM_GROUP])
+    listing = collector.list_account([IAM_POLICY, IAM_ROLE, IAM_GROUP])
     # records name roles by name; the ARN built from it has no path
     role = collector.read(
-        ResourceRef(Kind.IAM_ROLE, ACCOUNT, "global", f"arn:aws:iam::{ACCOUNT}:role/app", "app")
+        ResourceRef(IAM_ROLE, ACCOUNT, "global", f"arn:aws:iam::{ACCOUNT}:role/app", "app")
     )
-    swept = next(r for r in listing.identities[Kind.IAM_ROLE] if r.name == "app")
+    swept = next(r for r in listing.identities[IAM_ROLE] if r.name == "app")
     assert role == swept
-    policy = collector.read(ResourceRef(Kind.IAM_POLICY, ACCOUNT, "global", ids["policy"]))
+    policy = collector.read(ResourceRef(IAM_POLICY, ACCOUNT, "global", ids["policy"]))
     assert policy == listing.policies[0]
-    group = collector.read(ResourceRef(Kind.IAM_GROUP, ACCOUNT, "global", name="devs"))
-    assert group == listing.identities[Kind.IAM_GROUP][0]
+    group = collector.read(ResourceRef(IAM_GROUP, ACCOUNT, "global", name="devs"))
+    assert group == listing.identities[IAM_GROUP][0]
 
 
 def test_deleted_resources_read_as_absent(iam: Any) -> None:
     collector = IamCollector(lambda: iam)
-    for kind in (Kind.IAM_ROLE, Kind.IAM_USER, Kind.IAM_GROUP):
+    for kind in (IAM_ROLE, IAM_USER, IAM_GROUP):
         assert collector.read(ResourceRef(kind, ACCOUNT, "global", name="gone")) is None
     gone = f"arn:aws:iam::{ACCOUNT}:policy/gone"
-    assert collector.read(ResourceRef(Kind.IAM_POLICY, ACCOUNT, "global", gone)) is None
+    assert collector.read(ResourceRef(IAM_POLICY, ACCOUNT, "global", gone)) is None
 
 
 def test_access_denied_is_a_read_error_not_absence(iam: Any) -> None:
     stubber = Stubber(iam)
     stubber.add_client_error("get_role", service_error_code="AccessDenied", http_status_code=403)
     with stubber, pytest.raises(ReadError) as caught:
-        IamCollector(lambda: iam).read(ResourceRef(Kind.IAM_ROLE, ACCOUNT, "global", name="x"))
+        IamCollector(lambda: iam).read(ResourceRef(IAM_ROLE, ACCOUNT, "global", name="x"))
     assert caught.value.code == "AccessDenied"
     assert "GetRole" in str(caught.value)
 
@@ -146,19 +145,19 @@ def test_sweep_follows_every_page(iam: Any) -> None:
         {**wanted, "Marker": "m1"},
     )
     with stubber:
-        listing = IamCollector(lambda: iam).list_account([Kind.IAM_ROLE])
+        listing = IamCollector(lambda: iam).list_account([IAM_ROLE])
     stubber.assert_no_pending_responses()
-    names = [r.name for r in listing.identities[Kind.IAM_ROLE]]
+    names = [r.name for r in listing.identities[IAM_ROLE]]
     assert names == ["a", "b"]
     # the URL-encoded trust policy AWS sends is read by meaning
-    assert listing.identities[Kind.IAM_ROLE][0].trust_policy == parse_policy(TRUST)
+    assert listing.identities[IAM_ROLE][0].trust_policy == parse_policy(TRUST)
 
 
 def test_sweep_access_denied_is_a_read_error(iam: Any) -> None:
     stubber = Stubber(iam)
     stubber.add_client_error("get_account_authorization_details", service_error_code="AccessDenied")
     with stubber, pytest.raises(ReadError):
-        IamCollector(lambda: iam).list_account([Kind.IAM_USER])
+        IamCollector(lambda: iam).list_account([IAM_USER])
 
 
 def test_user_boundary_is_read() -> None:
@@ -174,7 +173,7 @@ def test_user_boundary_is_read() -> None:
             "PermissionsBoundaryArn": "arn:aws:iam::aws:policy/PowerUserAccess",
         },
     }
-    user = parse_identity_detail(Kind.IAM_USER, raw)
+    user = parse_identity_detail(IAM_USER, raw)
     assert user.permissions_boundary == "arn:aws:iam::aws:policy/PowerUserAccess"
     assert user.inline_policies == {"p": parse_policy(DOC)}
     assert user.trust_policy is None
@@ -211,12 +210,12 @@ def test_user_groups_are_read_the_same_way_by_sweep_and_event(
     iam.add_user_to_group(UserName="u1", GroupName="devs")
     collector = IamCollector(lambda: iam)
     # users only: groups are read in the same call, to know which grant admin
-    listing = collector.list_account([Kind.IAM_USER])
-    users = {u.name: u for u in listing.identities[Kind.IAM_USER]}
+    listing = collector.list_account([IAM_USER])
+    users = {u.name: u for u in listing.identities[IAM_USER]}
     assert users["u1"].groups == {"Admins", "devs"}
     assert users["u1"].admin_groups == {"Admins"}
     assert users["u2"].groups == frozenset()
-    read = collector.read(ResourceRef(Kind.IAM_USER, ACCOUNT, "global", name="u1"))
+    read = collector.read(ResourceRef(IAM_USER, ACCOUNT, "global", name="u1"))
     assert read == users["u1"]
     assert not listing.unreadable
 
@@ -228,7 +227,7 @@ def test_user_groups_come_from_the_group_list() -> None:
         "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
         "GroupList": ["Admins", "devs"],
     }
-    user = parse_identity_detail(Kind.IAM_USER, raw, admin_groups=["Admins", "other"])
+    user = parse_identity_detail(IAM_USER, raw, admin_groups=["Admins", "other"])
     assert user.groups == {"Admins", "devs"} and user.admin_groups == {"Admins"}
 
 
@@ -264,11 +263,11 @@ def test_one_unreadable_document_leaves_the_rest_of_the_sweep(iam: Any) -> None:
         },
     )
     with stubber:
-        listing = IamCollector(lambda: iam).list_account([Kind.IAM_ROLE, Kind.IAM_POLICY])
-    assert [r.name for r in listing.identities[Kind.IAM_ROLE]] == ["good"]
+        listing = IamCollector(lambda: iam).list_account([IAM_ROLE, IAM_POLICY])
+    assert [r.name for r in listing.identities[IAM_ROLE]] == ["good"]
     assert listing.policies == []
-    (bad,) = listing.unreadable_of(Kind.IAM_ROLE)
+    (bad,) = listing.unreadable_of(IAM_ROLE)
     assert bad.name == "bad" and bad.path == "/ops/" and bad.arn.endswith(":role/ops/bad")
     assert "trust policy" in bad.reason and "cannot read" in bad.reason
-    (odd,) = listing.unreadable_of(Kind.IAM_POLICY)
+    (odd,) = listing.unreadable_of(IAM_POLICY)
     assert odd.name == "odd" and "Statement" in odd.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.compare.policy_document import parse_policy
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.compare import change_flags, evaluate_iam, group_changes
 from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
@@ -12,7 +13,7 @@ from chalicelib.kinds.iam.model import (
     IamPolicySpec,
     IamPolicyState,
 )
-from chalicelib.model import Kind, ResourceRef, SourceLocation, Status
+from chalicelib.model import ResourceRef, SourceLocation, Status
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -42,7 +43,7 @@ READ_LOGS = parse_policy(
 
 def role(**changes: Any) -> IamIdentityState:
     base: dict[str, Any] = {
-        "kind": Kind.IAM_ROLE,
+        "kind": IAM_ROLE,
         "arn": f"arn:aws:iam::{ACCOUNT}:role/app",
         "name": "app",
         "path": "/",
@@ -59,7 +60,7 @@ def role(**changes: Any) -> IamIdentityState:
 
 def role_spec(**changes: Any) -> IamIdentitySpec:
     base: dict[str, Any] = {
-        "kind": Kind.IAM_ROLE,
+        "kind": IAM_ROLE,
         "source": SRC,
         "name": "app",
         "account": None,
@@ -166,7 +167,7 @@ def test_unmanaged_role_lists_what_it_grants() -> None:
 
 
 def test_missing_role_names_its_spec() -> None:
-    ref = ResourceRef(Kind.IAM_ROLE, ACCOUNT, "global", id="arn:aws:iam::1:role/app", name="app")
+    ref = ResourceRef(IAM_ROLE, ACCOUNT, "global", id="arn:aws:iam::1:role/app", name="app")
     finding = evaluate_iam(role_spec(), None, ref=ref)
     assert finding.status is Status.MISSING and finding.spec == str(SRC)
     assert finding.region == "global"
@@ -174,7 +175,7 @@ def test_missing_role_names_its_spec() -> None:
 
 def test_group_has_no_boundary_or_trust_to_compare() -> None:
     group = IamIdentityState(
-        kind=Kind.IAM_GROUP,
+        kind=IAM_GROUP,
         arn=f"arn:aws:iam::{ACCOUNT}:group/devs",
         name="devs",
         path="/",
@@ -182,7 +183,7 @@ def test_group_has_no_boundary_or_trust_to_compare() -> None:
         managed_policies=frozenset({READ_ONLY}),
     )
     spec = IamIdentitySpec(
-        kind=Kind.IAM_GROUP,
+        kind=IAM_GROUP,
         source=SRC,
         name="devs",
         account=ACCOUNT,
@@ -222,7 +223,7 @@ def test_policy_document_change_is_per_statement_and_public_is_flagged() -> None
     )
     spec = IamPolicySpec(source=SRC, name="p", account=None, document=doc, description="new")
     finding = evaluate_iam(spec, live)
-    assert finding.kind is Kind.IAM_POLICY and finding.status is Status.DRIFTED
+    assert finding.kind is IAM_POLICY and finding.status is Status.DRIFTED
     by_path = {c.path: c for c in finding.changes}
     assert by_path["document"].summary.startswith(
         "Allow s3:GetObject on arn:aws:s3:::b/* to everyone (public)"
@@ -233,7 +234,7 @@ def test_policy_document_change_is_per_statement_and_public_is_flagged() -> None
 
 def user(**changes: Any) -> IamIdentityState:
     base: dict[str, Any] = {
-        "kind": Kind.IAM_USER,
+        "kind": IAM_USER,
         "arn": f"arn:aws:iam::{ACCOUNT}:user/u1",
         "name": "u1",
         "path": "/",
@@ -244,7 +245,7 @@ def user(**changes: Any) -> IamIdentityState:
 
 
 def user_spec(**changes: Any) -> IamIdentitySpec:
-    base: dict[str, Any] = {"kind": Kind.IAM_USER, "source": SRC, "name": "u1", "account": None}
+    base: dict[str, Any] = {"kind": IAM_USER, "source": SRC, "name": "u1", "account": None}
     base.update(changes)
     return IamIdentitySpec(**base)
 
@@ -273,7 +274,7 @@ def test_roles_and_groups_have_no_memberships_to_compare() -> None:
 def test_missing_finding_id_comes_from_the_spec_path_and_the_ref_partition() -> None:
     spec = role_spec(path="/service-role/")
     ref = ResourceRef(
-        Kind.IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-cn:iam::{ACCOUNT}:role/app", name="app"
+        IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-cn:iam::{ACCOUNT}:role/app", name="app"
     )
     finding = evaluate_iam(spec, None, ref=ref)
     assert finding.status is Status.MISSING

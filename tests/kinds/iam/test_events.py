@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import EVENT_TABLE, Routed, Skipped, SkipReason, route_payload
-from chalicelib.events.table import eventbridge_source, watched_event_names
+from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
+from chalicelib.events.table import EVENT_TABLE, eventbridge_source, watched_event_names
+from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.events import IAM_ROWS, IAM_SOURCE
 from chalicelib.model import Kind, ResourceRef
 from tests.events.helpers import SAMPLES, load_sample
@@ -22,27 +23,27 @@ def iam(kind: Kind, name: str, path: str = "/", account: str = ACCOUNT) -> Resou
 
 
 EXPECTED: dict[str, Expected] = {
-    "AttachGroupPolicy__setpoint1": (iam(Kind.IAM_GROUP, "Auditors"),),
+    "AttachGroupPolicy__setpoint1": (iam(IAM_GROUP, "Auditors"),),
     # made-up awsRegion (sagov-west-2r) in a real capture: IAM is global either way
-    "AttachRolePolicy__1": (iam(Kind.IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
-    "AttachRolePolicy__3": (iam(Kind.IAM_ROLE, "new-role"),),
+    "AttachRolePolicy__1": (iam(IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
+    "AttachRolePolicy__3": (iam(IAM_ROLE, "new-role"),),
     "AttachRolePolicy__4": SkipReason.FAILED_CALL,  # NoSuchEntity
-    "AttachUserPolicy__1": (iam(Kind.IAM_USER, "malicious-iam-user"),),
-    "AttachUserPolicy__2": (iam(Kind.IAM_USER, "new-user"),),
-    "AttachUserPolicy__3": (iam(Kind.IAM_USER, "test-user"),),
+    "AttachUserPolicy__1": (iam(IAM_USER, "malicious-iam-user"),),
+    "AttachUserPolicy__2": (iam(IAM_USER, "new-user"),),
+    "AttachUserPolicy__3": (iam(IAM_USER, "test-user"),),
     # ARN taken from responseElements.policy.arn
-    "CreatePolicy__setpoint1": (iam(Kind.IAM_POLICY, "NotifyTopicPublish"),),
+    "CreatePolicy__setpoint1": (iam(IAM_POLICY, "NotifyTopicPublish"),),
     # responseElements.role.arn, beside a URL-encoded trust policy
-    "CreateRole__1": (iam(Kind.IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
-    "CreateRole__3": (iam(Kind.IAM_ROLE, "MyTestRole"),),
+    "CreateRole__1": (iam(IAM_ROLE, "stratus-red-team-malicious-iam-role"),),
+    "CreateRole__3": (iam(IAM_ROLE, "MyTestRole"),),
     # responseElements null: the name in the request is enough
-    "CreateRole__4": (iam(Kind.IAM_ROLE, "new-role"),),
-    "DeleteGroupPolicy__1": (iam(Kind.IAM_GROUP, "group"),),
+    "CreateRole__4": (iam(IAM_ROLE, "new-role"),),
+    "DeleteGroupPolicy__1": (iam(IAM_GROUP, "group"),),
     "DeleteGroupPolicy__2": SkipReason.FAILED_CALL,  # NoSuchEntity
-    "DeleteRole__2": (iam(Kind.IAM_ROLE, "MyTestRole"),),
-    "PutUserPolicy__1": (iam(Kind.IAM_USER, "test-user"),),
-    "PutUserPolicy__2": (iam(Kind.IAM_USER, "compromised_user"),),
-    "UpdateAssumeRolePolicy__1": (iam(Kind.IAM_ROLE, "stratus-red-team-backdoor-r-role"),),
+    "DeleteRole__2": (iam(IAM_ROLE, "MyTestRole"),),
+    "PutUserPolicy__1": (iam(IAM_USER, "test-user"),),
+    "PutUserPolicy__2": (iam(IAM_USER, "compromised_user"),),
+    "UpdateAssumeRolePolicy__1": (iam(IAM_ROLE, "stratus-red-team-backdoor-r-role"),),
     # a detection-rule test case with the roleName left out: nothing to re-read
     "UpdateAssumeRolePolicy__2": SkipReason.NO_RESOURCE,
 }
@@ -81,7 +82,7 @@ def record(name: str, request: dict[str, Any], response: Any = None, **extra: An
 
 
 POLICY = f"arn:aws:iam::{ACCOUNT}:policy/team/deploy"
-POLICY_REF = ResourceRef(Kind.IAM_POLICY, ACCOUNT, "global", id=POLICY, name="deploy")
+POLICY_REF = ResourceRef(IAM_POLICY, ACCOUNT, "global", id=POLICY, name="deploy")
 
 # one record per watched call, in the shape CloudTrail logs it
 ROW_CASES: dict[str, tuple[dict[str, Any], Any, ResourceRef]] = {
@@ -97,22 +98,22 @@ ROW_CASES: dict[str, tuple[dict[str, Any], Any, ResourceRef]] = {
     "CreateRole": (
         {"roleName": "app", "path": "/svc/"},
         {"role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/svc/app", "roleName": "app"}},
-        iam(Kind.IAM_ROLE, "app", "/svc/"),
+        iam(IAM_ROLE, "app", "/svc/"),
     ),
     "CreateUser": (
         {"userName": "ci"},
         {"user": {"arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userName": "ci"}},
-        iam(Kind.IAM_USER, "ci"),
+        iam(IAM_USER, "ci"),
     ),
     "CreateGroup": (
         {"groupName": "devs", "path": "/eng/"},
         None,
-        iam(Kind.IAM_GROUP, "devs", "/eng/"),
+        iam(IAM_GROUP, "devs", "/eng/"),
     ),
 }
 for _event, _param, _kind, _name in (
     *(
-        (e, "roleName", Kind.IAM_ROLE, "app")
+        (e, "roleName", IAM_ROLE, "app")
         for e in (
             "DeleteRole",
             "PutRolePolicy",
@@ -127,7 +128,7 @@ for _event, _param, _kind, _name in (
         )
     ),
     *(
-        (e, "userName", Kind.IAM_USER, "ci")
+        (e, "userName", IAM_USER, "ci")
         for e in (
             "DeleteUser",
             "PutUserPolicy",
@@ -141,7 +142,7 @@ for _event, _param, _kind, _name in (
         )
     ),
     *(
-        (e, "groupName", Kind.IAM_GROUP, "devs")
+        (e, "groupName", IAM_GROUP, "devs")
         for e in (
             "DeleteGroup",
             "PutGroupPolicy",
@@ -191,13 +192,13 @@ def test_aws_managed_policy_events_are_skipped_with_the_reason() -> None:
 
 # membership calls name the user and the group: the user is what changed
 for _event in ("AddUserToGroup", "RemoveUserFromGroup"):
-    ROW_CASES[_event] = ({"userName": "ci", "groupName": "Admins"}, None, iam(Kind.IAM_USER, "ci"))
+    ROW_CASES[_event] = ({"userName": "ci", "groupName": "Admins"}, None, iam(IAM_USER, "ci"))
 
 
 def test_group_membership_calls_are_user_rows() -> None:
     rows = {row.event_name: row.kind for row in IAM_ROWS}
-    assert rows["AddUserToGroup"] is Kind.IAM_USER
-    assert rows["RemoveUserFromGroup"] is Kind.IAM_USER
+    assert rows["AddUserToGroup"] is IAM_USER
+    assert rows["RemoveUserFromGroup"] is IAM_USER
     assert {"AddUserToGroup", "RemoveUserFromGroup"} <= set(watched_event_names(IAM_SOURCE))
 
 

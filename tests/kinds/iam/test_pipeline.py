@@ -10,10 +10,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from chalicelib.kinds.iam import IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.collector import IamCollector
 from chalicelib.kinds.iam.pipeline import IamPipeline, import_iam
-from chalicelib.model import Kind, ResourceRef, Status
-from chalicelib.specs.catalog import SpecCatalog, load_directory, load_documents
+from chalicelib.model import ResourceRef, Status
+from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import load_directory, load_documents
 
 ACCOUNT = "123456789012"
 TRUST = json.dumps(
@@ -47,7 +49,7 @@ def iam(aws: None) -> Any:
 
 def role_ref(name: str = "app") -> ResourceRef:
     return ResourceRef(
-        Kind.IAM_ROLE, ACCOUNT, "global", id=f"arn:aws:iam::{ACCOUNT}:role/{name}", name=name
+        IAM_ROLE, ACCOUNT, "global", id=f"arn:aws:iam::{ACCOUNT}:role/{name}", name=name
     )
 
 
@@ -98,10 +100,10 @@ def test_sweep_skips_aws_owned_and_reports_the_rest(iam: Any) -> None:
     result = pipeline.sweep(catalog, ACCOUNT, ["eu-west-1"], frozenset(pipeline.kinds))
     statuses = {(f.kind, f.name): f.status for f in result.findings}
     assert statuses == {
-        (Kind.IAM_ROLE, "app"): Status.IN_SYNC,
-        (Kind.IAM_ROLE, "stray"): Status.UNMANAGED,
-        (Kind.IAM_ROLE, "gone"): Status.MISSING,
-        (Kind.IAM_USER, "bob"): Status.UNMANAGED,
+        (IAM_ROLE, "app"): Status.IN_SYNC,
+        (IAM_ROLE, "stray"): Status.UNMANAGED,
+        (IAM_ROLE, "gone"): Status.MISSING,
+        (IAM_USER, "bob"): Status.UNMANAGED,
     }
     assert {f.region for f in result.findings} == {"global"}
 
@@ -109,7 +111,7 @@ def test_sweep_skips_aws_owned_and_reports_the_rest(iam: Any) -> None:
 def test_sweep_only_reads_the_kinds_asked_for(iam: Any) -> None:
     iam.create_user(UserName="bob")
     pipeline = IamPipeline(IamCollector(lambda: iam))
-    result = pipeline.sweep(SpecCatalog(), ACCOUNT, [], frozenset({Kind.IAM_ROLE}))
+    result = pipeline.sweep(SpecCatalog(), ACCOUNT, [], frozenset({IAM_ROLE}))
     assert result.findings == []
 
 
@@ -119,7 +121,7 @@ def test_sweep_that_cannot_read_makes_every_spec_unknown(iam: Any) -> None:
     catalog = load_documents([("app.yaml", ROLE_SPEC)])
     with stubber:
         result = IamPipeline(IamCollector(lambda: iam)).sweep(
-            catalog, ACCOUNT, [], frozenset({Kind.IAM_ROLE})
+            catalog, ACCOUNT, [], frozenset({IAM_ROLE})
         )
     assert [f.status for f in result.findings] == [Status.UNKNOWN, Status.UNKNOWN]
     assert result.findings[1].spec == "app.yaml:1"
@@ -128,7 +130,7 @@ def test_sweep_that_cannot_read_makes_every_spec_unknown(iam: Any) -> None:
 def test_import_skips_service_linked_roles(iam: Any, tmp_path: Path) -> None:
     iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST)
     iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
-    written = import_iam(IamCollector(lambda: iam), tmp_path, [Kind.IAM_ROLE], quiet=True)
+    written = import_iam(IamCollector(lambda: iam), tmp_path, [IAM_ROLE], quiet=True)
     assert written == 1
     assert (tmp_path / "iam" / "iam_role" / "app.yaml").is_file()
     (spec,) = load_directory(tmp_path).specs_of("iam_role")
@@ -148,12 +150,12 @@ def test_a_user_joining_an_admin_group_is_drift_on_the_event_path_and_in_the_swe
     iam.attach_group_policy(GroupName="Admins", PolicyArn=ADMIN)
     catalog = load_documents([("u1.yaml", USER_SPEC)])
     pipeline = IamPipeline(IamCollector(lambda: iam))
-    ref = ResourceRef(Kind.IAM_USER, ACCOUNT, "global", name="u1")
+    ref = ResourceRef(IAM_USER, ACCOUNT, "global", name="u1")
     assert pipeline.evaluate_ref(ref, catalog)[0].status is Status.IN_SYNC
 
     iam.add_user_to_group(UserName="u1", GroupName="Admins")
     (event,) = pipeline.evaluate_ref(ref, catalog)
-    swept = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_USER})).findings
+    swept = pipeline.sweep(catalog, ACCOUNT, [], frozenset({IAM_USER})).findings
     assert [f.status for f in swept] == [Status.DRIFTED]
     assert event.changes == swept[0].changes
     (change,) = event.changes
@@ -174,7 +176,7 @@ def test_a_deleted_role_with_a_path_has_one_id_from_events_and_sweeps(iam: Any) 
     pipeline = IamPipeline(IamCollector(lambda: iam))
     # DeleteRole names the role only: the event ref guesses path "/"
     (event,) = pipeline.evaluate_ref(role_ref(), catalog)
-    (swept,) = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_ROLE})).findings
+    (swept,) = pipeline.sweep(catalog, ACCOUNT, [], frozenset({IAM_ROLE})).findings
     assert event.status is swept.status is Status.MISSING
     assert event.id == swept.id == f"arn:aws:iam::{ACCOUNT}:role/service-role/app"
 
@@ -182,7 +184,7 @@ def test_a_deleted_role_with_a_path_has_one_id_from_events_and_sweeps(iam: Any) 
 def test_a_missing_finding_keeps_the_partition_of_its_event(iam: Any) -> None:
     catalog = load_documents([("app.yaml", ROLE_SPEC + "path: /ops/\n")])
     ref = ResourceRef(
-        Kind.IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-us-gov:iam::{ACCOUNT}:role/app", name="app"
+        IAM_ROLE, ACCOUNT, "global", id=f"arn:aws-us-gov:iam::{ACCOUNT}:role/app", name="app"
     )
     (finding,) = IamPipeline(IamCollector(lambda: iam)).evaluate_ref(ref, catalog)
     assert finding.id == f"arn:aws-us-gov:iam::{ACCOUNT}:role/ops/app"
@@ -226,7 +228,7 @@ def test_one_unreadable_document_is_unknown_and_the_rest_is_still_compared(iam: 
     catalog = load_documents([("app.yaml", ROLE_SPEC), ("broken.yaml", broken)])
     pipeline = IamPipeline(IamCollector(lambda: iam))
     with stubber:
-        result = pipeline.sweep(catalog, ACCOUNT, [], frozenset({Kind.IAM_ROLE, Kind.IAM_USER}))
+        result = pipeline.sweep(catalog, ACCOUNT, [], frozenset({IAM_ROLE, IAM_USER}))
     by_name = {f.name: f for f in result.findings}
     assert set(by_name) == {"app", "broken", "bob"}
     assert by_name["app"].status is Status.IN_SYNC

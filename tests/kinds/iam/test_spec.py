@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import SpecSetError
+from chalicelib.kinds.iam import IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.compare import evaluate_iam
 from chalicelib.kinds.iam.model import (
     IamIdentitySpec,
@@ -14,8 +15,8 @@ from chalicelib.kinds.iam.model import (
     IamPolicyState,
 )
 from chalicelib.kinds.iam.writer import render_iam_spec
-from chalicelib.model import Kind, Status
-from chalicelib.specs.catalog import load_directory, load_documents
+from chalicelib.model import Status
+from chalicelib.specs.loading import load_directory, load_documents
 from chalicelib.specs.parse import parse_file
 
 ACCOUNT = "123456789012"
@@ -121,7 +122,7 @@ def _round_trip(state: IamPolicyState | IamIdentityState, tmp_path: object) -> S
     folder = Path(str(tmp_path))
     (folder / "spec.yaml").write_text(render_iam_spec(state), encoding="utf-8")
     catalog = load_directory(folder)
-    kind = Kind.IAM_POLICY if isinstance(state, IamPolicyState) else state.kind
+    kind = IAM_POLICY if isinstance(state, IamPolicyState) else state.kind
     (spec,) = catalog.specs_of(kind.value)
     return evaluate_iam(spec, state).status
 
@@ -130,7 +131,7 @@ def test_written_role_spec_parses_back_in_sync(tmp_path: object) -> None:
     (spec,) = load_documents([("r.yaml", ROLE)]).specs_of("iam_role")
     deploy = f"arn:aws:iam::{ACCOUNT}:policy/team/deploy"
     state = IamIdentityState(
-        kind=Kind.IAM_ROLE,
+        kind=IAM_ROLE,
         arn=f"arn:aws:iam::{ACCOUNT}:role/app",
         name="app",
         path="/",
@@ -180,7 +181,7 @@ def test_written_policy_spec_parses_back_in_sync(tmp_path: object) -> None:
 
 def test_import_pins_tags_even_when_there_are_none() -> None:
     user = IamIdentityState(
-        kind=Kind.IAM_USER,
+        kind=IAM_USER,
         arn=f"arn:aws:iam::{ACCOUNT}:user/ci",
         name="ci",
         path="/",
@@ -212,7 +213,7 @@ def test_only_users_have_groups() -> None:
 
 def test_written_user_spec_pins_groups(tmp_path: object) -> None:
     user = IamIdentityState(
-        kind=Kind.IAM_USER,
+        kind=IAM_USER,
         arn=f"arn:aws:iam::{ACCOUNT}:user/ci",
         name="ci",
         path="/",

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.events import Routed, Skipped, SkipReason, route_payload
+from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
 from chalicelib.events.table import EVENT_TABLE, eventbridge_source, watched_event_names
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.compare import ACCOUNT_BLOCK_NAME
 from chalicelib.kinds.s3_bucket.events import S3_SOURCE, bucket_name, is_account_block
-from chalicelib.model import Kind, ResourceRef
+from chalicelib.model import ResourceRef
 from tests.events.helpers import SAMPLES, load_sample
 
 Expected = tuple[ResourceRef, ...] | SkipReason
@@ -18,11 +19,11 @@ ACCOUNT = "123456789012"
 
 
 def bucket(name: str, region: str) -> ResourceRef:
-    return ResourceRef(Kind.S3_BUCKET, ACCOUNT, region, id=name, name=name)
+    return ResourceRef(S3_BUCKET, ACCOUNT, region, id=name, name=name)
 
 
 def account_block(region: str) -> ResourceRef:
-    return ResourceRef(Kind.S3_BUCKET, ACCOUNT, region, id=None, name=ACCOUNT_BLOCK_NAME)
+    return ResourceRef(S3_BUCKET, ACCOUNT, region, id=None, name=ACCOUNT_BLOCK_NAME)
 
 
 EXPECTED: dict[str, Expected] = {
@@ -141,5 +142,5 @@ def test_the_eventbridge_rule_covers_every_s3_call() -> None:
             "DeleteAccountPublicAccessBlock",
         ]
     )
-    assert all(EVENT_TABLE[n].kind is Kind.S3_BUCKET for n in names)
+    assert all(EVENT_TABLE[n].kind is S3_BUCKET for n in names)
     assert eventbridge_source(S3_SOURCE) == "aws.s3"

@@ -10,16 +10,18 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib.aws import ClientCache
-from chalicelib.events import Routed, route_payload
+from chalicelib.events.route import Routed, route_payload
+from chalicelib.kinds.registry import deletes
+from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.collector import BucketCollector
 from chalicelib.kinds.s3_bucket.pipeline import (
     S3BucketPipeline,
     _drop_account_prefix,
     build_s3_pipeline,
 )
-from chalicelib.model import Kind, Status
+from chalicelib.model import Status
 from chalicelib.pipeline import Pipeline
-from chalicelib.specs.catalog import load_documents
+from chalicelib.specs.loading import load_documents
 from chalicelib.state import is_gone
 from tests.conftest import REGION
 
@@ -44,7 +46,7 @@ def record(event_name: str, bucket: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture
 def pipeline(aws: None) -> Pipeline:
-    return Pipeline([build_s3_pipeline(ClientCache())])
+    return Pipeline([build_s3_pipeline(ClientCache())], deletes=deletes)
 
 
 def evaluate(pipeline: Pipeline, payload: dict[str, Any]) -> list[Any]:
@@ -90,7 +92,7 @@ def test_a_public_policy_put_by_hand_is_drift_with_the_actor(pipeline: Pipeline)
         ),
     )
     (finding,) = evaluate(pipeline, record("PutBucketPolicy", "site-assets"))
-    assert finding.status is Status.DRIFTED and finding.kind is Kind.S3_BUCKET
+    assert finding.status is Status.DRIFTED and finding.kind is S3_BUCKET
     assert finding.spec == "policies/s3_buckets/site.yaml:1"
     assert finding.actor.arn == f"arn:aws:iam::{ACCOUNT}:user/alice"
     assert [c.world_open for c in finding.changes] == [True]

@@ -18,7 +18,7 @@ from chalicelib.kinds.s3_bucket.model import (
     Versioning,
 )
 from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec
-from chalicelib.specs.catalog import load_documents
+from chalicelib.specs.loading import load_documents
 
 
 def load(text: str) -> tuple:

@@ -8,8 +8,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from chalicelib.errors import ReadError
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector, parse_security_group
-from chalicelib.model import Kind, ResourceRef, Rule
+from chalicelib.kinds.security_group.model import Rule
+from chalicelib.model import ResourceRef
 
 REGION = "eu-west-1"
 
@@ -44,7 +46,7 @@ def test_a_permission_with_several_peers_becomes_one_rule_per_peer(ec2):
         ],
     )
     collector = SecurityGroupCollector(lambda region: ec2)
-    (live,) = collector.read(ResourceRef(Kind.SECURITY_GROUP, None, REGION, id=web))
+    (live,) = collector.read(ResourceRef(SECURITY_GROUP, None, REGION, id=web))
     ingress = {r for r in live.rules if r.direction == "ingress"}
     assert ingress == {
         Rule("ingress", "tcp", 22, 22, "cidr", "10.0.0.0/8"),
@@ -64,13 +66,13 @@ def test_read_by_name_uses_the_default_vpc_when_the_record_names_none(ec2):
         GroupName="legacy", Description="x", VpcId=default_vpc["VpcId"]
     )["GroupId"]
     collector = SecurityGroupCollector(lambda region: ec2)
-    (live,) = collector.read(ResourceRef(Kind.SECURITY_GROUP, None, REGION, name="legacy"))
+    (live,) = collector.read(ResourceRef(SECURITY_GROUP, None, REGION, name="legacy"))
     assert live.group_id == gid
 
 
 def test_a_deleted_group_reads_as_absent_not_as_an_error(ec2):
     collector = SecurityGroupCollector(lambda region: ec2)
-    ref = ResourceRef(Kind.SECURITY_GROUP, None, REGION, id="sg-0123456789abcdef0")
+    ref = ResourceRef(SECURITY_GROUP, None, REGION, id="sg-0123456789abcdef0")
     assert collector.read(ref) == []
 
 
@@ -90,7 +92,7 @@ def test_rule_ids_lead_to_their_group(ec2):
     )
     rule_id = out["SecurityGroupRules"][0]["SecurityGroupRuleId"]
     collector = SecurityGroupCollector(lambda region: ec2)
-    (live,) = collector.read(ResourceRef(Kind.SECURITY_GROUP, None, REGION, rule_ids=(rule_id,)))
+    (live,) = collector.read(ResourceRef(SECURITY_GROUP, None, REGION, rule_ids=(rule_id,)))
     assert live.group_id == gid
 
 
@@ -104,7 +106,7 @@ def test_access_denied_is_a_read_error_with_its_code():
         )
         collector = SecurityGroupCollector(lambda region: client)
         with pytest.raises(ReadError) as err:
-            collector.read(ResourceRef(Kind.SECURITY_GROUP, None, REGION, id="sg-0abc"))
+            collector.read(ResourceRef(SECURITY_GROUP, None, REGION, id="sg-0abc"))
     assert err.value.code == "UnauthorizedOperation"
 
 

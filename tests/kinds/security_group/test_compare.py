@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.kinds.security_group.compare import compare_security_group, evaluate_security_group
-from chalicelib.model import Rule, SecurityGroupSpec, SecurityGroupState, SourceLocation, Status
+from chalicelib.kinds.security_group.model import Rule, SecurityGroupSpec, SecurityGroupState
+from chalicelib.model import SourceLocation, Status
 
 ALL_EGRESS = Rule("egress", "-1", None, None, "cidr", "0.0.0.0/0")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from chalicelib.model import Rule
+from chalicelib.kinds.security_group.model import Rule
 
 ALL = "-1"
 _PROTO_NAMES = {
