@@ -26,9 +26,11 @@ lint: $(STAMP)
 test: lint package
 	$(BIN)/pytest
 
-# The Lambda's IAM policy for every stage, from the collectors' and the runtime's call tables.
+# The Lambda's IAM policy for every stage, from the families' and the runtime's call tables,
+# and the top spec schema's kind list, from the registry.
 policy: $(STAMP)
 	$(BIN)/python -m chalicelib.deploy.policy
+	$(BIN)/python -m chalicelib.specs.top_schema
 
 # The deployable CloudFormation template (SAM) for prod, with the infrastructure Chalice does
 # not create merged in, then linted. Output under build/ (ignored by git).

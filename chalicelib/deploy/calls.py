@@ -1,8 +1,8 @@
 """Every AWS call the Lambda makes, keyed as botocore names it, with the IAM action it needs.
 
-Two sources. The collectors keep their own read tables (`collectors/*`: the API and the
-permission of each read); they are translated here into (botocore service, operation)
-rows without restating them. The runtime's own calls (specs, alert state, queues, the
+Two sources. Each registered family declares its collector's reads (`Family.reads`: the
+botocore service and operation, and the permission of each), used here without restating
+them. The runtime's own calls (specs, alert state, queues, the
 chat secret, other accounts) are listed in `RUNTIME_GRANTS` together with the resources
 they may touch. `policy.py` turns both into the Lambda's policy; a test runs the
 collectors against moto, records every operation botocore sends, and fails on any that
@@ -11,13 +11,11 @@ is not in `collector_calls()`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chalicelib.kinds.family import reads_from_table
 from chalicelib.kinds.registry import FAMILIES
-
-# botocore service name per IAM action prefix, for collector rows that only name the API.
-_SERVICE_OF_PREFIX: Mapping[str, str] = {"ec2": "ec2", "iam": "iam", "s3": "s3"}
 
 
 @dataclass(frozen=True)
@@ -29,18 +27,6 @@ class Call:
     permission: str  # IAM action: "ec2:DescribeSecurityGroups"
 
 
-def _from_table(rows: tuple[tuple[str, str], ...]) -> list[Call]:
-    """(API label, permission) rows -> Calls; a label may carry a note "(account, s3-control)"."""
-    calls = []
-    for label, permission in rows:
-        operation = label.split(" ", 1)[0]
-        service = _SERVICE_OF_PREFIX[permission.split(":", 1)[0]]
-        if "s3-control" in label:
-            service = "s3control"
-        calls.append(Call(service, operation, permission))
-    return calls
-
-
 # Reads the sweep makes besides the collectors', in every account it covers (the member
 # accounts' read-only role needs them too): which regions an account has enabled.
 SWEEP_READS: tuple[tuple[str, str], ...] = (("DescribeRegions", "ec2:DescribeRegions"),)
@@ -48,14 +34,8 @@ SWEEP_READS: tuple[tuple[str, str], ...] = (("DescribeRegions", "ec2:DescribeReg
 
 def collector_calls() -> tuple[Call, ...]:
     """What is read in a watched account: every registered family's reads (never restated)."""
-    calls = [
-        *_from_table(SWEEP_READS),
-        *(
-            Call(read.service, read.operation, read.permission)
-            for family in FAMILIES
-            for read in family.reads()
-        ),
-    ]
+    reads = [*reads_from_table(SWEEP_READS), *(r for family in FAMILIES for r in family.reads())]
+    calls = [Call(read.service, read.operation, read.permission) for read in reads]
     return tuple(dict.fromkeys(calls))
 
 
