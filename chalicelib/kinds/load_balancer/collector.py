@@ -248,9 +248,7 @@ class LoadBalancerCollector:
             return {}, f"DescribeLoadBalancerAttributes: {exc}"
         return parse_attributes(response), None
 
-    def _tags(
-        self, region: str, arns: list[str]
-    ) -> tuple[dict[str, dict[str, str]], str | None]:
+    def _tags(self, region: str, arns: list[str]) -> tuple[dict[str, dict[str, str]], str | None]:
         found: dict[str, dict[str, str]] = {}
         client = self._client("elbv2", region)
         try:
