@@ -27,6 +27,7 @@ from chalicelib.kinds.load_balancer.model import (
     Action,
     Listener,
     LoadBalancerState,
+    redirect,
 )
 
 ClientFactory = Callable[[str], Any]
@@ -75,11 +76,8 @@ def parse_action(actions: Sequence[Mapping[str, Any]]) -> Action:
         return Action(FORWARD, target_groups=tuple(sorted(target_group_name(a) for a in arns)))
     if kind == REDIRECT:
         config = raw.get("RedirectConfig", {})
-        values = {
-            key: str(config.get(key.capitalize()) or default)
-            for key, default in REDIRECT_DEFAULTS.items()
-        }
-        return Action(REDIRECT, status_code=str(config.get("StatusCode", "")), **values)
+        fields = {key: str(config.get(key.capitalize()) or "") for key in REDIRECT_DEFAULTS}
+        return redirect(fields, str(config.get("StatusCode", "")))
     if kind == FIXED_RESPONSE:
         config = raw.get("FixedResponseConfig", {})
         return Action(

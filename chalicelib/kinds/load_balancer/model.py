@@ -70,6 +70,20 @@ class Action:
         return self.type
 
 
+def redirect(fields: Mapping[str, str], status_code: str) -> Action:
+    """A redirect with AWS's placeholder for each field not given."""
+    value = {key: str(fields.get(key) or default) for key, default in REDIRECT_DEFAULTS.items()}
+    return Action(
+        REDIRECT,
+        protocol=value["protocol"],
+        port=value["port"],
+        host=value["host"],
+        path=value["path"],
+        query=value["query"],
+        status_code=status_code,
+    )
+
+
 @dataclass(frozen=True, order=True)
 class Listener:
     """One listener. `ssl_policy` and `certificates` only on HTTPS/TLS listeners."""
