@@ -359,9 +359,11 @@ def evaluate_load_balancer(
     if state is None:
         if spec is None:
             raise ValueError("evaluate_load_balancer needs a spec, a live load balancer, or both")
+        # by name, never by an ARN: one made again under that name gets a new ARN, and
+        # its finding (id and name) follows this record through the name's alias key
         return Finding(
             kind=LOAD_BALANCER,
-            id=ref.id if ref else None,
+            id=None,
             name=spec.name,
             account=spec.account or (ref.account if ref else None),
             region=spec.region,

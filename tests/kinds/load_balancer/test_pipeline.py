@@ -13,8 +13,11 @@ from chalicelib.aws import ClientCache
 from chalicelib.cli.main import main
 from chalicelib.kinds.load_balancer import LOAD_BALANCER
 from chalicelib.kinds.load_balancer.pipeline import build_load_balancer_pipeline
-from chalicelib.model import ResourceRef, Status
+from chalicelib.kinds.registry import deletes
+from chalicelib.model import Actor, ResourceRef, Status
+from chalicelib.pipeline import Pipeline
 from chalicelib.specs.loading import load_directory
+from chalicelib.state.transitions import is_gone
 from tests.conftest import REGION
 
 pytestmark = pytest.mark.usefixtures("registered")
@@ -183,3 +186,33 @@ def test_an_event_ref_by_arn_is_compared_and_a_deleted_one_is_missing(
     elbv2.delete_load_balancer(LoadBalancerArn=ids["lb"])
     (gone,) = pipeline.evaluate_ref(ref, catalog)
     assert gone.status is Status.MISSING and gone.spec and "web-public.yaml" in gone.spec
+    # keyed by name like the sweep's `missing`, so one record, whichever path saw it first
+    assert (gone.id, gone.name, gone.region) == (None, "web-public", REGION)
+
+
+def test_deleting_a_specced_lb_is_missing_and_closes_its_arn_record_as_gone(
+    estate: tuple[Any, dict[str, str]], imported: Path
+) -> None:
+    elbv2, ids = estate
+    catalog = load_directory(imported)
+    pipeline = Pipeline([build_load_balancer_pipeline(ClientCache())], deletes=deletes)
+    elbv2.delete_load_balancer(LoadBalancerArn=ids["lb"])
+    ref = ResourceRef(LOAD_BALANCER, "123456789012", REGION, id=ids["lb"], name="web-public")
+    actor = Actor(arn=None, event_name="DeleteLoadBalancer", event_time=None, event_id="e1")
+    findings = pipeline.evaluate([ref], catalog, actor)
+    assert [(f.status, f.id) for f in findings] == [
+        (Status.MISSING, None),
+        (Status.MISSING, ids["lb"]),
+    ]
+    assert is_gone(findings[1])
+
+
+def test_a_sweep_covers_only_its_regions(
+    estate: tuple[Any, dict[str, str]], imported: Path
+) -> None:
+    catalog = load_directory(imported)
+    pipeline = build_load_balancer_pipeline(ClientCache())
+    # the shard for another region neither reads nor reports this region's specs
+    assert pipeline.sweep(catalog, "123456789012", ["us-east-1"]).findings == []
+    (finding,) = pipeline.sweep(catalog, "123456789012", [REGION]).findings
+    assert finding.status is Status.IN_SYNC and finding.name == "web-public"
