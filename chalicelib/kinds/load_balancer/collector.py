@@ -28,6 +28,7 @@ from chalicelib.kinds.load_balancer.model import (
     Listener,
     LoadBalancerState,
     redirect,
+    target_group_name,
 )
 
 ClientFactory = Callable[[str], Any]
@@ -52,12 +53,6 @@ def _code(exc: ClientError) -> str:
 
 
 # -- pure transforms ---------------------------------------------------------------------
-
-
-def target_group_name(arn: str) -> str:
-    """`arn:…:targetgroup/NAME/ID` -> NAME (the ARN itself when it is not of that shape)."""
-    _, _, tail = arn.partition(":targetgroup/")
-    return tail.split("/")[0] if tail else arn
 
 
 def parse_action(actions: Sequence[Mapping[str, Any]]) -> Action:

@@ -70,6 +70,12 @@ class Action:
         return self.type
 
 
+def target_group_name(arn: str) -> str:
+    """`arn:…:targetgroup/NAME/ID` -> NAME (the ARN itself when it is not of that shape)."""
+    _, _, tail = arn.partition(":targetgroup/")
+    return tail.split("/")[0] if tail else arn
+
+
 def redirect(fields: Mapping[str, str], status_code: str) -> Action:
     """A redirect with AWS's placeholder for each field not given."""
     value = {key: str(fields.get(key) or default) for key, default in REDIRECT_DEFAULTS.items()}

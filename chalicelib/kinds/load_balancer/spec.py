@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.errors import SpecError
-from chalicelib.kinds.load_balancer.collector import target_group_name
 from chalicelib.kinds.load_balancer.model import (
     APPLICATION_ONLY,
     ATTRIBUTES,
@@ -24,6 +23,7 @@ from chalicelib.kinds.load_balancer.model import (
     Listener,
     LoadBalancerSpec,
     redirect,
+    target_group_name,
 )
 from chalicelib.model import SourceLocation
 from chalicelib.specs.builder import Issue, Issues, Skip

@@ -18,7 +18,7 @@ from chalicelib.model import Actor, ResourceRef, Status
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.loading import load_directory
 from chalicelib.state.transitions import is_gone
-from tests.conftest import REGION
+from tests.conftest import REGION, SAMPLES
 
 pytestmark = pytest.mark.usefixtures("registered")
 
@@ -216,3 +216,25 @@ def test_a_sweep_covers_only_its_regions(
     assert pipeline.sweep(catalog, "123456789012", ["us-east-1"]).findings == []
     (finding,) = pipeline.sweep(catalog, "123456789012", [REGION]).findings
     assert finding.status is Status.IN_SYNC and finding.name == "web-public"
+
+
+def test_explain_a_tls_downgrade_event_names_the_versions_and_the_actor(
+    estate: tuple[Any, dict[str, str]],
+    imported: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    elbv2, ids = estate
+    elbv2.modify_listener(ListenerArn=ids["https"], SslPolicy="ELBSecurityPolicy-2016-08")
+    record = json.loads(
+        (SAMPLES / "elasticloadbalancing" / "ModifyListener__setpoint1.json").read_text()
+    )
+    record["awsRegion"] = REGION
+    record["requestParameters"]["listenerArn"] = ids["https"]  # moto's, in the record's shape
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["explain", str(event), "--specs", str(imported)]) == 1
+    out = capsys.readouterr().out
+    assert "ELBSecurityPolicy-2016-08 allows TLS 1.0-1.2" in out
+    assert "arn:aws:iam::123456789012:user/example-user" in out
