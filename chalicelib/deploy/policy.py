@@ -21,12 +21,13 @@ from chalicelib.deploy.calls import RUNTIME_GRANTS, Names, collector_calls
 STAGES = ("dev", "prod")
 CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
 
-# Collector reads, grouped into one statement per service.
-_READ_STATEMENTS = (
-    ("ReadEc2", "ec2"),
-    ("ReadBuckets", "s3"),
-    ("ReadIam", "iam"),
-)
+# Collector reads, grouped into one statement per IAM service prefix; these keep the Sids
+# they were first published with, other prefixes get "Read" + the prefix.
+_READ_SIDS = {"ec2": "ReadEc2", "s3": "ReadBuckets", "iam": "ReadIam"}
+
+
+def _read_sid(prefix: str) -> str:
+    return _READ_SIDS.get(prefix) or "Read" + prefix.title().replace("-", "")
 
 
 def _statement(
@@ -78,13 +79,11 @@ def build_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
     """The policy document for one stage."""
     reads = collector_calls()
     statements = []
-    for sid, prefix in _READ_STATEMENTS:
-        actions = {c.permission for c in reads if c.permission.startswith(f"{prefix}:")}
-        statements.append(_statement(sid, sorted(actions), ["*"]))
-    covered = {a for s in statements for a in s["Action"]}
-    stray = sorted({c.permission for c in reads} - covered)
-    if stray:
-        raise ValueError(f"collector permissions with no read statement: {stray}")
+    by_prefix: dict[str, set[str]] = {}
+    for call in reads:
+        by_prefix.setdefault(call.permission.split(":", 1)[0], set()).add(call.permission)
+    for prefix, actions in by_prefix.items():
+        statements.append(_statement(_read_sid(prefix), sorted(actions), ["*"]))
     for grant in RUNTIME_GRANTS:
         condition = grant.condition(names) if grant.condition else None
         statements.append(_statement(grant.sid, grant.actions(), grant.resources(names), condition))

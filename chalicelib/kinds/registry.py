@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from chalicelib.kinds.family import Family, SpecKind
 from chalicelib.kinds.iam.family import FAMILY as IAM
+from chalicelib.kinds.load_balancer.family import FAMILY as LOAD_BALANCER
 from chalicelib.kinds.s3_bucket.family import FAMILY as S3_BUCKET
 from chalicelib.kinds.security_group.family import FAMILY as SECURITY_GROUP
 from chalicelib.model import GUARD, Kind
@@ -23,6 +24,7 @@ FAMILIES: tuple[Family, ...] = (
     SECURITY_GROUP,
     S3_BUCKET,
     IAM,
+    LOAD_BALANCER,
 )
 
 

@@ -19,21 +19,20 @@ import pytest
 from chalicelib.aws import ClientCache
 from chalicelib.deploy.calls import all_calls, collector_calls
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
-from chalicelib.kinds.iam.collector import IamCollector
-from chalicelib.kinds.iam.pipeline import IamPipeline
+from chalicelib.kinds.load_balancer import LOAD_BALANCER
+from chalicelib.kinds.registry import FAMILIES
 from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.events import account_block_ref
 from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES
 from chalicelib.kinds.s3_bucket.pipeline import S3BucketPipeline, bucket_collector
 from chalicelib.kinds.security_group import SECURITY_GROUP
-from chalicelib.kinds.security_group.collector import SecurityGroupCollector
-from chalicelib.kinds.security_group.pipeline import SecurityGroupPipeline
 from chalicelib.model import ResourceRef
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.s3_source import S3SpecSource
 from chalicelib.sweep.accounts import enabled_regions, organization_accounts
 from tests.conftest import REGION, make_vpc_with_web
+from tests.kinds.load_balancer.test_pipeline import build_estate as build_lb_estate
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -86,18 +85,26 @@ def build_estate() -> dict[str, str]:
     rules = ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [ids["web"]]}]
     )["SecurityGroupRules"]
-    return {**ids, "policy": policy["Arn"], "rule": rules[0]["SecurityGroupRuleId"]}
+    lb_ids = build_lb_estate(
+        ec2, boto3.client("elbv2", region_name=REGION), boto3.client("acm", region_name=REGION)
+    )
+    return {
+        **ids,
+        "policy": policy["Arn"],
+        "rule": rules[0]["SecurityGroupRuleId"],
+        "lb": lb_ids["lb"],
+    }
 
 
 def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
     """Sweeps and event reads of every kind, as the Lambda makes them."""
     collector = bucket_collector(clients)
+    # every registered family's own pipeline, S3 with the account-wide block swept too
     pipeline = Pipeline(
-        [
-            SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2"))),
-            S3BucketPipeline(collector, sweep_account_block=True),
-            IamPipeline(IamCollector(lambda: clients.client("iam"))),
-        ]
+        S3BucketPipeline(collector, sweep_account_block=True)
+        if S3_BUCKET in family.kinds
+        else family.pipeline(clients)
+        for family in FAMILIES
     )
     catalog = SpecCatalog()
     account = clients.account_id()
@@ -114,6 +121,7 @@ def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
         ResourceRef(IAM_ROLE, account, "global", name="app"),
         ResourceRef(IAM_USER, account, "global", name="ci"),
         ResourceRef(IAM_GROUP, account, "global", name="devs"),
+        ResourceRef(LOAD_BALANCER, account, REGION, id=ids["lb"], name="web-public"),
     ]
     findings = pipeline.evaluate(refs, catalog)
     assert findings and all(f.status.value != "unknown" for f in findings), findings

@@ -11,8 +11,6 @@ from chalicelib.kinds.load_balancer.family import FAMILY
 from chalicelib.model import ResourceRef
 from tests.events.helpers import SAMPLES, load_sample
 
-pytestmark = pytest.mark.usefixtures("registered")
-
 ACCOUNT = "123456789012"
 PREFIX = f"arn:aws:elasticloadbalancing:us-west-2:{ACCOUNT}:loadbalancer"
 WEB = ResourceRef(

@@ -20,8 +20,6 @@ from chalicelib.specs.loading import load_directory
 from chalicelib.state.transitions import is_gone
 from tests.conftest import REGION, SAMPLES
 
-pytestmark = pytest.mark.usefixtures("registered")
-
 
 def build_estate(ec2: Any, elbv2: Any, acm: Any) -> dict[str, str]:
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]

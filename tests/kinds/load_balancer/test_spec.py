@@ -10,8 +10,6 @@ from chalicelib.kinds.load_balancer.model import FORWARD, REDIRECT
 from chalicelib.specs.loading import load_documents
 from chalicelib.specs.parse import parse_file
 
-pytestmark = pytest.mark.usefixtures("registered")
-
 GOOD = """\
 kind: load_balancer
 name: web-public
