@@ -22,6 +22,7 @@ from chalice.app import SQSEventConfig
 
 from chalicelib.cli.push import bundle_key
 from chalicelib.deploy.finish import finish
+from chalicelib.kinds.registry import FAMILIES
 from tests.deploy.test_policy import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +34,10 @@ CONTRACT_QUEUES = {
     "on_recheck": "setpoint-recheck",
     "on_outbox": "setpoint-outbox",
 }
-FUNCTIONS = {
-    "on_ec2_change",
-    "on_s3_change",
-    "on_iam_change",
-    "on_spec_change",
-    "sweep",
-    *CONTRACT_QUEUES,
-}
+# One CloudTrail handler per registered family; the contract's three must stay among them.
+CHANGE_HANDLERS = {family.handler for family in FAMILIES}
+assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
+FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "sweep", *CONTRACT_QUEUES}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
 
 
