@@ -1,4 +1,8 @@
-"""`setpoint import` then `setpoint check` on an account with every IAM shape: nothing to report."""
+"""`setpoint import` then `setpoint check` on an account with every IAM shape: nothing to report.
+
+`check` runs as a user runs it (its own pipeline, nothing swapped): a `check` that lost IAM
+fails here.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-import chalicelib.cli.check as check_command
-from chalicelib.aws import ClientCache
 from chalicelib.cli.main import main
-from chalicelib.kinds.iam import IAM_ROLE
-from chalicelib.kinds.iam.collector import IamCollector
-from chalicelib.kinds.iam.pipeline import IamPipeline
-from chalicelib.pipeline import Pipeline
 
 IAM_KINDS = "iam_policy,iam_role,iam_user,iam_group"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -31,18 +29,6 @@ def doc(*statements: dict[str, Any]) -> str:
 def iam(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # Roles here attach AWS managed policies, which moto only has when asked to load them.
     monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    # `check` sweeps with runtime.build_pipeline; make sure the IAM pipeline is in it.
-    registered = check_command.build_pipeline
-
-    def with_iam(clients: ClientCache) -> Pipeline:
-        pipeline = registered(clients)
-        if IAM_ROLE in pipeline.kinds:
-            return pipeline
-        return Pipeline(
-            [*pipeline.pipelines, IamPipeline(IamCollector(lambda: clients.client("iam")))]
-        )
-
-    monkeypatch.setattr(check_command, "build_pipeline", with_iam)
     yield boto3.client("iam", region_name="us-east-1")
 
 

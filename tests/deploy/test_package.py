@@ -1,9 +1,7 @@
 """The packaged prod template: what CloudFormation would deploy, checked before anyone does.
 
-`chalice package --merge-template infra/setpoint.yaml` runs once on a copy of the project.
-Functions the shared contract names but app.py does not have yet are added to the copy
-with the decorators the merge template is written for, so the template is checked
-against the finished app (a function already in app.py is left as it is).
+`chalice package --merge-template infra/setpoint.yaml` runs once on an unchanged copy of the
+project: a contract function app.py lacks is missing from the template and fails it.
 """
 
 from __future__ import annotations
@@ -20,29 +18,26 @@ from typing import Any
 
 import pytest
 import yaml
+from chalice.app import SQSEventConfig
 
 from chalicelib.cli.push import bundle_key
 from chalicelib.deploy.finish import finish
+from chalicelib.kinds.registry import FAMILIES
 from tests.deploy.test_policy import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-# The decorators the merge template assumes (queue names fixed by the shared contract).
-CONTRACT_FUNCTIONS = {
-    "on_spec_change": (
-        '@app.on_cw_event({"source": ["aws.s3"], "detail-type": ["Object Created"], '
-        '"detail": {"bucket": {"name": [{"prefix": "setpoint-specs-"}]}}}, '
-        'name="on_spec_change")'
-    ),
-    "on_sweep_shard": (
-        '@app.on_sqs_message(queue="setpoint-sweep", batch_size=1, maximum_concurrency=10, '
-        'name="on_sweep_shard")'
-    ),
-    "on_recheck": '@app.on_sqs_message(queue="setpoint-recheck", batch_size=10, name="on_recheck")',
-    "on_outbox": '@app.on_sqs_message(queue="setpoint-outbox", batch_size=10, name="on_outbox")',
+# The Lambda functions the shared contract names, with the queue each SQS one consumes.
+CONTRACT_QUEUES = {
+    "on_sweep_shard": "setpoint-sweep",
+    "on_recheck": "setpoint-recheck",
+    "on_outbox": "setpoint-outbox",
 }
-FUNCTIONS = {"on_ec2_change", "on_s3_change", "on_iam_change", "sweep", *CONTRACT_FUNCTIONS}
+# One CloudTrail handler per registered family; the contract's three must stay among them.
+CHANGE_HANDLERS = {family.handler for family in FAMILIES}
+assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
+FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "sweep", *CONTRACT_QUEUES}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
 
 
@@ -52,11 +47,6 @@ def _scratch_project(target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
     for folder in ("chalicelib", "infra", ".chalice"):
         shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
-    app = (target / "app.py").read_text(encoding="utf-8")
-    for name, decorator in CONTRACT_FUNCTIONS.items():
-        if f"def {name}(" not in app:
-            app += f"\n\n{decorator}\ndef {name}(event: Any) -> None:\n    return None\n"
-    (target / "app.py").write_text(app, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +117,18 @@ def test_every_contract_function_is_packaged(packaged: tuple[Path, dict[str, Any
     assert set(functions(packaged[1])) == FUNCTIONS
 
 
+def test_app_defines_every_contract_function_itself() -> None:
+    """Without packaging: the functions Chalice would deploy from app.py, and their queues."""
+    import app
+
+    sources = {source.name: source for source in app.app.event_sources}
+    assert set(sources) == FUNCTIONS
+    queues = {name: s.queue for name, s in sources.items() if isinstance(s, SQSEventConfig)}
+    assert queues == CONTRACT_QUEUES
+    for name in FUNCTIONS:
+        assert callable(getattr(app, name)), name
+
+
 def test_every_environment_reference_names_a_resource_of_the_template(
     packaged: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -181,11 +183,7 @@ def test_sqs_triggers_consume_queues_the_template_creates(
             # Lambda refuses an SQS source whose visibility timeout is below the function's
             assert by_name[queue]["VisibilityTimeout"] >= props["Timeout"], (name, queue)
             consumed[name] = queue
-    assert consumed == {
-        "on_sweep_shard": "setpoint-sweep",
-        "on_recheck": "setpoint-recheck",
-        "on_outbox": "setpoint-outbox",
-    }
+    assert consumed == CONTRACT_QUEUES
     assert all(q["SqsManagedSseEnabled"] for q in by_name.values())
     # partial batch responses are honoured only where the handlers send them
     fns = functions(template)
