@@ -17,6 +17,8 @@ from contextlib import contextmanager
 
 from chalicelib.aws import DEFAULT_ROLE_NAME, RoleSessions, partition_of_arn
 from chalicelib.cli.common import exit_code, new_clients, regions_for, write_output
+from chalicelib.errors import ConfigError
+from chalicelib.model import Status
 from chalicelib.pipeline import Pipeline
 from chalicelib.report.json_report import render_json_report
 from chalicelib.report.junit_report import render_junit
@@ -34,6 +36,12 @@ def run_check(args: argparse.Namespace) -> int:
     catalog = spec_provider(args.specs, clients)()
     identity = clients.client("sts").get_caller_identity()
     own = str(identity["Account"])
+    if not sum(len(specs) for specs in catalog.by_kind.values()) and not args.allow_no_specs:
+        # a mistyped prefix or an empty folder would call every resource unmanaged
+        raise ConfigError(
+            f"no specs loaded from {args.specs}: nothing to compare with"
+            " (--allow-no-specs lists every resource as unmanaged)"
+        )
     sessions = RoleSessions(
         clients,
         own_account=own,
@@ -46,6 +54,8 @@ def run_check(args: argparse.Namespace) -> int:
         lambda: own,
         lambda: clients.client("organizations"),
     )
+    if not accounts:
+        raise ConfigError(f"--accounts {args.accounts}: no accounts to check")
     regions: list[str] | None = regions_for(args.region)
     if regions is not None and [r.lower() for r in regions] == [ENABLED]:
         regions = None  # each account's enabled regions
@@ -56,6 +66,14 @@ def run_check(args: argparse.Namespace) -> int:
     with progress_bar(len(shards), getattr(args, "progress", None)) as advance:
         swept = run_in_process(shards, catalog, runner, workers=workers, on_result=advance)
     findings = swept.findings
+    statuses = [f.status for f in findings]
+    read = sum(s not in (Status.MISSING, Status.UNKNOWN) for s in statuses)
+    if not read and Status.UNKNOWN not in statuses:
+        kinds = ",".join(args.kinds) if args.kinds else "all kinds"
+        raise ConfigError(
+            f"read 0 resources ({kinds}; regions {','.join(planned)};"
+            f" {len(accounts)} account(s)): nothing was compared"
+        )
     if args.format == "json":
         text = render_json_report(findings, checked=len(findings))
     elif args.format == "junit":

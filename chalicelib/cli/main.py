@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", action="append", default=[], help="region (repeatable)")
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
     p.add_argument("--format", choices=["text", "json", "junit"], default="text")
+    p.add_argument(
+        "--allow-no-specs",
+        action="store_true",
+        help="check even when no specs load (every resource is then unmanaged; default: exit 2)",
+    )
     p.add_argument("--output", help="write the report to this file instead of stdout")
     p.add_argument(
         "--accounts",

@@ -17,6 +17,9 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"error: {args.specs}: no such file or directory", file=sys.stderr)
         return EXIT_ERROR
     catalog = load_directory(path)  # raises SpecSetError with every problem found
+    if not catalog.files:
+        print(f"error: {args.specs}: no spec files (*.yaml, *.yml) found", file=sys.stderr)
+        return EXIT_ERROR
     counts = {kind: len(catalog.specs_of(kind)) for kind in SPEC_KINDS}
     detail = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
     print(

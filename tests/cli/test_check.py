@@ -49,6 +49,7 @@ def test_junit_over_listed_accounts_names_the_refused_one_as_an_error(
             "check",
             "--specs",
             str(empty_specs(tmp_path)),
+            "--allow-no-specs",
             "--region",
             REGION,
             "--kinds",
@@ -85,6 +86,7 @@ def test_organization_covers_active_accounts_with_the_named_role(
             "check",
             "--specs",
             str(empty_specs(tmp_path)),
+            "--allow-no-specs",
             "--region",
             REGION,
             "--kinds",
@@ -113,6 +115,7 @@ def test_an_unknown_account_is_exit_2_when_nothing_drifted(
             "check",
             "--specs",
             str(empty_specs(tmp_path)),
+            "--allow-no-specs",
             "--region",
             REGION,
             "--kinds",
@@ -128,7 +131,16 @@ def test_an_unknown_account_is_exit_2_when_nothing_drifted(
 def test_a_bad_account_list_is_an_error_naming_the_value(
     aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["check", "--specs", str(empty_specs(tmp_path)), "--accounts", "12345,prod"])
+    code = main(
+        [
+            "check",
+            "--specs",
+            str(empty_specs(tmp_path)),
+            "--allow-no-specs",
+            "--accounts",
+            "12345,prod",
+        ]
+    )
     assert code == 2
     assert "'12345'" in capsys.readouterr().err
 
