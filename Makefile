@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean policy package
+.PHONY: venv demo test test-fast lint bench clean policy package
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: $(STAMP)
 
 test: lint package
 	$(BIN)/pytest
+
+# The inner loop: every unit and functional test, without lint, packaging (chalice package +
+# cfn-lint) or the end-to-end tests against a moto HTTP server. `make test` stays the gate.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy/test_package.py
 
 # The Lambda's IAM policy for every stage, from the families' and the runtime's call tables,
 # and the top spec schema's kind list, from the registry.
