@@ -33,18 +33,20 @@ def test_groups_are_read_per_region_buckets_and_iam_once_per_account() -> None:
         assert families[(account, "security_group")] == len(REGIONS)
         assert families[(account, "s3_bucket")] == 1
         assert families[(account, "iam")] == 1
+        assert families[(account, "load_balancer")] == len(REGIONS)
     (s3,) = [s for s in shards if s.family == "s3_bucket" and s.account == ACCOUNTS[0]]
     assert s3.regions == tuple(REGIONS)  # one listing, buckets of every region kept
     (iam,) = [s for s in shards if s.family == "iam" and s.account == ACCOUNTS[0]]
     assert set(iam.kinds) == {IAM_POLICY, IAM_ROLE, IAM_USER, IAM_GROUP}
-    assert len(shards) == len(ACCOUNTS) * (len(REGIONS) + 2)
+    # two regional families (groups, load balancers), one account-wide, one global
+    assert len(shards) == len(ACCOUNTS) * (2 * len(REGIONS) + 2)
     assert len({s.id for s in shards}) == len(shards)
 
 
-def test_500_accounts_in_17_regions_make_9500_shards() -> None:
+def test_500_accounts_in_17_regions_make_18000_shards() -> None:
     accounts = [f"{n:012d}" for n in range(500)]
     regions = [f"r-{n}" for n in range(17)]
-    assert len(plan_shards(accounts, regions)) == 500 * (17 + 2)
+    assert len(plan_shards(accounts, regions)) == 500 * (2 * 17 + 2)
 
 
 def test_kinds_choose_families_and_guard_cannot_be_swept() -> None:
@@ -60,6 +62,7 @@ def test_regions_may_differ_per_account() -> None:
         (ACCOUNTS[0], "security_group"),
         (ACCOUNTS[0], "s3_bucket"),
         (ACCOUNTS[0], "iam"),
+        (ACCOUNTS[0], "load_balancer"),
         (ACCOUNTS[1], "iam"),
     ]
 

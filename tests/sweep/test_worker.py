@@ -141,7 +141,7 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
     accounts = {s.account for s in shards}
     assert accounts == {MANAGEMENT, org.allowed, org.denied}  # the suspended one is skipped
     # per account: one security-group shard per region, one S3, one IAM
-    assert len(shards) == 3 * (len(REGIONS) + 2)
+    assert len(shards) == 3 * (2 * len(REGIONS) + 2)  # groups and load balancers are regional
 
     (digest,) = digests(received)
     new = {(i["account"], i["kind"], i.get("name")): i for i in digest["new_drift"]}
@@ -153,7 +153,8 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
     # the denied account: every one of its shards unknown, with the reason
     (denied,) = [g for g in digest["unknown"] if org.denied in g["reason"]]
     assert "cannot assume role" in denied["reason"] and "AccessDenied" in denied["reason"]
-    assert denied["count"] == len(REGIONS) + 1 + 4  # sg per region, s3, the 4 IAM kinds
+    # groups and load balancers per region, s3, the 4 IAM kinds
+    assert denied["count"] == 2 * len(REGIONS) + 1 + 4
     assert digest["counts"]["unknown"] == denied["count"]
     # the other accounts were read: their default groups are unmanaged, not unknown
     assert {i["account"] for i in digest["new_drift"] if i["status"] == "unmanaged"} == {
