@@ -33,6 +33,7 @@ from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
 SpecProvider = Callable[[], SpecCatalog]
 
 ENV_SPECS = "SETPOINT_SPECS"
+ENV_SPECS_VERIFY_KEY = "SETPOINT_SPECS_VERIFY_KEY"  # KMS key s3:// specs must be signed with
 ENV_CHAT_URL = "SETPOINT_CHAT_URL"
 ENV_CHAT_URL_PARAM = "SETPOINT_CHAT_URL_PARAM"
 ENV_CHAT_FORMAT = "SETPOINT_CHAT_FORMAT"
@@ -49,13 +50,27 @@ def build_pipeline(clients: ClientCache) -> Pipeline:
     return Pipeline([family.pipeline(clients) for family in FAMILIES], deletes=deletes)
 
 
-def spec_provider(location: str, clients: ClientCache) -> SpecProvider:
-    """Specs from `s3://bucket/prefix` (re-read only when ETags change) or a directory."""
+def spec_provider(
+    location: str, clients: ClientCache, verify_key: str | None = None
+) -> SpecProvider:
+    """Specs from `s3://bucket/prefix` (re-read only when ETags change) or a directory.
+
+    With `verify_key`, every s3:// object must be signed by that KMS key (a local
+    directory is the caller's own checkout: there is nothing to verify, so it is an error).
+    """
     if location.startswith("s3://"):
         from chalicelib.specs.s3_source import S3SpecProvider
+        from chalicelib.specs.signing import KmsVerifier
 
+        key = verify_key
+        make_verifier = (lambda: KmsVerifier(clients.client("kms"), key)) if key else None
         # the spec-change handler reaches its source: the ETag cache and earlier versions
-        return S3SpecProvider(lambda: clients.client("s3"), location)
+        return S3SpecProvider(lambda: clients.client("s3"), location, make_verifier)
+    if verify_key:
+        raise ConfigError(
+            f"a verify key applies to s3:// specs (signed by `setpoint push --sign-key`), "
+            f"not to {location!r}"
+        )
     path = Path(location)
     if not path.exists():
         raise ConfigError(f"specs location {location!r} is not a directory, a file or an s3:// URI")
@@ -193,7 +208,7 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
     return Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
-        specs=spec_provider(location, clients),
+        specs=spec_provider(location, clients, env.get(ENV_SPECS_VERIFY_KEY, "").strip() or None),
         notifiers=notifiers_from_env(env),
         regions=regions_from(env.get(ENV_REGIONS)),
         state=state_store(env.get(ENV_STATE) or "memory://", clients),

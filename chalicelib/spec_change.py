@@ -102,6 +102,16 @@ def handle_spec_change(
         deliver(runtime, outcome.findings, outcome, cause="spec_change")
         return outcome
 
+    if source.refusals:
+        # a forged or unsigned write: the last verified specs stay in force, nothing is
+        # compared against the refused ones, and the refusal is one guard alert
+        reason = "specs refused, the last verified ones stay in force: " + "; ".join(
+            source.refusals
+        )
+        logger.error("spec_refused", extra={"error": reason, "key": key})
+        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
+        deliver(runtime, outcome.findings, outcome, cause="spec_change")
+        return outcome
     old = _previous_catalog(source, key, version_id, before)
     # the specs load again: closes a "specs could not be loaded" alert, if one is open
     outcome.findings.append(finding_for_ref(spec_bundle_ref(runtime), Status.IN_SYNC))

@@ -525,3 +525,41 @@ def test_a_hand_change_not_yet_seen_is_not_called_pending_by_a_push(estate: dict
     # the late event changes nothing: that drift was already posted
     late = cloud_change(runtime, authorize_record(estate["web"], port=3389))
     assert late.alerts == [] and recorder.kinds() == [AlertKind.NEW]
+
+
+def test_a_forged_bundle_is_refused_and_the_last_verified_specs_stay_in_force(
+    estate: dict[str, Any],
+):
+    """Reproduces issue 13 item 1: a bundle written with plain put_object (not `setpoint
+    push --sign-key`) called the group that allows SSH "pending apply"."""
+    from chalicelib.specs.signing import KmsSigner, KmsVerifier
+
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    recorder = Recorder()
+    clients = ClientCache()
+    runtime = make_runtime(recorder)
+    runtime.specs = S3SpecProvider(
+        lambda: clients.client("s3"),
+        f"s3://{BUCKET}/{BUNDLE_KEY}",
+        lambda: KmsVerifier(clients.client("kms"), key),
+    )
+    vpc = estate["vpc"]
+    files = {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)}
+    body = json.dumps({"format_version": "1", "specs": files}).encode()
+    signature = KmsSigner(kms, key).sign(body).metadata()
+    estate["s3"].put_object(Bucket=BUCKET, Key=BUNDLE_KEY, Body=body, Metadata=signature)
+    runtime.specs()
+
+    # the forger approves SSH: an unsigned bundle, pushed by hand
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+
+    (finding,) = outcome.findings
+    assert finding.kind is GUARD and finding.status is Status.UNKNOWN
+    assert "refused: unsigned" in (finding.reason or "")
+    assert AlertKind.PENDING_APPLY not in recorder.kinds()
+    assert recorder.kinds() == [AlertKind.NEW]
+    # the signed specs still judge the cloud: web's SSH rule is drift, not approved
+    drift = cloud_change(runtime, authorize_record(estate["web"], port=22, cidr="10.0.0.0/8"))
+    assert [(f.name, f.status) for f in drift.findings] == [("web", Status.DRIFTED)]

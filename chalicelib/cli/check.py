@@ -33,7 +33,7 @@ Progress = Callable[[ShardResult], None]
 
 def run_check(args: argparse.Namespace) -> int:
     clients = new_clients()
-    catalog = spec_provider(args.specs, clients)()
+    catalog = spec_provider(args.specs, clients, getattr(args, "verify_key", None))()
     identity = clients.client("sts").get_caller_identity()
     own = str(identity["Account"])
     if not sum(len(specs) for specs in catalog.by_kind.values()) and not args.allow_no_specs:

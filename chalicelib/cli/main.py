@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="compare every resource with its spec (a full sweep)")
     p.add_argument("--specs", default="policies", help="directory or s3://bucket/prefix")
+    p.add_argument(
+        "--verify-key", help="KMS key the s3:// specs must be signed with (refuse others)"
+    )
     p.add_argument("--region", action="append", default=[], help="region (repeatable)")
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
     p.add_argument("--format", choices=["text", "json", "junit"], default="text")
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("push", help="validate, then upload the spec bundle to S3")
     p.add_argument("--specs", default="policies", help="spec directory (default: policies)")
     p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX", help="where to upload")
+    p.add_argument("--sign-key", help="asymmetric KMS key (id, ARN or alias) to sign the bundle")
 
     p = sub.add_parser("demo", help="the whole loop on an embedded moto server")
     p.add_argument("--keep", action="store_true", help="keep the demo's work directory")

@@ -21,6 +21,7 @@ from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients
 from chalicelib.errors import ConfigError
 from chalicelib.specs.bundle import BUNDLE_NAME, SpecBundle, validated_bundle
 from chalicelib.specs.s3_source import parse_s3_uri
+from chalicelib.specs.signing import SIGNATURE_METADATA, KmsSigner
 
 # S3 user metadata key (sent as x-amz-meta-setpoint-content-hash).
 HASH_METADATA = "setpoint-content-hash"
@@ -47,8 +48,8 @@ class PushResult:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None] | None:
-    """(content hash, version id) of the object now at `key`; None when none (or unreadable)."""
+def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None, bool] | None:
+    """(content hash, version id, signed) of the object now at `key`; None when none."""
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
@@ -57,20 +58,28 @@ def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None] | N
             return None
         raise
     metadata = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
-    return metadata.get(HASH_METADATA), head.get("VersionId")
+    signed = bool(metadata.get(SIGNATURE_METADATA))
+    return metadata.get(HASH_METADATA), head.get("VersionId"), signed
 
 
-def push_bundle(s3: Any, bundle: SpecBundle, bucket: str, key: str) -> PushResult:
-    """Upload unless the object there already holds the same content."""
+def push_bundle(
+    s3: Any, bundle: SpecBundle, bucket: str, key: str, signer: KmsSigner | None = None
+) -> PushResult:
+    """Upload unless the object there already holds the same content (and, when signing,
+    is signed already); the signature rides in the same PutObject as the bytes it signs."""
     stored = _stored(s3, bucket, key)
-    if stored is not None and stored[0] == bundle.content_hash:
+    if stored is not None and stored[0] == bundle.content_hash and (signer is None or stored[2]):
         return PushResult(bucket, key, bundle.content_hash, stored[1], uploaded=False)
+    body = bundle.body()
+    metadata = {HASH_METADATA: bundle.content_hash}
+    if signer is not None:
+        metadata.update(signer.sign(body).metadata())
     response = s3.put_object(
         Bucket=bucket,
         Key=key,
-        Body=bundle.body(),
+        Body=body,
         ContentType="application/json",
-        Metadata={HASH_METADATA: bundle.content_hash},
+        Metadata=metadata,
     )
     return PushResult(bucket, key, bundle.content_hash, response.get("VersionId"), uploaded=True)
 
@@ -93,10 +102,15 @@ def run_push(args: argparse.Namespace) -> int:
             f"{args.specs}: no spec files (*.yaml, *.yml) found; nothing uploaded "
             "(an empty bundle would make every resource unmanaged)"
         )
-    result = push_bundle(new_clients().client("s3"), bundle, bucket, bundle_key(prefix))
+    clients = new_clients()
+    sign_key = getattr(args, "sign_key", None)
+    signer = KmsSigner(clients.client("kms"), sign_key) if sign_key else None
+    result = push_bundle(clients.client("s3"), bundle, bucket, bundle_key(prefix), signer)
     state = "uploaded" if result.uploaded else "unchanged (same content hash), not uploaded"
     print(f"{len(bundle.specs)} spec file(s) valid; {result.uri}: {state}")
     print(f"content hash: {result.content_hash}")
+    if signer is not None:
+        print(f"signed with:  {sign_key}")
     print(f"version id:   {_version_text(result.version_id)}")
     print(f"Lambda reads it with SETPOINT_SPECS={result.uri}")
     return EXIT_OK

@@ -12,7 +12,6 @@ push can be skipped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -22,9 +21,8 @@ from pathlib import Path, PurePath
 from chalicelib.errors import SpecError
 from chalicelib.specs.loading import build_catalog, spec_files
 from chalicelib.specs.parse import ParsedFile, parse_file
-from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION
+from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION, content_hash
 
-HASH_PREFIX = "sha256:"
 # The object name when `--to` names a prefix; s3_source loads a `.json` key as a bundle.
 BUNDLE_NAME = "bundle.json"
 
@@ -44,17 +42,6 @@ class SpecBundle:
             "specs": dict(sorted(self.specs.items())),
         }
         return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def content_hash(specs: Mapping[str, str]) -> str:
-    """sha256 over the sorted (name, text) pairs, each length-prefixed so no two sets collide."""
-    digest = hashlib.sha256()
-    for name in sorted(specs):
-        for part in (name, specs[name]):
-            data = part.encode("utf-8")
-            digest.update(len(data).to_bytes(8, "big"))
-            digest.update(data)
-    return HASH_PREFIX + digest.hexdigest()
 
 
 def make_bundle(specs: Mapping[str, str]) -> SpecBundle:

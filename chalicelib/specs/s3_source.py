@@ -10,13 +10,21 @@ prefix is taken to end with "/"), and the bundle `prefix/bundle.json` that
 `s3://bucket/key.yaml|.yml|.json` loads that one object; a .json object is a bundle:
 `{"format_version": "1", "specs": {"policies/security_groups/web.yaml": "<yaml>", ...}}`,
 whose entries keep their repository paths as names.
+
+With a verifier (`--verify-key`, `SETPOINT_SPECS_VERIFY_KEY`) every object must carry a
+signature by that key (see `signing.py`). A refused object is never parsed: the source
+keeps the last verified version of it and lists the refusal in `refusals`, so the Lambda
+goes on comparing against specs that were approved and reports the refusal once. With no
+verified version to keep (a cold start, `setpoint check`) `load()` raises instead, so
+nothing is ever called in sync against unapproved specs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,12 +35,25 @@ from chalicelib.errors import ConfigError, SpecError
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import SPEC_SUFFIXES, build_catalog
 from chalicelib.specs.parse import ParsedFile, parse_file
+from chalicelib.specs.signing import KmsVerifier, SpecSignatureError
 
 BUNDLE_FORMAT_VERSION = "1"
 # the bundle's object name in a folder (`setpoint push --to s3://bucket/prefix`)
 FOLDER_BUNDLE_NAME = "bundle.json"
 _SINGLE_SUFFIXES = (*SPEC_SUFFIXES, ".json")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+HASH_PREFIX = "sha256:"
+
+
+def content_hash(specs: Mapping[str, str]) -> str:
+    """sha256 over the sorted (name, text) pairs, each length-prefixed so no two sets collide."""
+    digest = hashlib.sha256()
+    for name in sorted(specs):
+        for part in (name, specs[name]):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+    return HASH_PREFIX + digest.hexdigest()
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -84,14 +105,22 @@ def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
     ):
         message = "bundle 'specs' must map file names to YAML text"
         return [ParsedFile(name, (), (SpecError(message, name, field="specs"),))]
+    claimed = bundle.get("content_hash")
+    if claimed is not None and claimed != content_hash(specs):
+        # a hand-made bundle (or a damaged one): what it says it holds is not what it holds
+        message = f"content_hash {claimed!r} does not match the specs it holds"
+        return [ParsedFile(name, (), (SpecError(message, name, field="content_hash"),))]
     return [parse_file(file, specs[file]) for file in sorted(specs)]
 
 
 class S3SpecSource:
     """Loads a SpecCatalog from S3, caching parsed objects by ETag across calls."""
 
-    def __init__(self, s3_client: Any, uri: str) -> None:
+    def __init__(self, s3_client: Any, uri: str, verifier: KmsVerifier | None = None) -> None:
         self._s3 = s3_client
+        self.verifier = verifier
+        # key -> (ETag, reason) of the object now there, refused: not fetched again
+        self._refused: dict[str, tuple[str, str]] = {}
         self.uri = uri
         self.bucket, key = parse_s3_uri(uri)
         self.single = is_single_object(key)
@@ -132,11 +161,11 @@ class S3SpecSource:
             raise ConfigError(f"spec object s3://{self.bucket}/{self.prefix} does not exist")
         return found, pages
 
-    def _get(self, key: str) -> tuple[str, bytes] | None:
-        """(ETag, body) of one object; None when it vanished since the listing."""
+    def _get(self, key: str) -> tuple[str, bytes, dict[str, str]] | None:
+        """(ETag, body, user metadata) of one object; None when it vanished since the listing."""
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
-            return response.get("ETag", ""), response["Body"].read()
+            return response.get("ETag", ""), response["Body"].read(), response.get("Metadata", {})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -159,8 +188,16 @@ class S3SpecSource:
         listed, pages = self._list()
         cache: dict[str, _Cached] = {}
         gets = reused = 0
+        refused: dict[str, tuple[str, str]] = {}
         for key in sorted(listed):
             cached = self._cache.get(key)
+            was_refused = self._refused.get(key)
+            if was_refused is not None and was_refused[0] == listed[key]:
+                refused[key] = was_refused
+                if cached is not None:
+                    cache[key] = cached  # the last verified version stays in force
+                reused += 1
+                continue
             if cached is not None and cached.etag == listed[key]:
                 cache[key] = cached
                 reused += 1
@@ -169,12 +206,30 @@ class S3SpecSource:
             fetched = self._get(key)
             if fetched is None:
                 continue
-            etag, body = fetched
+            etag, body, metadata = fetched
+            name = f"s3://{self.bucket}/{key}"
+            if self.verifier is not None:
+                try:
+                    self.verifier.verify(name, body, metadata)
+                except SpecSignatureError as exc:
+                    refused[key] = (etag or listed[key], str(exc))
+                    if cached is not None:
+                        cache[key] = cached
+                    continue
             cache[key] = _Cached(etag or listed[key], self._parse(key, body))
         dropped = len(set(self._cache) - set(cache))
+        changed_refusals = refused != self._refused
         self._cache = cache
+        self._refused = refused
         self.last_stats = LoadStats(pages, gets, reused, dropped)
-        if gets == 0 and dropped == 0 and self._catalog is not None:
+        unbacked = [reason for key, (_, reason) in sorted(refused.items()) if key not in cache]
+        if unbacked:
+            # nothing verified to keep in its place: refuse the whole set, never half of it
+            self._catalog = None
+            raise SpecSignatureError(
+                "; ".join(unbacked) + " (and no earlier verified version is loaded to keep)"
+            )
+        if gets == 0 and dropped == 0 and not changed_refusals and self._catalog is not None:
             return self._catalog  # nothing changed: skip re-checking duplicates across specs
         self._catalog = None
         self._catalog = build_catalog(
@@ -184,6 +239,12 @@ class S3SpecSource:
         return self._catalog
 
     # --- what a spec change needs: the catalog before it ----------------------------------
+
+    @property
+    def refusals(self) -> tuple[str, ...]:
+        """Why objects now in the bucket were refused at the last `load()` (their last
+        verified versions are in force instead); empty when all were accepted."""
+        return tuple(reason for _, (_, reason) in sorted(self._refused.items()))
 
     @property
     def last_catalog(self) -> SpecCatalog | None:
@@ -199,8 +260,12 @@ class S3SpecSource:
         return key.lower().endswith(SPEC_SUFFIXES) or key == self.prefix + FOLDER_BUNDLE_NAME
 
     def forget(self, key: str) -> None:
-        """Drop one object from the cache, so the next `load()` fetches it again."""
-        self._cache.pop(key, None)
+        """Make the next `load()` fetch one object again (its parsed files stay, as the
+        last verified version should the new one be refused)."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache[key] = _Cached("", cached.files)
+        self._refused.pop(key, None)
 
     def previous_bodies(
         self, key: str, version_id: str | None, limit: int = 5
@@ -242,6 +307,11 @@ class S3SpecSource:
                 body: bytes = response["Body"].read()
             except (ClientError, BotoCoreError) as exc:
                 raise self._fail(exc, "read an earlier version of", key) from exc
+            if self.verifier is not None:
+                try:
+                    self.verifier.verify(key, body, response.get("Metadata", {}))
+                except SpecSignatureError:
+                    continue  # never in force: walk back past it
             yield body
 
     def _versions(self, key: str) -> list[tuple[datetime, bool, str]]:
@@ -280,15 +350,22 @@ class S3SpecProvider:
     `source` to reach the cache and the object's earlier versions.
     """
 
-    def __init__(self, make_client: Callable[[], Any], uri: str) -> None:
+    def __init__(
+        self,
+        make_client: Callable[[], Any],
+        uri: str,
+        make_verifier: Callable[[], KmsVerifier] | None = None,
+    ) -> None:
         self.uri = uri
         self._make_client = make_client
+        self._make_verifier = make_verifier
         self._source: S3SpecSource | None = None
 
     @property
     def source(self) -> S3SpecSource:
         if self._source is None:
-            self._source = S3SpecSource(self._make_client(), self.uri)
+            verifier = self._make_verifier() if self._make_verifier is not None else None
+            self._source = S3SpecSource(self._make_client(), self.uri, verifier)
         return self._source
 
     def __call__(self) -> SpecCatalog:
