@@ -22,6 +22,8 @@ from chalicelib.model import Status
 from chalicelib.pipeline import Pipeline
 from chalicelib.report.json_report import render_json_report
 from chalicelib.report.junit_report import render_junit
+from chalicelib.report.markdown_report import render_markdown
+from chalicelib.report.sarif_report import render_sarif
 from chalicelib.report.text_report import render_text_report
 from chalicelib.runtime import build_pipeline, spec_provider
 from chalicelib.sweep.accounts import ENABLED, parse_accounts, partition_regions, resolve_accounts
@@ -78,6 +80,10 @@ def run_check(args: argparse.Namespace) -> int:
         text = render_json_report(findings, checked=len(findings))
     elif args.format == "junit":
         text = render_junit(findings)
+    elif args.format == "sarif":
+        text = render_sarif(findings)
+    elif args.format == "markdown":
+        text = render_markdown(findings, checked=len(findings))
     else:
         text = render_text_report(findings, checked=len(findings))
     write_output(text, args.output)

@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--region", action="append", default=[], help="region (repeatable)")
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
-    p.add_argument("--format", choices=["text", "json", "junit"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "junit", "sarif", "markdown"],
+        default="text",
+        help="report format (default: text); sarif for GitHub code scanning, markdown for a "
+        "pull-request comment",
+    )
     p.add_argument(
         "--allow-no-specs",
         action="store_true",

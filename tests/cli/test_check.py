@@ -159,3 +159,44 @@ def test_progress_only_on_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPatch)
     assert check.show_progress(True, io.StringIO()) is True  # --progress forces it
     monkeypatch.delenv("CI")
     assert check.show_progress(False, Tty()) is False
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "markdown"])
+def test_ci_formats_report_the_unmanaged_default_group_and_exit_1(
+    org: Org, tmp_path: Path, fmt: str
+) -> None:
+    import json
+
+    out = tmp_path / f"report.{fmt}"
+    code = main(
+        [
+            "check",
+            "--specs",
+            str(empty_specs(tmp_path)),
+            "--region",
+            REGION,
+            "--kinds",
+            "security_group",
+            "--format",
+            fmt,
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 1
+    text = out.read_text(encoding="utf-8")
+    if fmt == "sarif":
+        results = json.loads(text)["runs"][0]["results"]
+        assert results and {r["ruleId"] for r in results} == {"unmanaged"}
+        assert all(r["properties"]["region"] == REGION for r in results)
+    else:
+        assert text.startswith("## Setpoint drift report\n")
+        assert "### unmanaged: security group sg-" in text
+
+
+def test_help_names_the_ci_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    help_text = capsys.readouterr().out
+    assert "sarif" in help_text and "markdown" in help_text
