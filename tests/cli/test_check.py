@@ -179,6 +179,7 @@ def test_ci_formats_report_the_unmanaged_default_group_and_exit_1(
             "security_group",
             "--format",
             fmt,
+            "--allow-no-specs",
             "--output",
             str(out),
             "--no-progress",
