@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from chalicelib.aws import (
@@ -27,7 +26,6 @@ from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.pipeline import Pipeline, evaluate_with_specs
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.loading import load_directory
 from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
 
 SpecProvider = Callable[[], SpecCatalog]
@@ -51,37 +49,16 @@ def build_pipeline(clients: ClientCache) -> Pipeline:
 
 
 def spec_provider(
-    location: str, clients: ClientCache, verify_key: str | None = None
+    location: str | Sequence[str], clients: ClientCache, verify_key: str | None = None
 ) -> SpecProvider:
-    """Specs from `s3://bucket/prefix` (re-read only when ETags change) or a directory.
+    """Specs from every source named (`sources.provider`): directories, `s3://` bundles
+    (re-read only when ETags change), `terraform:` states and `ansible:` playbooks.
 
-    With `verify_key`, every s3:// object must be signed by that KMS key (a local
-    directory is the caller's own checkout: there is nothing to verify, so it is an error).
+    With `verify_key`, every s3:// spec object must be signed by that KMS key.
     """
-    if location.startswith("s3://"):
-        from chalicelib.specs.s3_source import S3SpecProvider
-        from chalicelib.specs.signing import KmsVerifier
+    from chalicelib.sources.provider import sources_provider
 
-        key = verify_key
-        make_verifier = (lambda: KmsVerifier(clients.client("kms"), key)) if key else None
-        # the spec-change handler reaches its source: the ETag cache and earlier versions
-        return S3SpecProvider(lambda: clients.client("s3"), location, make_verifier)
-    if verify_key:
-        raise ConfigError(
-            f"a verify key applies to s3:// specs (signed by `setpoint push --sign-key`), "
-            f"not to {location!r}"
-        )
-    path = Path(location)
-    if not path.exists():
-        raise ConfigError(f"specs location {location!r} is not a directory, a file or an s3:// URI")
-    cached: list[SpecCatalog] = []
-
-    def from_directory() -> SpecCatalog:
-        if not cached:
-            cached.append(load_directory(path))
-        return cached[0]
-
-    return from_directory
+    return sources_provider(location, clients, verify_key)
 
 
 def regions_from(value: str | None) -> list[str]:

@@ -41,7 +41,7 @@ def run_check(args: argparse.Namespace) -> int:
     if not sum(len(specs) for specs in catalog.by_kind.values()) and not args.allow_no_specs:
         # a mistyped prefix or an empty folder would call every resource unmanaged
         raise ConfigError(
-            f"no specs loaded from {args.specs}: nothing to compare with"
+            f"no specs loaded from {', '.join(args.specs)}: nothing to compare with"
             " (--allow-no-specs lists every resource as unmanaged)"
         )
     sessions = RoleSessions(

@@ -14,6 +14,12 @@ from chalicelib.errors import SetpointError, SpecError, SpecSetError
 from chalicelib.kinds.registry import kind_named
 from chalicelib.model import Kind
 
+SPECS_HELP = (
+    "desired state (repeatable): a spec directory, s3://BUCKET/PREFIX, terraform:PATH"
+    " (a .tfstate, a directory of them, or s3://BUCKET/PREFIX) or ansible:PATH"
+    " (default: policies)"
+)
+
 
 def parse_kinds(value: str | None) -> list[Kind] | None:
     if not value:
@@ -36,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="schema-check every spec (errors name file, line, field)")
-    p.add_argument("--specs", default="policies", help="spec directory (default: policies)")
+    p.add_argument("--specs", action="append", help=SPECS_HELP)
 
     p = sub.add_parser("import", help="write specs for the live resources")
     p.add_argument("--out", required=True, help="directory to write specs into")
@@ -44,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
 
     p = sub.add_parser("check", help="compare every resource with its spec (a full sweep)")
-    p.add_argument("--specs", default="policies", help="directory or s3://bucket/prefix")
+    p.add_argument("--specs", action="append", help=SPECS_HELP)
     p.add_argument(
         "--verify-key", help="KMS key the s3:// specs must be signed with (refuse others)"
     )
@@ -83,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "event", metavar="EVENT.json", help="a CloudTrail record or EventBridge envelope"
     )
-    p.add_argument("--specs", default="policies", help="directory or s3://bucket/prefix")
+    p.add_argument("--specs", action="append", help=SPECS_HELP)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--post", action="store_true", help="send the chat message it prints")
     p.add_argument("--chat-url", help="webhook URL (default: $SETPOINT_CHAT_URL)")
@@ -102,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("validate", "check", "explain") and not args.specs:
+        args.specs = ["policies"]
     try:
         if args.command == "validate":
             from chalicelib.cli.validate import run_validate

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.errors import SpecError
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
+    from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.builder import Builder
     from chalicelib.specs.catalog import SpecCatalog
 
@@ -136,6 +138,10 @@ class Family:
     # only when no region of its account has the resource, which only the whole account's
     # sweep can tell (see sweep.run.regionless_missing)
     regionless: Regionless | None = None
+    # desired state kept by other tools: the family's Terraform resource types and Ansible
+    # modules translated into its spec documents (`chalicelib.sources`), loaded when used
+    terraform: Callable[[], TerraformMapping] | None = None
+    ansible: Callable[[], AnsibleMapping] | None = None
 
     @property
     def kinds(self) -> tuple[Kind, ...]:

@@ -1,0 +1,1 @@
+"""Terraform state (format 4) as a desired-state source; each family maps its own types."""
