@@ -38,6 +38,7 @@ from chalicelib.notify.config import notifier_from_config
 from chalicelib.notify.delivery import ConsoleNotifier
 from chalicelib.report.text_report import render_text_report
 from chalicelib.runtime import Runtime, build_pipeline, spec_provider
+from chalicelib.specs.sink import SpecSink
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -357,8 +358,9 @@ def _story(endpoint: str, chat: LocalChat) -> int:
 
     say("2. setpoint import: the specs, as a pull request would hold them")
     out = Path("policies")
+    sink = SpecSink.open(out)
     count = sum(
-        exporter(clients, [REGION], out, frozenset(ALL_KINDS))
+        exporter(clients, [REGION], sink, frozenset(ALL_KINDS))
         for exporter in dict.fromkeys(EXPORTERS.values())
     )
     web_spec = out / "security_groups" / REGION / "web.yaml"

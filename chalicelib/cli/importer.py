@@ -1,4 +1,9 @@
-"""`setpoint import`: write one readable spec per live resource, so `check` reports nothing."""
+"""`setpoint import`: write one readable spec per live resource, so `check` reports nothing.
+
+Import never approves drift: a resource an existing spec under `--out` already governs is
+skipped and named (`specs.sink`); `--force` rewrites, `--dry-run` only lists, `--only ID`
+adopts one resource.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import argparse
 from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
+from chalicelib.errors import ConfigError
 from chalicelib.kinds.family import Exporter
 from chalicelib.kinds.registry import FAMILIES
 from chalicelib.model import Kind
+from chalicelib.specs.sink import SpecSink
 from chalicelib.specs.top_schema import write_copy
 from chalicelib.specs.writer import schema_copy
 
@@ -29,11 +36,41 @@ def run_import(args: argparse.Namespace) -> int:
     if unsupported:
         print(f"error: import does not support {', '.join(unsupported)} yet")
         return EXIT_ERROR
+    out = Path(args.out)
+    dry_run = bool(getattr(args, "dry_run", False))
+    force = bool(getattr(args, "force", False))
+    only = getattr(args, "only", None)
+    sink = SpecSink.open(out, force=force, dry_run=dry_run, only=only)
     clients = new_clients()
     wanted = frozenset(kinds)
-    copy_schema(Path(args.out))
-    written = 0
+    if not dry_run:
+        try:
+            copy_schema(out)
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write there ({exc.strerror})") from None
     for exporter in dict.fromkeys(EXPORTERS[kind] for kind in kinds):
-        written += exporter(clients, regions_for(args.region), Path(args.out), wanted)
-    print(f"wrote {written} spec(s) under {args.out}")
+        exporter(clients, regions_for(args.region), sink, wanted)
+    return _report(sink, out)
+
+
+def _report(sink: SpecSink, out: Path) -> int:
+    for skipped in sink.skipped:
+        print(f"skipped {skipped.target}: {skipped.resource} {skipped.reason}")
+    for target in sink.overwritten:
+        print(f"overwrote {target} (--force)")
+    if sink.dry_run:
+        for target in sink.written:
+            print(f"would write {target}")
+    if sink.only is not None and not (sink.written or sink.overwritten or sink.skipped):
+        raise ConfigError(f"--only {sink.only}: no live resource has that id or name")
+    verb = "would write" if sink.dry_run else "wrote"
+    line = f"{verb} {len(sink.written)} spec(s) under {out}"
+    if sink.overwritten:
+        line += f", overwrote {len(sink.overwritten)} (--force)"
+    if sink.skipped:
+        line += (
+            f"; skipped {len(sink.skipped)} already specified (their specs stay as reviewed:"
+            " import never approves drift; --force rewrites them, --only ID adopts one)"
+        )
+    print(line)
     return EXIT_OK

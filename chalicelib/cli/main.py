@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory to write specs into")
     p.add_argument("--region", action="append", default=[], help="region (repeatable)")
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list the files it would write, write none"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite specs that already govern a resource (default: skip them, so import"
+        " never turns drift into spec)",
+    )
+    p.add_argument("--only", metavar="ID", help="adopt one resource (its id, ARN or name)")
 
     p = sub.add_parser("check", help="compare every resource with its spec (a full sweep)")
     p.add_argument("--specs", action="append", help=SPECS_HELP)

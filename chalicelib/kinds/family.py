@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.builder import Builder
     from chalicelib.specs.catalog import SpecCatalog
+    from chalicelib.specs.sink import SpecSink
 
 # Where a sweep reads a family: once per account and region, once per account for all its
 # regions (S3 lists every bucket of an account in one call), or once per account (IAM).
@@ -105,10 +106,11 @@ class Regionless(Protocol):
 
 
 class Exporter(Protocol):
-    """Writes specs for the live resources of some kinds under `out`; returns the count."""
+    """Writes specs for the live resources of some kinds through `out` (which never
+    overwrites a spec that governs a resource); returns the count written."""
 
     def __call__(
-        self, clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+        self, clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
     ) -> int: ...
 
 

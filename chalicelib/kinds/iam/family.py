@@ -23,6 +23,7 @@ from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
 
@@ -40,7 +41,7 @@ def _pipeline(clients: ClientCache) -> KindPipeline:
     return IamPipeline(IamCollector(lambda: clients.client("iam")))
 
 
-def _export(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]) -> int:
     from chalicelib.kinds.iam.pipeline import export_iam
 
     return export_iam(clients, regions, out, kinds)

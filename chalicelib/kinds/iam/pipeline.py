@@ -9,10 +9,8 @@ unmanaged: AWS managed policies are not listed at all, and service-linked roles 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from chalicelib.aws import ClientCache
@@ -34,7 +32,7 @@ from chalicelib.kinds.iam.writer import iam_filename, render_iam_spec
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.writer import schema_copy
+from chalicelib.specs.sink import SpecSink
 
 
 def aws_owned(state: IamState) -> bool:
@@ -136,7 +134,7 @@ class IamPipeline:
 
 
 def import_iam(
-    collector: IamCollector, out: Path, kinds: Iterable[Kind], quiet: bool = False
+    collector: IamCollector, out: SpecSink, kinds: Iterable[Kind], quiet: bool = False
 ) -> int:
     """Write `out/iam/<kind>/<name>.yaml` for every IAM resource a spec could govern.
 
@@ -144,24 +142,23 @@ def import_iam(
     """
     wanted = [kind for kind in IAM_KINDS if kind in set(kinds)]
     listing = collector.list_account(wanted)
-    schema = schema_copy(out)
     written = 0
     for kind in wanted:
         states = [state for state in listing.states(kind) if not aws_owned(state)]
-        folder = out / "iam" / kind.value
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = out.root / "iam" / kind.value
         for item in listing.unreadable_of(kind):
             print(f"skipped {item.arn}: {item.reason}", file=sys.stderr)
         for state in states:
             target = folder / iam_filename(state)
-            schema_ref = os.path.relpath(schema, target.parent)
-            target.write_text(render_iam_spec(state, schema_ref=schema_ref), encoding="utf-8")
-            written += 1
+            text = render_iam_spec(state, schema_ref=out.schema_ref(target))
+            written += out.write(kind, state.arn, target, text, state.name)
         if not quiet:
             print(f"global: {len(states)} {kind.value} spec(s) → {folder}")
     return written
 
 
-def export_iam(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+def export_iam(
+    clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
+) -> int:
     """The `setpoint import` exporter for the four IAM kinds (regions do not apply)."""
     return import_iam(IamCollector(lambda: clients.client("iam")), out, kinds)

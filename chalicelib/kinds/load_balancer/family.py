@@ -16,6 +16,7 @@ from chalicelib.model import Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
 
@@ -32,7 +33,7 @@ def _pipeline(clients: ClientCache) -> KindPipeline:
     return build_load_balancer_pipeline(clients)
 
 
-def _export(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]) -> int:
     from chalicelib.kinds.load_balancer.pipeline import export_load_balancers
 
     return export_load_balancers(clients, regions, out, kinds)

@@ -7,9 +7,7 @@ never `missing`. Specs always name a region, so there is no region-less case.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from chalicelib.aws import ClientCache
@@ -23,7 +21,7 @@ from chalicelib.kinds.load_balancer.writer import render_load_balancer_spec, spe
 from chalicelib.model import Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.writer import schema_copy
+from chalicelib.specs.sink import SpecSink
 
 
 def load_balancer_specs(catalog: SpecCatalog) -> tuple[LoadBalancerSpec, ...]:
@@ -109,11 +107,10 @@ def build_load_balancer_pipeline(clients: ClientCache) -> LoadBalancerPipeline:
 
 
 def export_load_balancers(
-    clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+    clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
 ) -> int:
     """Write `out/load_balancers/<region>/<name>.yaml` for each one; return the count."""
     collector = LoadBalancerCollector(clients.factory("elbv2"), clients.factory("ec2"))
-    schema = schema_copy(out)
     written = 0
     for region in regions:
         try:
@@ -121,12 +118,10 @@ def export_load_balancers(
         except ReadError as exc:
             print(f"{region}: load balancers not imported, {exc}")
             continue
-        folder = out / "load_balancers" / region
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = out.root / "load_balancers" / region
         for state in states:
             target = folder / spec_filename(state)
-            schema_ref = os.path.relpath(schema, target.parent)
-            target.write_text(render_load_balancer_spec(state, schema_ref=schema_ref), "utf-8")
-            written += 1
+            text = render_load_balancer_spec(state, schema_ref=out.schema_ref(target))
+            written += out.write(LOAD_BALANCER, state.arn, target, text, state.name)
         print(f"{region}: {len(states)} load balancer(s) → {folder}")
     return written

@@ -15,6 +15,7 @@ from chalicelib.model import Kind
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
 
@@ -32,7 +33,7 @@ def _pipeline(clients: ClientCache) -> KindPipeline:
     return build_s3_pipeline(clients)
 
 
-def _export(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]) -> int:
     from chalicelib.kinds.s3_bucket.pipeline import export_s3_buckets
 
     return export_s3_buckets(clients, regions, out, kinds)

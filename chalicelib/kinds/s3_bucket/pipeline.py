@@ -10,9 +10,7 @@ them. The account-wide block (events and sweeps alike) is answered from s3-contr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from chalicelib.aws import ClientCache, default_region
@@ -27,7 +25,7 @@ from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec, spec_filena
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.writer import schema_copy
+from chalicelib.specs.sink import SpecSink
 
 KIND = "s3_bucket"
 
@@ -216,17 +214,16 @@ def bucket_collector(clients: ClientCache) -> BucketCollector:
 
 
 def export_s3_buckets(
-    clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+    clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
 ) -> int:
-    """Write `out/s3_buckets/<bucket>.yaml` for every bucket in `regions`; return the count."""
-    schema = schema_copy(out)
+    """Write `s3_buckets/<bucket>.yaml` for every bucket in `regions`; return the count."""
     collector = bucket_collector(clients)
     account = clients.account_id()
-    folder = out / "s3_buckets"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = out.root / "s3_buckets"
     written = 0
     located = collector.locate(collector.list_buckets())
     names = [n for n, r in located.items() if isinstance(r, ReadError) or r in regions]
+    names = [n for n in names if out.wants(n)]
     results = collector.read_many(
         names,
         account=account,
@@ -240,8 +237,7 @@ def export_s3_buckets(
         if state is None or state.region not in regions:
             continue
         target = folder / spec_filename(state)
-        schema_ref = os.path.relpath(schema, target.parent)
-        target.write_text(render_s3_bucket_spec(state, schema_ref=schema_ref), encoding="utf-8")
-        written += 1
+        text = render_s3_bucket_spec(state, schema_ref=out.schema_ref(target))
+        written += out.write(S3_BUCKET, name, target, text)
     print(f"{', '.join(regions)}: {written} S3 bucket(s) → {folder}")
     return written

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 
 from chalicelib.aws import ClientCache
+from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.kinds.security_group.model import SecurityGroupState
 from chalicelib.kinds.security_group.writer import render_security_group_spec, spec_filename
 from chalicelib.model import Kind
-from chalicelib.specs.writer import schema_copy
+from chalicelib.specs.sink import SpecSink
 
 
 def export_security_groups(
-    clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]
+    clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
 ) -> int:
     collector = SecurityGroupCollector(clients.factory("ec2"))
     return import_security_groups(collector, regions, out)
@@ -40,26 +39,20 @@ def _file_names(states: list[SecurityGroupState]) -> dict[str, str]:
 
 
 def import_security_groups(
-    collector: SecurityGroupCollector, regions: list[str], out: Path, quiet: bool = False
+    collector: SecurityGroupCollector, regions: list[str], out: SpecSink, quiet: bool = False
 ) -> int:
-    """Write `out/security_groups/<region>/<name>.yaml` for every group; return the count."""
-    schema = schema_copy(out)
+    """Write `security_groups/<region>/<name>.yaml` for every group; return the count."""
     written = 0
     for region in regions:
         states = collector.list_region(region)
-        folder = out / "security_groups" / region
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = out.root / "security_groups" / region
         file_names = _file_names(states)
         for state in states:
             target = folder / file_names[state.group_id]
-            schema_ref = os.path.relpath(schema, target.parent)
-            target.write_text(
-                render_security_group_spec(
-                    state, group_names=state.peer_names, schema_ref=schema_ref
-                ),
-                encoding="utf-8",
+            text = render_security_group_spec(
+                state, group_names=state.peer_names, schema_ref=out.schema_ref(target)
             )
-            written += 1
+            written += out.write(SECURITY_GROUP, state.group_id, target, text, state.name)
         if not quiet:
             print(f"{region}: {len(states)} security group(s) → {folder}")
     return written

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
     from chalicelib.specs.catalog import SpecCatalog
+    from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
 
@@ -34,7 +35,7 @@ def _pipeline(clients: ClientCache) -> KindPipeline:
     return SecurityGroupPipeline(SecurityGroupCollector(clients.factory("ec2")))
 
 
-def _export(clients: ClientCache, regions: list[str], out: Path, kinds: frozenset[Kind]) -> int:
+def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]) -> int:
     from chalicelib.kinds.security_group.exporter import export_security_groups
 
     return export_security_groups(clients, regions, out, kinds)

@@ -16,6 +16,7 @@ from chalicelib.kinds.iam.pipeline import IamPipeline, import_iam
 from chalicelib.model import ResourceRef, Status
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import load_directory, load_documents
+from chalicelib.specs.sink import SpecSink
 
 ACCOUNT = "123456789012"
 TRUST = json.dumps(
@@ -130,7 +131,7 @@ def test_sweep_that_cannot_read_makes_every_spec_unknown(iam: Any) -> None:
 def test_import_skips_service_linked_roles(iam: Any, tmp_path: Path) -> None:
     iam.create_role(RoleName="app", AssumeRolePolicyDocument=TRUST)
     iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com")
-    written = import_iam(IamCollector(lambda: iam), tmp_path, [IAM_ROLE], quiet=True)
+    written = import_iam(IamCollector(lambda: iam), SpecSink(tmp_path), [IAM_ROLE], quiet=True)
     assert written == 1
     assert (tmp_path / "iam" / "iam_role" / "app.yaml").is_file()
     (spec,) = load_directory(tmp_path).specs_of("iam_role")
