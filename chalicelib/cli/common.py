@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from chalicelib.aws import ClientCache
+from chalicelib.errors import ConfigError
 from chalicelib.model import Finding, Status
 from chalicelib.runtime import ENV_REGIONS, regions_from
 from chalicelib.state import is_gone
@@ -32,11 +33,29 @@ def exit_code(findings: Iterable[Finding]) -> int:
     return EXIT_OK
 
 
+def check_output_path(output: str | None) -> None:
+    """Refuse an --output that cannot be written before any work, not after a long sweep."""
+    if not output:
+        return
+    target = Path(output)
+    folder = target.parent
+    if target.is_dir():
+        raise ConfigError(f"--output {output}: is a directory")
+    if not folder.is_dir():
+        raise ConfigError(f"--output {output}: no such directory {folder}")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ConfigError(f"--output {output}: not writable")
+
+
 def write_output(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    text = text if text.endswith("\n") else text + "\n"
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
 
 
 def new_clients() -> ClientCache:

@@ -6,12 +6,15 @@ Exit codes: 0 ok / in sync, 1 drift found, 2 error (bad input, bad spec, unreada
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from chalicelib.cli.common import EXIT_ERROR
 from chalicelib.errors import SetpointError, SpecError, SpecSetError
-from chalicelib.kinds.registry import kind_named
+from chalicelib.kinds.registry import ALL_KINDS, kind_named
 from chalicelib.model import Kind
 
 SPECS_HELP = (
@@ -19,6 +22,31 @@ SPECS_HELP = (
     " (a .tfstate, a directory of them, or s3://BUCKET/PREFIX) or ansible:PATH"
     " (default: policies)"
 )
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("setpoint")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+EPILOG = f"""exit codes:
+  0  in sync (check, explain), valid (validate), done (import, push, demo)
+  1  drift found: drifted, missing or unmanaged resources
+  2  error: bad input or spec, nothing compared, or a resource could not be read
+
+kinds (--kinds, comma-separated; default all):
+{textwrap.fill(", ".join(map(str, ALL_KINDS)), 92, initial_indent="  ", subsequent_indent="  ")}
+sources (--specs, repeatable; default policies): DIR, s3://BUCKET/PREFIX, terraform:PATH,
+  ansible:PATH
+regions (check): --region as given; else SETPOINT_REGIONS (or the AWS default region) plus
+  every region the specs name; --region enabled reads each account's enabled regions
+
+"setpoint COMMAND --help" shows a command's flags."""
 
 
 def parse_kinds(value: str | None) -> list[Kind] | None:
@@ -38,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="setpoint",
         description="Detect drift between AWS resources and their desired-state specs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"setpoint {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="schema-check every spec (errors name file, line, field)")
@@ -116,8 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("validate", "import", "check", "explain", "push", "demo")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and not words[0].startswith("-") and words[0] not in COMMANDS:
+        close = difflib.get_close_matches(words[0], COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(COMMANDS)}"
+        print(f"setpoint: error: unknown command {words[0]!r} ({hint})", file=sys.stderr)
+        return EXIT_ERROR
+    args = build_parser().parse_args(words)
     if args.command in ("validate", "check", "explain") and not args.specs:
         args.specs = ["policies"]
     try:
@@ -155,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `setpoint check | head`: the reader left; say so once, and keep Python from
+        # failing again while flushing stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print("error: output closed before the report was written (closed pipe)", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:
         if type(exc).__module__.startswith("botocore"):
             # No credentials, endpoint unreachable, AccessDenied on STS: say so, exit 2.

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.model import Actor, Change, Finding
 from chalicelib.report.common import count_statuses, is_off_spec, sort_key
+from chalicelib.report.scope import Scope
 from chalicelib.state.transitions import is_gone
 
 FORMAT_VERSION = "1"
@@ -64,7 +65,9 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     return out
 
 
-def report_to_dict(findings: Sequence[Finding], checked: int) -> dict[str, Any]:
+def report_to_dict(
+    findings: Sequence[Finding], checked: int, scope: Scope | None = None
+) -> dict[str, Any]:
     """The whole report; in-sync findings are counted, never listed.
 
     Resources deleted while no spec named them are not drift: they are listed under
@@ -76,12 +79,24 @@ def report_to_dict(findings: Sequence[Finding], checked: int) -> dict[str, Any]:
         "summary": count_statuses(findings, checked),
         "findings": [finding_to_dict(f) for f in problems],
     }
+    if scope is not None:
+        report["scope"] = scope.to_dict()
     gone = sorted((f for f in findings if is_gone(f)), key=sort_key)
     if gone:
         report["gone"] = [finding_to_dict(f) for f in gone]
     return report
 
 
-def render_json_report(findings: Sequence[Finding], checked: int) -> str:
+def render_json_report(
+    findings: Sequence[Finding], checked: int, scope: Scope | None = None
+) -> str:
     """The report as printed: indented, UTF-8 kept readable, trailing newline."""
-    return json.dumps(report_to_dict(findings, checked), indent=2, ensure_ascii=False) + "\n"
+    report = report_to_dict(findings, checked, scope)
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_json_error(error: str, kind: str) -> str:
+    """What `--format json` writes when the check could not run: the error, no findings,
+    so a CI job reading the file sees why instead of a missing report."""
+    report = {"format_version": FORMAT_VERSION, "error": {"type": kind, "message": error}}
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from chalicelib.model import Finding, Status
 from chalicelib.report.common import change_line, kind_noun, sort_key
+from chalicelib.report.scope import Scope
 from chalicelib.state.transitions import is_gone
 
 SUITE_NAME = "setpoint"
@@ -53,7 +54,9 @@ def _detail(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -> str:
+def render_junit(
+    findings: Sequence[Finding], *, timestamp: str | None = None, scope: Scope | None = None
+) -> str:
     """The report as an XML document; pass every finding, in-sync ones included.
 
     Write it to disk as UTF-8, which is what the declaration says.
@@ -69,6 +72,10 @@ def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -
     suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": str(gone)})
     if timestamp:
         suite.set("timestamp", _xml_text(timestamp))
+    if scope is not None:
+        properties = ET.SubElement(suite, "properties")
+        for name, value in scope.properties().items():
+            ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
     # several accounts (--accounts): IAM names and bucket-less names repeat across them, and
     # CI tools merge test cases with equal names; the account keeps them apart
     several = len({f.account for f in ordered if f.account}) > 1
@@ -98,6 +105,22 @@ def render_junit(findings: Sequence[Finding], *, timestamp: str | None = None) -
             message = f"unknown: could not read it: {finding.reason or 'no reason recorded'}"
             error = ET.SubElement(case, "error", {"type": "unknown", "message": _xml_text(message)})
             error.text = _xml_text(_detail(finding))
+    return _document(root)
+
+
+def _document(root: ET.Element) -> str:
     ET.indent(root)
     # Declared by hand: ElementTree would declare the locale's encoding, not UTF-8.
     return _DECLARATION + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_junit_error(error: str, kind: str) -> str:
+    """The check could not run: one test case in error, so Jenkins' junit step shows why
+    (a missing report file would only say "no test report found")."""
+    counts = {"tests": "1", "failures": "0", "errors": "1"}
+    root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": "0"})
+    case = ET.SubElement(suite, "testcase", {"classname": "setpoint", "name": "setpoint check"})
+    element = ET.SubElement(case, "error", {"type": kind, "message": _xml_text(error)})
+    element.text = _xml_text(error)
+    return _document(root)

@@ -21,6 +21,7 @@ from chalicelib.report.common import (
     one_line,
     sort_key,
 )
+from chalicelib.report.scope import Scope
 
 _WORDS = {
     Status.DRIFTED: "drifted from its spec",
@@ -61,7 +62,7 @@ def _finding(finding: Finding) -> list[str]:
     return [*out, ""]
 
 
-def render_markdown(findings: Sequence[Finding], checked: int) -> str:
+def render_markdown(findings: Sequence[Finding], checked: int, scope: Scope | None = None) -> str:
     """The comment: summary table, then every off-spec finding; in-sync ones are counted."""
     counts = count_statuses(findings, checked)
     problems = sorted((f for f in findings if is_off_spec(f)), key=sort_key)
@@ -76,6 +77,8 @@ def render_markdown(findings: Sequence[Finding], checked: int) -> str:
         "| " + " | ".join(str(counts[k]) for k in keys) + " |",
         "",
     ]
+    if scope is not None:
+        out += [f"_{md_text(scope.line())}_", ""]
     if not problems:
         quiet = "every resource checked matches its spec" if checked else "nothing was checked"
         out += [f"No drift: {quiet}.", ""]

@@ -22,6 +22,7 @@ from chalicelib.report.common import (
     one_line,
     sort_key,
 )
+from chalicelib.report.scope import Scope
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -101,7 +102,7 @@ def result_for(finding: Finding) -> dict[str, Any]:
     }
 
 
-def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
+def sarif_log(findings: Sequence[Finding], scope: Scope | None = None) -> dict[str, Any]:
     """The SARIF log as a JSON-ready dict; in-sync and gone resources are not results."""
     problems = sorted((f for f in findings if is_off_spec(f)), key=sort_key)
     rules = [
@@ -114,13 +115,12 @@ def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
         for rid, (level, text) in RULES.items()
     ]
     driver = {"name": TOOL_NAME, "rules": rules}
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{"tool": {"driver": driver}, "results": [result_for(f) for f in problems]}],
-    }
+    run: dict[str, Any] = {"tool": {"driver": driver}, "results": [result_for(f) for f in problems]}
+    if scope is not None:
+        run["properties"] = {"scope": scope.to_dict()}  # SARIF's property bag for a run
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def render_sarif(findings: Sequence[Finding]) -> str:
+def render_sarif(findings: Sequence[Finding], scope: Scope | None = None) -> str:
     """The log as written for `github/codeql-action/upload-sarif`."""
-    return json.dumps(sarif_log(findings), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(sarif_log(findings, scope), indent=2, ensure_ascii=False) + "\n"

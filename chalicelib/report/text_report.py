@@ -22,6 +22,7 @@ from chalicelib.report.common import (
     one_line,
     sort_key,
 )
+from chalicelib.report.scope import Scope
 from chalicelib.state.transitions import is_gone
 
 _RESET = "\x1b[0m"
@@ -113,7 +114,9 @@ def render_gone_block(finding: Finding, *, color: bool = False) -> list[str]:
     return lines
 
 
-def render_text_report(findings: Sequence[Finding], checked: int, *, color: bool = False) -> str:
+def render_text_report(
+    findings: Sequence[Finding], checked: int, *, color: bool = False, scope: Scope | None = None
+) -> str:
     """The whole report; in-sync findings are counted, never listed."""
     counts = count_statuses(findings, checked)
     problems = sorted((f for f in findings if is_off_spec(f)), key=sort_key)
@@ -128,4 +131,6 @@ def render_text_report(findings: Sequence[Finding], checked: int, *, color: bool
         quiet = "every resource checked matches its spec" if checked else "nothing was checked"
         out += [f"No drift: {quiet}.", ""]
     out.append(count_line(counts))
+    if scope is not None:
+        out.append(scope.line())
     return "\n".join(out) + "\n"

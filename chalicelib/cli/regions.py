@@ -1,0 +1,53 @@
+"""Region names a user types, checked before any call: a typo would otherwise reach an
+endpoint that does not exist and come back as an HTML error page."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+from chalicelib.errors import ConfigError
+
+# aws, aws-cn, aws-us-gov, the ISO partitions: "eu-west-1", "cn-north-1", "us-gov-west-1"
+_SHAPE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore's endpoint data lists, in every partition."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    found: set[str] = set()
+    for partition in session.get_available_partitions():
+        found.update(session.get_available_regions("ec2", partition_name=partition))
+    return frozenset(found)
+
+
+def check_regions(regions: Sequence[str], flag: str = "--region") -> list[str]:
+    """The regions, or ConfigError naming the bad one with the closest real name. A name
+    of the right shape that botocore does not know yet (a new region) passes, with a note."""
+    known = known_regions()
+    for region in regions:
+        if region in known:
+            continue
+        if region.lower() in known:
+            raise ConfigError(f"{flag} {region}: region names are lower case ({region.lower()})")
+        if not _SHAPE.fullmatch(region):
+            close = difflib.get_close_matches(region.lower(), sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "e.g. us-east-1"
+            raise ConfigError(f"{flag} {region}: not an AWS region ({hint})")
+        print(
+            f"note: {region} is not in this botocore's region list; reading it anyway",
+            file=sys.stderr,
+        )
+    return list(regions)
+
+
+def regions_of_specs(specs: Iterable[object]) -> list[str]:
+    """The regions specs name (`region:`), in first-seen order; global kinds name none."""
+    named = (getattr(spec, "region", None) for spec in specs)
+    return list(dict.fromkeys(r for r in named if isinstance(r, str) and r and r != "global"))
