@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from functools import cache
 
@@ -28,22 +27,18 @@ def known_regions() -> frozenset[str]:
 
 
 def check_regions(regions: Sequence[str], flag: str = "--region") -> list[str]:
-    """The regions, or ConfigError naming the bad one with the closest real name. A name
-    of the right shape that botocore does not know yet (a new region) passes, with a note."""
+    """The regions, or ConfigError naming the bad one with the closest real name."""
     known = known_regions()
     for region in regions:
         if region in known:
             continue
         if region.lower() in known:
             raise ConfigError(f"{flag} {region}: region names are lower case ({region.lower()})")
-        if not _SHAPE.fullmatch(region):
-            close = difflib.get_close_matches(region.lower(), sorted(known), n=1)
-            hint = f"did you mean {close[0]}?" if close else "e.g. us-east-1"
-            raise ConfigError(f"{flag} {region}: not an AWS region ({hint})")
-        print(
-            f"note: {region} is not in this botocore's region list; reading it anyway",
-            file=sys.stderr,
-        )
+        close = difflib.get_close_matches(region.lower(), sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else "e.g. us-east-1"
+        if _SHAPE.fullmatch(region) and not close:
+            hint = "a region newer than this botocore needs a newer boto3"
+        raise ConfigError(f"{flag} {region}: not an AWS region ({hint})")
     return list(regions)
 
 
