@@ -41,6 +41,9 @@ def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> F
 @dataclass
 class SweepResult:
     findings: list[Finding] = field(default_factory=list)
+    # spec sources a live resource claimed though no finding names them (two specs on one
+    # resource: one `unknown` finding, both specs found), so neither is called missing
+    claimed: set[str] = field(default_factory=set)
 
     @property
     def checked(self) -> int:
@@ -126,6 +129,7 @@ class Pipeline:
             if wanted & set(pipeline.kinds):
                 found = pipeline.sweep(catalog, account, regions, wanted)
                 result.findings.extend(found.findings)
+                result.claimed.update(found.claimed)
         return result
 
 

@@ -148,14 +148,19 @@ class ShardRunner:
         regionless = regionless_sources(catalog, shard.account, shard.family)
         matched = frozenset(
             f.spec for f in findings if f.spec in regionless and f.status is not Status.MISSING
-        )
+        ) | (result.claimed & regionless)
         unread = next(
             (f.reason for f in findings if f.status is Status.UNKNOWN and f.id is None), None
         )
         kept = tuple(
             f
             for f in findings
-            if not (f.spec in regionless and f.status in (Status.MISSING, Status.UNKNOWN))
+            # a regionless spec's missing (or unlisted) verdict waits for the whole account;
+            # an unknown live resource (id known) is reported here
+            if not (
+                f.spec in regionless
+                and (f.status is Status.MISSING or (f.status is Status.UNKNOWN and f.id is None))
+            )
         )
         return ShardResult(shard, kept, matched, unread)
 

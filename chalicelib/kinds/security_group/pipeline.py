@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chalicelib.errors import ReadError
+from chalicelib.errors import ReadError, SpecError
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.kinds.security_group.compare import evaluate_security_group
 from chalicelib.kinds.security_group.model import SecurityGroupSpec, SecurityGroupState
-from chalicelib.kinds.security_group.spec import match_security_group
-from chalicelib.model import Finding, Kind, ResourceRef
+from chalicelib.kinds.security_group.spec import match_security_group, security_group_claimants
+from chalicelib.model import Finding, Kind, ResourceRef, SourceLocation
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
+
+
+def _claimed_twice(state: SecurityGroupState, exc: SpecError) -> Finding:
+    """Two specs govern one live group: which one applies is unknowable, so the group is
+    `unknown` with both places named (never "missing" for one and "drifted" for the other)."""
+    ref = ResourceRef(
+        SECURITY_GROUP, state.account, state.region, state.group_id, state.name, state.vpc_id
+    )
+    return unknown_finding(ref, exc.message, str(SourceLocation(exc.file, exc.line)))
 
 
 def group_specs(catalog: SpecCatalog) -> tuple[SecurityGroupSpec, ...]:
@@ -112,7 +121,10 @@ class SecurityGroupPipeline:
         return []
 
     def _evaluate(self, state: SecurityGroupState, catalog: SpecCatalog) -> Finding:
-        spec = match_security_group(catalog, state)
+        try:
+            spec = match_security_group(catalog, state)
+        except SpecError as exc:
+            return _claimed_twice(state, exc)
         return evaluate_security_group(spec, state)
 
     def sweep(
@@ -140,10 +152,10 @@ class SecurityGroupPipeline:
                 )
                 continue
             for state in states:
-                spec = match_security_group(catalog, state)
-                if spec is not None:
-                    matched.add(id(spec))
-                result.findings.append(evaluate_security_group(spec, state))
+                claimants = security_group_claimants(catalog, state)
+                matched.update(id(spec) for spec in claimants)  # none of them is "missing"
+                result.claimed.update(str(spec.source) for spec in claimants)
+                result.findings.append(self._evaluate(state, catalog))
         for spec in group_specs(catalog):
             if id(spec) in matched or not _in_account(spec, account):
                 continue

@@ -278,8 +278,18 @@ def security_group_conflicts(specs: Sequence[SecurityGroupSpec]) -> list[SpecErr
                         "group_id",
                     )
                 )
-            else:
-                by_id[spec.group_id] = spec
+                continue
+            by_id[spec.group_id] = spec
+            # an id spec that also names its group: a name-only spec of that name in an
+            # overlapping scope would claim the same group (decidable without AWS)
+            twin = next((n for n in named if spec.name and _same_group(n, spec)), None)
+            if twin is not None:
+                errors.append(_twin_error(spec, twin))
+            continue
+        twin = next((i for i in by_id.values() if i.name and _same_group(spec, i)), None)
+        if twin is not None:
+            errors.append(_twin_error(spec, twin))
+            named.append(spec)
             continue
         for first in named:
             if first.name == spec.name and all(
@@ -305,6 +315,29 @@ def security_group_conflicts(specs: Sequence[SecurityGroupSpec]) -> list[SpecErr
     return errors
 
 
+def _same_group(name_spec: SecurityGroupSpec, id_spec: SecurityGroupSpec) -> bool:
+    """Whether a name-only spec would match the group an id spec (with a name) declares."""
+    return name_spec.name == id_spec.name and all(
+        _scope_overlaps(x, y)
+        for x, y in (
+            (name_spec.account, id_spec.account),
+            (name_spec.region, id_spec.region),
+            (name_spec.vpc_id, id_spec.vpc_id),
+        )
+    )
+
+
+def _twin_error(later: SecurityGroupSpec, first: SecurityGroupSpec) -> SpecError:
+    by = "its id" if later.group_id else "its name"
+    return SpecError(
+        f"group {later.group_id or later.name!r} is specified by {by} here and also in"
+        f" {_where(first)}: both would govern one group (keep one spec)",
+        later.source.file,
+        later.source.line,
+        "group_id" if later.group_id else "name",
+    )
+
+
 def _index(catalog: SpecCatalog) -> tuple[Mapping[str, SecurityGroupSpec], list[SecurityGroupSpec]]:
     specs: tuple[SecurityGroupSpec, ...] = catalog.specs_of(SECURITY_GROUP)
     by_id = {s.group_id: s for s in specs if s.group_id is not None}
@@ -316,14 +349,29 @@ def match_security_group(
 ) -> SecurityGroupSpec | None:
     """The spec governing a live group: by group_id first, else by name within scope.
 
-    Raises SpecError when several specs claim the group (only possible for a catalog
-    built without the duplicate check).
+    Raises SpecError naming them when several specs claim the group (an id spec and a
+    name spec: only the live group tells they are one).
     """
+    matches = security_group_claimants(catalog, state)
+    if len(matches) > 1:
+        places = " and ".join(f"{_where(s)} (by {'id' if s.group_id else 'name'})" for s in matches)
+        raise SpecError(
+            f"group {state.group_id} ({state.name}) is governed by {len(matches)} specs:"
+            f" {places}; which one applies cannot be told, keep one",
+            matches[0].source.file,
+            matches[0].source.line,
+        )
+    return matches[0] if matches else None
+
+
+def security_group_claimants(
+    catalog: SpecCatalog, state: SecurityGroupState
+) -> list[SecurityGroupSpec]:
+    """Every spec that would govern this live group: its id spec first, then by name."""
     by_id, named = catalog.memo("security_group.index", _index)
     found: SecurityGroupSpec | None = by_id.get(state.group_id)
-    if found is not None:
-        return found
-    matches = [
+    matches = [found] if found is not None else []
+    matches += [
         spec
         for spec in named
         if spec.name == state.name
@@ -331,14 +379,7 @@ def match_security_group(
         and _in_scope(spec.region, state.region)
         and _in_scope(spec.vpc_id, state.vpc_id)
     ]
-    if len(matches) > 1:
-        others = ", ".join(_where(s) for s in matches[1:])
-        raise SpecError(
-            f"group {state.group_id} ({state.name}) is matched by several specs; also by {others}",
-            matches[0].source.file,
-            matches[0].source.line,
-        )
-    return matches[0] if matches else None
+    return matches
 
 
 def security_groups_in_scope(
@@ -364,6 +405,6 @@ def unmatched_security_groups(
     `states` must be every group the sweep read in `account` over `regions`; a spec
     without a region is missing only when none of those regions has its group.
     """
-    matched = {id(spec) for state in states if (spec := match_security_group(catalog, state))}
+    matched = {id(spec) for state in states for spec in security_group_claimants(catalog, state)}
     in_scope = security_groups_in_scope(catalog, account, regions)
     return [s for s in in_scope if id(s) not in matched]
