@@ -74,6 +74,8 @@ def _check(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     clients = new_clients()
     catalog = spec_provider(args.specs, clients, getattr(args, "verify_key", None))()
+    identity = clients.client("sts").get_caller_identity()
+    own = str(identity["Account"])
     spec_count = sum(len(specs) for specs in catalog.by_kind.values())
     if not spec_count and not args.allow_no_specs:
         # a mistyped prefix or an empty folder would call every resource unmanaged
@@ -82,8 +84,6 @@ def _check(args: argparse.Namespace) -> int:
             " (--allow-no-specs lists every resource as unmanaged)"
         )
     regions, regions_source = _regions(args.region, catalog)
-    identity = clients.client("sts").get_caller_identity()
-    own = str(identity["Account"])
     sessions = RoleSessions(
         clients,
         own_account=own,

@@ -184,17 +184,31 @@ def policy_changes(spec: BucketSpec, live: BucketState) -> list[Change]:
 def public_access_block_changes(
     expected: PublicAccessBlock, actual: PublicAccessBlock | None
 ) -> list[Change]:
-    """One change per flag that differs; a missing block counts as all four off."""
+    """One change per flag that differs; a bucket with no block at all is one change that
+    names the flags the spec wants on (one fact, not four lines)."""
     absent = actual is None
     have = (actual or PublicAccessBlock(False, False, False, False)).flags()
+    if absent:
+        wanted = [flag for flag, want in expected.flags().items() if want]
+        if not wanted:
+            return []
+        return [
+            Change(
+                "remove",
+                PUBLIC_ACCESS_BLOCK,
+                {flag: True for flag in wanted},
+                None,
+                f"public access block removed: the bucket has none, spec wants"
+                f" {', '.join(wanted)} on",
+                world_open=True,
+            )
+        ]
     changes = []
     for flag, want in expected.flags().items():
         if have[flag] == want:
             continue
         if want:
             summary = f"public access block: {flag} turned off"
-            if absent:
-                summary += " (the bucket has no public access block)"
         else:
             summary = f"public access block: {flag} is on, spec says off"
         changes.append(
@@ -507,7 +521,7 @@ def evaluate_account_block(
     """
     have = (block or PublicAccessBlock(False, False, False, False)).flags()
     who = f"account {account}" if account else "the account"
-    changes = tuple(
+    changes: tuple[Change, ...] = tuple(
         Change(
             "modify",
             f"account_public_access_block.{flag}",
@@ -521,6 +535,18 @@ def evaluate_account_block(
         for flag, on in have.items()
         if not on
     )
+    if block is None:  # no account block at all: one change, not one per flag
+        changes = (
+            Change(
+                "remove",
+                "account_public_access_block",
+                dict.fromkeys(have, True),
+                None,
+                f"account-wide public access block not set — every bucket in {who} relies"
+                " on its own setting",
+                world_open=True,
+            ),
+        )
     return Finding(
         kind=S3_BUCKET,
         id=None,

@@ -124,7 +124,9 @@ def rule_changes(
                         f"{describe_rule(rule, peer_names)}: description is "
                         f"{live_rule.description or ''!r}, spec says {rule.description!r}"
                     ),
-                    world_open=_world_open(rule),
+                    # the rule was approved open; a new description does not widen it, and
+                    # calling it "open to the world" again would be a false alarm
+                    world_open=False,
                 )
             )
     return changes

@@ -87,11 +87,18 @@ def test_public_access_block_omitted_means_all_four_on() -> None:
     assert change.world_open and change.op == "modify"
 
 
-def test_a_bucket_without_any_block_names_all_four_flags() -> None:
+def test_a_bucket_without_any_block_is_one_change_naming_all_four_flags() -> None:
     live = replace(LOCKED, public_access_block=None)
-    texts = summaries(SPEC, live)
-    assert len(texts) == 4
-    assert all("(the bucket has no public access block)" in t for t in texts)
+    (change,) = evaluate_bucket(SPEC, live).changes
+    assert change.op == "remove" and change.world_open
+    assert change.summary.startswith("public access block removed: the bucket has none")
+    for flag in (
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ):
+        assert flag in change.summary
 
 
 def test_encryption_omitted_means_some_default_encryption() -> None:
@@ -218,7 +225,8 @@ def test_account_block_turned_off_names_every_bucket_in_the_account() -> None:
     )
     assert change.world_open
     assert evaluate_account_block("1", "us-east-1", PublicAccessBlock()).status is Status.IN_SYNC
-    assert len(evaluate_account_block("1", "us-east-1", None).changes) == 4
+    (unset,) = evaluate_account_block("1", "us-east-1", None).changes  # one fact, one line
+    assert unset.summary.startswith("account-wide public access block not set")
 
 
 # -- KMS keys: the AWS managed key, and keys from another account ---------------------------

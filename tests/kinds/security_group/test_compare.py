@@ -164,3 +164,13 @@ def test_findings_carry_the_live_tags_for_routing_even_when_not_pinned():
     assert evaluate_security_group(None, live).tag_map == {"team": "payments", "env": "prod"}
     assert evaluate_security_group(spec(HTTPS), live).tag_map["team"] == "payments"
     assert evaluate_security_group(spec(HTTPS), None).tags == ()  # missing: nothing read
+
+
+def test_a_new_description_on_an_approved_world_open_rule_is_not_new_exposure():
+    # the spec approved 443 from anywhere; someone renamed the rule in the console
+    public = Rule("ingress", "tcp", 443, 443, "cidr", "0.0.0.0/0", "public HTTPS")
+    renamed = Rule("ingress", "tcp", 443, 443, "cidr", "0.0.0.0/0", "temp")
+    finding = evaluate_security_group(spec(public), state(renamed, ALL_EGRESS))
+    (change,) = finding.changes
+    assert change.op == "modify"
+    assert not change.world_open  # chat must not say "open to the world" for a rename
