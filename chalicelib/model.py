@@ -8,8 +8,8 @@ kind plug in without touching the handler.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -63,9 +63,17 @@ class SourceLocation:
 
     file: str
     line: int | None = None
+    # top-level field -> its line ("ingress" -> 7), so a change can point at the field
+    # that differs instead of the document's first line
+    fields: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
+
+    def line_of(self, path: str) -> int | None:
+        """The line of the field a change path starts with ("tags.team" -> `tags:`)."""
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        return self.fields.get(top, self.line)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,16 @@ class Change:
     actual: Any
     summary: str
     world_open: bool = False
+    # the line of the spec field this change departs from (None without a spec)
+    spec_line: int | None = None
+
+
+def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[Change, ...]:
+    """The changes, each pointing at the line of its field in the spec."""
+    return tuple(
+        c if c.spec_line is not None else replace(c, spec_line=source.line_of(c.path))
+        for c in changes
+    )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from chalicelib.report.common import (
     is_alarming,
     kind_noun,
     one_line,
+    spec_place,
 )
 from chalicelib.report.json_report import finding_to_dict
 
@@ -131,8 +132,9 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
 
 
 def spec_line(finding: Finding) -> str | None:
-    if finding.spec:
-        return f"Spec: {one_line(finding.spec)}"
+    place = spec_place(finding)
+    if place:
+        return f"Spec: {one_line(place)}"
     if finding.status is Status.UNMANAGED:
         return "Spec: none (write one to manage this resource, or delete it)"
     return None

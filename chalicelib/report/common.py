@@ -91,6 +91,18 @@ def alarming_first(changes: Iterable[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: not is_alarming(c))
 
 
+def spec_place(finding: Finding) -> str | None:
+    """`file:line` of the spec field the most alarming change departs from (`ingress:`,
+    `policy:`), else where the spec starts; None without a spec."""
+    if not finding.spec:
+        return None
+    lines = [c.spec_line for c in alarming_first(finding.changes) if c.spec_line]
+    file = finding.spec_path
+    if lines and file:
+        return f"{file}:{lines[0]}"
+    return finding.spec
+
+
 def _value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)

@@ -18,7 +18,7 @@ FORMAT_VERSION = "1"
 
 
 def change_to_dict(change: Change) -> dict[str, Any]:
-    return {
+    data = {
         "op": change.op,
         "path": change.path,
         "expected": change.expected,
@@ -26,6 +26,9 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "summary": change.summary,
         "world_open": change.world_open,
     }
+    if change.spec_line is not None:
+        data["spec_line"] = change.spec_line  # the line of the spec field it departs from
+    return data
 
 
 def actor_to_dict(actor: Actor) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from chalicelib.report.common import (
     kind_noun,
     one_line,
     sort_key,
+    spec_place,
 )
 from chalicelib.report.scope import Scope
 from chalicelib.state.transitions import is_gone
@@ -87,7 +88,8 @@ def render_finding_block(finding: Finding, *, color: bool = False) -> list[str]:
     """The lines of one finding: title, where, spec, reason, changes, last actor."""
     indent = "    "
     lines = [_title(finding, color), f"{indent}{_where(finding)}"]
-    spec = one_line(finding.spec) if finding.spec else "(none)"
+    place = spec_place(finding)
+    spec = one_line(place) if place else "(none)"
     lines.append(f"{indent}spec: {spec}")
     if finding.reason:
         lines.append(f"{indent}reason: {one_line(finding.reason)}")

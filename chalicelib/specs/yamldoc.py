@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chalicelib.errors import SpecError
+from chalicelib.model import SourceLocation
 
 # libyaml when PyYAML was built with it (about 7.7x faster on specs); same nodes and marks
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -61,6 +62,11 @@ class SpecDocument:
             if line is not None:
                 return line
         return self.line
+
+    def location(self) -> SourceLocation:
+        """Where the document starts, with the line of each top-level field."""
+        fields = {p[0]: n for p, n in self.lines.items() if len(p) == 1 and isinstance(p[0], str)}
+        return SourceLocation(self.file, self.line, fields)
 
     def error(self, path: FieldPath, message: str) -> SpecError:
         return SpecError(message, self.file, self.line_of(path), format_path(path))

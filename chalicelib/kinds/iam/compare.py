@@ -28,7 +28,16 @@ from chalicelib.kinds.iam.model import (
     spec_kind,
 )
 from chalicelib.kinds.security_group.compare import tag_changes
-from chalicelib.model import GLOBAL_REGION, Change, Finding, Kind, ResourceRef, Status, tag_pairs
+from chalicelib.model import (
+    GLOBAL_REGION,
+    Change,
+    Finding,
+    Kind,
+    ResourceRef,
+    Status,
+    at_spec_fields,
+    tag_pairs,
+)
 
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
 _WHY = {"add": "not in spec", "remove": "in spec, missing"}
@@ -278,6 +287,7 @@ def evaluate_iam(
             found = compare_iam_identity(spec, live)
         else:
             raise ValueError("evaluate_iam needs a spec and a live resource of the same kind")
+        found = at_spec_fields(found, spec.source)
         status = Status.DRIFTED if found else Status.IN_SYNC
         return _finding(kind, live, status, found, str(spec.source), None)
     if spec is None:

@@ -23,7 +23,7 @@ from chalicelib.kinds.iam.model import (
     IamState,
     parse_arn,
 )
-from chalicelib.model import Kind, SourceLocation
+from chalicelib.model import Kind
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 
 Issue = tuple[FieldPath, SpecError]
@@ -147,7 +147,7 @@ def build_iam_policy(doc: SpecDocument, skip: SkipPath) -> tuple[IamPolicySpec |
         return None, issues
     return (
         IamPolicySpec(
-            source=SourceLocation(doc.file, doc.line),
+            source=doc.location(),
             name=data["name"],
             account=data.get("account"),
             document=document,
@@ -178,7 +178,7 @@ def _identity_builder(
             return None, issues
         spec = IamIdentitySpec(
             kind=kind,
-            source=SourceLocation(doc.file, doc.line),
+            source=doc.location(),
             name=data["name"],
             account=data.get("account"),
             inline_policies=inline,

@@ -26,7 +26,7 @@ from chalicelib.kinds.load_balancer.model import (
     LoadBalancerSpec,
     LoadBalancerState,
 )
-from chalicelib.model import Change, Finding, ResourceRef, Status, tag_pairs
+from chalicelib.model import Change, Finding, ResourceRef, Status, at_spec_fields, tag_pairs
 
 # The TLS versions each predefined ELBv2 security policy allows (Elastic Load Balancing
 # user guides, "Security policies for your Application/Network Load Balancer").
@@ -376,7 +376,7 @@ def evaluate_load_balancer(
         changes = tuple(_baseline(state))
         reason = "no spec names this load balancer" + (f"; {unread}" if unread else "")
         return _finding(state, Status.UNMANAGED, changes, None, reason)
-    changes = compare_load_balancer(spec, state)
+    changes = at_spec_fields(compare_load_balancer(spec, state), spec.source)
     if changes:
         return _finding(state, Status.DRIFTED, changes, str(spec.source), unread)
     if unread:

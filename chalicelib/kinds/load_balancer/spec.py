@@ -25,7 +25,6 @@ from chalicelib.kinds.load_balancer.model import (
     redirect,
     target_group_name,
 )
-from chalicelib.model import SourceLocation
 from chalicelib.specs.builder import Issue, Issues, Skip
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 
@@ -152,7 +151,7 @@ def build_load_balancer(
         return None, issues.items
     return (
         LoadBalancerSpec(
-            source=SourceLocation(doc.file, doc.line),
+            source=doc.location(),
             name=name,
             region=region,
             account=data.get("account"),

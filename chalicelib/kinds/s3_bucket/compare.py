@@ -42,6 +42,7 @@ from chalicelib.model import (
     ResourceRef,
     SourceLocation,
     Status,
+    at_spec_fields,
     tag_pairs,
 )
 
@@ -480,7 +481,7 @@ def evaluate_bucket(
         unread = _unread(SECURITY_PROPERTIES, live)
         reason = "no spec names this bucket" + (f"; {unread}" if unread else "")
         return _finding(live, Status.UNMANAGED, changes, None, reason)
-    changes = compare_bucket(spec, live)
+    changes = at_spec_fields(compare_bucket(spec, live), spec.source)
     unread = _unread(spec.compared(), live)
     if changes:
         return _finding(live, Status.DRIFTED, changes, str(spec.source), unread)

@@ -30,7 +30,6 @@ from chalicelib.kinds.s3_bucket.model import (
     PublicAccessBlock,
     Versioning,
 )
-from chalicelib.model import SourceLocation
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 
 Issue = tuple[FieldPath, SpecError]
@@ -165,7 +164,7 @@ def build_s3_bucket(
         return None, issues.items
     pinned = frozenset(p for p in (VERSIONING, OBJECT_OWNERSHIP, LOGGING, TAGS) if p in data)
     spec = BucketSpec(
-        source=SourceLocation(doc.file, doc.line),
+        source=doc.location(),
         name=name,
         account=data.get("account"),
         region=data.get("region"),

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.canonical import ALL, format_ports, is_world, rule_to_spec
 from chalicelib.kinds.security_group.model import Rule, SecurityGroupSpec, SecurityGroupState
-from chalicelib.model import Change, Finding, ResourceRef, Status, tag_pairs
+from chalicelib.model import Change, Finding, ResourceRef, Status, at_spec_fields, tag_pairs
 
 AWS_DEFAULT_EGRESS = frozenset(
     {
@@ -210,7 +210,7 @@ def evaluate_security_group(
             return _live_finding(
                 live, Status.UNMANAGED, _sorted(changes), None, "no spec names this group"
             )
-        found = compare_security_group(spec, live)
+        found = at_spec_fields(compare_security_group(spec, live), spec.source)
         status = Status.DRIFTED if found else Status.IN_SYNC
         return _live_finding(live, status, found, str(spec.source), None)
     if spec is None:

@@ -25,7 +25,6 @@ from chalicelib.kinds.security_group.model import (
     SecurityGroupSpec,
     SecurityGroupState,
 )
-from chalicelib.model import SourceLocation
 from chalicelib.specs.builder import Issue, Issues, Skip
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument, format_path
@@ -233,7 +232,7 @@ def build_security_group(
     if issues.items:
         return None, issues.items
     spec = SecurityGroupSpec(
-        source=SourceLocation(doc.file, doc.line),
+        source=doc.location(),
         group_id=group_id,
         name=name,
         vpc_id=data.get("vpc_id"),
