@@ -114,6 +114,10 @@ class Change:
     world_open: bool = False
     # the line of the spec field this change departs from (None without a spec)
     spec_line: int | None = None
+    # what makes it dangerous, as data for rules (`check --fail-on admin`): "admin" is
+    # administrator access (a `*:*` policy, AdministratorAccess) or an admin port open to
+    # the world (SSH, RDP, databases)
+    flags: tuple[str, ...] = ()
 
 
 def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[Change, ...]:

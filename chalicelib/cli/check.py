@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 
 from chalicelib.aws import DEFAULT_ROLE_NAME, RoleSessions, partition_of_arn
 from chalicelib.cli.common import (
+    DEFAULT_FAIL_ON,
     check_output_path,
     exit_code,
     new_clients,
@@ -143,7 +144,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         text = render_text_report(findings, checked=len(findings), scope=scope)
     write_output(text, args.output)
-    return exit_code(findings)
+    return exit_code(findings, getattr(args, "fail_on", None) or DEFAULT_FAIL_ON)
 
 
 def _regions(flags: Sequence[str], catalog: SpecCatalog) -> tuple[list[str], str]:

@@ -12,7 +12,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from chalicelib.cli.common import EXIT_ERROR
+from chalicelib.cli.common import EXIT_ERROR, parse_fail_on
 from chalicelib.errors import SetpointError, SpecError, SpecSetError
 from chalicelib.kinds.registry import ALL_KINDS, kind_named
 from chalicelib.model import Kind
@@ -110,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="check even when no specs load (every resource is then unmanaged; default: exit 2)",
     )
     p.add_argument("--output", help="write the report to this file instead of stdout")
+    p.add_argument(
+        "--fail-on",
+        type=parse_fail_on,
+        default=None,
+        metavar="RULES",
+        help="what exits 1, comma-separated: drift (drifted or missing), unmanaged, world_open"
+        " (opened to the internet), admin (admin access or an admin port open to the world);"
+        " default: drift,unmanaged",
+    )
     p.add_argument(
         "--accounts",
         help="comma-separated account ids, or 'organization' for every active account",

@@ -26,6 +26,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "summary": change.summary,
         "world_open": change.world_open,
     }
+    if change.flags:
+        data["flags"] = list(change.flags)
     if change.spec_line is not None:
         data["spec_line"] = change.spec_line  # the line of the spec field it departs from
     return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from chalicelib.compare.policy_document import PolicyDocument, change_policy_flags, diff_policies
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
@@ -337,6 +338,12 @@ def _finding(
     spec: str | None,
     reason: str | None,
 ) -> Finding:
+    flagged = tuple(
+        replace(c, flags=tuple(sorted(change_flags(c, live.account) & {"admin"})))
+        if c.op != "remove"
+        else c
+        for c in changes
+    )
     return Finding(
         kind=kind,
         id=live.arn,
@@ -344,7 +351,7 @@ def _finding(
         account=live.account,
         region=GLOBAL_REGION,
         status=status,
-        changes=changes,
+        changes=flagged,
         spec=spec,
         reason=reason,
         tags=tag_pairs(live.tags),

@@ -83,6 +83,25 @@ def _world_open(rule: Rule) -> bool:
     return rule.direction == "ingress" and is_world(rule.peer_type, rule.peer)
 
 
+# ports an attacker tries first when they are open to the internet: remote shells and
+# desktops, databases, caches, search and container daemons
+ADMIN_PORTS = frozenset(
+    {21, 22, 23, 445, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5900, 6379, 9200, 11211, 27017}
+)
+
+
+def _opens_admin_port(rule: Rule) -> bool:
+    if not _world_open(rule):
+        return False
+    if rule.proto == "-1":
+        return True
+    if rule.proto not in ("tcp", "udp"):
+        return False
+    if rule.from_port is None or rule.to_port is None:
+        return True
+    return any(rule.from_port <= port <= rule.to_port for port in ADMIN_PORTS)
+
+
 def _rule_change(op: str, rule: Rule, peer_names: Mapping[str, str], why: str) -> Change:
     value = rule_to_spec(rule, peer_names)
     return Change(
@@ -92,6 +111,7 @@ def _rule_change(op: str, rule: Rule, peer_names: Mapping[str, str], why: str) -
         actual=value if op == "add" else None,
         summary=f"{describe_rule(rule, peer_names)} — {why}",
         world_open=_world_open(rule),
+        flags=("admin",) if op == "add" and _opens_admin_port(rule) else (),
     )
 
 
