@@ -139,14 +139,16 @@ def test_overlapping_name_scopes(first: str, second: str, conflict: bool):
     assert error.file == "p/b.yaml" and "p/a.yaml:1" in error.message
 
 
-def test_match_by_id_wins_over_name():
+def test_an_id_spec_and_a_name_spec_on_one_group_name_both():
+    # before, the id spec won silently and the name spec was reported "missing"
     catalog = load_documents(
         [
             ("by-id.yaml", "kind: security_group\ngroup_id: sg-0aaa\n"),
             ("by-name.yaml", sg("web")),
         ]
     )
-    assert match_security_group(catalog, state()).source.file == "by-id.yaml"  # type: ignore[union-attr]
+    with pytest.raises(SpecError, match=r"by-id.yaml:1 \(by id\) and by-name.yaml:1 \(by name\)"):
+        match_security_group(catalog, state())
     other = match_security_group(catalog, state(group_id="sg-0bbb"))
     assert other is not None and other.source.file == "by-name.yaml"
 
@@ -182,7 +184,7 @@ def test_several_matches_raise():
     )
     # Bypass the load-time duplicate check to prove matching does not pick one silently.
     catalog = SpecCatalog(by_kind={SECURITY_GROUP: (spec, spec)})
-    with pytest.raises(SpecError, match="several specs"):
+    with pytest.raises(SpecError, match="governed by 2 specs"):
         match_security_group(catalog, state())
 
 
