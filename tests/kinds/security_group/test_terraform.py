@@ -245,3 +245,234 @@ def test_a_sensitive_inline_block_is_refused_without_its_value() -> None:
     assert isinstance(error, SpecError)
     assert "sensitive" in str(error) and "198.51.100.9" not in str(error)
     assert json.dumps(error.field) == '"ingress"'
+
+
+# --- round trip on moto: the account built with boto3, the state that describes it ---------
+
+MOTO_ACCOUNT = "123456789012"
+
+
+def _state_for(ids: dict[str, str], region: str) -> str:
+    """The network fixture, its ids and account replaced by the ones moto made."""
+    text = (FIXTURES / "network" / "terraform.tfstate").read_text()
+    for old, new in ids.items():
+        text = text.replace(old, new)
+    return text.replace("534326774172", MOTO_ACCOUNT).replace("us-east-1", region)
+
+
+def _default_vpc_state(group: dict[str, Any], region: str) -> str:
+    """A second state adopting the default VPC's default group (as `aws_default_security_group`)."""
+    attributes = {
+        "arn": f"arn:aws:ec2:{region}:{MOTO_ACCOUNT}:security-group/{group['GroupId']}",
+        "description": group["Description"],
+        "egress": [
+            {
+                "cidr_blocks": ["0.0.0.0/0"],
+                "description": "",
+                "from_port": 0,
+                "ipv6_cidr_blocks": [],
+                "prefix_list_ids": [],
+                "protocol": "-1",
+                "security_groups": [],
+                "self": False,
+                "to_port": 0,
+            }
+        ],
+        "id": group["GroupId"],
+        "ingress": [],
+        "name": "default",
+        "owner_id": MOTO_ACCOUNT,
+        "tags": {},
+        "tags_all": {},
+        "vpc_id": group["VpcId"],
+    }
+    resource = {
+        "mode": "managed",
+        "type": "aws_default_security_group",
+        "name": "default",
+        "provider": AWS,
+        "instances": [{"schema_version": 1, "attributes": attributes}],
+    }
+    return json.dumps(
+        {
+            "version": 4,
+            "terraform_version": "1.9.8",
+            "serial": 1,
+            "lineage": "x",
+            "outputs": {},
+            "resources": [resource],
+        }
+    )
+
+
+def _build_network(ec2: Any) -> dict[str, str]:
+    """What the network fixture describes: lb, db["primary"] and the VPC's default group."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    (default,) = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=default["GroupId"],
+        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": default["GroupId"]}]}],
+    )
+    lb = ec2.create_security_group(
+        GroupName="lb", Description="Allow TLS inbound traffic and all outbound traffic", VpcId=vpc
+    )["GroupId"]
+    ec2.create_tags(
+        Resources=[lb],
+        Tags=[{"Key": "environment", "Value": "dev"}, {"Key": "provisioner", "Value": "terraform"}],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=lb,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+            }
+        ],
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=lb, IpPermissions=[{"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]
+    )
+    db = ec2.create_security_group(
+        GroupName="db-primary", Description="Managed by Terraform", VpcId=vpc
+    )["GroupId"]
+    ec2.revoke_security_group_egress(
+        GroupId=db, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=db,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [
+                    {"GroupId": lb, "Description": "postgres from the load balancer"}
+                ],
+            },
+            {
+                "IpProtocol": "icmp",
+                "FromPort": 8,
+                "ToPort": -1,
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}, {"CidrIp": "10.1.0.0/16"}],
+            },
+        ],
+    )
+    return {
+        "sg-009cf1dbfc71a52ad": lb,
+        "sg-05ffefbe77a93aa0b": default["GroupId"],
+        "sg-0b7d4e1f2a3c5d6e7": db,
+        "vpc-090408e7d02d4e24a": vpc,
+    }
+
+
+@pytest.fixture
+def described(ec2: Any, tmp_path: Path) -> tuple[Any, dict[str, str], Path]:
+    from tests.conftest import REGION
+
+    existing = ec2.describe_security_groups()["SecurityGroups"]
+    ids = _build_network(ec2)
+    states = tmp_path / "states"
+    (states / "network").mkdir(parents=True)
+    (states / "default-vpc").mkdir()
+    (states / "network" / "terraform.tfstate").write_text(_state_for(ids, REGION))
+    (default_group,) = existing  # moto's default VPC has its default group
+    (states / "default-vpc" / "terraform.tfstate").write_text(
+        _default_vpc_state(default_group, REGION)
+    )
+    return ec2, ids, states
+
+
+def _check(states: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    from chalicelib.cli.main import main
+    from tests.conftest import REGION
+
+    capsys.readouterr()
+    code = main(
+        [
+            "check",
+            "--specs",
+            f"terraform:{states}",
+            "--region",
+            REGION,
+            "--kinds",
+            "security_group",
+            "--format",
+            "json",
+        ]
+    )
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_the_account_the_state_describes_is_in_sync(
+    described: tuple[Any, dict[str, str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, states = described
+    code, report = _check(states, capsys)
+    assert report["findings"] == []
+    assert report["summary"]["in_sync"] == 4
+    assert code == 0
+
+
+def test_port_22_opened_by_hand_is_drift_on_the_state_address(
+    described: tuple[Any, dict[str, str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2, ids, states = described
+    lb = ids["sg-009cf1dbfc71a52ad"]
+    ec2.authorize_security_group_ingress(
+        GroupId=lb,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    ec2.revoke_security_group_ingress(  # the rule of aws_vpc_security_group_ingress_rule
+        GroupId=lb,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+            }
+        ],
+    )
+    code, report = _check(states, capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["id"] == lb and finding["status"] == "drifted"
+    assert finding["spec"] == "network/terraform.tfstate: module.vpc.aws_security_group.lb"
+    assert finding["spec_line"] is None
+    changes = {(c["op"], c["world_open"]): c["summary"] for c in finding["changes"]}
+    assert "tcp/22" in changes[("add", True)]
+    assert "tcp/443 from 10.0.0.0/16" in changes[("remove", False)]
+
+
+def test_a_description_changed_by_hand_is_drift_because_terraform_manages_it(
+    described: tuple[Any, dict[str, str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2, ids, states = described
+    ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=ids["sg-0b7d4e1f2a3c5d6e7"],
+        IpPermissions=[
+            {
+                "IpProtocol": "icmp",
+                "FromPort": 8,
+                "ToPort": -1,
+                "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "temporary"}],
+            }
+        ],
+    )
+    code, report = _check(states, capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["spec"] == 'network/terraform.tfstate: aws_security_group.db["primary"]'
+    (change,) = finding["changes"]
+    assert change["op"] == "modify" and "'temporary', spec says ''" in change["summary"]
