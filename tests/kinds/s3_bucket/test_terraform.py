@@ -3,8 +3,11 @@ tests/fixtures/terraform, shapes and their sources in SOURCES.md)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.s3_bucket.terraform import BucketMapping
@@ -152,3 +155,157 @@ def test_an_empty_inline_policy_means_none_and_a_broken_one_is_an_error() -> Non
     assert isinstance(plain, Declared) and "policy" not in plain.data
     (broken,) = BucketMapping().declare([_bucket(policy="{not json")])
     assert isinstance(broken, SpecError) and broken.field == "policy"
+
+
+# --- round trip on moto: the buckets built with boto3, the state that describes them --------
+
+KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _build_buckets(s3: Any, west: Any) -> str:
+    """What the storage fixture describes; returns moto's canonical owner id."""
+    s3.create_bucket(
+        Bucket="acme-audit-logs", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    s3.put_public_access_block(
+        Bucket="acme-audit-logs",
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket="acme-audit-logs",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": KMS_KEY,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    s3.put_bucket_versioning(
+        Bucket="acme-audit-logs", VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_bucket_ownership_controls(
+        Bucket="acme-audit-logs",
+        OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
+    )
+    owner = s3.get_bucket_acl(Bucket="acme-audit-logs")["Owner"]
+    log_delivery = {"URI": "http://acs.amazonaws.com/groups/s3/LogDelivery", "Type": "Group"}
+    s3.put_bucket_acl(
+        Bucket="acme-audit-logs",
+        AccessControlPolicy={
+            "Owner": owner,
+            "Grants": [
+                {
+                    "Grantee": {"ID": owner["ID"], "Type": "CanonicalUser"},
+                    "Permission": "FULL_CONTROL",
+                },
+                {"Grantee": log_delivery, "Permission": "WRITE"},
+                {"Grantee": log_delivery, "Permission": "READ_ACP"},
+            ],
+        },
+    )
+    state = json.loads((FIXTURES / "storage" / "terraform.tfstate").read_text())
+    (policy,) = [r for r in state["resources"] if r["type"] == "aws_s3_bucket_policy"]
+    s3.put_bucket_policy(
+        Bucket="acme-audit-logs", Policy=policy["instances"][0]["attributes"]["policy"]
+    )
+    s3.put_bucket_tagging(
+        Bucket="acme-audit-logs",
+        Tagging={
+            "TagSet": [
+                {"Key": "team", "Value": "security"},
+                {"Key": "managed-by", "Value": "terraform"},
+            ]
+        },
+    )
+    west.create_bucket(
+        Bucket="acme-static-site", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    west.put_bucket_acl(Bucket="acme-static-site", ACL="public-read")
+    west.put_bucket_versioning(
+        Bucket="acme-static-site", VersioningConfiguration={"Status": "Enabled"}
+    )
+    west.put_bucket_encryption(
+        Bucket="acme-static-site",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    return str(owner["ID"])
+
+
+@pytest.fixture
+def described(aws: None, tmp_path: Path) -> tuple[Any, Path]:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    owner = _build_buckets(s3, boto3.client("s3", region_name="us-west-2"))
+    states = tmp_path / "states" / "storage"
+    states.mkdir(parents=True)
+    text = (FIXTURES / "storage" / "terraform.tfstate").read_text().replace(OWNER, owner)
+    (states / "terraform.tfstate").write_text(text)
+    return s3, states.parent
+
+
+def _check(states: Path, region: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
+    from chalicelib.cli.main import main
+
+    capsys.readouterr()
+    code = main(
+        [
+            "check",
+            "--specs",
+            f"terraform:{states}",
+            "--region",
+            region,
+            "--kinds",
+            "s3_bucket",
+            "--format",
+            "json",
+        ]
+    )
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_the_buckets_the_state_describes_are_in_sync(
+    described: tuple[Any, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, states = described
+    code, report = _check(states, "eu-west-1", capsys)
+    assert report["findings"] == [] and report["summary"]["in_sync"] == 1
+    assert code == 0
+
+
+def test_a_removed_public_access_block_is_drift_on_the_state_address(
+    described: tuple[Any, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3, states = described
+    s3.delete_public_access_block(Bucket="acme-audit-logs")
+    code, report = _check(states, "eu-west-1", capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["id"] == "acme-audit-logs" and finding["status"] == "drifted"
+    assert finding["spec"] == "storage/terraform.tfstate: aws_s3_bucket.logs"
+    assert finding["changes"] and all(c["world_open"] for c in finding["changes"])
+
+
+def test_a_public_bucket_whose_state_declares_no_access_block_is_never_in_sync(
+    described: tuple[Any, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the public-read ACL is declared, so it is not drift; the missing block is
+    _, states = described
+    code, report = _check(states, "us-west-2", capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["spec"] == "storage/terraform.tfstate: aws_s3_bucket.site[0]"
+    paths = {c["path"] for c in finding["changes"]}
+    assert paths and all(path.startswith("public_access_block") for path in paths)
