@@ -2,9 +2,11 @@
 
 PATH is a `.tfstate` file, a directory (every `*.tfstate` below it, sorted, shown relative
 to it: `network/terraform.tfstate`), or `s3://BUCKET/PREFIX`: every `*.tfstate` object under
-the prefix plus the S3 backend's workspace objects for it (`env:/WS/PREFIX...`), each shown
-by its key. A warm Lambda keeps the provider, so a load is one listing and one GET per
-object whose ETag moved; each state is parsed once per version.
+the prefix (a folder: `network` reads `network/...`, not `network-old/...`; a key ending in
+`.tfstate` is that one object) plus the S3 backend's workspace copies of them
+(`env:/WS/PREFIX...`), each shown by its key. A warm Lambda keeps the provider, so a load
+is one listing and one GET per object whose ETag moved; each state is parsed once per
+version.
 
 All instances of all states go to every registered family's mapping at once (a group and
 its rule resources may sit in different states); what they declare is checked by the
@@ -148,7 +150,10 @@ class S3States:
 
     def __init__(self, make_client: Callable[[], Any], uri: str) -> None:
         self.uri = uri
-        self.bucket, self.prefix = parse_s3_uri(uri)
+        self.bucket, key = parse_s3_uri(uri)
+        # one state object, or a folder: s3://b/network reads network/... not network-old/...
+        self.single = key.endswith(STATE_SUFFIX)
+        self.prefix = key if self.single or not key or key.endswith("/") else f"{key}/"
         self._make_client = make_client
         self._s3: Any = None
         self._cache: dict[str, _Read] = {}
@@ -164,12 +169,12 @@ class S3States:
         """A state object of this prefix, directly or as a workspace's copy of one."""
         if not key.endswith(STATE_SUFFIX):
             return False
-        if key.startswith(self.prefix):
-            return True
+        candidates = [key]
         if key.startswith(WORKSPACE_PREFIX):
-            _, _, rest = key[len(WORKSPACE_PREFIX) :].partition("/")
-            return rest.startswith(self.prefix)
-        return False
+            candidates.append(key[len(WORKSPACE_PREFIX) :].partition("/")[2])
+        if self.single:
+            return self.prefix in candidates
+        return any(candidate.startswith(self.prefix) for candidate in candidates)
 
     def _fail(self, exc: Exception, action: str, key: str) -> ConfigError:
         where = f"s3://{self.bucket}/{key}"
