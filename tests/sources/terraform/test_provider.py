@@ -37,7 +37,7 @@ def _state(*resources: dict[str, Any]) -> str:
 
 
 def _group(name: str, group_id: str, region: str = "eu-west-1") -> dict[str, Any]:
-    attributes = {
+    attributes: dict[str, Any] = {
         "id": group_id,
         "name": name,
         "description": name,
