@@ -27,6 +27,7 @@ from chalicelib.sources.terraform.attributes import (
     attribute,
     blocks,
     first_block,
+    refuse_sensitive,
     region_of,
     strings,
     tags_of,
@@ -58,6 +59,30 @@ CANNED: Mapping[str, tuple[tuple[str, str], ...]] = {
     "bucket-owner-read": (),
     "bucket-owner-full-control": (),
 }
+# every attribute the mapping reads: one the state marks sensitive is refused, unprinted
+READS = frozenset(
+    {
+        "bucket",
+        "id",
+        "region",
+        "bucket_region",
+        "expected_bucket_owner",
+        "policy",
+        "acl",
+        "grant",
+        "access_control_policy",
+        "server_side_encryption_configuration",
+        "rule",
+        "versioning",
+        "versioning_configuration",
+        "tags",
+        "tags_all",
+        "block_public_acls",
+        "ignore_public_acls",
+        "block_public_policy",
+        "restrict_public_buckets",
+    }
+)
 _BLOCK_FLAGS = (
     "block_public_acls",
     "ignore_public_acls",
@@ -192,6 +217,8 @@ def _versioning(split: TfInstance | None, bucket: TfInstance) -> dict[str, Any] 
 
 
 def _document(bucket: TfInstance, parts: Mapping[str, TfInstance]) -> dict[str, Any]:
+    for instance in (bucket, *parts.values()):
+        refuse_sensitive(instance, READS)
     attributes = bucket.attributes
     name = attributes.get("bucket") or attributes.get("id")
     data: dict[str, Any] = {"kind": str(S3_BUCKET), "name": name}

@@ -35,6 +35,7 @@ from chalicelib.sources.terraform.attributes import (
     account_of,
     attribute,
     blocks,
+    refuse_sensitive,
     region_of,
     strings,
     tags_of,
@@ -53,6 +54,40 @@ _VPC_RULE_DIRECTION: Mapping[str, Direction] = {
     "aws_vpc_security_group_ingress_rule": "ingress",
     "aws_vpc_security_group_egress_rule": "egress",
 }
+
+
+# every attribute the mapping reads: one the state marks sensitive is refused, unprinted
+READS = frozenset(
+    {
+        "id",
+        "arn",
+        "region",
+        "name",
+        "vpc_id",
+        "description",
+        "owner_id",
+        "tags",
+        "tags_all",
+        "ingress",
+        "egress",
+        "type",
+        "protocol",
+        "ip_protocol",
+        "from_port",
+        "to_port",
+        "cidr_blocks",
+        "ipv6_cidr_blocks",
+        "prefix_list_ids",
+        "security_groups",
+        "self",
+        "source_security_group_id",
+        "security_group_id",
+        "cidr_ipv4",
+        "cidr_ipv6",
+        "prefix_list_id",
+        "referenced_security_group_id",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +171,7 @@ def _rules(
 
 def _separate_rules(instance: TfInstance) -> tuple[str | None, list[Rule]]:
     """(group id, rules) of one rule resource."""
+    refuse_sensitive(instance, READS)
     attributes = instance.attributes
     group_id = attributes.get("security_group_id")
     if not isinstance(group_id, str) or not group_id:
@@ -234,6 +270,7 @@ class SecurityGroupMapping:
                 out.append(SpecError("the group has no id in the state", instance.label))
                 continue
             try:
+                refuse_sensitive(instance, READS)
                 inline = _inline_rules(instance, group_id)
             except SpecError as exc:
                 out.append(exc)

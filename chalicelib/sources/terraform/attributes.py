@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.errors import SpecError
@@ -67,6 +67,15 @@ def attribute(instance: TfInstance, name: str) -> Any:
             field=name,
         )
     return instance.attributes.get(name)
+
+
+def refuse_sensitive(instance: TfInstance, names: Iterable[str]) -> None:
+    """Raise (naming the attribute, never its value) when the state marks any of the
+    attributes a mapping reads sensitive: a value set from a sensitive variable must not
+    reach a message or a finding."""
+    for name in sorted(set(names)):
+        if is_sensitive(instance, (name,)):
+            attribute(instance, name)
 
 
 def blocks(value: Any) -> list[Mapping[str, Any]]:

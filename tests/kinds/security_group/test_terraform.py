@@ -476,3 +476,24 @@ def test_a_description_changed_by_hand_is_drift_because_terraform_manages_it(
     assert finding["spec"] == 'network/terraform.tfstate: aws_security_group.db["primary"]'
     (change,) = finding["changes"]
     assert change["op"] == "modify" and "'temporary', spec says ''" in change["summary"]
+
+
+def test_a_rule_set_from_a_sensitive_variable_is_refused_without_its_value() -> None:
+    rule = TfInstance(
+        "s.tfstate",
+        "aws_vpc_security_group_ingress_rule.office",
+        "aws_vpc_security_group_ingress_rule",
+        {
+            "security_group_id": "sg-0123abcd",
+            "ip_protocol": "tcp",
+            "from_port": 22,
+            "to_port": 22,
+            "cidr_ipv4": "198.51.100.0/24",
+        },
+        AWS,
+        frozenset({("cidr_ipv4",)}),
+    )
+    out = list(SecurityGroupMapping().declare([_group(), rule]))
+    (error,) = [item for item in out if isinstance(item, SpecError)]
+    assert error.file == "s.tfstate: aws_vpc_security_group_ingress_rule.office"
+    assert error.field == "cidr_ipv4" and "198.51.100" not in str(error)
