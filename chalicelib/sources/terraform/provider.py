@@ -15,6 +15,7 @@ kinds' own schemas and builders, then for duplicates as a spec directory would b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from chalicelib.sources.terraform.model import TerraformMapping, TfInstance
 from chalicelib.sources.terraform.state import parse_state
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import build_catalog
-from chalicelib.specs.parse import ParsedFile
+from chalicelib.specs.parse import ParsedFile, ParsedSpec
 from chalicelib.specs.s3_source import parse_s3_uri
 
 if TYPE_CHECKING:
@@ -78,16 +79,47 @@ def declare_all(
     return out
 
 
-def catalog_of(name: str, reads: Sequence[tuple[str, _Read]]) -> SpecCatalog:
+# a declared document -> what its kind's schema and builder made of it
+Checked = dict[tuple[str, int | None, str], ParsedFile]
+
+
+def _document_key(item: Declared) -> tuple[str, int | None, str]:
+    return item.origin, item.line, json.dumps(item.data, sort_keys=True, default=str)
+
+
+def check_declared(
+    name: str, items: Iterable[Declared | SpecError], memo: Checked | None = None
+) -> tuple[ParsedFile, Checked]:
+    """`declared_file` over the items, reusing what `memo` holds for an identical document
+    (schema checks are most of a load's cost, and most documents are unchanged between two
+    loads); returns the file and the memo of this load's documents."""
+    specs: list[ParsedSpec] = []
+    errors: list[SpecError] = []
+    used: Checked = {}
+    for item in items:
+        if isinstance(item, SpecError):
+            errors.append(item)
+            continue
+        key = _document_key(item)
+        checked = (memo or {}).get(key) or used.get(key) or declared_file(name, [item])
+        used[key] = checked
+        specs.extend(checked.specs)
+        errors.extend(checked.errors)
+    return ParsedFile(name, tuple(specs), tuple(errors)), used
+
+
+def catalog_of(
+    name: str, reads: Sequence[tuple[str, _Read]], memo: Checked | None = None
+) -> tuple[SpecCatalog, Checked]:
     """The catalog of (origin, read) pairs; every unreadable state and every declared
     resource that fails its kind's checks is reported at once."""
     errors = [read.error for _, read in reads if read.error is not None]
     instances = [instance for _, read in reads for instance in read.instances]
-    parsed = declared_file(name, declare_all(instances))
+    parsed, used = check_declared(name, declare_all(instances), memo)
     if errors:
         parsed = ParsedFile(parsed.name, parsed.specs, (*errors, *parsed.errors))
     catalog = build_catalog([parsed])  # raises SpecSetError with every error
-    return replace(catalog, files=tuple(origin for origin, _ in reads))
+    return replace(catalog, files=tuple(origin for origin, _ in reads)), used
 
 
 class LocalStates:
@@ -244,6 +276,7 @@ class TerraformProvider:
         self.states = states
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._catalog: SpecCatalog | None = None
+        self._checked: Checked = {}
 
     def __call__(self) -> SpecCatalog:
         reads = self.states.load()
@@ -252,7 +285,7 @@ class TerraformProvider:
             return self._catalog
         self._catalog = None
         try:
-            catalog = catalog_of(f"terraform:{self.target}", reads)
+            catalog, self._checked = catalog_of(f"terraform:{self.target}", reads, self._checked)
         except SpecSetError:
             self._seen = None
             raise

@@ -94,6 +94,29 @@ def test_an_unchanged_directory_is_not_parsed_again(states: Path) -> None:
     assert again is not first and len(again.specs_of("security_group")) == 4
 
 
+def test_a_reload_checks_only_documents_that_changed(
+    states: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.sources.terraform import provider as module
+
+    checked: list[str] = []
+    real = module.declared_file
+
+    def counting(name: str, items: Any) -> Any:
+        items = list(items)
+        checked.extend(item.origin for item in items)
+        return real(name, items)
+
+    monkeypatch.setattr(module, "declared_file", counting)
+    provider = terraform_provider(str(states), ClientCache())
+    provider()
+    assert len(checked) == 5
+    checked.clear()
+    (states / "extra.tfstate").write_text(_state(_group("web", "sg-0123")))
+    assert len(provider().specs_of("security_group")) == 4
+    assert checked == ["extra.tfstate: aws_security_group.web"]
+
+
 def test_an_unreadable_state_is_an_error_naming_it_and_the_others_errors_come_too(
     states: Path,
 ) -> None:
