@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.errors import SpecError
@@ -98,6 +99,10 @@ class _Found:
     separate: bool
 
 
+# states repeat the same few CIDRs thousands of times
+_cidr = lru_cache(maxsize=4096)(canonical_cidr)
+
+
 def _group_peer(value: str) -> str:
     """`sg-1` or the cross-account `123456789012/sg-1` -> `sg-1`."""
     return value.rsplit("/", 1)[-1]
@@ -159,7 +164,7 @@ def _rules(
     for peer_type, peer, name in _peers(block, group_id, vpc_rule=vpc_rule):
         if peer_type in ("cidr", "cidr6"):
             try:
-                peer = canonical_cidr(peer)
+                peer = _cidr(peer)
             except ValueError:
                 raise SpecError(
                     f"{peer!r} is not a CIDR", where.label, field=f"{field}{name}"

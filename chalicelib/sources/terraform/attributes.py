@@ -73,6 +73,8 @@ def refuse_sensitive(instance: TfInstance, names: Iterable[str]) -> None:
     """Raise (naming the attribute, never its value) when the state marks any of the
     attributes a mapping reads sensitive: a value set from a sensitive variable must not
     reach a message or a finding."""
+    if not instance.sensitive:
+        return
     for name in sorted(set(names)):
         if is_sensitive(instance, (name,)):
             attribute(instance, name)
