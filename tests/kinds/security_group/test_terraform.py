@@ -497,3 +497,15 @@ def test_a_rule_set_from_a_sensitive_variable_is_refused_without_its_value() -> 
     (error,) = [item for item in out if isinstance(item, SpecError)]
     assert error.file == "s.tfstate: aws_vpc_security_group_ingress_rule.office"
     assert error.field == "cidr_ipv4" and "198.51.100" not in str(error)
+
+
+def test_a_group_the_state_declares_deleted_by_hand_is_missing_on_its_address(
+    described: tuple[Any, dict[str, str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2, ids, states = described
+    ec2.delete_security_group(GroupId=ids["sg-0b7d4e1f2a3c5d6e7"])
+    code, report = _check(states, capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["status"] == "missing" and finding["id"] == ids["sg-0b7d4e1f2a3c5d6e7"]
+    assert finding["spec"] == 'network/terraform.tfstate: aws_security_group.db["primary"]'
