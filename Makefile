@@ -50,6 +50,7 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_events.py --output docs/performance.md
 	$(BIN)/python benchmarks/bench_sweep.py --output docs/performance.md
+	$(BIN)/python benchmarks/bench_terraform.py --output docs/performance.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

@@ -20,10 +20,12 @@ inside a section are overwritten, edits outside are kept.
 - [Event path](#event-path-bench_eventspy): one CloudTrail event, `benchmarks/bench_events.py`
 - [Full sweep](#full-sweep-bench_sweeppy): `setpoint check` over a seeded estate,
   `benchmarks/bench_sweep.py`
+- [Terraform state loading](#terraform-state-loading-bench_terraformpy): `terraform:` sources,
+  `benchmarks/bench_terraform.py`
 """
 
 # The order sections take when a page is created or a section is missing.
-SECTION_ORDER = ("events", "sweep")
+SECTION_ORDER = ("events", "sweep", "terraform")
 
 
 def begin_marker(name: str) -> str:

@@ -15,6 +15,7 @@ from chalicelib.model import Kind
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
@@ -39,6 +40,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     return export_s3_buckets(clients, regions, out, kinds)
 
 
+def _terraform() -> TerraformMapping:
+    from chalicelib.kinds.s3_bucket.terraform import mapping
+
+    return mapping()
+
+
 FAMILY = Family(
     name="s3_bucket",
     specs=(
@@ -59,4 +66,5 @@ FAMILY = Family(
     reads=_reads,
     pipeline=_pipeline,
     exporter=_export,
+    terraform=_terraform,
 )

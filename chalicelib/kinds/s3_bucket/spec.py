@@ -188,14 +188,10 @@ def _overlap(a: str | None, b: str | None) -> bool:
 def s3_bucket_conflicts(specs: Sequence[BucketSpec]) -> list[SpecError]:
     """Two specs that could claim one bucket (same name, overlapping account and region)."""
     errors: list[SpecError] = []
-    seen: list[BucketSpec] = []
+    seen: dict[str, list[BucketSpec]] = {}  # by name: only same-named specs can collide
     for spec in specs:
-        for first in seen:
-            if (
-                first.name == spec.name
-                and _overlap(first.account, spec.account)
-                and _overlap(first.region, spec.region)
-            ):
+        for first in seen.get(spec.name, ()):
+            if _overlap(first.account, spec.account) and _overlap(first.region, spec.region):
                 errors.append(
                     SpecError(
                         f"bucket {spec.name!r} is also specified in {first.source}",
@@ -205,7 +201,7 @@ def s3_bucket_conflicts(specs: Sequence[BucketSpec]) -> list[SpecError]:
                     )
                 )
                 break
-        seen.append(spec)
+        seen.setdefault(spec.name, []).append(spec)
     return errors
 
 

@@ -16,6 +16,7 @@ from chalicelib.model import Finding, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.catalog import SpecCatalog
     from chalicelib.specs.sink import SpecSink
 
@@ -39,6 +40,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.security_group.exporter import export_security_groups
 
     return export_security_groups(clients, regions, out, kinds)
+
+
+def _terraform() -> TerraformMapping:
+    from chalicelib.kinds.security_group.terraform import mapping
+
+    return mapping()
 
 
 def _identity(spec: Any) -> SpecIdentity:
@@ -101,4 +108,5 @@ FAMILY = Family(
     pipeline=_pipeline,
     exporter=_export,
     regionless=_Regionless(),
+    terraform=_terraform,
 )
