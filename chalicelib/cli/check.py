@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 
 from chalicelib.aws import DEFAULT_ROLE_NAME, RoleSessions, partition_of_arn
 from chalicelib.cli.common import (
@@ -29,6 +30,7 @@ from chalicelib.errors import ConfigError, SetpointError, SpecSetError
 from chalicelib.kinds.registry import ALL_KINDS
 from chalicelib.model import Status
 from chalicelib.pipeline import Pipeline
+from chalicelib.report.html_report import render_html
 from chalicelib.report.json_report import render_json_error, render_json_report
 from chalicelib.report.junit_report import render_junit, render_junit_error
 from chalicelib.report.markdown_report import render_markdown
@@ -141,6 +143,9 @@ def _check(args: argparse.Namespace) -> int:
         text = render_sarif(findings, scope=scope)
     elif args.format == "markdown":
         text = render_markdown(findings, checked=len(findings), scope=scope)
+    elif args.format == "html":
+        generated = datetime.now(UTC).isoformat(timespec="seconds")
+        text = render_html(findings, len(findings), scope, generated_at=generated)
     else:
         text = render_text_report(findings, checked=len(findings), scope=scope)
     write_output(text, args.output)

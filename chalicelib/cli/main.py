@@ -99,10 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", type=parse_kinds, default=None, help="comma-separated kinds")
     p.add_argument(
         "--format",
-        choices=["text", "json", "junit", "sarif", "markdown"],
+        choices=["text", "json", "junit", "sarif", "markdown", "html"],
         default="text",
         help="report format (default: text); sarif for GitHub code scanning, markdown for a "
-        "pull-request comment",
+        "pull-request comment, html for a self-contained page (with --output)",
     )
     p.add_argument(
         "--allow-no-specs",

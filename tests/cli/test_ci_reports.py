@@ -150,3 +150,16 @@ def test_version_and_a_mistyped_command(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().out.startswith("setpoint ")
     assert main(["chek"]) == 2
     assert "did you mean 'check'?" in capsys.readouterr().err
+
+
+def test_html_report_is_written_with_its_findings(
+    specs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], ec2: Any
+) -> None:
+    ec2.create_security_group(GroupName="stray", Description="made by hand")
+    page = tmp_path / "report.html"
+    argv = ["check", "--specs", str(specs), "--kinds", "security_group", "--region", REGION]
+    assert main([*argv, "--format", "html", "--output", str(page)]) == 1
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "stray" in text and 'data-status="unmanaged"' in text
+    assert f"regions {REGION} (from --region)" in text

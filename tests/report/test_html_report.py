@@ -1,0 +1,106 @@
+"""`check --format html`: a page that stands alone, says what it covered, and obeys nothing
+it quotes from the cloud."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+
+from chalicelib.model import Change
+from chalicelib.report.html_report import render_html
+from chalicelib.report.scope import Scope
+from tests.report.samples import ALL, DRIFTED, IN_SYNC
+
+
+class _Tags(HTMLParser):
+    """Collects tags with their attributes, and script bodies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def _parse(text: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(text)
+    return parser
+
+
+def test_the_page_needs_nothing_from_the_network() -> None:
+    page = _parse(render_html(ALL, checked=12))
+    for tag, attrs in page.tags:
+        assert tag not in ("link", "img", "iframe", "object", "embed"), tag
+        assert "src" not in attrs and "href" not in attrs, (tag, attrs)
+    csp = [a["content"] for t, a in page.tags if a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in (csp[0] or "")
+    assert len([t for t, _ in page.tags if t == "script"]) == 1  # the inline filter only
+
+
+def test_counts_by_status_kind_and_place() -> None:
+    text = render_html(ALL, checked=12)
+    assert "<th>checked</th>" in text and "<td>12</td>" in text
+    assert "Off spec, by kind" in text and "security group" in text
+    assert "Off spec, by account and region" in text and "123456789012 / us-east-1" in text
+
+
+def test_each_finding_has_its_diff_actor_and_spec_and_is_filterable() -> None:
+    text = render_html([DRIFTED, *ALL], checked=12)
+    assert 'data-status="drifted"' in text and 'data-kind="security_group"' in text
+    assert "+ ingress tcp/22 from 0.0.0.0/0" in text and "open to the world" in text
+    assert "policies/security_groups/jenkins.yaml:3" in text
+    assert (
+        "AuthorizeSecurityGroupIngress by arn:aws:sts::123456789012:assumed-role/Admin/alice"
+        in text
+    )
+    assert 'type="checkbox" name="status" value="unmanaged"' in text
+
+
+def test_oldest_known_change_comes_first() -> None:
+    newer = replace(
+        DRIFTED, id="sg-0new", actor=replace(DRIFTED.actor, event_time="2025-01-01T00:00:00Z")
+    )
+    older = replace(
+        DRIFTED, id="sg-0old", actor=replace(DRIFTED.actor, event_time="2023-01-01T00:00:00Z")
+    )
+    text = render_html([newer, older], checked=2)
+    assert text.index("sg-0old") < text.index("sg-0new")
+
+
+def test_in_sync_only_says_no_drift_and_states_its_scope() -> None:
+    scope = Scope(("123456789012",), ("eu-west-1",), ("security_group",), ("policies",), 3, 3)
+    text = render_html([IN_SYNC], checked=3, scope=scope, generated_at="2026-12-03T07:00:00+00:00")
+    assert "No drift:</strong> every resource checked matches its spec." in text
+    assert "Scope: 1 account(s) 123456789012; regions eu-west-1" in text
+    assert "generated 2026-12-03T07:00:00+00:00" in text
+
+
+def test_cloud_text_cannot_open_tags_or_forge_lines() -> None:
+    evil = replace(
+        DRIFTED,
+        name='x"><script>alert(1)</script>\u202e',
+        region='us-east-1" onmouseover="alert(1)',
+        actor=None,
+        changes=(Change("modify", "description", "web", "ok\n+ ingress approved <b>", "", False),),
+    )
+    text = render_html([evil], checked=1)
+    page = _parse(text)
+    assert len(page.scripts) == 1 and "alert" not in page.scripts[0]
+    assert all("onmouseover" not in attrs for _, attrs in page.tags)
+    assert "&lt;script&gt;" in text and "&lt;b&gt;" in text
+    assert "\u202e" not in text and "\\u202e" in text
+    diff = re.search(r'<pre class="diff">(.*?)</pre>', text, re.S)
+    assert diff is not None and "\n" not in diff.group(1)  # one change, one line
