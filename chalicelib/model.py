@@ -129,6 +129,15 @@ def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[C
 
 
 @dataclass(frozen=True)
+class Excepted:
+    """A change a spec's exception accepts until a date: shown, not counted as drift."""
+
+    change: Change
+    until: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who made the change, as CloudTrail recorded it."""
 
@@ -163,6 +172,8 @@ class Finding:
     # the resource's tags as read live, sorted (key, value) pairs: what routes an alert to
     # its team. Pairs, not a dict, so a Finding stays hashable and plain JSON.
     tags: tuple[tuple[str, str], ...] = ()
+    # changes an unexpired exception in the spec accepts (`noise.apply`)
+    excepted: tuple[Excepted, ...] = ()
 
     @property
     def tag_map(self) -> dict[str, str]:

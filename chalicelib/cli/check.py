@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from chalicelib.aws import DEFAULT_ROLE_NAME, RoleSessions, partition_of_arn
 from chalicelib.cli.common import (
@@ -29,6 +29,7 @@ from chalicelib.cli.regions import check_regions, regions_of_specs
 from chalicelib.errors import ConfigError, SetpointError, SpecSetError
 from chalicelib.kinds.registry import ALL_KINDS
 from chalicelib.model import Status
+from chalicelib.noise.apply import quiet
 from chalicelib.pipeline import Pipeline
 from chalicelib.report.html_report import render_html
 from chalicelib.report.json_report import render_json_error, render_json_report
@@ -108,10 +109,11 @@ def _check(args: argparse.Namespace) -> int:
     workers = getattr(args, "workers", None) or DEFAULT_WORKERS
     with progress_bar(len(shards), getattr(args, "progress", None)) as advance:
         swept = run_in_process(shards, catalog, runner, workers=workers, on_result=advance)
-    findings = swept.findings
+    quieted = quiet(swept.findings, catalog.ignore_rules, catalog.noise, date.today())
+    findings = quieted.findings
     statuses = [f.status for f in findings]
     read = sum(s not in (Status.MISSING, Status.UNKNOWN) for s in statuses)
-    if not read and Status.UNKNOWN not in statuses:
+    if not read and Status.UNKNOWN not in statuses and not quieted.ignored:
         kinds = ",".join(args.kinds) if args.kinds else "all kinds"
         raise ConfigError(
             f"read 0 resources ({kinds}; regions {','.join(planned)};"
@@ -133,7 +135,10 @@ def _check(args: argparse.Namespace) -> int:
         specs=spec_count,
         resources_read=read,
         regions_from=regions_source,
-        skipped=tuple(dict.fromkeys(skipped)),
+        skipped=tuple(dict.fromkeys([*skipped, *quieted.stale])),
+        ignored=quieted.ignored,
+        ignored_changes=quieted.ignored_changes,
+        excepted=quieted.excepted,
     )
     if args.format == "json":
         text = render_json_report(findings, checked=len(findings), scope=scope)

@@ -67,6 +67,11 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     out["vpc_id"] = finding.vpc_id
     out["reason"] = finding.reason
     out["tags"] = finding.tag_map  # the live tags, for routing in the tools that read this
+    if finding.excepted:
+        out["excepted"] = [
+            {"change": change_to_dict(e.change), "until": e.until, "reason": e.reason}
+            for e in finding.excepted
+        ]
     return out
 
 
@@ -85,6 +90,8 @@ def report_to_dict(
         "findings": [finding_to_dict(f) for f in problems],
     }
     if scope is not None:
+        report["summary"]["ignored"] = scope.ignored
+        report["summary"]["excepted"] = scope.excepted
         report["scope"] = scope.to_dict()
     gone = sorted((f for f in findings if is_gone(f)), key=sort_key)
     if gone:

@@ -19,6 +19,11 @@ class Scope:
     # why the regions are these: "--region", "SETPOINT_REGIONS", "the specs' regions", ...
     regions_from: str = ""
     skipped: tuple[str, ...] = field(default_factory=tuple)  # "eu-west-3: opt-in region ..."
+    # silenced on purpose (`noise`): resources skipped by `.setpointignore`, changes dropped
+    # by path rules or a spec's `ignore:`, changes an unexpired exception accepts
+    ignored: int = 0
+    ignored_changes: int = 0
+    excepted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -29,6 +34,9 @@ class Scope:
             "specs": self.specs,
             "resources_read": self.resources_read,
             "skipped": list(self.skipped),
+            "ignored": self.ignored,
+            "ignored_changes": self.ignored_changes,
+            "excepted": self.excepted,
         }
         if self.regions_from:
             data["regions_from"] = self.regions_from
@@ -57,6 +65,17 @@ class Scope:
             f"{self.specs} spec(s) from {', '.join(self.sources)}; "
             f"{self.resources_read} resource(s) read"
         )
+        quiet = [
+            f"{n} {what}"
+            for n, what in (
+                (self.ignored, "ignored by rule"),
+                (self.ignored_changes, "change(s) ignored"),
+                (self.excepted, "change(s) excepted"),
+            )
+            if n
+        ]
+        if quiet:
+            text += f"; {', '.join(quiet)}"
         if self.skipped:
             text += f"; skipped: {'; '.join(self.skipped)}"
         return text

@@ -29,7 +29,10 @@ def merge_catalogs(catalogs: Sequence[SpecCatalog]) -> SpecCatalog:
     if errors:
         raise SpecSetError(errors)
     return SpecCatalog(
-        files=tuple(files), by_kind={kind: tuple(specs) for kind, specs in by_kind.items()}
+        files=tuple(files),
+        by_kind={kind: tuple(specs) for kind, specs in by_kind.items()},
+        noise={k: v for c in catalogs for k, v in c.noise.items()},
+        ignore_rules=tuple(rule for c in catalogs for rule in c.ignore_rules),
     )
 
 

@@ -20,6 +20,10 @@ class SpecCatalog:
     files: tuple[str, ...] = ()
     # kind -> its specs in file order, for every kind a file declared
     by_kind: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # what the specs silence: str(spec.source) -> its `ignore:`/`exceptions:`, and the
+    # `.setpointignore` rules of the spec directory (`noise`)
+    noise: Mapping[str, Any] = field(default_factory=dict)
+    ignore_rules: tuple[Any, ...] = ()
     # per-catalog lookup tables a family builds once (see `memo`)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -12,6 +12,8 @@ from pathlib import Path, PurePath
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
+from chalicelib.noise.model import IgnoreRule
+from chalicelib.noise.parse import IGNORE_FILE, parse_ignore_file
 from chalicelib.specs.builder import AnySpec
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.parse import ParsedFile, parse_file
@@ -19,14 +21,19 @@ from chalicelib.specs.parse import ParsedFile, parse_file
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def build_catalog(files: Iterable[ParsedFile]) -> SpecCatalog:
+def build_catalog(
+    files: Iterable[ParsedFile], ignore_rules: Iterable[IgnoreRule] = ()
+) -> SpecCatalog:
     """Combine parsed files into a catalog, or raise SpecSetError with every error found."""
     files = list(files)
     errors: list[SpecError] = [error for parsed in files for error in parsed.errors]
     by_kind: dict[str, list[AnySpec]] = {kind: [] for kind in SPEC_KINDS}
+    noise = {}
     for parsed in files:
         for item in parsed.specs:
             by_kind[item.kind].append(item.spec)
+            if item.noise is not None:
+                noise[str(item.spec.source)] = item.noise
     for kind, spec_kind in SPEC_KINDS.items():
         errors.extend(spec_kind.conflicts(by_kind[kind]))
     if errors:
@@ -34,6 +41,8 @@ def build_catalog(files: Iterable[ParsedFile]) -> SpecCatalog:
     return SpecCatalog(
         files=tuple(parsed.name for parsed in files),
         by_kind={kind: tuple(specs) for kind, specs in by_kind.items()},
+        noise=noise,
+        ignore_rules=tuple(ignore_rules),
     )
 
 
@@ -74,4 +83,13 @@ def load_directory(root: str | os.PathLike[str]) -> SpecCatalog:
             parsed.append(ParsedFile(name, (), (SpecError(f"cannot read file: {exc}", name),)))
             continue
         parsed.append(parse_file(name, text))
-    return build_catalog(parsed)
+    return build_catalog(parsed, ignore_file(root))
+
+
+def ignore_file(root: str | os.PathLike[str]) -> list[IgnoreRule]:
+    """The `.setpointignore` at the root of a spec directory, if there is one."""
+    path = Path(root) / IGNORE_FILE
+    if not Path(root).is_dir() or not path.is_file():
+        return []
+    shown = (PurePath(os.fspath(root)) / IGNORE_FILE).as_posix()
+    return parse_ignore_file(shown, path.read_text(encoding="utf-8"), SPEC_KINDS)

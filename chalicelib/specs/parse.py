@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.registry import SPEC_KINDS
+from chalicelib.noise.model import SpecNoise
+from chalicelib.noise.parse import split_noise
 from chalicelib.specs.builder import AnySpec, Skip
 from chalicelib.specs.validate import schema_problems
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument, load_yaml
@@ -24,6 +26,8 @@ from chalicelib.specs.yamldoc import FieldPath, SpecDocument, load_yaml
 class ParsedSpec:
     kind: str
     spec: AnySpec
+    # the spec's `ignore:` / `exceptions:` (fields every kind accepts, see `noise`)
+    noise: SpecNoise | None = None
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,17 @@ def parse_document(doc: SpecDocument) -> tuple[ParsedSpec | None, list[SpecError
         hint = f"did you mean {close[0]!r}?" if close else f"known kinds: {known}"
         return None, [doc.error(("kind",), f"unknown kind {kind!r} ({hint})")]
     handler = SPEC_KINDS[kind]
+    doc, noise, noise_errors = split_noise(doc)
     problems = schema_problems(doc, handler.schema.name)
     plain = [p for p in problems if not p.combinator]
     spec, issues = handler.build(doc, Skip(p.path for p in plain))
     explained = [p.path for p in plain] + [path for path, _ in issues]
     errors = [p.error for p in plain] + [error for _, error in issues]
     errors += [p.error for p in problems if p.combinator and not _covered(p.path, explained)]
+    errors += noise_errors
     if errors or spec is None:
         return None, _tidy(errors)
-    return ParsedSpec(kind, spec), []
+    return ParsedSpec(kind, spec, noise), []
 
 
 def _tidy(errors: Iterable[SpecError]) -> list[SpecError]:

@@ -193,7 +193,13 @@ def load_yaml(file: str, text: str) -> tuple[list[SpecDocument], list[SpecError]
             if walker.fatal:
                 index += 1
                 continue
-            data = loader.construct_document(node)
+            try:
+                data = loader.construct_document(node)
+            except (ValueError, OverflowError) as exc:  # 2026-13-01 is a timestamp to YAML
+                line = node.start_mark.line + 1
+                errors.append(SpecError(f"a value YAML cannot read: {exc}", file, line))
+                index += 1
+                continue
             if data is not None:
                 documents.append(
                     SpecDocument(

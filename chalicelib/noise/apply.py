@@ -1,0 +1,152 @@
+"""Ignore rules and exceptions applied to findings: pure, with everything counted.
+
+Order: `.setpointignore` resource rules (last matching line wins, `!` re-includes), then
+change-path rules and a spec's own `ignore:` globs, then unexpired exceptions. A drifted
+finding left with no change is in sync; what was silenced stays visible in the counts,
+in `excepted`, and in what matched nothing (stale rules, stale exceptions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import Any
+
+from chalicelib.model import Change, Excepted, Finding, Status
+from chalicelib.noise.model import IgnoreRule, SpecException, SpecNoise
+
+
+@dataclass(frozen=True)
+class Quieted:
+    findings: list[Finding]
+    ignored: int  # resources skipped by a rule
+    ignored_changes: int  # changes dropped by a path rule or a spec's `ignore:`
+    excepted: int  # changes an unexpired exception accepts
+    stale: tuple[str, ...]  # "policies/web.yaml:12: exception matched nothing", ...
+
+
+def _resource_ignored(finding: Finding, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:
+    verdict: IgnoreRule | None = None
+    for rule in rules:
+        if rule.path_glob is not None:
+            continue
+        if rule.kind is None:
+            tags = finding.tag_map
+            hit = rule.tag_key in tags and fnmatchcase(
+                tags[rule.tag_key or ""], rule.tag_glob or ""
+            )
+        else:
+            hit = rule.kind == str(finding.kind) and any(
+                value is not None and fnmatchcase(value, rule.id_glob or "")
+                for value in (finding.id, finding.name)
+            )
+        if hit:
+            verdict = None if rule.negate else rule
+    return verdict
+
+
+def _path_globs(
+    finding: Finding, rules: Sequence[IgnoreRule], noise: SpecNoise | None
+) -> list[str]:
+    globs = list(noise.ignore) if noise else []
+    for rule in rules:
+        if rule.path_glob is None or rule.negate or rule.kind != str(finding.kind):
+            continue
+        if any(
+            v is not None and fnmatchcase(v, rule.id_glob or "") for v in (finding.id, finding.name)
+        ):
+            globs.append(rule.path_glob)
+    return globs
+
+
+def _subset(wanted: Any, actual: Any) -> bool:
+    if isinstance(wanted, Mapping):
+        return isinstance(actual, Mapping) and all(
+            key in actual and _subset(value, actual[key]) for key, value in wanted.items()
+        )
+    return bool(wanted == actual or (wanted is not None and str(wanted) == str(actual)))
+
+
+def matches(exception: SpecException, change: Change) -> bool:
+    """Every key the exception gives equals the change's (nested keys as a subset)."""
+    as_dict = {
+        "op": change.op,
+        "path": change.path,
+        "actual": change.actual,
+        "expected": change.expected,
+    }
+    return all(_subset(value, as_dict.get(key)) for key, value in exception.change.items())
+
+
+def quiet(
+    findings: Iterable[Finding],
+    rules: Sequence[IgnoreRule],
+    noise: Mapping[str, SpecNoise],
+    today: date,
+) -> Quieted:
+    kept: list[Finding] = []
+    ignored = dropped = excepted_count = 0
+    used_rules: set[IgnoreRule] = set()
+    used_exceptions: set[int] = set()  # ids: an exception holds a dict
+    for finding in findings:
+        rule = _resource_ignored(finding, rules)
+        if rule is not None:
+            ignored += 1
+            used_rules.add(rule)
+            continue
+        spec_noise = noise.get(finding.spec or "")
+        globs = _path_globs(finding, rules, spec_noise)
+        changes = [c for c in finding.changes if not any(fnmatchcase(c.path, g) for g in globs)]
+        dropped += len(finding.changes) - len(changes)
+        excepted: list[Excepted] = []
+        expired: list[str] = []
+        remaining: list[Change] = []
+        for change in changes:
+            accepted = next(
+                (e for e in (spec_noise.exceptions if spec_noise else ()) if matches(e, change)),
+                None,
+            )
+            if accepted is None:
+                remaining.append(change)
+            elif date.fromisoformat(accepted.until) < today:
+                used_exceptions.add(id(accepted))
+                remaining.append(change)
+                expired.append(
+                    f"exception {accepted.source} expired {accepted.until} ({accepted.reason})"
+                )
+            else:
+                used_exceptions.add(id(accepted))
+                excepted.append(Excepted(change, accepted.until, accepted.reason))
+        excepted_count += len(excepted)
+        if len(remaining) == len(finding.changes) and not expired:
+            kept.append(finding)
+            continue
+        status = finding.status
+        if status is Status.DRIFTED and not remaining:
+            status = Status.IN_SYNC
+        reason = finding.reason
+        if expired:
+            reason = "; ".join([*([reason] if reason else []), *expired])
+        kept.append(
+            replace(
+                finding,
+                changes=tuple(remaining),
+                excepted=tuple(excepted),
+                status=status,
+                reason=reason,
+            )
+        )
+    stale = [
+        f"{r.source}: ignore rule matched nothing"
+        for r in rules
+        if r.path_glob is None and not r.negate and r not in used_rules
+    ]
+    for spec_noise in noise.values():
+        stale += [
+            f"{e.source}: exception matched no change (stale; remove it)"
+            for e in spec_noise.exceptions
+            if id(e) not in used_exceptions
+        ]
+    return Quieted(kept, ignored, dropped, excepted_count, tuple(stale))

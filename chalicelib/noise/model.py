@@ -1,0 +1,42 @@
+"""Ignore rules and exceptions as frozen data (parsed in `noise.parse`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.model import SourceLocation
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One `.setpointignore` line: `KIND:ID_GLOB[:PATH_GLOB]`, `tag:KEY=VALUE_GLOB`, `!...`."""
+
+    source: SourceLocation
+    negate: bool
+    kind: str | None  # None for a tag rule
+    id_glob: str | None
+    path_glob: str | None  # drop matching changes only, not the resource
+    tag_key: str | None = None
+    tag_glob: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecException:
+    """A change a reviewer accepted until a date, pasted from a report's change object."""
+
+    source: SourceLocation
+    change: Mapping[str, Any]  # op, path, and a subset of actual/expected keys
+    until: str  # YYYY-MM-DD, the last day it applies
+    reason: str
+    ticket: str | None = None
+    approved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecNoise:
+    """What one spec silences: change paths (`ignore:`) and dated `exceptions:`."""
+
+    ignore: tuple[str, ...] = ()
+    exceptions: tuple[SpecException, ...] = field(default_factory=tuple)
