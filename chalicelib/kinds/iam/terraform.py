@@ -92,6 +92,7 @@ class Principal:
     groups: dict[str, TfInstance] = field(default_factory=dict)
     only_policies: list[tuple[frozenset[str], TfInstance]] = field(default_factory=list)
     only_attached: list[tuple[frozenset[str], TfInstance]] = field(default_factory=list)
+    broken: bool = False  # a part could not be read: declaring the rest would call it drift
 
     @property
     def name(self) -> str:
@@ -226,8 +227,10 @@ class _Declaring:
                 continue  # `inline_policy {}`: "no inline policies but these", none here
             key = f"inline_policy[{index}].policy"
             document = self._parsed(instance, key, block.get("policy"))
-            if document is not None:
-                principal.blocks[str(block["name"])] = (document, instance)
+            if document is None:
+                principal.broken = True
+                continue
+            principal.blocks[str(block["name"])] = (document, instance)
         for arn in _strings(attributes.get("managed_policy_arns")):
             principal.managed[arn] = instance
         self.principals[shape.noun].setdefault(principal.name, []).append(principal)
@@ -239,6 +242,7 @@ class _Declaring:
         name = _text(instance.attributes, "name")
         document = self._parsed(instance, "policy", instance.attributes.get("policy"))
         if document is None:
+            principal.broken = True
             return
         if name in principal.separate and principal.separate[name][0] != document:
             other = principal.separate[name][1]
@@ -386,11 +390,15 @@ class _Declaring:
 
     def _document(self, principal: Principal) -> Declared | None:
         shape, instance = principal.shape, principal.instance
+        if principal.broken:
+            return None
         attributes = instance.attributes
         data: dict[str, Any] = {"kind": shape.kind, "name": principal.name}
         self._scope(data, instance)
         if shape is ROLE:
-            trust = self._parsed(instance, "assume_role_policy", attributes.get("assume_role_policy"))
+            trust = self._parsed(
+                instance, "assume_role_policy", attributes.get("assume_role_policy")
+            )
             if trust is None:
                 return None
             data["trust_policy"] = trust
