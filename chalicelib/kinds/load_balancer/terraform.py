@@ -66,7 +66,7 @@ def arn_parts(arn: str) -> tuple[str, str, str] | None:
 
 
 def _type_of(arn: str) -> str | None:
-    """"app" / "net" in the ARN: what a listener alone says of its load balancer."""
+    """ "app" / "net" in the ARN: what a listener alone says of its load balancer."""
     path = arn.split(":", 5)[-1].split("/")
     return {"app": APPLICATION, "net": NETWORK}.get(path[1]) if len(path) > 1 else "gateway"
 
@@ -148,7 +148,9 @@ class LoadBalancerTerraform:
         parts = arn_parts(arn)
         region = _text(attributes, "region") or (parts[0] if parts else "")
         if not region:
-            return [SpecError("no region (and no ARN to take it from)", instance.label, field="arn")]
+            return [
+                SpecError("no region (and no ARN to take it from)", instance.label, field="arn")
+            ]
         data: dict[str, Any] = {
             "kind": LOAD_BALANCER.value,
             "name": _text(attributes, "name"),
@@ -167,7 +169,9 @@ class LoadBalancerTerraform:
         if not isinstance(tags, Mapping):
             tags = attributes.get("tags")
         if isinstance(tags, Mapping):
-            data["tags"] = {str(k): str(v) for k, v in tags.items() if not str(k).startswith("aws:")}
+            data["tags"] = {
+                str(k): str(v) for k, v in tags.items() if not str(k).startswith("aws:")
+            }
         built, errors = self._listeners(listeners, extra)
         if errors:
             return list(errors)
