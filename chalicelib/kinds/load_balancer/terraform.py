@@ -1,8 +1,8 @@
 """Terraform's ELBv2 resources -> `load_balancer` spec documents.
 
-A load balancer is declared by `aws_lb` (or its alias `aws_alb`), each `aws_lb_listener`
-whose `load_balancer_arn` is its ARN, and each `aws_lb_listener_certificate` of those
-listeners, from any state. The spec says exactly that: the listeners found are every
+A load balancer is declared by `aws_lb`, each `aws_lb_listener` whose `load_balancer_arn`
+is its ARN, and each `aws_lb_listener_certificate` of those listeners (or their `aws_alb*`
+aliases), from any state. The spec says exactly that: the listeners found are every
 listener (one added by hand is drift), a listener's certificates are its default one and
 its extra ones. Target groups are named by name (the name is in the ARN), security groups
 by id, as the state has them. Gateway load balancers are not a Setpoint kind: left out.
@@ -34,7 +34,7 @@ from chalicelib.sources.terraform.model import TfInstance
 
 BALANCERS = frozenset({"aws_lb", "aws_alb"})
 LISTENERS = frozenset({"aws_lb_listener", "aws_alb_listener"})
-CERTIFICATES = frozenset({"aws_lb_listener_certificate"})
+CERTIFICATES = frozenset({"aws_lb_listener_certificate", "aws_alb_listener_certificate"})
 TYPES = BALANCERS | LISTENERS | CERTIFICATES
 COVERED = frozenset({APPLICATION, NETWORK})
 REDIRECT_FIELDS = ("protocol", "port", "host", "path", "query", "status_code")

@@ -75,6 +75,7 @@ def test_the_mapping_reads_load_balancers_listeners_and_their_certificates() -> 
         "aws_lb_listener",
         "aws_alb_listener",
         "aws_lb_listener_certificate",
+        "aws_alb_listener_certificate",
     }
 
 
