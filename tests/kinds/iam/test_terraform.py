@@ -252,6 +252,83 @@ def test_a_role_name_in_two_accounts_parts_go_to_their_own_state() -> None:
     build_catalog([declared_file("terraform:all", out)])  # accounts differ: no conflict
 
 
+def test_a_part_in_a_third_state_for_a_name_two_accounts_use_is_an_error() -> None:
+    other = state_text("iam.tfstate").replace(ACCOUNT, "210987654321")
+    state = json.loads(state_text("iam.tfstate"))
+    state["resources"] = [
+        r for r in state["resources"] if r["type"] == "aws_iam_user_policy_attachment"
+    ]
+    found = instances("iam.tfstate") + parse_state("staging/iam.tfstate", other)
+    found += parse_state("shared/attachments.tfstate", json.dumps(state))
+    errors = [str(e) for e in declare(found) if isinstance(e, SpecError)]
+    assert errors == [
+        "shared/attachments.tfstate: aws_iam_user_policy_attachment.deployer: user: user"
+        " deployer is declared by prod/iam.tfstate: aws_iam_user.deployer, staging/iam.tfstate:"
+        " aws_iam_user.deployer; cannot tell which this belongs to (keep each account's"
+        " resources in its own state)"
+    ]
+
+
+def test_one_inline_policy_with_two_documents_is_an_error_naming_both() -> None:
+    state = json.loads(state_text("iam.tfstate"))
+    (resource,) = [r for r in state["resources"] if r["type"] == "aws_iam_role_policy"]
+    twin = copy.deepcopy(resource)
+    twin["name"] = "twin"
+    twin["instances"][0]["attributes"]["policy"] = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
+    state["resources"].append(twin)
+    (error,) = errors_of(state)
+    assert error.startswith(
+        'prod/edited.tfstate: module.app.aws_iam_role_policy.twin["write-logs"]'
+    )
+    assert (
+        'also declared by prod/edited.tfstate: module.app.aws_iam_role_policy.this["write-logs"]'
+        in error
+    )
+    assert "another document" in error
+
+
+def test_an_empty_inline_policy_block_declares_no_policy() -> None:
+    # `inline_policy {}` in HCL: "remove every inline policy"; the state keeps one empty block
+    state = edit("iam.tfstate", "aws_iam_role", inline_policy=[{"name": "", "policy": ""}])
+    found = instances("edited.tfstate", json.dumps(state))
+    role = next(d for d in declare(found) if d.data["name"] == "app-server")
+    assert set(role.data["inline_policies"]) == {"write-logs"}
+
+
+def test_the_account_wide_policy_attachment_attaches_to_roles_users_and_groups() -> None:
+    state = json.loads(state_text("iam.tfstate"))
+    state["resources"].append(
+        {
+            "mode": "managed",
+            "type": "aws_iam_policy_attachment",
+            "name": "read_only",
+            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+            "instances": [
+                {
+                    "schema_version": 0,
+                    "attributes": {
+                        "groups": ["devs"],
+                        "id": "read-only",
+                        "name": "read-only",
+                        "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                        "roles": ["app-server"],
+                        "users": ["deployer"],
+                    },
+                }
+            ],
+        }
+    )
+    found = instances("edited.tfstate", json.dumps(state))
+    by_name = {d.data["name"]: d.data for d in declare(found)}
+    for name in ("app-server", "deployer", "devs"):
+        assert "arn:aws:iam::aws:policy/ReadOnlyAccess" in by_name[name]["managed_policies"]
+
+
 def test_one_role_in_two_states_is_a_conflict_naming_both() -> None:
     found = instances("iam.tfstate") + parse_state("copy/iam.tfstate", state_text("iam.tfstate"))
     with pytest.raises(SpecSetError) as raised:
