@@ -105,11 +105,10 @@ def _text(attributes: Mapping[str, Any], key: str) -> str:
 
 
 def _strings(value: Any) -> list[str]:
-    return [item for item in value if isinstance(item, str) and item] if _listish(value) else []
-
-
-def _listish(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset))
+    """A set or list attribute's strings (None, as states write an unset one, is empty)."""
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        return []
+    return [item for item in value if isinstance(item, str) and item]
 
 
 def account_of(arn: str) -> str | None:
@@ -222,7 +221,8 @@ class _Declaring:
     def _principal(self, shape: Shape, instance: TfInstance) -> None:
         principal = Principal(shape, instance)
         attributes = instance.attributes
-        for index, block in enumerate(attributes.get("inline_policy") or []):
+        blocks = attributes.get("inline_policy")
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
             if not isinstance(block, Mapping) or not block.get("name"):
                 continue  # `inline_policy {}`: "no inline policies but these", none here
             key = f"inline_policy[{index}].policy"
