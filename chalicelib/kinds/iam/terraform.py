@@ -77,6 +77,44 @@ TYPES = frozenset(
 )
 
 
+def reads(type_: str) -> tuple[str, ...]:
+    """The attributes the mapping reads of a type: one the state marks sensitive (set from
+    a sensitive variable) is refused, so its value never reaches a message or a finding."""
+    scope = ("name", "path", "arn")
+    for shape in SHAPES:
+        if type_ == shape.resource:
+            own = ("assume_role_policy",) if shape is ROLE else ()
+            boundary = () if shape is GROUP else ("permissions_boundary", "tags", "tags_all")
+            return (*scope, *own, *boundary, "inline_policy", "managed_policy_arns")
+        if type_ == shape.inline:
+            return ("name", "policy", shape.ref)
+        if type_ == shape.attachment:
+            return (shape.ref, "policy_arn")
+        if type_ == shape.policies_exclusive:
+            return (f"{shape.ref}_name", "policy_names")
+        if type_ == shape.attachments_exclusive:
+            return (f"{shape.ref}_name", "policy_arns")
+    return {
+        POLICY: (*scope, "description", "policy"),
+        POLICY_ATTACHMENT: ("policy_arn", "roles", "users", "groups"),
+        USER_GROUPS: ("user", "groups"),
+        GROUP_USERS: ("group", "users"),
+    }.get(type_, ())
+
+
+def refused(instance: TfInstance) -> SpecError | None:
+    """An error naming the first attribute read that the state marks sensitive (or a part
+    of it), never its value; None when there is none."""
+    for name in reads(instance.type):
+        if any(marked[0] == name for marked in instance.sensitive if marked):
+            return SpecError(
+                f"{name} is marked sensitive in the state; Setpoint does not read sensitive values",
+                instance.label,
+                field=name,
+            )
+    return None
+
+
 @dataclass
 class Principal:
     """One role, user or group as the states declare it, gathered from all its parts."""
@@ -145,7 +183,7 @@ def _tags(instance: TfInstance) -> dict[str, str] | None:
     """What AWS holds: `tags_all` (provider default_tags included), else `tags`."""
     for key in ("tags_all", "tags"):
         value = instance.attributes.get(key)
-        if isinstance(value, Mapping) and (key,) not in instance.sensitive:
+        if isinstance(value, Mapping):
             return {str(k): str(v) for k, v in value.items() if not str(k).startswith("aws:")}
     return None
 
@@ -163,8 +201,16 @@ class _Declaring:
     """One pass over every IAM instance of every state."""
 
     def __init__(self, instances: Sequence[TfInstance]) -> None:
-        self.instances = [i for i in instances if i.type in TYPES]
         self.errors: list[SpecError] = []
+        self.instances: list[TfInstance] = []
+        for instance in instances:
+            if instance.type not in TYPES:
+                continue
+            error = refused(instance)
+            if error is None:
+                self.instances.append(instance)
+            else:
+                self.errors.append(error)
         self.principals: dict[str, dict[str, list[Principal]]] = {s.noun: {} for s in SHAPES}
 
     def run(self) -> list[Declared | SpecError]:

@@ -40,6 +40,64 @@ COVERED = frozenset({APPLICATION, NETWORK})
 REDIRECT_FIELDS = ("protocol", "port", "host", "path", "query", "status_code")
 
 
+BALANCER_READS = (
+    "name",
+    "arn",
+    "region",
+    "load_balancer_type",
+    "internal",
+    "security_groups",
+    "enable_deletion_protection",
+    "drop_invalid_header_fields",
+    "access_logs",
+    "tags",
+    "tags_all",
+)
+LISTENER_READS = (
+    "arn",
+    "load_balancer_arn",
+    "region",
+    "port",
+    "protocol",
+    "ssl_policy",
+    "certificate_arn",
+)
+# what the mapping reads of each default action: never an authenticate_* block, whose
+# client secret the provider marks sensitive
+ACTION_READS = ("type", "order", "target_group_arn", "forward", "redirect", "fixed_response")
+CERTIFICATE_READS = ("listener_arn", "certificate_arn")
+
+
+def _reads(instance: TfInstance) -> list[tuple[str | int, ...]]:
+    if instance.type in BALANCERS:
+        return [(name,) for name in BALANCER_READS]
+    if instance.type in CERTIFICATES:
+        return [(name,) for name in CERTIFICATE_READS]
+    paths: list[tuple[str | int, ...]] = [(name,) for name in LISTENER_READS]
+    actions = instance.attributes.get("default_action")
+    for index in range(len(actions) if isinstance(actions, list) else 0):
+        paths.extend(("default_action", index, key) for key in ACTION_READS)
+    return paths
+
+
+def refused(instance: TfInstance) -> SpecError | None:
+    """An error naming the first value read that the state marks sensitive (set from a
+    sensitive variable), never the value; None when there is none."""
+    for path in _reads(instance):
+        for marked in instance.sensitive:
+            if marked[: len(path)] == path or path[: len(marked)] == marked:
+                shown = str(path[0]) + "".join(
+                    f"[{part}]" if isinstance(part, int) else f".{part}" for part in path[1:]
+                )
+                return SpecError(
+                    f"{shown} is marked sensitive in the state; Setpoint does not read"
+                    " sensitive values",
+                    instance.label,
+                    field=str(path[0]),
+                )
+    return None
+
+
 def _text(attributes: Mapping[str, Any], key: str) -> str:
     value = attributes.get(key)
     return value if isinstance(value, str) else ""
@@ -115,6 +173,17 @@ class LoadBalancerTerraform:
     types = TYPES
 
     def declare(self, instances: Sequence[TfInstance]) -> Iterable[Declared | SpecError]:
+        out: list[Declared | SpecError] = []
+        readable = []
+        for instance in instances:
+            if instance.type not in TYPES:
+                continue
+            error = refused(instance)
+            if error is None:
+                readable.append(instance)
+            else:
+                out.append(error)
+        instances = readable
         balancers = [i for i in instances if i.type in BALANCERS]
         listeners: dict[str, list[TfInstance]] = {}
         extra: dict[str, list[str]] = {}
@@ -126,7 +195,6 @@ class LoadBalancerTerraform:
                 certificate = _text(attributes, "certificate_arn")
                 if certificate:
                     extra.setdefault(_text(attributes, "listener_arn"), []).append(certificate)
-        out: list[Declared | SpecError] = []
         declared: set[str] = set()
         for balancer in balancers:
             arn = _text(balancer.attributes, "arn")

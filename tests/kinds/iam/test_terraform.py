@@ -204,6 +204,38 @@ def test_a_policy_that_is_json_but_not_a_policy_is_a_schema_error_naming_the_ins
     assert "Statement" in str(error)
 
 
+def test_a_document_the_state_marks_sensitive_is_refused_without_printing_it() -> None:
+    # a trust policy built from a sensitive variable (an sts:ExternalId)
+    secret = "ext-id-7f3a9c"
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": secret}},
+                }
+            ],
+        }
+    )
+    state = edit("iam.tfstate", "aws_iam_role", assume_role_policy=trust)
+    role = next(r for r in state["resources"] if r["type"] == "aws_iam_role")
+    role["instances"][0]["sensitive_attributes"] = [
+        [{"type": "get_attr", "value": "assume_role_policy"}]
+    ]
+    found = instances("edited.tfstate", json.dumps(state))
+    out = declare(found)
+    (error,) = [str(e) for e in out if isinstance(e, SpecError)]
+    assert error == (
+        "prod/edited.tfstate: module.app.aws_iam_role.this: assume_role_policy:"
+        " assume_role_policy is marked sensitive in the state; Setpoint does not read"
+        " sensitive values"
+    )
+    assert all(secret not in json.dumps(getattr(d, "data", {})) for d in out)
+
+
 def test_a_role_policy_outside_the_exclusive_list_is_an_error_naming_both() -> None:
     state = edit("iam-exclusive.tfstate", "aws_iam_role_policies_exclusive", policy_names=[])
     (error,) = errors_of(state)

@@ -165,6 +165,37 @@ def test_a_listener_without_a_terminal_action_is_an_error_that_prints_no_secret(
     assert all(isinstance(item, SpecError) or item.data["name"] != "web-public" for item in out)
 
 
+def test_a_value_the_state_marks_sensitive_is_refused_but_the_oidc_secret_is_not_read() -> None:
+    state = json.loads(FIXTURE.read_text())
+    https = next(r for r in state["resources"] if r["name"] == "https")
+    https["instances"][0]["sensitive_attributes"] = [[{"type": "get_attr", "value": "ssl_policy"}]]
+    out = declare(json.dumps(state))
+    (error,) = [str(e) for e in out if isinstance(e, SpecError)]
+    assert error == (
+        f"{ORIGIN}: module.edge.aws_lb_listener.https: ssl_policy: ssl_policy is marked"
+        " sensitive in the state; Setpoint does not read sensitive values"
+    )
+    assert TLS13 not in error
+    # the admin listener's sensitive client secret sits in a block the mapping never reads
+    assert "s3cr3t" not in json.dumps([getattr(d, "data", {}) for d in out])
+    assert not [e for e in declare(FIXTURE.read_text()) if isinstance(e, SpecError)]
+    # the action the listener ends in is read, so a sensitive part of it is refused
+    admin = next(r for r in state["resources"] if r["name"] == "admin")
+    admin["instances"][0]["sensitive_attributes"].append(
+        [
+            {"type": "get_attr", "value": "default_action"},
+            {"type": "index", "value": {"value": 1, "type": "number"}},
+            {"type": "get_attr", "value": "target_group_arn"},
+        ]
+    )
+    errors = [str(e) for e in declare(json.dumps(state)) if isinstance(e, SpecError)]
+    assert errors[1] == (
+        f"{ORIGIN}: module.edge.aws_lb_listener.admin: default_action:"
+        " default_action[1].target_group_arn is marked sensitive in the state; Setpoint does"
+        " not read sensitive values"
+    )
+
+
 def test_a_forward_without_target_groups_is_an_error() -> None:
     state = json.loads(FIXTURE.read_text())
     https = next(r for r in state["resources"] if r["name"] == "https")
