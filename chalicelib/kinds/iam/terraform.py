@@ -105,6 +105,8 @@ def reads(type_: str) -> tuple[str, ...]:
 def refused(instance: TfInstance) -> SpecError | None:
     """An error naming the first attribute read that the state marks sensitive (or a part
     of it), never its value; None when there is none."""
+    if not instance.sensitive:
+        return None
     for name in reads(instance.type):
         if any(marked[0] == name for marked in instance.sensitive if marked):
             return SpecError(

@@ -83,6 +83,8 @@ def _reads(instance: TfInstance) -> list[tuple[str | int, ...]]:
 def refused(instance: TfInstance) -> SpecError | None:
     """An error naming the first value read that the state marks sensitive (set from a
     sensitive variable), never the value; None when there is none."""
+    if not instance.sensitive:
+        return None
     for path in _reads(instance):
         for marked in instance.sensitive:
             if marked[: len(path)] == path or path[: len(marked)] == marked:
