@@ -214,6 +214,8 @@ class _Declaring:
             else:
                 self.errors.append(error)
         self.principals: dict[str, dict[str, list[Principal]]] = {s.noun: {} for s in SHAPES}
+        # (noun, name, state): one name in many accounts' states is found without a scan
+        self.in_state: dict[tuple[str, str, str], list[Principal]] = {}
 
     def run(self) -> list[Declared | SpecError]:
         out: list[Declared | SpecError] = []
@@ -282,6 +284,8 @@ class _Declaring:
         for arn in _strings(attributes.get("managed_policy_arns")):
             principal.managed[arn] = instance
         self.principals[shape.noun].setdefault(principal.name, []).append(principal)
+        key = (shape.noun, principal.name, instance.origin)
+        self.in_state.setdefault(key, []).append(principal)
 
     def _inline(self, shape: Shape, instance: TfInstance) -> None:
         principal = self._find(shape, _text(instance.attributes, shape.ref), instance)
@@ -364,7 +368,7 @@ class _Declaring:
         when several accounts' states declare that name."""
         found = self.principals[shape.noun].get(_name_of(name), [])
         if len(found) > 1:
-            found = [p for p in found if p.instance.origin == part.origin] or found
+            found = self.in_state.get((shape.noun, _name_of(name), part.origin)) or found
         if len(found) > 1:
             found = [p for p in found if p.instance.provider == part.provider] or found
         if len(found) > 1:
