@@ -284,8 +284,8 @@ class _Declaring:
         for arn in _strings(attributes.get("managed_policy_arns")):
             principal.managed[arn] = instance
         self.principals[shape.noun].setdefault(principal.name, []).append(principal)
-        key = (shape.noun, principal.name, instance.origin)
-        self.in_state.setdefault(key, []).append(principal)
+        where = (shape.noun, principal.name, instance.origin)
+        self.in_state.setdefault(where, []).append(principal)
 
     def _inline(self, shape: Shape, instance: TfInstance) -> None:
         principal = self._find(shape, _text(instance.attributes, shape.ref), instance)
