@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.cli.main import main
 from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import SpecError, SpecSetError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
@@ -487,3 +488,31 @@ def test_round_trip_an_inline_policy_and_a_group_added_by_hand_are_drift(iam: An
     (change,) = role.changes
     assert change.path == "inline_policies.read-params" and change.op == "remove"
     assert findings["Admins"].status is Status.UNMANAGED
+
+
+def check_json(states: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    kinds = ",".join(sorted(kind.value for kind in KINDS))
+    code = main(["check", "--specs", f"terraform:{states}", "--kinds", kinds, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_round_trip_through_check_specs_terraform_dir(
+    iam: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states = tmp_path / "states"
+    (states / "prod").mkdir(parents=True)
+    (states / "prod" / "iam.tfstate").write_text(state_text("iam.tfstate"))
+    code, report = check_json(states, capsys)
+    assert (code, report["findings"]) == (0, [])
+    assert report["summary"]["checked"] == 5
+
+    iam.attach_role_policy(
+        RoleName="app-server", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    code, report = check_json(states, capsys)
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["name"] == "app-server" and finding["status"] == "drifted"
+    assert finding["spec"] == "prod/iam.tfstate: module.app.aws_iam_role.this"
+    assert finding["spec_line"] is None

@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from chalicelib.aws import ClientCache
+from chalicelib.cli.main import main
 from chalicelib.errors import SpecError
 from chalicelib.kinds.load_balancer import LOAD_BALANCER
 from chalicelib.kinds.load_balancer.family import FAMILY
@@ -349,3 +350,23 @@ def test_round_trip_a_tls_downgrade_and_a_listener_added_by_hand_are_drift(
     assert "ELBSecurityPolicy-2016-08 allows TLS 1.0-1.2" in summaries
     assert f"in spec: {TLS13}" in summaries
     assert "listener HTTP:8080 (forward to web-targets) — not in spec" in summaries
+
+
+def test_round_trip_through_check_specs_terraform_dir(
+    estate: tuple[Any, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elbv2, text = estate
+    (tmp_path / "edge").mkdir()
+    (tmp_path / "edge" / "lb.tfstate").write_text(text)
+    args = ["check", "--specs", f"terraform:{tmp_path}", "--region", "eu-west-1"]
+    args += ["--kinds", "load_balancer", "--format", "json"]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["findings"] == []
+
+    (lb,) = elbv2.describe_load_balancers(Names=["web-public"])["LoadBalancers"]
+    elbv2.set_security_groups(LoadBalancerArn=lb["LoadBalancerArn"], SecurityGroups=[])
+    assert main(args) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["spec"] == f"{ORIGIN}: module.edge.aws_lb.this"
+    assert "security group" in finding["changes"][0]["summary"]
