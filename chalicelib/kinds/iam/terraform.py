@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib.errors import SpecError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.sources.declared import Declared
+from chalicelib.sources.terraform.attributes import account_of, refuse_sensitive, strings, tags_of
 from chalicelib.sources.terraform.model import TfInstance
 
 
@@ -103,17 +104,14 @@ def reads(type_: str) -> tuple[str, ...]:
 
 
 def refused(instance: TfInstance) -> SpecError | None:
-    """An error naming the first attribute read that the state marks sensitive (or a part
-    of it), never its value; None when there is none."""
+    """An error naming an attribute read that the state marks sensitive (or a part of it),
+    never its value; None when there is none."""
     if not instance.sensitive:
         return None
-    for name in reads(instance.type):
-        if any(marked[0] == name for marked in instance.sensitive if marked):
-            return SpecError(
-                f"{name} is marked sensitive in the state; Setpoint does not read sensitive values",
-                instance.label,
-                field=name,
-            )
+    try:
+        refuse_sensitive(instance, reads(instance.type))
+    except SpecError as exc:
+        return exc
     return None
 
 
@@ -144,19 +142,6 @@ def _text(attributes: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _strings(value: Any) -> list[str]:
-    """A set or list attribute's strings (None, as states write an unset one, is empty)."""
-    if not isinstance(value, (list, tuple, set, frozenset)):
-        return []
-    return [item for item in value if isinstance(item, str) and item]
-
-
-def account_of(arn: str) -> str | None:
-    """`arn:aws:iam::123456789012:role/x` -> "123456789012"."""
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else None
-
-
 def _name_of(value: str) -> str:
     """A part names its principal by name; an ARN given instead names it too."""
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
@@ -182,12 +167,11 @@ def parse_document(instance: TfInstance, key: str, text: Any) -> Any:
 
 
 def _tags(instance: TfInstance) -> dict[str, str] | None:
-    """What AWS holds: `tags_all` (provider default_tags included), else `tags`."""
-    for key in ("tags_all", "tags"):
-        value = instance.attributes.get(key)
-        if isinstance(value, Mapping):
-            return {str(k): str(v) for k, v in value.items() if not str(k).startswith("aws:")}
-    return None
+    """What AWS holds (`tags_all`: the provider's default_tags included), `aws:` ones aside."""
+    tags = tags_of(instance)
+    if tags is None:
+        return None
+    return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
 
 
 class IamTerraform:
@@ -281,7 +265,7 @@ class _Declaring:
                 principal.broken = True
                 continue
             principal.blocks[str(block["name"])] = (document, instance)
-        for arn in _strings(attributes.get("managed_policy_arns")):
+        for arn in strings(attributes.get("managed_policy_arns")):
             principal.managed[arn] = instance
         self.principals[shape.noun].setdefault(principal.name, []).append(principal)
         where = (shape.noun, principal.name, instance.origin)
@@ -319,7 +303,7 @@ class _Declaring:
         principal = self._find(shape, _text(instance.attributes, f"{shape.ref}_name"), instance)
         if principal is None:
             return
-        listed = frozenset(_strings(instance.attributes.get(key)))
+        listed = frozenset(strings(instance.attributes.get(key)))
         kept = principal.only_policies if inline else principal.only_attached
         if kept:
             self.errors.append(
@@ -336,7 +320,7 @@ class _Declaring:
     def _policy_attachment(self, instance: TfInstance) -> None:
         arn = _text(instance.attributes, "policy_arn")
         for shape, key in ((ROLE, "roles"), (USER, "users"), (GROUP, "groups")):
-            for name in _strings(instance.attributes.get(key)):
+            for name in strings(instance.attributes.get(key)):
                 principal = self._find(shape, name, instance)
                 if principal is not None and arn:
                     principal.attached.setdefault(arn, instance)
@@ -344,12 +328,12 @@ class _Declaring:
     def _user_groups(self, instance: TfInstance) -> None:
         user = self._find(USER, _text(instance.attributes, "user"), instance)
         if user is not None:
-            for group in _strings(instance.attributes.get("groups")):
+            for group in strings(instance.attributes.get("groups")):
                 user.groups.setdefault(group, instance)
 
     def _group_users(self, instance: TfInstance) -> None:
         group = _text(instance.attributes, "group")
-        for name in _strings(instance.attributes.get("users")):
+        for name in strings(instance.attributes.get("users")):
             user = self._find(USER, name, instance)
             if user is not None and group:
                 user.groups.setdefault(group, instance)
@@ -386,7 +370,7 @@ class _Declaring:
 
     @staticmethod
     def _scope(data: dict[str, Any], instance: TfInstance) -> None:
-        account = account_of(_text(instance.attributes, "arn"))
+        account = account_of(instance)
         if account:
             data["account"] = account
         if _text(instance.attributes, "path"):

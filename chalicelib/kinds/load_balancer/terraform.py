@@ -30,6 +30,13 @@ from chalicelib.kinds.load_balancer.model import (
     target_group_name,
 )
 from chalicelib.sources.declared import Declared
+from chalicelib.sources.terraform.attributes import (
+    account_of,
+    first_block,
+    is_sensitive,
+    region_of,
+    tags_of,
+)
 from chalicelib.sources.terraform.model import TfInstance
 
 BALANCERS = frozenset({"aws_lb", "aws_alb"})
@@ -86,17 +93,16 @@ def refused(instance: TfInstance) -> SpecError | None:
     if not instance.sensitive:
         return None
     for path in _reads(instance):
-        for marked in instance.sensitive:
-            if marked[: len(path)] == path or path[: len(marked)] == marked:
-                shown = str(path[0]) + "".join(
-                    f"[{part}]" if isinstance(part, int) else f".{part}" for part in path[1:]
-                )
-                return SpecError(
-                    f"{shown} is marked sensitive in the state; Setpoint does not read"
-                    " sensitive values",
-                    instance.label,
-                    field=str(path[0]),
-                )
+        if is_sensitive(instance, path):
+            shown = str(path[0]) + "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}" for part in path[1:]
+            )
+            return SpecError(
+                f"{shown} is marked sensitive in the state; Setpoint does not read"
+                " sensitive values",
+                instance.label,
+                field=str(path[0]),
+            )
     return None
 
 
@@ -106,11 +112,8 @@ def _text(attributes: Mapping[str, Any], key: str) -> str:
 
 
 def _block(attributes: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """A nested block as the state holds it: a list of (at most) one object."""
-    value = attributes.get(key)
-    if isinstance(value, list) and value and isinstance(value[0], Mapping):
-        return value[0]
-    return value if isinstance(value, Mapping) else {}
+    """A nested block as the state holds it (a list of at most one object); {} for none."""
+    return first_block(attributes.get(key)) or {}
 
 
 def arn_parts(arn: str) -> tuple[str, str, str] | None:
@@ -214,9 +217,7 @@ class LoadBalancerTerraform:
         kind = _text(attributes, "load_balancer_type") or APPLICATION
         if kind not in COVERED:
             return []
-        arn = _text(attributes, "arn")
-        parts = arn_parts(arn)
-        region = _text(attributes, "region") or (parts[0] if parts else "")
+        region = region_of(instance)
         if not region:
             return [
                 SpecError("no region (and no ARN to take it from)", instance.label, field="arn")
@@ -226,8 +227,9 @@ class LoadBalancerTerraform:
             "name": _text(attributes, "name"),
             "region": region,
         }
-        if parts:
-            data["account"] = parts[1]
+        account = account_of(instance)
+        if account:
+            data["account"] = account
         data["type"] = kind
         data["scheme"] = INTERNAL if attributes.get("internal") else INTERNET_FACING
         groups = attributes.get("security_groups")
@@ -235,13 +237,9 @@ class LoadBalancerTerraform:
             {g for g in groups if isinstance(g, str)} if isinstance(groups, list) else set()
         )
         data["attributes"] = self._attributes(attributes, kind)
-        tags = attributes.get("tags_all")
-        if not isinstance(tags, Mapping):
-            tags = attributes.get("tags")
-        if isinstance(tags, Mapping):
-            data["tags"] = {
-                str(k): str(v) for k, v in tags.items() if not str(k).startswith("aws:")
-            }
+        tags = tags_of(instance)
+        if tags is not None:
+            data["tags"] = {k: v for k, v in tags.items() if not k.lower().startswith("aws:")}
         built, errors = self._listeners(listeners, extra)
         if errors:
             return list(errors)
