@@ -23,6 +23,7 @@ from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
@@ -45,6 +46,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.iam.pipeline import export_iam
 
     return export_iam(clients, regions, out, kinds)
+
+
+def _terraform() -> TerraformMapping:
+    from chalicelib.kinds.iam.terraform import mapping
+
+    return mapping()
 
 
 def _identity(spec: Any) -> SpecIdentity:
@@ -96,4 +103,5 @@ FAMILY = Family(
     exporter=_export,
     events_region="us-east-1",
     extra_schemas=(HERE / "iam_common.schema.json",),
+    terraform=_terraform,
 )

@@ -16,6 +16,7 @@ from chalicelib.model import Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
@@ -37,6 +38,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.load_balancer.pipeline import export_load_balancers
 
     return export_load_balancers(clients, regions, out, kinds)
+
+
+def _terraform() -> TerraformMapping:
+    from chalicelib.kinds.load_balancer.terraform import mapping
+
+    return mapping()
 
 
 def _identity(spec: Any) -> SpecIdentity:
@@ -77,4 +84,5 @@ FAMILY = Family(
     reads=_reads,
     pipeline=_pipeline,
     exporter=_export,
+    terraform=_terraform,
 )
