@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -21,8 +20,9 @@ from chalicelib.idempotency import (
     run_idempotent,
 )
 from chalicelib.state import DynamoStateStore
+from tests.chat_server import ChatServer
 from tests.conftest import REGION
-from tests.state.world import TABLE, Chat, authorize, chat, make_runtime, specs, state_table
+from tests.state.world import TABLE, authorize, make_runtime, specs, state_table
 
 WEB_SPEC = (
     "policies/web.yaml",
@@ -49,12 +49,6 @@ def estate(ec2: Any) -> dict[str, Any]:
     return {"group": group, "table": table, "clients": clients, "ec2_calls": calls}
 
 
-@pytest.fixture
-def sink() -> Iterator[Chat]:
-    with chat() as webhook:
-        yield webhook
-
-
 def _guard() -> IdempotentEvents:
     return IdempotentEvents(TABLE, dynamodb_client=lambda: boto3.client("dynamodb", REGION))
 
@@ -65,10 +59,10 @@ def _handler(runtime: Any) -> Any:
 
 @pytest.mark.parametrize("shape", ["eventbridge", "raw record"])
 def test_the_same_event_twice_is_read_and_posted_once(
-    estate: dict[str, Any], sink: Chat, shape: str
+    estate: dict[str, Any], chat_server: ChatServer, shape: str
 ) -> None:
     runtime = make_runtime(
-        sink.url,
+        chat_server.url,
         specs(WEB_SPEC),
         state=DynamoStateStore(TABLE, estate["table"]),
         clients=estate["clients"],
@@ -80,20 +74,22 @@ def test_the_same_event_twice_is_read_and_posted_once(
     # "in progress" when its time is up
     context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
     first = guard(payload, _handler(runtime), context)
-    assert first["delivered"] == 1 and len(sink.received) == 1
+    assert first["delivered"] == 1 and len(chat_server.received) == 1
     reads = len(estate["ec2_calls"])
     assert reads > 0
 
     second = guard(payload, _handler(runtime), context)
     assert len(estate["ec2_calls"]) == reads  # not read again
-    assert len(sink.received) == 1
+    assert len(chat_server.received) == 1
     assert second["skipped"][0]["reason"] == "duplicate"
     assert second["delivered"] == 0 and second["findings"] == []
     assert second["first_result"] == first
 
 
-def test_the_record_and_its_envelope_are_the_same_event(estate: dict[str, Any], sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs(WEB_SPEC), clients=estate["clients"])
+def test_the_record_and_its_envelope_are_the_same_event(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs(WEB_SPEC), clients=estate["clients"])
     envelope = authorize(estate["group"], 22)
     guard = _guard()
     guard(envelope, _handler(runtime))
@@ -102,42 +98,48 @@ def test_the_record_and_its_envelope_are_the_same_event(estate: dict[str, Any], 
     assert len(estate["ec2_calls"]) == reads
 
 
-def test_another_event_on_the_same_group_is_handled(estate: dict[str, Any], sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs(WEB_SPEC), clients=estate["clients"])
+def test_another_event_on_the_same_group_is_handled(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs(WEB_SPEC), clients=estate["clients"])
     guard = _guard()
     guard(authorize(estate["group"], 22), _handler(runtime))
     reads = len(estate["ec2_calls"])
     later = guard(authorize(estate["group"], 22), _handler(runtime))  # a new eventID
     assert len(estate["ec2_calls"]) > reads
     assert later["deduplicated"] == 1  # the state store keeps it quiet instead
-    assert len(sink.received) == 1
+    assert len(chat_server.received) == 1
 
 
-def test_a_failed_delivery_is_not_remembered_so_the_retry_posts(estate: dict[str, Any]) -> None:
+def test_a_failed_delivery_is_not_remembered_so_the_retry_posts(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
     envelope = authorize(estate["group"], 22)
     guard = _guard()
-    with chat(fail_first=1) as flaky:
-        runtime = make_runtime(
-            flaky.url,
-            specs(WEB_SPEC),
-            state=DynamoStateStore(TABLE, estate["table"]),
-            clients=estate["clients"],
-        )
-        with pytest.raises(DeliveryError):
-            guard(envelope, _handler(runtime))
-        assert flaky.refused == 1 and flaky.received == []
-        reads = len(estate["ec2_calls"])
-        retried = guard(envelope, _handler(runtime))  # Lambda's retry of the same event
-        assert len(estate["ec2_calls"]) > reads
-        assert retried["delivered"] == 1
-        assert len(flaky.received) == 1
-        # and once it succeeded, a third delivery is a duplicate
-        assert guard(envelope, _handler(runtime))["skipped"][0]["reason"] == "duplicate"
-        assert len(flaky.received) == 1
+    chat_server.fail_first(1)
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    with pytest.raises(DeliveryError):
+        guard(envelope, _handler(runtime))
+    assert chat_server.refused == 1 and chat_server.received == []
+    reads = len(estate["ec2_calls"])
+    retried = guard(envelope, _handler(runtime))  # Lambda's retry of the same event
+    assert len(estate["ec2_calls"]) > reads
+    assert retried["delivered"] == 1
+    assert len(chat_server.received) == 1
+    # and once it succeeded, a third delivery is a duplicate
+    assert guard(envelope, _handler(runtime))["skipped"][0]["reason"] == "duplicate"
+    assert len(chat_server.received) == 1
 
 
-def test_records_share_the_state_table_with_its_key_and_expiry(estate: dict[str, Any]) -> None:
-    runtime = make_runtime("http://127.0.0.1:9/unused", specs(), clients=estate["clients"])
+def test_records_share_the_state_table_with_its_key_and_expiry(
+    estate: dict[str, Any], down_url: str
+) -> None:
+    runtime = make_runtime(down_url, specs(), clients=estate["clients"])
     runtime.notifiers = []
     _guard()(authorize(estate["group"], 443), _handler(runtime))
     items = estate["table"].scan(TableName=TABLE)["Items"]
