@@ -8,6 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from chalice.local import LambdaContext
 
 from chalicelib.aws import ClientCache
@@ -133,6 +136,83 @@ def test_a_failed_delivery_is_not_remembered_so_the_retry_posts(
     assert len(chat_server.received) == 1
     # and once it succeeded, a third delivery is a duplicate
     assert guard(envelope, _handler(runtime))["skipped"][0]["reason"] == "duplicate"
+    assert len(chat_server.received) == 1
+
+
+class LambdaTimedOut(BaseException):
+    """Lambda stopping the process at its timeout: nothing after it runs, so Powertools
+    cannot clean up its record (it does so only after an `Exception`)."""
+
+
+def test_a_duplicate_while_the_first_is_in_progress_fails_and_its_retry_is_a_duplicate(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    """EventBridge delivers the event again while the first invocation is still running.
+    The second neither reads nor posts: it fails (so Lambda tries it again later), and
+    by then the first has finished and its result stands. One alert in chat."""
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    envelope = authorize(estate["group"], 22)
+    guard = _guard()
+    context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
+    during: dict[str, int] = {}
+
+    def first(payload: dict[str, Any]) -> dict[str, Any]:
+        reads = len(estate["ec2_calls"])
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            guard(payload, _handler(runtime), context)  # the second delivery, meanwhile
+        during.update(reads=len(estate["ec2_calls"]) - reads, posted=len(chat_server.received))
+        return _handler(runtime)(payload)
+
+    result = guard(envelope, first, context)
+    assert during == {"reads": 0, "posted": 0}
+    assert result["delivered"] == 1 and len(chat_server.received) == 1
+    reads = len(estate["ec2_calls"])
+
+    retried = guard(envelope, _handler(runtime), context)  # Lambda's retry of the second
+    assert retried["skipped"][0]["reason"] == "duplicate"
+    assert retried["first_result"] == result
+    assert len(estate["ec2_calls"]) == reads and len(chat_server.received) == 1
+
+
+def test_an_in_progress_record_left_by_a_timed_out_lambda_does_not_block_the_retry(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    """The first invocation timed out mid-run, leaving its record "in progress". The
+    record expires with the invocation's time, not after a day: the retry runs, reads
+    and posts the alert once."""
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    envelope = authorize(estate["group"], 22)
+    guard = _guard()
+
+    def times_out(payload: dict[str, Any]) -> dict[str, Any]:
+        raise LambdaTimedOut
+
+    # its time is up as it starts: the in-progress record expires with it
+    dying = LambdaContext("on_ec2_change", 256, max_runtime_ms=0)
+    with pytest.raises(LambdaTimedOut):
+        guard(envelope, times_out, dying)
+    items = estate["table"].scan(TableName=TABLE)["Items"]
+    (left,) = [i for i in items if i["pk"]["S"].startswith("idempotency#")]
+    assert left["status"]["S"] == "INPROGRESS"  # what the timed-out Lambda left behind
+    assert chat_server.received == []
+
+    reads = len(estate["ec2_calls"])
+    context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
+    retried = guard(envelope, _handler(runtime), context)
+    assert retried["delivered"] == 1 and "first_result" not in retried
+    assert len(estate["ec2_calls"]) > reads
+    assert len(chat_server.received) == 1
+    assert guard(envelope, _handler(runtime), context)["skipped"][0]["reason"] == "duplicate"
     assert len(chat_server.received) == 1
 
 
