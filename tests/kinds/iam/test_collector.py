@@ -15,6 +15,7 @@ from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import ReadError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.collector import READS, IamCollector, parse_identity_detail
+from chalicelib.kinds.iam.model import IamIdentityState
 from chalicelib.model import ResourceRef
 
 ACCOUNT = "123456789012"
@@ -331,7 +332,7 @@ def test_the_event_path_follows_every_page_of_each_list_call() -> None:
     with stubber:
         state = IamCollector(lambda: iam).read(ResourceRef(IAM_USER, ACCOUNT, "global", name="ci"))
     stubber.assert_no_pending_responses()
-    assert state is not None and state.kind is IAM_USER
+    assert isinstance(state, IamIdentityState) and state.kind is IAM_USER
     assert set(state.inline_policies) == {"read", "deploy"}
     assert state.managed_policies == {read_only, ADMIN}
     assert state.groups == {"devs", "Admins"}
