@@ -1,4 +1,4 @@
-"""Shared fixtures: moto in process, a local chat webhook, the CloudTrail records in fixtures/."""
+"""Shared fixtures: moto in process, the fake chat server, the CloudTrail records in fixtures/."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.cli.demo import webhook_receiver
+from tests.chat_server import PROXY_VARIABLES, ChatServer, closed_port, running_chat
 
 REGION = "eu-west-1"
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "cloudtrail"
@@ -36,10 +36,30 @@ def ec2(aws: None) -> Any:
 
 
 @pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local HTTP server standing in for a Slack incoming webhook."""
-    with webhook_receiver() as receiver:
-        yield receiver
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """urllib honours proxy variables; a proxy must not swallow calls to 127.0.0.1."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def chat_server(no_proxies: None) -> Iterator[ChatServer]:
+    """The fake chat (tests/chat_server.py): scripted answers, every request recorded."""
+    with running_chat() as server:
+        yield server
+
+
+@pytest.fixture
+def webhook(chat_server: ChatServer) -> tuple[str, list[Any]]:
+    """A Slack incoming webhook stand-in: its URL, and the bodies it accepted."""
+    return chat_server.base + "/services/T000/B000/hook", chat_server.received
+
+
+@pytest.fixture
+def down_url(no_proxies: None) -> Iterator[str]:
+    """A chat URL whose port refuses connections (bound by us, never listened on)."""
+    with closed_port() as port:
+        yield f"http://127.0.0.1:{port}/services/dead"
 
 
 def sample(name: str) -> dict[str, Any]:

@@ -7,11 +7,8 @@ queue and the redrive between them) and DynamoDB (the alert state).
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NoReturn
 
 import boto3
@@ -35,77 +32,15 @@ from chalicelib.state import (
     StateStore,
     record_key,
 )
+from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION
 from tests.notify.test_outbox import lambda_poll, make_queues
+from tests.sleeps import Sleeps
 from tests.state.helpers import OPEN_22, OPEN_3389, drifted, in_sync
 
 T0 = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xyzzy-webhook-secret"
 BOT_TOKEN = "xoxb-1111-2222-bot-token-secret"
-HANG = "hang"  # answer nothing until the client gives up (a timeout)
-
-
-@dataclass
-class Chat:
-    """A chat endpoint: scripted answers first, then 200 when up and 503 when down.
-
-    `arrived` holds the bodies it accepted (answered 200): what people would see.
-    """
-
-    base: str = ""
-    script: list[Any] = field(default_factory=list)
-    up: bool = True
-    arrived: list[dict[str, Any]] = field(default_factory=list)
-    attempts: int = 0
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def answer(self) -> Any:
-        self.attempts += 1
-        return self.script.pop(0) if self.script else (200 if self.up else 503)
-
-
-@pytest.fixture
-def chat() -> Iterator[Chat]:
-    state = Chat()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            answer = state.answer()
-            if answer == HANG:
-                state.release.wait(30)  # the client times out long before
-                return
-            status, retry_after = answer if isinstance(answer, tuple) else (answer, None)
-            reply = b'{"ok": true, "ts": "1700000000.000100"}' if status == 200 else b"busy"
-            if status == 200:
-                state.arrived.append(body)
-            self.send_response(status)
-            if retry_after is not None:
-                self.send_header("Retry-After", retry_after)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -125,20 +60,12 @@ def state(aws: None) -> StateStore:
     return DynamoStateStore("setpoint-state-test", client)
 
 
-class Sleeps(list[float]):
-    """The notifier's `sleep`: records the waits instead of waiting them."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-def webhook(chat: Chat, sleeps: Sleeps | None = None, **options: Any) -> JsonWebhookNotifier:
+def webhook(chat: ChatServer, sleeps: Sleeps | None = None, **options: Any) -> JsonWebhookNotifier:
     return JsonWebhookNotifier(
         chat.base + SECRET_PATH,
         sleep=sleeps if sleeps is not None else Sleeps(),
         jitter=lambda: 0.0,
-        timeout=2,
-        **options,
+        **({"timeout": 2} | options),
     )
 
 
@@ -160,8 +87,8 @@ def runtime_with(
     )
 
 
-def alert_ids(chat: Chat) -> list[str | None]:
-    return [body["id"] for body in chat.arrived]
+def alert_ids(chat: ChatServer) -> list[str | None]:
+    return [body["id"] for body in chat.received]
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> str:
@@ -169,41 +96,44 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
 
 
-def test_a_flaky_webhook_gets_each_alert_exactly_once(chat: Chat, state: StateStore) -> None:
+def test_a_flaky_webhook_gets_each_alert_exactly_once(
+    chat_server: ChatServer, state: StateStore
+) -> None:
     """500, then 429 with Retry-After, then a timeout, then 200; the next alert goes
-    straight through. Only answers of 200 count as arrived: what chat shows."""
-    chat.script = [500, (429, "7"), HANG]
+    straight through. Only answers of 200 count as received: what chat shows."""
+    chat_server.script = [Reply(500), Reply(429, headers={"Retry-After": "7"}), Reply(hang=True)]
     sleeps = Sleeps()
-    runtime = runtime_with([webhook(chat, sleeps)], state)
+    # a short timeout: the hung answer costs the test a fraction of a second, not two
+    runtime = runtime_with([webhook(chat_server, sleeps, timeout=0.3)], state)
     findings = [drifted(OPEN_22), drifted(OPEN_3389, id="sg-0def", name="db")]
 
     outcome = EventOutcome()
     deliver(runtime, findings, outcome)
 
-    assert alert_ids(chat) == ["sg-0abc", "sg-0def"]
-    assert chat.attempts == 5
+    assert alert_ids(chat_server) == ["sg-0abc", "sg-0def"]
+    assert chat_server.attempts == 5
     assert 7.0 in sleeps  # Retry-After honoured
     assert (outcome.delivered, outcome.errors, outcome.outboxed) == (2, [], 0)
 
     again = EventOutcome()
     deliver(runtime, findings, again)  # the same events again: a duplicate delivery
-    assert len(chat.arrived) == 2
+    assert len(chat_server.received) == 2
     assert again.deduplicated == 2
 
 
 def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
-    chat: Chat, state: StateStore, sqs: Any, caplog: pytest.LogCaptureFixture
+    chat_server: ChatServer, state: StateStore, sqs: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, dlq = make_queues(sqs)
-    chat.up = False
-    notifier = webhook(chat, max_attempts=3)
+    chat_server.up = False
+    notifier = webhook(chat_server, max_attempts=3)
     runtime = runtime_with([notifier], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
     outcome = EventOutcome()
     deliver(runtime, [finding], outcome)  # no DeliveryError: the outbox has it
 
-    assert chat.arrived == []
+    assert chat_server.received == []
     assert (outcome.outboxed, outcome.delivered, outcome.errors) == (1, 0, [])
     assert outcome.as_log()["outboxed"] == 1
     record = state.get(record_key(finding))
@@ -215,35 +145,35 @@ def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
 
     still_down = lambda_poll(sqs, url, runtime)
     assert len(still_down["batchItemFailures"]) == 1
-    assert chat.arrived == []
+    assert chat_server.received == []
 
-    chat.up = True
+    chat_server.up = True
     assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
-    assert alert_ids(chat) == ["sg-0abc"]
+    assert alert_ids(chat_server) == ["sg-0abc"]
     assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
-    assert len(chat.arrived) == 1
+    assert len(chat_server.received) == 1
 
     record = state.get(record_key(finding))
-    ref = chat.arrived[0]["alert"]["id"]
+    ref = chat_server.received[0]["alert"]["id"]
     assert record is not None and record.messages == (MessageRef(notifier.name, ref),)
 
     deliver(runtime, [in_sync(actor=None)], EventOutcome())  # the fix
-    assert [b["alert"]["kind"] for b in chat.arrived] == ["new", "back_to_normal"]
-    assert chat.arrived[1]["alert"]["re"] == ref  # cites the alert the outbox posted
+    assert [b["alert"]["kind"] for b in chat_server.received] == ["new", "back_to_normal"]
+    assert chat_server.received[1]["alert"]["re"] == ref  # cites the alert the outbox posted
     assert dead_letters(sqs, dlq).count == 0
     assert SECRET_PATH not in logged(caplog)
 
 
 def test_an_alert_that_never_gets_through_ends_in_the_dead_letter_queue(
-    chat: Chat, state: StateStore, sqs: Any, caplog: pytest.LogCaptureFixture
+    chat_server: ChatServer, state: StateStore, sqs: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two notifiers, both down for good: a webhook and a Slack bot, each with a secret."""
     url, dlq = make_queues(sqs, max_receives=5)
-    chat.up = False
+    chat_server.up = False
     bot = SlackBotNotifier(
-        BOT_TOKEN, "C0OPS", api_base=chat.base + "/api", sleep=Sleeps(), max_attempts=2
+        BOT_TOKEN, "C0OPS", api_base=chat_server.base + "/api", sleep=Sleeps(), max_attempts=2
     )
-    routed = RoutedNotifier([], [webhook(chat, max_attempts=2), bot])
+    routed = RoutedNotifier([], [webhook(chat_server, max_attempts=2), bot])
     runtime = runtime_with([routed], state, SqsOutbox(sqs, url, clock=lambda: T0))
 
     outcome = EventOutcome()
@@ -254,7 +184,7 @@ def test_an_alert_that_never_gets_through_ends_in_the_dead_letter_queue(
     failures = [lambda_poll(sqs, url, runtime)["batchItemFailures"] for _ in range(5)]
     assert [len(f) for f in failures] == [1] * 5
     assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
-    assert chat.arrived == []
+    assert chat_server.received == []
     [dead] = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"]
     body = dead["Body"]  # as written to the outbox: SQS moves it unchanged
 
@@ -275,11 +205,11 @@ def test_an_alert_that_never_gets_through_ends_in_the_dead_letter_queue(
 
 
 def test_only_the_notifier_that_failed_gets_the_retry(
-    chat: Chat, state: StateStore, sqs: Any
+    chat_server: ChatServer, state: StateStore, sqs: Any, down_url: str
 ) -> None:
     url, _ = make_queues(sqs)
-    ops = webhook(chat, name="ops")
-    web = JsonWebhookNotifier("http://127.0.0.1:9/hooks/web", max_attempts=1, name="web")
+    ops = webhook(chat_server, name="ops")
+    web = JsonWebhookNotifier(down_url, max_attempts=1, name="web")
     runtime = runtime_with([RoutedNotifier([], [ops, web])], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
@@ -292,20 +222,20 @@ def test_only_the_notifier_that_failed_gets_the_retry(
     assert record is not None and [m.notifier for m in record.messages] == ["ops"]
 
     # "web" comes back (at the chat server now); "ops" must not hear the alert twice
-    moved = webhook(chat, name="web")
+    moved = webhook(chat_server, name="web")
     runtime.notifiers = [RoutedNotifier([], [ops, moved])]
     assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
-    assert len(chat.arrived) == 2  # ops once (the first time), web once (the retry)
+    assert len(chat_server.received) == 2  # ops once (the first time), web once (the retry)
     record = state.get(record_key(finding))
     assert record is not None and [m.notifier for m in record.messages] == ["ops", "web"]
 
 
 def test_when_the_outbox_refuses_the_event_fails_and_the_claim_is_released(
-    chat: Chat, state: StateStore, sqs: Any
+    chat_server: ChatServer, state: StateStore, sqs: Any
 ) -> None:
-    chat.up = False
+    chat_server.up = False
     gone = SqsOutbox(sqs, f"https://sqs.{REGION}.amazonaws.com/123456789012/no-such-queue")
-    runtime = runtime_with([webhook(chat, max_attempts=1)], state, gone)
+    runtime = runtime_with([webhook(chat_server, max_attempts=1)], state, gone)
     finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1"):
@@ -316,10 +246,10 @@ def test_when_the_outbox_refuses_the_event_fails_and_the_claim_is_released(
 
 
 def test_without_an_outbox_a_failed_alert_fails_the_event_as_before(
-    chat: Chat, state: StateStore
+    chat_server: ChatServer, state: StateStore
 ) -> None:
-    chat.up = False
-    runtime = runtime_with([webhook(chat, max_attempts=1)], state)
+    chat_server.up = False
+    runtime = runtime_with([webhook(chat_server, max_attempts=1)], state)
     finding: Finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +18,26 @@ from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.kinds.security_group.writer import render_security_group_spec
 from chalicelib.model import ResourceRef
+from chalicelib.notify.delivery import WebhookNotifier
+from chalicelib.notify.slack_bot import SlackBotNotifier
 from chalicelib.recheck import encode_message
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from chalicelib.sweep import shards as sweep_shards
+from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
+from tests.sleeps import Sleeps, record_default_sleeps
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]]) -> Any:
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+    """The waits between chat retries the handlers' own notifiers ask for, not waited."""
+    return record_default_sleeps(monkeypatch, WebhookNotifier, SlackBotNotifier)
+
+
+@pytest.fixture
+def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]], sleeps: Sleeps) -> Any:
     """What `chalice deploy --stage dev` expects to find: the spec bucket and the SSM secret."""
     url, received = webhook
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -142,12 +150,12 @@ def test_the_event_rule_watches_every_security_group_call() -> None:
 
 
 def test_chat_down_fails_the_invocation_so_lambda_retries_and_logs_the_finding(
-    deployed: Any, caplog: pytest.LogCaptureFixture
+    deployed: Any, down_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     client, ids, _ = deployed
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name="/setpoint/dev/chat-webhook-url",
-        Value="http://127.0.0.1:9/services/dead",
+        Value=down_url,
         Type="SecureString",
         Overwrite=True,
     )
@@ -256,47 +264,19 @@ def test_the_fix_posts_back_to_normal_citing_the_alert(deployed: Any) -> None:
     assert "user/bob" in received[1]["text"]
 
 
-def test_a_flaky_chat_gets_the_alert_exactly_once(deployed: Any) -> None:
+def test_a_flaky_chat_gets_the_alert_exactly_once(
+    deployed: Any, chat_server: ChatServer, sleeps: Sleeps
+) -> None:
     """500, then 429 with Retry-After, then 200: one alert delivered, none duplicated."""
-    client, ids, _ = deployed
-    replies = [500, 429, 200, 200]
-    got: list[dict[str, Any]] = []
-
-    class Flaky(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = replies.pop(0)
-            if status == 200:
-                got.append(json.loads(body))
-            self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "1")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        boto3.client("ssm", region_name=REGION).put_parameter(
-            Name="/setpoint/dev/chat-webhook-url",
-            Value=f"http://127.0.0.1:{server.server_address[1]}/services/flaky",
-            Type="SecureString",
-            Overwrite=True,
-        )
-        parameters.clear_caches()
-        lambda_app.reset_runtime()
-        _open_ssh(ids)
-        event = _envelope(client, authorize_record(ids["web"]))
-        client.lambda_.invoke("on_ec2_change", event)
-        client.lambda_.invoke("on_ec2_change", event)  # EventBridge retrying: still one alert
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert len(got) == 1
-    assert replies == [200]  # exactly three attempts for the one alert
+    client, ids, received = deployed
+    chat_server.script = [Reply(500), Reply(429, headers={"Retry-After": "1"})]
+    _open_ssh(ids)
+    event = _envelope(client, authorize_record(ids["web"]))
+    client.lambda_.invoke("on_ec2_change", event)
+    client.lambda_.invoke("on_ec2_change", event)  # EventBridge retrying: still one alert
+    assert len(received) == 1
+    assert chat_server.attempts == 3  # exactly three attempts for the one alert
+    assert 1.0 in sleeps  # Retry-After honoured
 
 
 def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -376,7 +356,7 @@ def test_a_write_outside_the_spec_prefix_is_skipped(deployed: Any) -> None:
 
 
 def test_chat_down_parks_the_alert_in_the_outbox_until_it_recovers(
-    deployed: Any, monkeypatch: pytest.MonkeyPatch
+    deployed: Any, down_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, ids, received = deployed
     sqs = boto3.client("sqs", region_name=REGION)
@@ -386,7 +366,7 @@ def test_chat_down_parks_the_alert_in_the_outbox_until_it_recovers(
     live_url = ssm.get_parameter(Name="/setpoint/dev/chat-webhook-url", WithDecryption=True)
     ssm.put_parameter(
         Name="/setpoint/dev/chat-webhook-url",
-        Value="http://127.0.0.1:9/services/dead",
+        Value=down_url,
         Type="SecureString",
         Overwrite=True,
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.endpoint
+import botocore.retries.bucket
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -19,6 +22,11 @@ from chalicelib.aws import (
     role_arn,
 )
 from chalicelib.errors import ReadError
+from chalicelib.kinds.security_group import SECURITY_GROUP
+from chalicelib.kinds.security_group.collector import SecurityGroupCollector
+from chalicelib.model import ResourceRef
+from tests.chat_server import ChatServer, Reply
+from tests.sleeps import Sleeps
 
 OWN = "123456789012"
 OTHER = "210987654321"
@@ -169,3 +177,98 @@ def test_partition_comes_from_the_callers_arn() -> None:
     assert role_arn(OTHER, "/team/reader", "aws-us-gov") == (
         f"arn:aws-us-gov:iam::{OTHER}:role/team/reader"
     )
+
+
+# -- throttling, through botocore's own adaptive retry handler ---------------------------
+#
+# A real client from ClientCache (so Setpoint's retry settings) talks to a local HTTP
+# server playing EC2. Only time is faked: the backoff sleeps are recorded, and the clock
+# of the adaptive rate limiter runs a minute per reading, so its token bucket is always
+# full and never makes the test wait.
+
+THROTTLED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+    b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+    b"</Error></Errors><RequestID>r-throttled</RequestID></Response>"
+)
+GROUP_ID = "sg-0a1b2c3d4e5f60718"
+ONE_GROUP = f"""<?xml version="1.0" encoding="UTF-8"?>
+<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>r-ok</requestId>
+  <securityGroupInfo><item>
+    <ownerId>{OWN}</ownerId><groupId>{GROUP_ID}</groupId><groupName>web</groupName>
+    <groupDescription>Web</groupDescription><vpcId>vpc-0abc</vpcId>
+    <ipPermissions><item>
+      <ipProtocol>tcp</ipProtocol><fromPort>443</fromPort><toPort>443</toPort>
+      <groups/><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges>
+      <ipv6Ranges/><prefixListIds/>
+    </item></ipPermissions>
+    <ipPermissionsEgress/>
+  </item></securityGroupInfo>
+</DescribeSecurityGroupsResponse>""".encode()
+XML = {"Content-Type": "text/xml;charset=UTF-8"}
+
+
+class RunawayClock:
+    """botocore.retries.bucket.Clock, a minute later at every reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def current_time(self) -> float:
+        self.now += 60.0
+        return self.now
+
+    def sleep(self, amount: float) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_ec2(
+    chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ChatServer, SecurityGroupCollector, Sleeps]:
+    """The scripted server as EC2's endpoint; a collector on a ClientCache client."""
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", chat_server.base)
+    sleeps = Sleeps()
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=sleeps))
+    monkeypatch.setattr(botocore.retries.bucket, "Clock", RunawayClock)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+    )
+    cache = ClientCache(session)
+    return chat_server, SecurityGroupCollector(cache.factory("ec2")), sleeps
+
+
+def _ref() -> ResourceRef:
+    return ResourceRef(SECURITY_GROUP, OWN, "eu-west-1", id=GROUP_ID)
+
+
+def test_a_throttled_read_is_retried_by_botocore_and_succeeds(
+    fake_ec2: tuple[ChatServer, SecurityGroupCollector, Sleeps],
+) -> None:
+    ec2, collector, sleeps = fake_ec2
+    ec2.script = [Reply(503, THROTTLED, XML), Reply(200, ONE_GROUP, XML)]
+    (group,) = collector.read(_ref())
+    assert group.group_id == GROUP_ID and group.name == "web"
+    assert ec2.attempts == 2  # one throttled, one answered
+    assert len(sleeps) == 1  # botocore backed off once, and we did not wait it
+    for request in ec2.requests:
+        assert b"Action=DescribeSecurityGroups" in request["body"]
+        assert "setpoint/0.1" in request["headers"]["User-Agent"]  # ours in CloudTrail
+
+
+def test_throttled_past_max_attempts_is_a_read_error_with_the_code(
+    fake_ec2: tuple[ChatServer, SecurityGroupCollector, Sleeps],
+) -> None:
+    ec2, collector, sleeps = fake_ec2
+    ec2.script = [Reply(503, THROTTLED, XML)] * 20
+    with pytest.raises(ReadError) as caught:
+        collector.read(_ref())
+    # client_config's `max_attempts: 8` counts retries in botocore's Config (its
+    # `total_max_attempts` would count the first call): the first call and 8 retries
+    assert ec2.attempts == 9
+    assert len(sleeps) == 8 and all(0 <= s <= 20 for s in sleeps)  # botocore's cap: 20 s
+    assert caught.value.code == "RequestLimitExceeded"
+    assert "RequestLimitExceeded" in str(caught.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +12,10 @@ import pytest
 
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.state import is_gone
+from tests.chat_server import ChatServer
 from tests.conftest import REGION
 from tests.state.world import (
     ACCOUNT,
-    Chat,
-    chat,
     ec2_event,
     iam_event,
     make_runtime,
@@ -154,44 +153,44 @@ KINDS = {
 }
 
 
-@pytest.fixture
-def sink(aws: None) -> Iterator[Chat]:
-    with chat() as webhook:
-        yield webhook
-
-
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_an_unmanaged_resource_deleted_is_gone_once(kind: str, sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs())
+def test_an_unmanaged_resource_deleted_is_gone_once(
+    kind: str, aws: None, chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs())
     life = KINDS[kind]()
     created = handle_cloudtrail_event(life.create(), runtime)
     assert [(f.kind.value, f.status.value) for f in created.findings] == [(kind, "unmanaged")]
     deleted_event = life.delete()
     deleted = handle_cloudtrail_event(deleted_event, runtime)
     assert [is_gone(f) for f in deleted.findings] == [True]
-    assert sink.alerts() == ["new:unmanaged", "gone:missing"]
-    gone = sink.received[1]
-    assert gone["id"] == sink.received[0]["id"]
+    assert chat_server.alerts() == ["new:unmanaged", "gone:missing"]
+    gone = chat_server.received[1]
+    assert gone["id"] == chat_server.received[0]["id"]
     assert gone["alert"]["ended_by"]["event_name"] == deleted_event["detail"]["eventName"]
     # the same delete delivered again: nothing left to close
     handle_cloudtrail_event(deleted_event, runtime)
-    assert len(sink.received) == 2
+    assert len(chat_server.received) == 2
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_a_deleted_resource_nobody_was_told_about_posts_nothing(kind: str, sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs())
+def test_a_deleted_resource_nobody_was_told_about_posts_nothing(
+    kind: str, aws: None, chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs())
     life = KINDS[kind]()
     life.create()  # its event never reached us (or came before Setpoint existed)
     outcome = handle_cloudtrail_event(life.delete(), runtime)
     assert [is_gone(f) for f in outcome.findings] == [True]
     assert outcome.alerts == [] and outcome.deduplicated in (0, 1)
-    assert sink.received == []
+    assert chat_server.received == []
 
 
-def test_a_deleted_group_that_a_spec_wants_is_missing_not_gone(sink: Chat) -> None:
+def test_a_deleted_group_that_a_spec_wants_is_missing_not_gone(
+    aws: None, chat_server: ChatServer
+) -> None:
     runtime = make_runtime(
-        sink.url,
+        chat_server.url,
         specs(
             (
                 "policies/stray.yaml",
@@ -203,12 +202,12 @@ def test_a_deleted_group_that_a_spec_wants_is_missing_not_gone(sink: Chat) -> No
     life.create()
     outcome = handle_cloudtrail_event(life.delete(), runtime)
     assert [(f.status.value, is_gone(f)) for f in outcome.findings] == [("missing", False)]
-    assert sink.alerts() == ["new:missing"]
+    assert chat_server.alerts() == ["new:missing"]
 
 
-def test_a_partial_delete_is_not_gone(sink: Chat) -> None:
+def test_a_partial_delete_is_not_gone(aws: None, chat_server: ChatServer) -> None:
     """DeleteRolePolicy removes a part of the role, not the role."""
-    runtime = make_runtime(sink.url, specs())
+    runtime = make_runtime(chat_server.url, specs())
     life = _role()
     handle_cloudtrail_event(life.create(), runtime)
     iam = boto3.client("iam", region_name="us-east-1")
@@ -218,4 +217,4 @@ def test_a_partial_delete_is_not_gone(sink: Chat) -> None:
         iam_event("DeleteRolePolicy", {"roleName": "stray", "policyName": "inline"}), runtime
     )
     assert [f.status.value for f in outcome.findings] == ["unmanaged"]
-    assert sink.alerts() == ["new:unmanaged"]
+    assert chat_server.alerts() == ["new:unmanaged"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from chalice.local import LambdaContext
 
 from chalicelib.aws import ClientCache
@@ -21,8 +23,9 @@ from chalicelib.idempotency import (
     run_idempotent,
 )
 from chalicelib.state import DynamoStateStore
+from tests.chat_server import ChatServer
 from tests.conftest import REGION
-from tests.state.world import TABLE, Chat, authorize, chat, make_runtime, specs, state_table
+from tests.state.world import TABLE, authorize, make_runtime, specs, state_table
 
 WEB_SPEC = (
     "policies/web.yaml",
@@ -49,12 +52,6 @@ def estate(ec2: Any) -> dict[str, Any]:
     return {"group": group, "table": table, "clients": clients, "ec2_calls": calls}
 
 
-@pytest.fixture
-def sink() -> Iterator[Chat]:
-    with chat() as webhook:
-        yield webhook
-
-
 def _guard() -> IdempotentEvents:
     return IdempotentEvents(TABLE, dynamodb_client=lambda: boto3.client("dynamodb", REGION))
 
@@ -65,10 +62,10 @@ def _handler(runtime: Any) -> Any:
 
 @pytest.mark.parametrize("shape", ["eventbridge", "raw record"])
 def test_the_same_event_twice_is_read_and_posted_once(
-    estate: dict[str, Any], sink: Chat, shape: str
+    estate: dict[str, Any], chat_server: ChatServer, shape: str
 ) -> None:
     runtime = make_runtime(
-        sink.url,
+        chat_server.url,
         specs(WEB_SPEC),
         state=DynamoStateStore(TABLE, estate["table"]),
         clients=estate["clients"],
@@ -80,20 +77,22 @@ def test_the_same_event_twice_is_read_and_posted_once(
     # "in progress" when its time is up
     context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
     first = guard(payload, _handler(runtime), context)
-    assert first["delivered"] == 1 and len(sink.received) == 1
+    assert first["delivered"] == 1 and len(chat_server.received) == 1
     reads = len(estate["ec2_calls"])
     assert reads > 0
 
     second = guard(payload, _handler(runtime), context)
     assert len(estate["ec2_calls"]) == reads  # not read again
-    assert len(sink.received) == 1
+    assert len(chat_server.received) == 1
     assert second["skipped"][0]["reason"] == "duplicate"
     assert second["delivered"] == 0 and second["findings"] == []
     assert second["first_result"] == first
 
 
-def test_the_record_and_its_envelope_are_the_same_event(estate: dict[str, Any], sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs(WEB_SPEC), clients=estate["clients"])
+def test_the_record_and_its_envelope_are_the_same_event(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs(WEB_SPEC), clients=estate["clients"])
     envelope = authorize(estate["group"], 22)
     guard = _guard()
     guard(envelope, _handler(runtime))
@@ -102,42 +101,125 @@ def test_the_record_and_its_envelope_are_the_same_event(estate: dict[str, Any], 
     assert len(estate["ec2_calls"]) == reads
 
 
-def test_another_event_on_the_same_group_is_handled(estate: dict[str, Any], sink: Chat) -> None:
-    runtime = make_runtime(sink.url, specs(WEB_SPEC), clients=estate["clients"])
+def test_another_event_on_the_same_group_is_handled(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs(WEB_SPEC), clients=estate["clients"])
     guard = _guard()
     guard(authorize(estate["group"], 22), _handler(runtime))
     reads = len(estate["ec2_calls"])
     later = guard(authorize(estate["group"], 22), _handler(runtime))  # a new eventID
     assert len(estate["ec2_calls"]) > reads
     assert later["deduplicated"] == 1  # the state store keeps it quiet instead
-    assert len(sink.received) == 1
+    assert len(chat_server.received) == 1
 
 
-def test_a_failed_delivery_is_not_remembered_so_the_retry_posts(estate: dict[str, Any]) -> None:
+def test_a_failed_delivery_is_not_remembered_so_the_retry_posts(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
     envelope = authorize(estate["group"], 22)
     guard = _guard()
-    with chat(fail_first=1) as flaky:
-        runtime = make_runtime(
-            flaky.url,
-            specs(WEB_SPEC),
-            state=DynamoStateStore(TABLE, estate["table"]),
-            clients=estate["clients"],
-        )
-        with pytest.raises(DeliveryError):
-            guard(envelope, _handler(runtime))
-        assert flaky.refused == 1 and flaky.received == []
+    chat_server.fail_first(1)
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    with pytest.raises(DeliveryError):
+        guard(envelope, _handler(runtime))
+    assert chat_server.refused == 1 and chat_server.received == []
+    reads = len(estate["ec2_calls"])
+    retried = guard(envelope, _handler(runtime))  # Lambda's retry of the same event
+    assert len(estate["ec2_calls"]) > reads
+    assert retried["delivered"] == 1
+    assert len(chat_server.received) == 1
+    # and once it succeeded, a third delivery is a duplicate
+    assert guard(envelope, _handler(runtime))["skipped"][0]["reason"] == "duplicate"
+    assert len(chat_server.received) == 1
+
+
+class LambdaTimedOut(BaseException):
+    """Lambda stopping the process at its timeout: nothing after it runs, so Powertools
+    cannot clean up its record (it does so only after an `Exception`)."""
+
+
+def test_a_duplicate_while_the_first_is_in_progress_fails_and_its_retry_is_a_duplicate(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    """EventBridge delivers the event again while the first invocation is still running.
+    The second neither reads nor posts: it fails (so Lambda tries it again later), and
+    by then the first has finished and its result stands. One alert in chat."""
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    envelope = authorize(estate["group"], 22)
+    guard = _guard()
+    context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
+    during: dict[str, int] = {}
+
+    def first(payload: dict[str, Any]) -> dict[str, Any]:
         reads = len(estate["ec2_calls"])
-        retried = guard(envelope, _handler(runtime))  # Lambda's retry of the same event
-        assert len(estate["ec2_calls"]) > reads
-        assert retried["delivered"] == 1
-        assert len(flaky.received) == 1
-        # and once it succeeded, a third delivery is a duplicate
-        assert guard(envelope, _handler(runtime))["skipped"][0]["reason"] == "duplicate"
-        assert len(flaky.received) == 1
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            guard(payload, _handler(runtime), context)  # the second delivery, meanwhile
+        during.update(reads=len(estate["ec2_calls"]) - reads, posted=len(chat_server.received))
+        return _handler(runtime)(payload)
+
+    result = guard(envelope, first, context)
+    assert during == {"reads": 0, "posted": 0}
+    assert result["delivered"] == 1 and len(chat_server.received) == 1
+    reads = len(estate["ec2_calls"])
+
+    retried = guard(envelope, _handler(runtime), context)  # Lambda's retry of the second
+    assert retried["skipped"][0]["reason"] == "duplicate"
+    assert retried["first_result"] == result
+    assert len(estate["ec2_calls"]) == reads and len(chat_server.received) == 1
 
 
-def test_records_share_the_state_table_with_its_key_and_expiry(estate: dict[str, Any]) -> None:
-    runtime = make_runtime("http://127.0.0.1:9/unused", specs(), clients=estate["clients"])
+def test_an_in_progress_record_left_by_a_timed_out_lambda_does_not_block_the_retry(
+    estate: dict[str, Any], chat_server: ChatServer
+) -> None:
+    """The first invocation timed out mid-run, leaving its record "in progress". The
+    record expires with the invocation's time, not after a day: the retry runs, reads
+    and posts the alert once."""
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        state=DynamoStateStore(TABLE, estate["table"]),
+        clients=estate["clients"],
+    )
+    envelope = authorize(estate["group"], 22)
+    guard = _guard()
+
+    def times_out(payload: dict[str, Any]) -> dict[str, Any]:
+        raise LambdaTimedOut
+
+    # its time is up as it starts: the in-progress record expires with it
+    dying = LambdaContext("on_ec2_change", 256, max_runtime_ms=0)
+    with pytest.raises(LambdaTimedOut):
+        guard(envelope, times_out, dying)
+    items = estate["table"].scan(TableName=TABLE)["Items"]
+    (left,) = [i for i in items if i["pk"]["S"].startswith("idempotency#")]
+    assert left["status"]["S"] == "INPROGRESS"  # what the timed-out Lambda left behind
+    assert chat_server.received == []
+
+    reads = len(estate["ec2_calls"])
+    context = LambdaContext("on_ec2_change", 256, max_runtime_ms=60_000)
+    retried = guard(envelope, _handler(runtime), context)
+    assert retried["delivered"] == 1 and "first_result" not in retried
+    assert len(estate["ec2_calls"]) > reads
+    assert len(chat_server.received) == 1
+    assert guard(envelope, _handler(runtime), context)["skipped"][0]["reason"] == "duplicate"
+    assert len(chat_server.received) == 1
+
+
+def test_records_share_the_state_table_with_its_key_and_expiry(
+    estate: dict[str, Any], down_url: str
+) -> None:
+    runtime = make_runtime(down_url, specs(), clients=estate["clients"])
     runtime.notifiers = []
     _guard()(authorize(estate["group"], 443), _handler(runtime))
     items = estate["table"].scan(TableName=TABLE)["Items"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from botocore.stub import Stubber
+
 from chalicelib.aws import ClientCache
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.spec import match_security_group
 from chalicelib.model import ResourceRef, Status
 from chalicelib.runtime import build_pipeline
 from chalicelib.specs.loading import load_documents
-from tests.conftest import REGION
+from tests.conftest import REGION, make_vpc_with_web
 
 
 def pipeline() -> Any:
@@ -88,3 +91,34 @@ def test_a_peer_in_another_account_written_by_id_is_in_sync() -> None:
     live = parse_security_group(raw, REGION)
     finding = evaluate_security_group(match_security_group(catalog, live), live)
     assert finding.status is Status.IN_SYNC, finding.changes
+
+
+@pytest.mark.parametrize("code", ["UnauthorizedOperation", "AccessDenied"])
+def test_a_denied_group_read_is_unknown_never_in_sync_or_missing(ec2: Any, code: str) -> None:
+    """The role lost ec2:DescribeSecurityGroups: the event's group is `unknown`, with the
+    spec it belongs to and the reason, never reported as fine or as gone.
+
+    moto cannot deny one call, so botocore's Stubber answers that call with AWS's error."""
+    ids = make_vpc_with_web(ec2)
+    catalog = spec(
+        f"name: web\ngroup_id: {ids['web']}\ningress:\n"
+        "  - proto: tcp\n    ports: 443\n    cidr: 0.0.0.0/0\n"
+    )
+    ref = ResourceRef(SECURITY_GROUP, "123456789012", REGION, id=ids["web"])
+    clients = ClientCache()
+    allowed = build_pipeline(clients)
+    (before,) = allowed.evaluate([ref], catalog)
+    assert before.status is Status.IN_SYNC  # the group does match: only the denial changes it
+
+    denied = Stubber(clients.client("ec2", REGION))
+    denied.add_client_error(
+        "describe_security_groups", service_error_code=code, http_status_code=403
+    )
+    with denied:
+        (finding,) = build_pipeline(clients).evaluate([ref], catalog)
+    denied.assert_no_pending_responses()
+    assert finding.status is Status.UNKNOWN
+    assert finding.id == ids["web"]
+    assert finding.spec == "policies/web.yaml:1"
+    assert finding.reason is not None
+    assert code in finding.reason and REGION in finding.reason  # what to grant, and where

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -29,15 +28,14 @@ from chalicelib.recheck import (
     recheck_from_env,
 )
 from chalicelib.state import DynamoStateStore, MemoryStateStore, StateStore
+from tests.chat_server import ChatServer, running_chat
 from tests.conftest import REGION
 from tests.state.world import (
     ACCOUNT,
     TABLE,
-    Chat,
     Clock,
     RecordingQueue,
     authorize,
-    chat,
     ec2_event,
     make_runtime,
     s3_event,
@@ -58,12 +56,6 @@ APP_SPEC = (
 def queue(aws: None) -> tuple[Any, str]:
     sqs = boto3.client("sqs", region_name=REGION)
     return sqs, sqs.create_queue(QueueName="setpoint-recheck")["QueueUrl"]
-
-
-@pytest.fixture
-def webhook() -> Iterator[Chat]:
-    with chat() as sink:
-        yield sink
 
 
 def _store(kind: str) -> StateStore:
@@ -96,57 +88,59 @@ def _create_sequence(ec2: Any, runtime: Any, clock: Clock, extra_port: int | Non
 
 @pytest.mark.parametrize("store", ["memory", "dynamodb"])
 def test_a_create_sequence_that_ends_in_spec_posts_nothing(
-    ec2: Any, queue: tuple[Any, str], webhook: Chat, store: str
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer, store: str
 ) -> None:
     sqs, url = queue
     clock = Clock()
     scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
     runtime = make_runtime(
-        webhook.url, specs(APP_SPEC), state=_store(store), recheck=scheduled, clock=clock
+        chat_server.url, specs(APP_SPEC), state=_store(store), recheck=scheduled, clock=clock
     )
     _create_sequence(ec2, runtime, clock, extra_port=None)
-    assert webhook.received == []  # the half-built group was never posted
+    assert chat_server.received == []  # the half-built group was never posted
     assert scheduled.delays == [90]  # one re-check, at the end of the settle window
     clock.advance(90)
     response = handle_recheck_batch(sqs_records(sqs, url), runtime)
     assert response == {"batchItemFailures": []}
-    assert webhook.received == []
+    assert chat_server.received == []
 
 
-def test_without_the_settle_window_the_same_sequence_was_noise(ec2: Any, webhook: Chat) -> None:
+def test_without_the_settle_window_the_same_sequence_was_noise(
+    ec2: Any, chat_server: ChatServer
+) -> None:
     """Today's behaviour without a re-check queue (CLI, demo): drift, then back to normal."""
     clock = Clock()
-    runtime = make_runtime(webhook.url, specs(APP_SPEC), clock=clock)
+    runtime = make_runtime(chat_server.url, specs(APP_SPEC), clock=clock)
     _create_sequence(ec2, runtime, clock, extra_port=None)
-    assert webhook.alerts() == ["new:drifted", "changed:drifted", "back_to_normal:in_sync"]
+    assert chat_server.alerts() == ["new:drifted", "changed:drifted", "back_to_normal:in_sync"]
 
 
 @pytest.mark.parametrize("store", ["memory", "dynamodb"])
 def test_a_create_sequence_that_ends_off_spec_posts_once_at_the_recheck(
-    ec2: Any, queue: tuple[Any, str], webhook: Chat, store: str
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer, store: str
 ) -> None:
     sqs, url = queue
     clock = Clock()
     runtime = make_runtime(
-        webhook.url,
+        chat_server.url,
         specs(APP_SPEC),
         state=_store(store),
         recheck=RecordingQueue(SqsRecheckQueue(sqs, url)),
         clock=clock,
     )
     group = _create_sequence(ec2, runtime, clock, extra_port=22)
-    assert webhook.received == []
+    assert chat_server.received == []
     clock.advance(90)
     records = sqs_records(sqs, url)
     handle_recheck_batch(records, runtime)
-    (alert,) = webhook.received
+    (alert,) = chat_server.received
     assert alert["id"] == group and alert["alert"]["kind"] == "new"
     # the final state: only the port nobody declared, not the rules still being added
     assert len(alert["changes"]) == 1 and "22" in alert["changes"][0]["summary"]
     assert alert["actor"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
     # SQS may deliver the message again: still one alert
     handle_recheck_batch(records, runtime)
-    assert len(webhook.received) == 1
+    assert len(chat_server.received) == 1
 
 
 class StaleOnce:
@@ -171,7 +165,7 @@ class StaleOnce:
 
 @pytest.mark.parametrize("store", ["memory", "dynamodb"])
 def test_a_stale_read_after_authorize_is_rechecked_and_alerts_once(
-    ec2: Any, queue: tuple[Any, str], webhook: Chat, store: str
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer, store: str
 ) -> None:
     sqs, url = queue
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
@@ -186,7 +180,7 @@ def test_a_stale_read_after_authorize_is_rechecked_and_alerts_once(
     clock = Clock()
     scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
     runtime = make_runtime(
-        webhook.url,
+        chat_server.url,
         specs(APP_SPEC),
         state=_store(store),
         recheck=scheduled,
@@ -198,24 +192,24 @@ def test_a_stale_read_after_authorize_is_rechecked_and_alerts_once(
     )
     outcome = handle_cloudtrail_event(authorize(group, 22), runtime)
     assert [f.status.value for f in outcome.findings] == ["in_sync"]  # the stale answer
-    assert webhook.received == [] and scheduled.delays == [90]
+    assert chat_server.received == [] and scheduled.delays == [90]
 
     clock.advance(90)
     records = sqs_records(sqs, url)
     handle_recheck_batch(records, runtime)
-    (alert,) = webhook.received
+    (alert,) = chat_server.received
     assert alert["id"] == group and alert["status"] == "drifted"
     assert "22" in alert["changes"][0]["summary"]
     assert alert["actor"]["event_name"] == "AuthorizeSecurityGroupIngress"
     # SQS delivers at least once: the same message again posts nothing
     handle_recheck_batch(records, runtime)
-    assert len(webhook.received) == 1
+    assert len(chat_server.received) == 1
     # and a re-check never schedules another one
     assert scheduled.delays == [90] and sqs_records(sqs, url) == []
 
 
 def test_a_burst_of_events_keeps_one_pending_recheck(
-    ec2: Any, queue: tuple[Any, str], webhook: Chat
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer
 ) -> None:
     sqs, url = queue
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
@@ -226,7 +220,7 @@ def test_a_burst_of_events_keeps_one_pending_recheck(
         )
     clock = Clock()
     scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
-    runtime = make_runtime(webhook.url, specs(APP_SPEC), recheck=scheduled, clock=clock)
+    runtime = make_runtime(chat_server.url, specs(APP_SPEC), recheck=scheduled, clock=clock)
     for _ in range(10):  # in sync each time: nothing explains them
         handle_cloudtrail_event(authorize(group, 443), runtime)
         clock.advance(1)
@@ -234,7 +228,7 @@ def test_a_burst_of_events_keeps_one_pending_recheck(
     clock.advance(40)  # the pending one is now due too soon to see a new change
     handle_cloudtrail_event(authorize(group, 443), runtime)
     assert scheduled.delays == [90, 90]
-    assert webhook.received == []
+    assert chat_server.received == []
 
 
 def test_recheck_batches_report_only_the_failed_message(ec2: Any, queue: tuple[Any, str]) -> None:
@@ -249,7 +243,8 @@ def test_recheck_batches_report_only_the_failed_message(ec2: Any, queue: tuple[A
     for group in groups:
         plain.schedule([ResourceRef(SECURITY_GROUP, ACCOUNT, REGION, id=group)], actor, 0)
     records = sqs_records(sqs, url)
-    with chat(fail_first=1) as flaky:
+    with running_chat() as flaky:
+        flaky.fail_first(1)
         runtime = make_runtime(flaky.url, specs())
         response = handle_recheck_batch(records, runtime)
         # the first unmanaged group's post failed: only its message comes back
@@ -271,7 +266,7 @@ def test_a_malformed_message_is_logged_and_not_retried(
         "messageAttributes": {},
         "eventSource": "aws:sqs",
     }
-    with chat() as sink:
+    with running_chat() as sink:
         response = handle_recheck_batch([record], make_runtime(sink.url, specs()))
     assert response == {"batchItemFailures": []}
     (logged,) = [r for r in caplog.records if r.getMessage() == "malformed_recheck"]
@@ -373,23 +368,25 @@ def _bucket_sequence(runtime: Any, clock: Clock) -> None:
 
 
 def test_a_bucket_locked_down_after_its_create_posts_nothing(
-    queue: tuple[Any, str], webhook: Chat
+    queue: tuple[Any, str], chat_server: ChatServer
 ) -> None:
     sqs, url = queue
     clock = Clock()
     scheduled = RecordingQueue(SqsRecheckQueue(sqs, url))
-    runtime = make_runtime(webhook.url, specs(BUCKET_SPEC), recheck=scheduled, clock=clock)
+    runtime = make_runtime(chat_server.url, specs(BUCKET_SPEC), recheck=scheduled, clock=clock)
     _bucket_sequence(runtime, clock)
-    assert webhook.received == []
+    assert chat_server.received == []
     clock.advance(90)
     handle_recheck_batch(sqs_records(sqs, url), runtime)
-    assert webhook.received == []
+    assert chat_server.received == []
     assert scheduled.delays == [90]
 
 
-def test_without_the_settle_window_the_bucket_sequence_was_noise(aws: None, webhook: Chat) -> None:
+def test_without_the_settle_window_the_bucket_sequence_was_noise(
+    aws: None, chat_server: ChatServer
+) -> None:
     clock = Clock()
-    runtime = make_runtime(webhook.url, specs(BUCKET_SPEC), clock=clock)
+    runtime = make_runtime(chat_server.url, specs(BUCKET_SPEC), clock=clock)
     _bucket_sequence(runtime, clock)
-    assert webhook.alerts()[0] == "new:drifted"
-    assert webhook.alerts()[-1] == "back_to_normal:in_sync"
+    assert chat_server.alerts()[0] == "new:drifted"
+    assert chat_server.alerts()[-1] == "back_to_normal:in_sync"

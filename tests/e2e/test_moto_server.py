@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.chat_server import closed_port
+
 pytestmark = pytest.mark.e2e
 REGION = "eu-west-1"
 
@@ -82,7 +84,10 @@ def test_import_check_and_a_hand_made_change_over_http(endpoint: str, tmp_path: 
 def test_unreachable_endpoint_is_an_error_exit_not_a_traceback(tmp_path: Path) -> None:
     specs = tmp_path / "policies"
     specs.mkdir()
-    result = setpoint("http://127.0.0.1:9", "check", "--specs", str(specs), "--region", REGION)
+    with closed_port() as port:  # refuses connections while the CLI runs
+        result = setpoint(
+            f"http://127.0.0.1:{port}", "check", "--specs", str(specs), "--region", REGION
+        )
     assert result.returncode == 2
     assert "error: AWS:" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,14 +11,14 @@ import pytest
 from chalicelib.errors import ConfigError
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.config import notifier_from_config, notifier_from_json
+from tests.chat_server import ChatServer
 from tests.notify.alert_samples import BACK, NEW
-from tests.notify.conftest import FakeServer
 from tests.report.samples import DRIFTED, MISSING
 
 PAYMENTS = replace(DRIFTED, tags=(("env", "prod"), ("team", "payments")))
 
 
-def _hooks(server: FakeServer) -> dict[str, Any]:
+def _hooks(server: ChatServer) -> dict[str, Any]:
     return {
         "notifiers": {
             "payments": {"type": "json", "url": f"{server.base}/payments", "name": "pay"},
@@ -55,7 +55,7 @@ def test_a_route_may_list_several_tag_values(server):
     assert [r["path"] for r in server.requests] == ["/payments"] * 2
 
 
-def _slack(server: FakeServer) -> None:
+def _slack(server: ChatServer) -> None:
     server.default = lambda n: {
         "ok": True,
         "channel": server.requests[-1]["body"]["channel"],

@@ -2,14 +2,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -21,147 +13,73 @@ from chalicelib.notify.delivery import (
     notifier_for,
 )
 from chalicelib.notify.message import render_json, render_slack, render_text
+from tests.chat_server import ChatServer, Reply
 from tests.report.samples import DRIFTED
+from tests.sleeps import Sleeps
 
 SECRET_PATH = "/services/T0000/B0000/s3cr3tT0ken"
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b"ok"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+def hook(chat: ChatServer) -> str:
+    """The chat's webhook URL, ending in a secret path that must never be logged."""
+    return chat.base + SECRET_PATH
 
 
-@dataclass
-class FakeChat:
-    """A real HTTP server on 127.0.0.1 that answers with a script of replies."""
-
-    url: str
-    script: list[Reply] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch):
-    """The default opener honours proxy variables; a proxy must not swallow 127.0.0.1."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
-
-
-@pytest.fixture
-def chat() -> Iterator[FakeChat]:
-    state = FakeChat(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            state.requests.append(
-                {
-                    "path": self.path,
-                    "headers": dict(self.headers),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-            )
-            reply = state.script.pop(0) if state.script else Reply()
-            if reply.delay:
-                time.sleep(reply.delay)
-            try:
-                self.send_response(reply.status)
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client timed out and hung up, as the timeout test intends
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}{SECRET_PATH}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_200_is_delivered_once_with_the_slack_payload(chat):
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep).send(DRIFTED)
-    assert len(chat.requests) == 1
-    request = chat.requests[0]
+def test_200_is_delivered_once_with_the_slack_payload(chat_server):
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep).send(DRIFTED)
+    assert len(chat_server.requests) == 1
+    request = chat_server.requests[0]
     assert request["path"] == SECRET_PATH
     assert request["headers"]["Content-Type"].startswith("application/json")
     assert request["body"] == render_slack(DRIFTED)
-    assert sleep.calls == []
+    assert sleep == []
 
 
-def test_json_webhook_posts_the_finding_and_its_text(chat):
-    JsonWebhookNotifier(chat.url, sleep=FakeSleep()).send(DRIFTED)
-    body = chat.requests[0]["body"]
+def test_json_webhook_posts_the_finding_and_its_text(chat_server):
+    JsonWebhookNotifier(hook(chat_server), sleep=Sleeps()).send(DRIFTED)
+    body = chat_server.requests[0]["body"]
     assert body == render_json(DRIFTED)
     assert body["status"] == "drifted" and body["changes"][1]["world_open"] is True
 
 
-def test_5xx_is_retried_with_growing_backoff(chat):
-    chat.script = [Reply(500, b"oops"), Reply(503, b"busy"), Reply(200)]
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep, jitter=lambda: 1.0).send(DRIFTED)
-    assert len(chat.requests) == 3
-    assert sleep.calls == [0.5, 1.0]
+def test_5xx_is_retried_with_growing_backoff(chat_server):
+    chat_server.script = [Reply(500, b"oops"), Reply(503, b"busy"), Reply(200)]
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep, jitter=lambda: 1.0).send(DRIFTED)
+    assert len(chat_server.requests) == 3
+    assert sleep == [0.5, 1.0]
 
 
-def test_backoff_jitter_stays_within_half_to_full_delay(chat):
-    chat.script = [Reply(500)] * 4
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep, jitter=lambda: 0.0).send(DRIFTED)
-    assert sleep.calls == [0.25, 0.5, 1.0, 2.0]
+def test_backoff_jitter_stays_within_half_to_full_delay(chat_server):
+    chat_server.script = [Reply(500)] * 4
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep, jitter=lambda: 0.0).send(DRIFTED)
+    assert sleep == [0.25, 0.5, 1.0, 2.0]
 
 
-def test_429_honours_retry_after(chat):
-    chat.script = [Reply(429, b"rate_limited", {"Retry-After": "2"}), Reply(200)]
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep).send(DRIFTED)
-    assert sleep.calls == [2.0]
-    assert len(chat.requests) == 2
+def test_429_honours_retry_after(chat_server):
+    chat_server.script = [Reply(429, b"rate_limited", {"Retry-After": "2"}), Reply(200)]
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep).send(DRIFTED)
+    assert sleep == [2.0]
+    assert len(chat_server.requests) == 2
 
 
-def test_429_retry_after_is_capped(chat):
-    chat.script = [Reply(429, headers={"Retry-After": "3600"}), Reply(200)]
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep, max_retry_after=20).send(DRIFTED)
-    assert sleep.calls == [20]
+def test_429_retry_after_is_capped(chat_server):
+    chat_server.script = [Reply(429, headers={"Retry-After": "3600"}), Reply(200)]
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep, max_retry_after=20).send(DRIFTED)
+    assert sleep == [20]
 
 
-def test_404_fails_at_once_naming_the_host_not_the_url(chat):
-    chat.script = [Reply(404, b"no_service")]
-    sleep = FakeSleep()
+def test_404_fails_at_once_naming_the_host_not_the_url(chat_server):
+    chat_server.script = [Reply(404, b"no_service")]
+    sleep = Sleeps()
     with pytest.raises(DeliveryError) as caught:
-        SlackWebhookNotifier(chat.url, sleep=sleep).send(DRIFTED)
-    assert len(chat.requests) == 1
-    assert sleep.calls == []
+        SlackWebhookNotifier(hook(chat_server), sleep=sleep).send(DRIFTED)
+    assert len(chat_server.requests) == 1
+    assert sleep == []
     assert caught.value.status == 404
     message = str(caught.value)
     assert "HTTP 404" in message and "no_service" in message and "127.0.0.1" in message
@@ -169,35 +87,35 @@ def test_404_fails_at_once_naming_the_host_not_the_url(chat):
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
-def test_persistent_5xx_gives_up_after_max_attempts(chat):
-    chat.script = [Reply(500)] * 10
-    sleep = FakeSleep()
+def test_persistent_5xx_gives_up_after_max_attempts(chat_server):
+    chat_server.script = [Reply(500)] * 10
+    sleep = Sleeps()
     with pytest.raises(DeliveryError) as caught:
-        SlackWebhookNotifier(chat.url, sleep=sleep, max_attempts=3).send(DRIFTED)
-    assert len(chat.requests) == 3
-    assert len(sleep.calls) == 2
+        SlackWebhookNotifier(hook(chat_server), sleep=sleep, max_attempts=3).send(DRIFTED)
+    assert len(chat_server.requests) == 3
+    assert len(sleep) == 2
     assert caught.value.status == 500
     assert "after 3 attempts" in str(caught.value)
 
 
-def test_server_down_fails_after_max_attempts_without_leaking_the_url():
-    url = f"http://127.0.0.1:{_free_port()}{SECRET_PATH}"
-    sleep = FakeSleep()
+def test_server_down_fails_after_max_attempts_without_leaking_the_url(down_url):
+    url = down_url.replace("/services/dead", SECRET_PATH)
+    sleep = Sleeps()
     with pytest.raises(DeliveryError) as caught:
         SlackWebhookNotifier(url, sleep=sleep).send(DRIFTED)
-    assert len(sleep.calls) == 4  # five attempts, four waits
+    assert len(sleep) == 4  # five attempts, four waits
     message = str(caught.value)
     assert "127.0.0.1" in message and "connection failed" in message
     assert SECRET_PATH not in message and "s3cr3t" not in message
     assert caught.value.status is None
 
 
-def test_timeout_is_retried(chat):
-    chat.script = [Reply(200, delay=0.6), Reply(200)]
-    sleep = FakeSleep()
-    SlackWebhookNotifier(chat.url, sleep=sleep, timeout=0.2).send(DRIFTED)
-    assert len(sleep.calls) == 1
-    assert len(chat.requests) == 2
+def test_timeout_is_retried(chat_server):
+    chat_server.script = [Reply(hang=True), Reply(200)]
+    sleep = Sleeps()
+    SlackWebhookNotifier(hook(chat_server), sleep=sleep, timeout=0.1).send(DRIFTED)
+    assert len(sleep) == 1
+    assert len(chat_server.requests) == 2
 
 
 def test_console_notifier_prints_the_plain_message():
@@ -241,11 +159,11 @@ class FlakyOpener:
 
 def test_injected_opener_and_dropped_connection_is_retried():
     opener = FlakyOpener()
-    sleep = FakeSleep()
+    sleep = Sleeps()
     url = "https://hooks.slack.com" + SECRET_PATH
     SlackWebhookNotifier(url, opener=opener, sleep=sleep, timeout=3).send(DRIFTED)
     assert opener.calls == [(url, 3), (url, 3)]
-    assert len(sleep.calls) == 1
+    assert len(sleep) == 1
 
 
 def test_malformed_port_is_a_config_error():

@@ -31,8 +31,8 @@ from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.pipeline import Pipeline
 from chalicelib.runtime import PostsAlerts, Runtime
 from chalicelib.state import MemoryStateStore, StateStore, apply_finding, record_key
+from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION
-from tests.notify.conftest import Answer, FakeServer
 from tests.state.helpers import OPEN_22, OPEN_3389, T0, drifted, in_sync, unknown
 
 T1 = datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
@@ -124,7 +124,7 @@ def sqs(aws: None) -> Any:
     return boto3.client("sqs", region_name=REGION)
 
 
-def hook(server: FakeServer, name: str) -> JsonWebhookNotifier:
+def hook(server: ChatServer, name: str) -> JsonWebhookNotifier:
     """One attempt per post, so each scripted answer is one delivery attempt."""
     return JsonWebhookNotifier(f"{server.base}/hooks/{name}/s3cr3t", max_attempts=1, name=name)
 
@@ -169,7 +169,7 @@ def test_put_to_a_queue_that_is_not_there_is_a_delivery_error(sqs: Any) -> None:
 
 
 def test_a_retry_posts_to_the_failed_targets_only_and_remembers_the_thread(
-    sqs: Any, server: FakeServer
+    sqs: Any, server: ChatServer
 ) -> None:
     url, _ = make_queues(sqs)
     state = MemoryStateStore()
@@ -190,12 +190,12 @@ def test_a_retry_posts_to_the_failed_targets_only_and_remembers_the_thread(
 
 
 def test_a_retry_that_fails_again_is_reported_and_stays_queued(
-    sqs: Any, server: FakeServer
+    sqs: Any, server: ChatServer
 ) -> None:
     url, _ = make_queues(sqs)
     state = MemoryStateStore()
     alert = new_alert(state)
-    server.script = [Answer(503)]
+    server.script = [Reply(503)]
     outbox = SqsOutbox(sqs, url)
     outbox.put(alert, "HTTP 503", ["ops"])
     [queued] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
@@ -209,7 +209,7 @@ def test_a_retry_that_fails_again_is_reported_and_stays_queued(
 
 
 def test_a_half_successful_retry_parks_the_rest_and_posts_nobody_twice(
-    sqs: Any, server: FakeServer
+    sqs: Any, server: ChatServer
 ) -> None:
     url, _ = make_queues(sqs)
     state = MemoryStateStore()
@@ -217,7 +217,7 @@ def test_a_half_successful_retry_parks_the_rest_and_posts_nobody_twice(
     ops, web = hook(server, "ops"), hook(server, "web")
     outbox = SqsOutbox(sqs, url, clock=lambda: T0)
     outbox.put(alert, "first failure", ["ops", "web"])
-    server.script = [Answer(200), Answer(503)]  # ops recovers, web is still down
+    server.script = [Reply(200), Reply(503)]  # ops recovers, web is still down
     runtime = runtime_with([RoutedNotifier([], [ops, web])], state, outbox)
 
     assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
@@ -233,7 +233,7 @@ def test_a_half_successful_retry_parks_the_rest_and_posts_nobody_twice(
 
 
 def test_a_target_no_longer_configured_fails_the_record_saying_so(
-    sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
+    sqs: Any, server: ChatServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     shared = MemoryStateStore()  # the state the alert was decided in
     url, _ = make_queues(sqs)
@@ -248,7 +248,7 @@ def test_a_target_no_longer_configured_fails_the_record_saying_so(
 
 
 def test_an_ssm_webhook_is_retried_by_its_parameter_in_a_fresh_process(
-    sqs: Any, server: FakeServer
+    sqs: Any, server: ChatServer
 ) -> None:
     """The failing Lambda knew the URL (name `webhook:127.0.0.1`); the outbox Lambda has
     not read it yet. The parameter names the target in both."""
@@ -267,7 +267,7 @@ def test_an_ssm_webhook_is_retried_by_its_parameter_in_a_fresh_process(
 
 
 def test_a_malformed_body_fails_its_record_only(
-    sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
+    sqs: Any, server: ChatServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     shared = MemoryStateStore()  # the state the alert was decided in
     url, _ = make_queues(sqs)
@@ -404,7 +404,7 @@ def test_an_alert_for_every_notifier_is_reported_as_such(sqs: Any) -> None:
 
 
 def test_a_parked_alert_whose_drift_closed_meanwhile_is_not_posted_late(
-    sqs: Any, server: FakeServer, caplog: pytest.LogCaptureFixture
+    sqs: Any, server: ChatServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Chat down: the alert is parked; the drift is fixed and "back to normal" posted once
     chat is back. The late retry must not leave an open alert as the last word."""
@@ -421,7 +421,7 @@ def test_a_parked_alert_whose_drift_closed_meanwhile_is_not_posted_late(
 
 
 def test_a_parked_alert_for_a_drift_that_changed_since_is_not_posted_late(
-    sqs: Any, server: FakeServer
+    sqs: Any, server: ChatServer
 ) -> None:
     state = MemoryStateStore()
     url, _ = make_queues(sqs)
@@ -432,7 +432,7 @@ def test_a_parked_alert_for_a_drift_that_changed_since_is_not_posted_late(
     assert server.requests == []  # the CHANGED alert tells the current drift
 
 
-def test_a_parked_alert_still_current_is_posted(sqs: Any, server: FakeServer) -> None:
+def test_a_parked_alert_still_current_is_posted(sqs: Any, server: ChatServer) -> None:
     state = MemoryStateStore()
     url, _ = make_queues(sqs)
     outbox = SqsOutbox(sqs, url)

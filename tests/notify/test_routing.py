@@ -22,9 +22,10 @@ from chalicelib.notify.delivery import (
 )
 from chalicelib.notify.routing import Route, RoutedDeliveryError, RoutedNotifier
 from chalicelib.notify.slack_bot import SlackBotNotifier
+from tests.chat_server import ChatServer, Reply
 from tests.notify.alert_samples import BACK, NEW
-from tests.notify.conftest import Answer, FakeServer, Sleeps
 from tests.report.samples import DRIFTED, UNMANAGED
+from tests.sleeps import Sleeps
 
 
 class Recorder:
@@ -113,8 +114,8 @@ def test_send_routes_a_bare_finding_as_a_new_alert():
 # --- real notifiers behind routes -------------------------------------------------------
 
 
-def test_a_webhook_route_that_fails_does_not_stop_a_working_one(server: FakeServer):
-    server.script = [Answer(404, "no_service")]
+def test_a_webhook_route_that_fails_does_not_stop_a_working_one(server: ChatServer):
+    server.script = [Reply(404, "no_service")]
     hook = f"{server.base}/services/T0/B0/s3cr3t"
     failing = SlackWebhookNotifier(hook, sleep=Sleeps(), name="webhook:ops")
     working = JsonWebhookNotifier(hook, sleep=Sleeps(), name="webhook:web")
@@ -127,7 +128,7 @@ def test_a_webhook_route_that_fails_does_not_stop_a_working_one(server: FakeServ
     assert "s3cr3t" not in str(caught.value) and "HTTP 404" in str(caught.value)
 
 
-def test_webhook_post_returns_a_ref_shown_in_the_message_and_cited_later(server: FakeServer):
+def test_webhook_post_returns_a_ref_shown_in_the_message_and_cited_later(server: ChatServer):
     notifier = SlackWebhookNotifier(f"{server.base}/hook", sleep=Sleeps())
     first = notifier.post(NEW)
     assert first.notifier == "webhook:127.0.0.1" and len(first.ref) == 32
@@ -140,7 +141,7 @@ def test_webhook_post_returns_a_ref_shown_in_the_message_and_cited_later(server:
     assert server.bodies()[2]["alert"]["id"] == json_body.ref
 
 
-def test_webhook_post_still_accepts_a_ready_payload(server: FakeServer):
+def test_webhook_post_still_accepts_a_ready_payload(server: ChatServer):
     assert SlackWebhookNotifier(f"{server.base}/hook").post({"text": "hi"}) is None
     assert server.bodies() == [{"text": "hi"}]
 
@@ -161,7 +162,7 @@ def test_one_notifier_config():
     assert type(only) is SlackWebhookNotifier
 
 
-def test_routed_config_builds_each_type(server: FakeServer):
+def test_routed_config_builds_each_type(server: ChatServer):
     stream = io.StringIO()
     config: dict[str, Any] = {
         "notifiers": {

@@ -8,9 +8,10 @@ import pytest
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.notify.alert import AlertKind, MessageRef
 from chalicelib.notify.slack_bot import SlackApiError, SlackBotNotifier
+from tests.chat_server import ChatServer, Reply
 from tests.notify.alert_samples import BACK, CHANGED, NEW, REMINDER
-from tests.notify.conftest import Answer, FakeServer, Sleeps
 from tests.report.samples import DRIFTED
+from tests.sleeps import Sleeps
 
 TOKEN = "xoxb-1111-2222-s3cr3tT0ken"
 
@@ -20,12 +21,12 @@ def _slack(n: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def slack(server: FakeServer) -> FakeServer:
+def slack(server: ChatServer) -> ChatServer:
     server.default = _slack
     return server
 
 
-def _bot(server: FakeServer, sleep: Sleeps | None = None, **options: Any) -> SlackBotNotifier:
+def _bot(server: ChatServer, sleep: Sleeps | None = None, **options: Any) -> SlackBotNotifier:
     return SlackBotNotifier(
         TOKEN,
         "C0123",
@@ -81,7 +82,7 @@ def test_without_its_own_first_post_a_follow_up_starts_fresh_and_cites(slack):
 
 
 def test_invalid_auth_fails_at_once_without_the_token(slack):
-    slack.script = [Answer(200, {"ok": False, "error": "invalid_auth"})]
+    slack.script = [Reply(200, {"ok": False, "error": "invalid_auth"})]
     sleep = Sleeps()
     with pytest.raises(SlackApiError) as caught:
         _bot(slack, sleep).post(NEW)
@@ -92,14 +93,14 @@ def test_invalid_auth_fails_at_once_without_the_token(slack):
 
 
 def test_channel_not_found_fails_at_once(slack):
-    slack.script = [Answer(200, {"ok": False, "error": "channel_not_found"})]
+    slack.script = [Reply(200, {"ok": False, "error": "channel_not_found"})]
     with pytest.raises(DeliveryError, match="channel_not_found"):
         _bot(slack).post(NEW)
     assert len(slack.requests) == 1
 
 
 def test_rate_limited_429_waits_retry_after_then_posts_once(slack):
-    slack.script = [Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"})]
+    slack.script = [Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"})]
     sleep = Sleeps()
     ref = _bot(slack, sleep).post(NEW)
     assert sleep == [3.0]
@@ -108,21 +109,21 @@ def test_rate_limited_429_waits_retry_after_then_posts_once(slack):
 
 
 def test_ratelimited_in_a_200_answer_is_retried_too(slack):
-    slack.script = [Answer(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
+    slack.script = [Reply(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
     sleep = Sleeps()
     _bot(slack, sleep).post(NEW)
     assert sleep == [1.0] and len(slack.requests) == 2
 
 
 def test_persistent_rate_limit_gives_up_with_a_delivery_error(slack):
-    slack.script = [Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})] * 3
+    slack.script = [Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})] * 3
     with pytest.raises(DeliveryError) as caught:
         _bot(slack, max_attempts=3).post(NEW)
     assert caught.value.status == 429 and len(slack.requests) == 3
 
 
 def test_an_answer_without_ts_is_not_taken_for_success(slack):
-    slack.script = [Answer(200, {"ok": True})]
+    slack.script = [Reply(200, {"ok": True})]
     with pytest.raises(DeliveryError, match="no ts"):
         _bot(slack).post(NEW)
 
@@ -135,7 +136,7 @@ def test_a_token_from_a_source_is_read_once_and_reread_after_revocation(slack):
         reads.append(force)
         return next(tokens)
 
-    slack.script = [Answer(200, {"ok": False, "error": "token_revoked"})]
+    slack.script = [Reply(200, {"ok": False, "error": "token_revoked"})]
     bot = SlackBotNotifier(source, "C0123", api_base=f"{slack.base}/api", sleep=Sleeps())
     assert repr(bot) == "SlackBotNotifier(channel='C0123')"
     bot.post(NEW)
@@ -199,7 +200,7 @@ def test_config_with_a_token_in_ssm_posts_into_the_thread(slack, monkeypatch):
 PAYMENTS = replace(DRIFTED, tags=(("team", "payments"),))
 
 
-def _answer_in_channel(server: FakeServer) -> None:
+def _answer_in_channel(server: ChatServer) -> None:
     """Slack answers with the channel it was asked to post to, like the real API."""
     server.default = lambda n: {
         "ok": True,
@@ -238,7 +239,7 @@ def test_a_follow_up_stays_in_the_first_messages_channel_and_thread_even_if_reta
 
 
 def test_a_refusal_names_the_channel_the_tag_chose(slack):
-    slack.script = [Answer(200, {"ok": False, "error": "channel_not_found"})]
+    slack.script = [Reply(200, {"ok": False, "error": "channel_not_found"})]
     bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
     with pytest.raises(SlackApiError, match="C0PAY: channel_not_found"):
         bot.post(replace(NEW, finding=PAYMENTS))

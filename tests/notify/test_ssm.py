@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
@@ -13,6 +10,7 @@ from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.model import Finding, Status
 from chalicelib.notify import delivery
 from chalicelib.notify.delivery import chat_url_from_ssm
+from tests.chat_server import Reply
 
 URL = "https://hooks.slack.com/services/T0000/B0000/s3cr3t"
 FINDING = Finding(SECURITY_GROUP, "sg-0abc", "web", "123456789012", "eu-west-1", Status.DRIFTED)
@@ -71,27 +69,12 @@ def test_importing_delivery_does_not_load_powertools_or_boto3():
     assert result.stdout.strip() == ""
 
 
-def _gone_server() -> tuple[ThreadingHTTPServer, str]:
-    """A webhook that was revoked: every POST gets 404, as Slack answers for a deleted hook."""
-
-    class Gone(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gone)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/services/old"
-
-
-def test_ssm_notifier_reads_once_then_rereads_when_the_hook_is_revoked(ssm, webhook, monkeypatch):
-    new_url, received = webhook
-    gone, old_url = _gone_server()
+def test_ssm_notifier_reads_once_then_rereads_when_the_hook_is_revoked(
+    ssm, chat_server, monkeypatch
+):
+    """The old hook was revoked: Slack answers 404 for it, the rotated one works."""
+    old_url, new_url = chat_server.base + "/services/old", chat_server.base + "/services/new"
+    chat_server.script = [Reply(404, b"")] * 3  # every post to the old hook
     reads: list[bool] = []
     real = delivery.chat_url_from_ssm
 
@@ -102,16 +85,13 @@ def test_ssm_notifier_reads_once_then_rereads_when_the_hook_is_revoked(ssm, webh
     monkeypatch.setattr(delivery, "chat_url_from_ssm", counting)
     ssm.put_parameter(Name="/setpoint/chat-url", Value=old_url, Type="SecureString")
     notifier = delivery.SsmWebhookNotifier("/setpoint/chat-url", "slack", max_attempts=1)
-    try:
-        with pytest.raises(DeliveryError):
-            notifier.send(FINDING)  # revoked, and SSM still holds the old URL
-        ssm.put_parameter(
-            Name="/setpoint/chat-url", Value=new_url, Type="SecureString", Overwrite=True
-        )
-        notifier.send(FINDING)  # 404 again → forced re-read → the rotated URL
-        notifier.send(FINDING)  # kept: no further read
-    finally:
-        gone.shutdown()
-        gone.server_close()
+    with pytest.raises(DeliveryError):
+        notifier.send(FINDING)  # revoked, and SSM still holds the old URL
+    ssm.put_parameter(Name="/setpoint/chat-url", Value=new_url, Type="SecureString", Overwrite=True)
+    notifier.send(FINDING)  # 404 again → forced re-read → the rotated URL
+    notifier.send(FINDING)  # kept: no further read
     assert reads == [False, True, True]
-    assert len(received) == 2
+    assert [r["path"] for r in chat_server.requests] == ["/services/old"] * 3 + [
+        "/services/new"
+    ] * 2
+    assert len(chat_server.received) == 2

@@ -10,8 +10,8 @@ from chalicelib.notify.alert_message import alert_headline
 from chalicelib.notify.delivery import TeamsWebhookNotifier, notifier_for
 from chalicelib.notify.escape import escape_teams
 from chalicelib.notify.teams import render_alert_teams
+from tests.chat_server import ChatServer
 from tests.notify.alert_samples import ALL, BACK, CHANGED, NEW, PENDING
-from tests.notify.conftest import FakeServer
 from tests.report.samples import DRIFTED
 
 
@@ -117,7 +117,7 @@ def test_many_changes_are_capped_and_counted():
     assert sum(1 for b in card["body"] if b.get("fontType") == "Monospace") == 40
 
 
-def test_teams_notifier_posts_the_card_and_returns_a_webhook_ref(server: FakeServer):
+def test_teams_notifier_posts_the_card_and_returns_a_webhook_ref(server: ChatServer):
     server.default = ""
     notifier = TeamsWebhookNotifier(f"{server.base}/workflows/secret", sleep=lambda s: None)
     ref = notifier.post(NEW)

@@ -1,19 +1,15 @@
-"""A small estate for event-path tests: moto resources, specs, a runtime, a chat webhook.
+"""A small estate for event-path tests: moto resources, specs, a runtime.
 
 Events are built the way CloudTrail would deliver them (the demo's envelope), resources
-are changed for real in moto first, and chat is a local HTTP server, so a test sees what
-a user would: the messages that arrive.
+are changed for real in moto first, and chat is the shared fake chat server
+(`chat_server`, tests/chat_server.py), so a test sees what a user would: the messages
+that arrive.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -45,53 +41,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class Chat:
-    """A local webhook that answers 500 to the first `fail_first` posts, then 200."""
-
-    url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
-    refused: int = 0
-
-    def alerts(self) -> list[str]:
-        """`kind:status` per delivered alert, e.g. `new:drifted`, `gone:missing`."""
-        return [f"{m['alert']['kind']}:{m['status']}" for m in self.received]
-
-
-@contextmanager
-def chat(fail_first: int = 0) -> Iterator[Chat]:
-    box: dict[str, Chat] = {}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with lock:
-                sink = box["chat"]
-                failing = sink.refused < fail_first
-                if failing:
-                    sink.refused += 1
-                else:
-                    sink.received.append(json.loads(body))
-            self.send_response(500 if failing else 200)
-            self.end_headers()
-            self.wfile.write(b"no" if failing else b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box["chat"] = Chat(f"http://127.0.0.1:{server.server_address[1]}/hook")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield box["chat"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def specs(*documents: tuple[str, str]) -> SpecCatalog:

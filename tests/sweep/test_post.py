@@ -39,8 +39,8 @@ def test_slack_and_console_each_get_the_digest_once_through_a_routed_set(
     assert "drifted since 2026-11-01T00:00:00: security group web (sg-1)" in stream.getvalue()
 
 
-def test_a_chat_that_refuses_is_reported_not_raised() -> None:
-    dead = notifier_for("http://127.0.0.1:9/hook", "json", sleep=lambda _: None, max_attempts=1)
+def test_a_chat_that_refuses_is_reported_not_raised(down_url: str) -> None:
+    dead = notifier_for(down_url, "json", sleep=lambda _: None, max_attempts=1)
     errors = post_digest([dead], DIGEST)
     assert len(errors) == 1 and "127.0.0.1" in errors[0]
 

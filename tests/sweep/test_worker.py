@@ -301,10 +301,11 @@ def test_a_last_shard_that_fails_after_claiming_gives_the_claim_back_so_its_retr
 def test_one_dead_chat_of_a_routed_pair_does_not_repost_the_digest_to_the_other(
     setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
     webhook: tuple[str, list[dict[str, Any]]],
+    down_url: str,
 ) -> None:
     runtime, service, queue_url, received = setup
     live = notifier_for(webhook[0], "json", sleep=lambda _: None)
-    dead = notifier_for("http://127.0.0.1:9/hook", "json", sleep=lambda _: None, max_attempts=1)
+    dead = notifier_for(down_url, "json", sleep=lambda _: None, max_attempts=1)
     runtime.notifiers = [RoutedNotifier([], default=[live, dead])]
     records = sweep_once(runtime, service, queue_url)  # no shard is handed back for retry
     handle_shard_batch({"Records": records}, runtime, service=service)  # SQS redelivers

@@ -15,6 +15,7 @@ from chalicelib.compare.policy_document import parse_policy
 from chalicelib.errors import ReadError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.iam.collector import READS, IamCollector, parse_identity_detail
+from chalicelib.kinds.iam.model import IamIdentityState
 from chalicelib.model import ResourceRef
 
 ACCOUNT = "123456789012"
@@ -271,3 +272,68 @@ def test_one_unreadable_document_leaves_the_rest_of_the_sweep(iam: Any) -> None:
     assert "trust policy" in bad.reason and "cannot read" in bad.reason
     (odd,) = listing.unreadable_of(IAM_POLICY)
     assert odd.name == "odd" and "Statement" in odd.reason
+
+
+def test_the_event_path_follows_every_page_of_each_list_call() -> None:
+    """A user whose inline policies, attached policies, groups and a group's policies
+    each span two pages: what sits on the second page (AdministratorAccess, the Admins
+    group) is still seen. moto ignores page sizes and always answers in one page, so the
+    IsTruncated/Marker handling is checked against stubbed AWS responses."""
+    iam = boto3.client(
+        "iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    created = "2024-01-01T00:00:00Z"
+    stubber = Stubber(iam)
+
+    def answer(method: str, response: dict[str, Any], **params: str) -> None:
+        stubber.add_response(method, response, params)
+
+    def pages(method: str, key: str, first: list[Any], second: list[Any], **params: str) -> None:
+        answer(method, {key: first, "IsTruncated": True, "Marker": "m1"}, **params)
+        answer(method, {key: second, "IsTruncated": False}, **params, Marker="m1")
+
+    def group(name: str) -> dict[str, Any]:
+        arn = f"arn:aws:iam::{ACCOUNT}:group/{name}"
+        return {"Path": "/", "GroupName": name, "GroupId": "AGPAEXAMPLE000000001", "Arn": arn,
+                "CreateDate": created}  # fmt: skip
+
+    def attached(arn: str) -> list[dict[str, str]]:
+        return [{"PolicyName": arn.rsplit("/", 1)[1], "PolicyArn": arn}]
+
+    arn = f"arn:aws:iam::{ACCOUNT}:user/ci"
+    user = {"Path": "/", "UserName": "ci", "UserId": "AIDAEXAMPLE000000001", "Arn": arn,
+            "CreateDate": created}  # fmt: skip
+    answer("get_user", {"User": user}, UserName="ci")
+    pages("list_user_policies", "PolicyNames", ["read"], ["deploy"], UserName="ci")
+    for name in ("read", "deploy"):
+        inline = {"UserName": "ci", "PolicyName": name, "PolicyDocument": quote(json.dumps(DOC))}
+        answer("get_user_policy", inline, UserName="ci", PolicyName=name)
+    pages(
+        "list_attached_user_policies",
+        "AttachedPolicies",
+        attached(read_only),
+        attached(ADMIN),
+        UserName="ci",
+    )
+    pages("list_groups_for_user", "Groups", [group("devs")], [group("Admins")], UserName="ci")
+    answer(
+        "list_attached_group_policies",
+        {"AttachedPolicies": [], "IsTruncated": False},
+        GroupName="devs",
+    )
+    pages(
+        "list_attached_group_policies",
+        "AttachedPolicies",
+        attached(read_only),
+        attached(ADMIN),
+        GroupName="Admins",
+    )
+    with stubber:
+        state = IamCollector(lambda: iam).read(ResourceRef(IAM_USER, ACCOUNT, "global", name="ci"))
+    stubber.assert_no_pending_responses()
+    assert isinstance(state, IamIdentityState) and state.kind is IAM_USER
+    assert set(state.inline_policies) == {"read", "deploy"}
+    assert state.managed_policies == {read_only, ADMIN}
+    assert state.groups == {"devs", "Admins"}
+    assert state.admin_groups == {"Admins"}  # its admin policy was on the second page
