@@ -8,7 +8,7 @@ the arguments of tasks whose module a family maps are templated in the task's sc
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -577,13 +577,17 @@ def _arg_lines(value: Any, item: Lined, module: str | None = None) -> dict[ArgPa
     return lines
 
 
+_KV = re.compile(r"""([A-Za-z_]\w*)=((?:'[^']*'|"[^"]*"|\{\{.*?\}\}|[^\s'"{]|\{(?!\{))+)""")
+
+
 def _kv(text: str) -> dict[str, Any]:
-    """`name=web description="a b"`: the key=value short form."""
+    """`name=web description="a b" vpc_id={{ vpc }}`: the key=value short form."""
     out: dict[str, Any] = {}
-    for token in shlex.split(text):
-        key, sep, value = token.partition("=")
-        if sep:
-            out[key] = value
+    for match in _KV.finditer(text):
+        value = match.group(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[match.group(1)] = value
     return out
 
 

@@ -149,8 +149,8 @@ class Templar:
         match = _WHOLE.match(text)
         if match and "{{" not in match.group("expr"):
             return self._evaluate(match.group("expr"), scope, depth, text)
-        context = self._context(self.env.parse(text), scope, depth)
         try:
+            context = self._context(self.env.parse(text), scope, depth)
             return self.env.from_string(text).render(context)
         except self._jinja.TemplateError as exc:
             raise Unresolved(_describe(exc)) from exc
