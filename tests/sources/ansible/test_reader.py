@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from chalicelib.errors import ConfigError
+from chalicelib.errors import ConfigError, SpecError
 from chalicelib.sources.ansible.model import AnsibleTask, Registered
 from chalicelib.sources.ansible.provider import read_source
 from chalicelib.sources.ansible.templating import RegisteredResult, Scope, Templar, Unresolved
+from chalicelib.sources.declared import Declared
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ansible"
 MODULES = frozenset({"ec2_group", "ec2_security_group"})
@@ -18,7 +20,7 @@ MODULES = frozenset({"ec2_group", "ec2_security_group"})
 class _Mapped:
     modules = MODULES
 
-    def declare(self, tasks: object) -> list[object]:
+    def declare(self, tasks: Sequence[AnsibleTask]) -> list[Declared | SpecError]:
         return []
 
 
