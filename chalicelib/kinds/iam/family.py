@@ -23,9 +23,16 @@ from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.iam.ansible import mapping
+
+    return mapping()
 
 
 def _reads() -> tuple[Read, ...]:
@@ -96,4 +103,5 @@ FAMILY = Family(
     exporter=_export,
     events_region="us-east-1",
     extra_schemas=(HERE / "iam_common.schema.json",),
+    ansible=_ansible,
 )
