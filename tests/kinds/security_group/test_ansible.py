@@ -174,3 +174,20 @@ def test_state_absent_cancels_the_group_and_rules_split_per_peer(tmp_path: Path)
         ("pl-0abc", 8, None),
     }
     assert spec.egress is None  # rules_egress omitted: the AWS default
+
+
+def test_a_group_the_playbook_deletes_is_unmanaged_while_it_exists(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    with (root / "site.yml").open("a", encoding="utf-8") as book:
+        book.write(
+            "\n    - name: retire jenkins\n"
+            "      ec2_group: {name: jenkins, vpc_id: '{{ vpc_id }}', region: us-east-1,"
+            " state: absent}\n"
+        )
+    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    assert code == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["name"], finding["status"]) == ("jenkins", "unmanaged")

@@ -125,3 +125,42 @@ def test_a_missing_source_is_a_config_error(tmp_path: Path) -> None:
         read_source(str(tmp_path / "nope"), [_Mapped()])
     with pytest.raises(ConfigError, match="no playbooks or roles"):
         read_source(str(tmp_path), [_Mapped()])
+
+
+def test_loops_include_role_and_imported_playbooks_read_once(tmp_path: Path) -> None:
+    (tmp_path / "roles" / "edge" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "edge" / "tasks" / "main.yml").write_text(
+        "- ec2_group: {name: '{{ edge_name }}', description: edge}\n", encoding="utf-8"
+    )
+    (tmp_path / "site.yml").write_text("- import_playbook: groups.yml\n", encoding="utf-8")
+    (tmp_path / "groups.yml").write_text(
+        "- hosts: localhost\n  tasks:\n"
+        "    - ec2_group: {name: '{{ g }}', description: '{{ g }}'}\n"
+        "      loop: [a, b]\n      loop_control: {loop_var: g}\n"
+        "    - include_role: {name: edge}\n      vars: {edge_name: lb}\n",
+        encoding="utf-8",
+    )
+    tasks, errors = tasks_of(str(tmp_path))
+    assert errors == []
+    assert [(t.args["name"], t.file, t.line) for t in tasks] == [
+        ("a", f"{tmp_path}/groups.yml", 3),
+        ("b", f"{tmp_path}/groups.yml", 3),
+        ("lb", f"{tmp_path}/roles/edge/tasks/main.yml", 1),
+    ]
+
+
+def test_vault_values_and_files_are_errors_not_guesses(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text(
+        "vpc: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", encoding="utf-8"
+    )
+    (tmp_path / "site.yml").write_text(
+        "- hosts: localhost\n  tasks:\n    - ec2_group: {name: web, vpc_id: '{{ vpc }}'}\n",
+        encoding="utf-8",
+    )
+    tasks, errors = tasks_of(str(tmp_path))
+    assert tasks == []
+    assert errors == [
+        f"{tmp_path}/site.yml:3: vpc_id: cannot resolve '{{{{ vpc }}}}': variable vpc: "
+        "the value is encrypted with ansible-vault"
+    ]
