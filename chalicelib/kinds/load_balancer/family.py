@@ -16,9 +16,16 @@ from chalicelib.model import Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.load_balancer.ansible import mapping
+
+    return mapping()
 
 
 def _reads() -> tuple[Read, ...]:
@@ -77,4 +84,5 @@ FAMILY = Family(
     reads=_reads,
     pipeline=_pipeline,
     exporter=_export,
+    ansible=_ansible,
 )
