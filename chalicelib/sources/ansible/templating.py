@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from chalicelib.errors import ConfigError
 from chalicelib.sources.ansible.model import AnsibleTask, Registered
 from chalicelib.sources.ansible.yamlfile import Unsafe, Vaulted
 
@@ -100,9 +101,15 @@ class Templar:
     """Renders values in a `Scope`; one per source (its Jinja environment is reused)."""
 
     def __init__(self) -> None:
-        import jinja2
-        import jinja2.meta
-        import jinja2.sandbox
+        try:
+            import jinja2
+            import jinja2.meta
+            import jinja2.sandbox
+        except ImportError as exc:  # the Lambda package leaves it out
+            raise ConfigError(
+                "ansible: sources need Jinja2 (pip install Jinja2); they are read by the "
+                "CLI, not by the Lambda functions"
+            ) from exc
 
         self._jinja = jinja2
         self._meta = jinja2.meta
