@@ -29,6 +29,23 @@ PEERS = {"cidr_ip": "cidr", "cidr_ipv6": "cidr6", "ip_prefix": "prefix_list"}
 GROUP_PEERS = ("group_id", "group_name")
 SPEC_TO_ARG = {"description": "rule_desc", **{field: arg for arg, field in PEERS.items()}}
 ALL_PROTOS = {"all", "-1", -1}
+# every rule argument the module documents; anything else is a typo Ansible would refuse
+RULE_ARGS = frozenset(
+    {
+        *PEERS,
+        *GROUP_PEERS,
+        "proto",
+        "ip_protocol",
+        "ports",
+        "from_port",
+        "to_port",
+        "icmp_type",
+        "icmp_code",
+        "rule_desc",
+        "group_desc",
+        "group_owner",
+    }
+)
 REGION_KEYS = ("region", "aws_region", "ec2_region")
 
 
@@ -69,6 +86,12 @@ class _Declaring:
             path: ArgPath = (arg, index)
             if not isinstance(rule, Mapping):
                 self.errors.append(self.task.error(path, "a rule must be a mapping"))
+                continue
+            unknown = sorted(str(k) for k in rule if k not in RULE_ARGS)
+            if unknown:
+                self.errors.append(
+                    self.task.error((*path, unknown[0]), f"unknown rule argument {unknown[0]!r}")
+                )
                 continue
             for spec_rule, peer_arg in self.rule(rule, path):
                 spec_path: ArgPath = (direction, len(out))

@@ -191,3 +191,16 @@ def test_a_group_the_playbook_deletes_is_unmanaged_while_it_exists(
     assert code == 1
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
     assert (finding["name"], finding["status"]) == ("jenkins", "unmanaged")
+
+
+def test_a_mistyped_rule_argument_is_an_error_at_its_line(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "pb",
+        PLAY + "    - ec2_group:\n        name: web\n        description: web\n"
+        "        rules:\n          - proto: tcp\n            cidr_ipp: 10.0.0.0/8\n",
+    )
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(root))
+    (error,) = caught.value.errors
+    assert (error.line, error.field) == (8, "rules[0].cidr_ipp")
+    assert "unknown rule argument 'cidr_ipp'" in error.message
