@@ -70,12 +70,10 @@ def test_each_finding_has_its_diff_actor_and_spec_and_is_filterable() -> None:
 
 
 def test_oldest_known_change_comes_first() -> None:
-    newer = replace(
-        DRIFTED, id="sg-0new", actor=replace(DRIFTED.actor, event_time="2025-01-01T00:00:00Z")
-    )
-    older = replace(
-        DRIFTED, id="sg-0old", actor=replace(DRIFTED.actor, event_time="2023-01-01T00:00:00Z")
-    )
+    actor = DRIFTED.actor
+    assert actor is not None
+    newer = replace(DRIFTED, id="sg-0new", actor=replace(actor, event_time="2025-01-01T00:00:00Z"))
+    older = replace(DRIFTED, id="sg-0old", actor=replace(actor, event_time="2023-01-01T00:00:00Z"))
     text = render_html([newer, older], checked=2)
     assert text.index("sg-0old") < text.index("sg-0new")
 
