@@ -23,10 +23,17 @@ from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.iam.ansible import mapping
+
+    return mapping()
 
 
 def _reads() -> tuple[Read, ...]:
@@ -104,4 +111,5 @@ FAMILY = Family(
     events_region="us-east-1",
     extra_schemas=(HERE / "iam_common.schema.json",),
     terraform=_terraform,
+    ansible=_ansible,
 )

@@ -16,10 +16,17 @@ from chalicelib.model import Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.load_balancer.ansible import mapping
+
+    return mapping()
 
 
 def _reads() -> tuple[Read, ...]:
@@ -85,4 +92,5 @@ FAMILY = Family(
     pipeline=_pipeline,
     exporter=_export,
     terraform=_terraform,
+    ansible=_ansible,
 )

@@ -15,10 +15,17 @@ from chalicelib.model import Kind
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
 
 HERE = Path(__file__).parent
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.s3_bucket.ansible import mapping
+
+    return mapping()
 
 
 def _reads() -> tuple[Read, ...]:
@@ -67,4 +74,5 @@ FAMILY = Family(
     pipeline=_pipeline,
     exporter=_export,
     terraform=_terraform,
+    ansible=_ansible,
 )

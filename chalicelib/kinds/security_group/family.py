@@ -16,6 +16,7 @@ from chalicelib.model import Finding, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.catalog import SpecCatalog
     from chalicelib.specs.sink import SpecSink
@@ -44,6 +45,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
 
 def _terraform() -> TerraformMapping:
     from chalicelib.kinds.security_group.terraform import mapping
+
+    return mapping()
+
+
+def _ansible() -> AnsibleMapping:
+    from chalicelib.kinds.security_group.ansible import mapping
 
     return mapping()
 
@@ -109,4 +116,5 @@ FAMILY = Family(
     exporter=_export,
     regionless=_Regionless(),
     terraform=_terraform,
+    ansible=_ansible,
 )

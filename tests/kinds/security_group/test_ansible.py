@@ -1,0 +1,206 @@
+"""ec2_security_group / ec2_group playbooks as specs, round trip on moto."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.cli.main import main
+from chalicelib.errors import SpecSetError
+from chalicelib.sources.ansible.provider import load_ansible
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ansible"
+EAST = "us-east-1"
+
+
+def playbook(tmp_path: Path, vpc: str) -> Path:
+    root = tmp_path / "jenkins"
+    shutil.copytree(FIXTURES / "jenkins", root)
+    (root / "group_vars" / "all.yml").write_text(
+        f"vpc_id: {vpc}\noffice_cidr: 203.0.113.0/24\n", encoding="utf-8"
+    )
+    return root
+
+
+def build_account(ec2: Any) -> dict[str, str]:
+    """What the seed playbook made: an ELB group open to the office, jenkins behind it."""
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    for group in ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]:
+        # AWS makes each VPC's default group accept its own members; moto does not
+        ec2.authorize_security_group_ingress(
+            GroupId=group["GroupId"],
+            IpPermissions=[
+                {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group["GroupId"]}]}
+            ],
+        )
+    elb = ec2.create_security_group(GroupName="jenkins-elb", Description="jenkins elb", VpcId=vpc)
+    jenkins = ec2.create_security_group(GroupName="jenkins", Description="jenkins", VpcId=vpc)
+    ec2.authorize_security_group_ingress(
+        GroupId=elb["GroupId"], IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="203.0.113.0/24"
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=jenkins["GroupId"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": elb["GroupId"]}],
+            }
+        ],
+    )
+    return {"vpc": vpc, "elb": elb["GroupId"], "jenkins": jenkins["GroupId"]}
+
+
+@pytest.fixture
+def east(aws: None) -> Any:
+    return boto3.client("ec2", region_name=EAST)
+
+
+def test_the_seed_playbook_describes_the_account(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["findings"]
+    assert report["summary"]["in_sync"] == report["summary"]["checked"] == 4  # 2 + 2 defaults
+
+
+def test_an_out_of_band_rule_is_drift_at_the_task(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    east.authorize_security_group_ingress(
+        GroupId=ids["jenkins"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    assert code == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["id"] == ids["jenkins"] and finding["status"] == "drifted"
+    assert finding["spec"] == f"{root}/site.yml"
+    assert finding["spec_line"] == 20  # the `- name: jenkins security group` task
+    (change,) = finding["changes"]
+    assert change["summary"] == "ingress tcp/22 from 0.0.0.0/0 — not in spec"
+
+
+def test_a_changed_peer_from_the_registered_group_is_drift(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    east.revoke_security_group_ingress(
+        GroupId=ids["jenkins"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": ids["elb"]}],
+            }
+        ],
+    )
+    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    assert code == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["name"] == "jenkins"
+    assert [c["op"] for c in finding["changes"]] == ["remove"]
+
+
+def write(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "site.yml").write_text(text, encoding="utf-8")
+    return root
+
+
+PLAY = "- hosts: localhost\n  tasks:\n"
+
+
+def test_a_registered_result_of_another_module_is_an_error_naming_file_line_expression(
+    tmp_path: Path,
+) -> None:
+    root = write(
+        tmp_path / "pb",
+        PLAY + "    - amazon.aws.ec2_vpc_net: {name: main, cidr_block: 10.0.0.0/16}\n"
+        "      register: vpc\n"
+        "    - ec2_group:\n"
+        "        name: web\n"
+        "        description: web\n"
+        '        vpc_id: "{{ vpc.vpc.id }}"\n',
+    )
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(root))
+    (error,) = caught.value.errors
+    assert (error.file, error.line, error.field) == (f"{root}/site.yml", 8, "vpc_id")
+    assert "'{{ vpc.vpc.id }}'" in error.message and f"{root}/site.yml:3" in error.message
+
+
+def test_purge_rules_false_is_refused(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "pb",
+        PLAY + "    - ec2_group: {name: web, description: web, purge_rules: false}\n",
+    )
+    with pytest.raises(SpecSetError, match="purge_rules: false keeps rules"):
+        load_ansible(str(root))
+
+
+def test_state_absent_cancels_the_group_and_rules_split_per_peer(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "pb",
+        PLAY + "    - ec2_group: {name: old, description: old}\n"
+        "    - ec2_group: {name: old, state: absent}\n"
+        "    - ec2_group:\n"
+        "        name: web\n"
+        "        description: web\n"
+        "        rules:\n"
+        "          - {proto: tcp, ports: [80, 443], cidr_ip: 0.0.0.0/0, cidr_ipv6: '::/0',"
+        " rule_desc: public}\n"
+        "          - {proto: icmp, icmp_type: 8, icmp_code: -1, ip_prefix: pl-0abc}\n",
+    )
+    (spec,) = load_ansible(str(root)).by_kind["security_group"]
+    assert spec.name == "web"
+    assert {(r.peer, r.from_port, r.description) for r in spec.ingress} == {
+        ("0.0.0.0/0", 80, "public"),
+        ("0.0.0.0/0", 443, "public"),
+        ("::/0", 80, "public"),
+        ("::/0", 443, "public"),
+        ("pl-0abc", 8, None),
+    }
+    assert spec.egress is None  # rules_egress omitted: the AWS default
+
+
+def test_a_group_the_playbook_deletes_is_unmanaged_while_it_exists(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    with (root / "site.yml").open("a", encoding="utf-8") as book:
+        book.write(
+            "\n    - name: retire jenkins\n"
+            "      ec2_group: {name: jenkins, vpc_id: '{{ vpc_id }}', region: us-east-1,"
+            " state: absent}\n"
+        )
+    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    assert code == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["name"], finding["status"]) == ("jenkins", "unmanaged")
+
+
+def test_a_mistyped_rule_argument_is_an_error_at_its_line(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "pb",
+        PLAY + "    - ec2_group:\n        name: web\n        description: web\n"
+        "        rules:\n          - proto: tcp\n            cidr_ipp: 10.0.0.0/8\n",
+    )
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(root))
+    (error,) = caught.value.errors
+    assert (error.line, error.field) == (8, "rules[0].cidr_ipp")
+    assert "unknown rule argument 'cidr_ipp'" in error.message
