@@ -84,10 +84,32 @@ def push_bundle(
     return PushResult(bucket, key, bundle.content_hash, response.get("VersionId"), uploaded=True)
 
 
-def _version_text(version_id: str | None) -> str:
-    if version_id in (None, "null"):
+def bucket_versioning(s3: Any, bucket: str) -> str | None:
+    """`Enabled`, `Suspended`, `Off` (never enabled), or None when it cannot be read."""
+    try:
+        return str(s3.get_bucket_versioning(Bucket=bucket).get("Status") or "Off")
+    except ClientError:
+        return None
+
+
+def _version_text(version_id: str | None, versioning: str | None) -> str:
+    """The object version, said with what the bucket's versioning means for older bundles
+    (a "null" id is what S3 returns while versioning is suspended or was never on)."""
+    if versioning == "Enabled" and version_id not in (None, "null"):
+        return f"{version_id} (bucket versioning on: earlier bundles are kept)"
+    if versioning == "Suspended":
+        return "null (bucket versioning is suspended: this bundle replaced the previous one)"
+    if versioning == "Off":
         return "none (bucket versioning is off: older bundles are not kept)"
-    return str(version_id)
+    shown = version_id if version_id not in (None, "null") else "none"
+    return f"{shown} (bucket versioning could not be read: s3:GetBucketVersioning)"
+
+
+def _aws_error(exc: ClientError, uri: str) -> ConfigError:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "error")
+    operation = getattr(exc, "operation_name", "the call")
+    return ConfigError(f"{uri}: {operation} failed: {code}: {error.get('Message', exc)}")
 
 
 def run_push(args: argparse.Namespace) -> int:
@@ -105,12 +127,18 @@ def run_push(args: argparse.Namespace) -> int:
     clients = new_clients()
     sign_key = getattr(args, "sign_key", None)
     signer = KmsSigner(clients.client("kms"), sign_key) if sign_key else None
-    result = push_bundle(clients.client("s3"), bundle, bucket, bundle_key(prefix), signer)
+    s3 = clients.client("s3")
+    key = bundle_key(prefix)
+    try:
+        result = push_bundle(s3, bundle, bucket, key, signer)
+    except ClientError as exc:  # the bucket, not a bare botocore message, is what to fix
+        raise _aws_error(exc, f"s3://{bucket}/{key}") from None
+    versioning = bucket_versioning(s3, bucket)
     state = "uploaded" if result.uploaded else "unchanged (same content hash), not uploaded"
     print(f"{len(bundle.specs)} spec file(s) valid; {result.uri}: {state}")
     print(f"content hash: {result.content_hash}")
     if signer is not None:
         print(f"signed with:  {sign_key}")
-    print(f"version id:   {_version_text(result.version_id)}")
+    print(f"version id:   {_version_text(result.version_id, versioning)}")
     print(f"Lambda reads it with SETPOINT_SPECS={result.uri}")
     return EXIT_OK

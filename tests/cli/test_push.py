@@ -208,3 +208,30 @@ def test_check_with_the_same_uri_as_push_reads_the_bundle(
     # s3_source reads <prefix>/bundle.json as well as *.yaml: push and check take one URI
     uri = f"s3://{BUCKET}/live"
     assert main(["check", "--specs", uri, "--region", REGION, "--kinds", "security_group"]) == 0
+
+
+def test_a_missing_bucket_names_the_bucket_and_the_call(
+    aws: None, specs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["push", "--specs", "policies", "--to", "s3://no-such-bucket-here/p"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: s3://no-such-bucket-here/p/bundle.json: ")
+    assert "NoSuchBucket" in err and len(err.splitlines()) == 1
+
+
+def test_suspended_versioning_is_said_as_such(
+    aws: None, specs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="paused", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket="paused", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(Bucket="paused", VersioningConfiguration={"Status": "Suspended"})
+    assert main(["push", "--specs", "policies", "--to", "s3://paused/p"]) == 0
+    assert "versioning is suspended" in capsys.readouterr().out
+
+
+def test_enabled_versioning_keeps_earlier_bundles(
+    s3: Any, specs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["push", "--specs", "policies", "--to", f"s3://{BUCKET}/p"]) == 0
+    assert "earlier bundles are kept" in capsys.readouterr().out
