@@ -253,3 +253,9 @@ def test_recursive_alias_is_an_error_not_a_hang():
 def test_boolean_key_is_reported_once():
     error = only_error(HEADER + "on: push\n")
     assert error.line == 3 and "quote it" in error.message
+
+
+def test_a_rule_with_two_mistakes_reports_both() -> None:
+    text = "kind: security_group\nname: web\ningress:\n  - proto: tpc\n    ports: 22\n    cidr: 10.0.0.300/8\n"
+    errors = parse_file("web.yaml", text).errors
+    assert [(e.line, e.field) for e in errors] == [(4, "ingress[0].proto"), (6, "ingress[0].cidr")]

@@ -139,11 +139,14 @@ def _rule(
     direction: Direction, raw: Mapping[str, Any], path: FieldPath, issues: Issues
 ) -> list[tuple[Rule, FieldPath]]:
     """The canonical rules one written rule expands to, each with the path to point at."""
+    # every part is checked even when another is wrong: a rule with two mistakes
+    # reports both, so one validate run shows all there is to fix
+    proto: str | None
     try:
         proto = canonical_proto(raw["proto"])
     except ValueError as exc:
         issues.add((*path, "proto"), str(exc))
-        return []
+        proto = None
     peers = [key for key in PEER_KEYS if key in raw]
     if len(peers) != 1:
         found = ", ".join(peers) if peers else "none"
@@ -151,8 +154,8 @@ def _rule(
             path,
             f"a rule needs exactly one peer (cidr, cidr6, group or prefix_list); found {found}",
         )
-    ranges = _port_ranges(raw, proto, path, issues)
-    if len(peers) != 1 or not ranges:
+    ranges = _port_ranges(raw, proto, path, issues) if proto is not None else []
+    if len(peers) != 1:
         return []
     peer_type = peers[0]
     peers_out: list[tuple[str, FieldPath | None]] = []
@@ -164,7 +167,7 @@ def _rule(
             bad = True
         else:
             peers_out.append((peer, item_path if listed else None))
-    if bad:
+    if bad or proto is None or not ranges:
         return []
     description = raw.get("description")
     out = []
