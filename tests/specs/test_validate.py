@@ -256,6 +256,9 @@ def test_boolean_key_is_reported_once():
 
 
 def test_a_rule_with_two_mistakes_reports_both() -> None:
-    text = "kind: security_group\nname: web\ningress:\n  - proto: tpc\n    ports: 22\n    cidr: 10.0.0.300/8\n"
+    text = (
+        "kind: security_group\nname: web\ningress:\n"
+        "  - proto: tpc\n    ports: 22\n    cidr: 10.0.0.300/8\n"
+    )
     errors = parse_file("web.yaml", text).errors
     assert [(e.line, e.field) for e in errors] == [(4, "ingress[0].proto"), (6, "ingress[0].cidr")]
