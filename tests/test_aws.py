@@ -11,6 +11,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib.aws import (
+    FAILURE_MEMORY_SECONDS,
+    NOT_AN_ACCOUNT,
+    NOT_CONFIGURED,
+    AllowedAccounts,
     SESSION_NAME,
     ClientCache,
     RoleSessions,
@@ -18,7 +22,7 @@ from chalicelib.aws import (
     partition_of_arn,
     role_arn,
 )
-from chalicelib.errors import ReadError
+from chalicelib.errors import ConfigError, ReadError
 
 OWN = "123456789012"
 OTHER = "210987654321"
@@ -169,3 +173,41 @@ def test_partition_comes_from_the_callers_arn() -> None:
     assert role_arn(OTHER, "/team/reader", "aws-us-gov") == (
         f"arn:aws-us-gov:iam::{OTHER}:role/team/reader"
     )
+
+
+def test_an_account_outside_the_configured_set_is_refused_without_assume_role() -> None:
+    sts, stub = stubbed_sts()  # no response queued: any AssumeRole would fail the test
+    base = ClientCache(boto3.session.Session(region_name="us-east-1"))
+    base._clients[("sts", "us-east-1")] = sts
+    sessions = RoleSessions(base, own_account=OWN, allowed=AllowedAccounts(lambda: [OTHER]))
+    with stub, pytest.raises(ReadError) as caught:
+        sessions.clients_for("999988887777").client("ec2")
+    assert caught.value.code == NOT_CONFIGURED
+    assert "999988887777" in str(caught.value) and "configured accounts" in str(caught.value)
+    with stub, pytest.raises(ReadError) as malformed:
+        sessions.clients_for("*").client("ec2")
+    assert malformed.value.code == NOT_AN_ACCOUNT
+    stub.assert_no_pending_responses()
+
+
+def test_configured_accounts_are_read_again_for_a_newcomer_once_the_list_is_old() -> None:
+    now = [0.0]
+    lists = [[OTHER], [OTHER, "999988887777"]]
+    allowed = AllowedAccounts(lambda: lists.pop(0), clock=lambda: now[0])
+    assert allowed.refusal(OTHER) is None
+    assert allowed.refusal("999988887777") is not None  # the list is fresh: not asked again
+    now[0] = FAILURE_MEMORY_SECONDS
+    assert allowed.refusal("999988887777") is None
+    assert lists == []
+
+
+def test_configured_accounts_that_cannot_be_read_refuse_every_account() -> None:
+    now = [0.0]
+
+    def fail() -> list[str]:
+        raise ConfigError("cannot list the organization's accounts (AccessDenied)")
+
+    allowed = AllowedAccounts(fail, clock=lambda: now[0])
+    assert "AccessDenied" in (allowed.refusal(OTHER) or "")
+    now[0] = FAILURE_MEMORY_SECONDS - 1
+    assert allowed.refusal(OTHER) is not None
