@@ -165,6 +165,7 @@ class Runtime:
         setting = self.accounts
         if setting is None:
             return None
+
         def organizations() -> Any:
             return self.clients.client("organizations")
 

@@ -85,8 +85,10 @@ def _substituted(value: Any, parameters: set[str], where: str) -> Any:
         return value
     for name in _SUBSTITUTION.findall(value):
         if name not in PSEUDO_PARAMETERS and name not in parameters:
-            raise ValueError(f"{where}: ${{{name}}} is neither a pseudo parameter nor a "
-                             "parameter of the template")
+            raise ValueError(
+                f"{where}: ${{{name}}} is neither a pseudo parameter nor a "
+                "parameter of the template"
+            )
     return {"Fn::Sub": value}
 
 
@@ -106,9 +108,9 @@ def pin_role_policies(template: dict[str, Any]) -> list[str]:
                 continue
             statements = []
             for statement in document["Statement"]:
-                condition = optional.get(statement.get("Sid", "")) if isinstance(
-                    statement, dict
-                ) else None
+                condition = (
+                    optional.get(statement.get("Sid", "")) if isinstance(statement, dict) else None
+                )
                 if condition is not None and condition not in conditions:
                     continue  # no such parameter in this template: nothing to grant on
                 pinned = _substituted(
