@@ -76,7 +76,10 @@ def template_resources_win(template: dict[str, Any]) -> list[str]:
 
 
 def _substituted(value: Any, parameters: set[str], where: str) -> Any:
-    """`value` with every string holding `${...}` as `Fn::Sub`; an unknown name is an error."""
+    """`value` with every string holding `${...}` as `Fn::Sub`; an unknown name is an error.
+    Intrinsics already there are kept as they are, so finishing twice changes nothing."""
+    if isinstance(value, dict) and any(k == "Ref" or k.startswith("Fn::") for k in value):
+        return value
     if isinstance(value, dict):
         return {k: _substituted(v, parameters, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -113,9 +116,8 @@ def pin_role_policies(template: dict[str, Any]) -> list[str]:
                 )
                 if condition is not None and condition not in conditions:
                     continue  # no such parameter in this template: nothing to grant on
-                pinned = _substituted(
-                    statement, parameters, f"{logical}.Policies[{index}].{statement.get('Sid')}"
-                )
+                sid = statement.get("Sid") if isinstance(statement, dict) else None
+                pinned = _substituted(statement, parameters, f"{logical}.Policies[{index}].{sid}")
                 if condition is not None:
                     pinned = {"Fn::If": [condition, pinned, {"Ref": "AWS::NoValue"}]}
                 statements.append(pinned)

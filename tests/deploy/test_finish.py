@@ -79,6 +79,14 @@ def test_every_pinned_string_becomes_fn_sub_and_the_verify_grant_needs_a_key() -
     assert len(statements) == len(policy["Statement"])
 
 
+def test_pinning_twice_changes_nothing_more() -> None:
+    template = packaged_like(json.loads(render("prod")))
+    pin_role_policies(template)
+    once = copy.deepcopy(template)
+    assert pin_role_policies(template) == []
+    assert template == once
+
+
 def test_a_template_without_the_verify_key_condition_grants_no_kms_verify() -> None:
     template = packaged_like(json.loads(render("prod")))
     del template["Conditions"]["HasVerifyKey"]
