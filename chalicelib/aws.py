@@ -8,19 +8,26 @@ our own reads for what they are.
 Other accounts are read through an assumed role (`RoleSessions`): one session per
 account, whose credentials botocore refreshes on its own shortly before they expire, so
 a long sweep never reads with expired credentials and a warm Lambda does not call
-AssumeRole for every shard.
+AssumeRole for every shard. An event names its own account (`recipientAccountId`), so
+`RoleSessions` assumes a role only in a well-formed account id and, when accounts are
+configured (`SETPOINT_ACCOUNTS`), only in one of them: a forged or stray record cannot
+send Setpoint's credentials to an account nobody chose.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.errors import ReadError
+from chalicelib.errors import ReadError, SetpointError
+
+logger = logging.getLogger("setpoint")
 
 DEFAULT_REGION = "us-east-1"
 USER_AGENT = "setpoint/0.1"
@@ -29,6 +36,10 @@ SESSION_NAME = "setpoint-sweep"
 ROLE_DURATION_SECONDS = 3600
 # A denied AssumeRole is remembered this long, so one sweep does not ask once per shard.
 FAILURE_MEMORY_SECONDS = 300.0
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+# ReadError codes of an account refused before any AssumeRole
+NOT_AN_ACCOUNT = "NotAnAccountId"
+NOT_CONFIGURED = "AccountNotConfigured"
 
 
 def default_region() -> str:
@@ -167,13 +178,59 @@ def assumed_role_session(
     return boto3.session.Session(botocore_session=core, region_name=region or default_region())
 
 
+class AllowedAccounts:
+    """The configured accounts, resolved on first use (an organization's list is a call).
+
+    An account not in the list asks again once the list is `FAILURE_MEMORY_SECONDS` old
+    (a new member of the organization); a resolution that fails refuses every account
+    until it is retried that long after, never allows them.
+    """
+
+    def __init__(
+        self,
+        resolve: Callable[[], Iterable[str]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._resolve = resolve
+        self._clock = clock
+        self._known: frozenset[str] = frozenset()
+        self._at: float | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def refusal(self, account: str) -> str | None:
+        """Why `account` is refused, or None when it is configured."""
+        with self._lock:
+            stale = self._at is None or self._clock() - self._at >= FAILURE_MEMORY_SECONDS
+            if stale and (self._error is not None or account not in self._known):
+                self._at = self._clock()
+                try:
+                    self._known, self._error = frozenset(self._resolve()), None
+                except SetpointError as exc:
+                    self._error = str(exc)
+            if self._error is not None:
+                return f"the configured accounts could not be read ({self._error})"
+            if account not in self._known:
+                return "it is not one of the configured accounts (SETPOINT_ACCOUNTS)"
+            return None
+
+
+def _refused(error: ReadError) -> Callable[[], Any]:
+    def session() -> Any:
+        raise error
+
+    return session
+
+
 class RoleSessions:
     """Clients per account: the own account with the caller's credentials, any other
     through `role_name` (and `external_id`) assumed as "setpoint-sweep".
 
     `clients_for(account)` returns at once; the role is assumed on the first client asked
     for, so a denied role surfaces where the read is, as `unknown` for what it covers.
-    Sessions (and denials, for a few minutes) are cached per account.
+    Sessions (and denials, for a few minutes) are cached per account. An account that is
+    not a 12-digit id, or (with `allowed`) not a configured one, is refused without any
+    AssumeRole: its reads fail with a ReadError saying why, and the refusal is logged.
     """
 
     def __init__(
@@ -185,8 +242,10 @@ class RoleSessions:
         external_id: str | None = None,
         partition: str = "aws",
         clock: Callable[[], float] = time.monotonic,
+        allowed: AllowedAccounts | None = None,
     ) -> None:
         self.base = base
+        self.allowed = allowed
         self.own_account = own_account
         self.role_name = role_name
         self.external_id = external_id
@@ -199,10 +258,21 @@ class RoleSessions:
     def clients_for(self, account: str) -> ClientCache:
         if account == self.own_account or not account:
             return self.base
+        refusal = self._refusal(account)
+        if refusal is not None:
+            logger.warning("account_refused", extra={"account": account, "reason": refusal})
+            code = NOT_CONFIGURED if ACCOUNT_ID.match(account) else NOT_AN_ACCOUNT
+            error = ReadError(f"account {account!r} refused, no role assumed: {refusal}", code)
+            return ClientCache(session_factory=_refused(error))
         with self._lock:
             if account not in self._clients:
                 self._clients[account] = ClientCache(session_factory=lambda: self._assume(account))
             return self._clients[account]
+
+    def _refusal(self, account: str) -> str | None:
+        if not ACCOUNT_ID.match(account):
+            return "it is not a 12-digit account id"
+        return self.allowed.refusal(account) if self.allowed is not None else None
 
     def _assume(self, account: str) -> Any:
         failed = self._failures.get(account)

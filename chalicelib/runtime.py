@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chalicelib.aws import (
     DEFAULT_ROLE_NAME,
+    AllowedAccounts,
     ClientCache,
     RoleSessions,
     default_region,
@@ -41,6 +42,7 @@ ENV_NOTIFIERS = "SETPOINT_NOTIFIERS"  # JSON: several notifiers, with routes
 ENV_REMINDER_HOURS = "SETPOINT_REMINDER_HOURS"
 ENV_ROLE_NAME = "SETPOINT_ROLE_NAME"
 ENV_EXTERNAL_ID = "SETPOINT_EXTERNAL_ID"
+ENV_ACCOUNTS = "SETPOINT_ACCOUNTS"
 
 
 def build_pipeline(clients: ClientCache) -> Pipeline:
@@ -116,6 +118,8 @@ class Runtime:
     # events forwarded from member accounts are re-read there, through this role
     role_name: str = DEFAULT_ROLE_NAME
     external_id: str | None = None
+    # SETPOINT_ACCOUNTS (ids or "organization"): no role is assumed in any other account
+    accounts: list[str] | str | None = None
     _sessions: RoleSessions | None = field(default=None, repr=False)
     _pipelines: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
@@ -150,9 +154,22 @@ class Runtime:
                     role_name=self.role_name,
                     external_id=self.external_id,
                     partition=partition_of_arn(arn),
+                    allowed=self._allowed_accounts(),
                 )
             self._pipelines[account] = build_pipeline(self._sessions.clients_for(account))
         return self._pipelines[account]
+
+    def _allowed_accounts(self) -> AllowedAccounts | None:
+        from chalicelib.sweep.accounts import resolve_accounts
+
+        setting = self.accounts
+        if setting is None:
+            return None
+
+        def organizations() -> Any:
+            return self.clients.client("organizations")
+
+        return AllowedAccounts(lambda: resolve_accounts(setting, self.account_id, organizations))
 
 
 def notifiers_from_env(env: Mapping[str, str]) -> list[PostsAlerts]:
@@ -180,6 +197,7 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         raise ConfigError(f"{ENV_SPECS} is not set (s3://bucket/prefix or a directory)")
     from chalicelib.notify.outbox import outbox_from_env
     from chalicelib.recheck import ENV_RECHECK_DELAY_SECONDS, delay_from, recheck_from_env
+    from chalicelib.sweep.accounts import parse_accounts
 
     clients = ClientCache(session)
     return Runtime(
@@ -195,6 +213,7 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
         role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,
         external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
+        accounts=parse_accounts(env.get(ENV_ACCOUNTS)),
     )
 
 

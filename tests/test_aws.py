@@ -14,14 +14,18 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib.aws import (
+    FAILURE_MEMORY_SECONDS,
+    NOT_AN_ACCOUNT,
+    NOT_CONFIGURED,
     SESSION_NAME,
+    AllowedAccounts,
     ClientCache,
     RoleSessions,
     assumed_role_session,
     partition_of_arn,
     role_arn,
 )
-from chalicelib.errors import ReadError
+from chalicelib.errors import ConfigError, ReadError
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.model import ResourceRef
@@ -272,3 +276,41 @@ def test_throttled_past_max_attempts_is_a_read_error_with_the_code(
     assert len(sleeps) == 8 and all(0 <= s <= 20 for s in sleeps)  # botocore's cap: 20 s
     assert caught.value.code == "RequestLimitExceeded"
     assert "RequestLimitExceeded" in str(caught.value)
+
+
+def test_an_account_outside_the_configured_set_is_refused_without_assume_role() -> None:
+    sts, stub = stubbed_sts()  # no response queued: any AssumeRole would fail the test
+    base = ClientCache(boto3.session.Session(region_name="us-east-1"))
+    base._clients[("sts", "us-east-1")] = sts
+    sessions = RoleSessions(base, own_account=OWN, allowed=AllowedAccounts(lambda: [OTHER]))
+    with stub, pytest.raises(ReadError) as caught:
+        sessions.clients_for("999988887777").client("ec2")
+    assert caught.value.code == NOT_CONFIGURED
+    assert "999988887777" in str(caught.value) and "configured accounts" in str(caught.value)
+    with stub, pytest.raises(ReadError) as malformed:
+        sessions.clients_for("*").client("ec2")
+    assert malformed.value.code == NOT_AN_ACCOUNT
+    stub.assert_no_pending_responses()
+
+
+def test_configured_accounts_are_read_again_for_a_newcomer_once_the_list_is_old() -> None:
+    now = [0.0]
+    lists = [[OTHER], [OTHER, "999988887777"]]
+    allowed = AllowedAccounts(lambda: lists.pop(0), clock=lambda: now[0])
+    assert allowed.refusal(OTHER) is None
+    assert allowed.refusal("999988887777") is not None  # the list is fresh: not asked again
+    now[0] = FAILURE_MEMORY_SECONDS
+    assert allowed.refusal("999988887777") is None
+    assert lists == []
+
+
+def test_configured_accounts_that_cannot_be_read_refuse_every_account() -> None:
+    now = [0.0]
+
+    def fail() -> list[str]:
+        raise ConfigError("cannot list the organization's accounts (AccessDenied)")
+
+    allowed = AllowedAccounts(fail, clock=lambda: now[0])
+    assert "AccessDenied" in (allowed.refusal(OTHER) or "")
+    now[0] = FAILURE_MEMORY_SECONDS - 1
+    assert allowed.refusal(OTHER) is not None

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from chalicelib.aws import ClientCache
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Status
-from chalicelib.runtime import Runtime, build_pipeline, spec_provider
-from tests.conftest import REGION, authorize_record, make_vpc_with_web
+from chalicelib.runtime import Runtime, build_pipeline, runtime_from_env, spec_provider
+from tests.conftest import REGION, authorize_record, make_vpc_with_web, sample
 
 MEMBER = "210987654321"
+STRANGER = "999988887777"  # an account nobody configured
 
 
 def _member_ec2() -> Any:
@@ -82,3 +85,90 @@ def test_a_member_account_whose_role_is_refused_is_unknown_with_the_reason(
 
     assert finding.status is Status.UNKNOWN
     assert "no-such-role" in (finding.reason or "") and "AccessDenied" in (finding.reason or "")
+
+
+def _assume_role_calls(clients: ClientCache) -> list[str]:
+    """Every AssumeRole the runtime's STS client sends (the role ARN), before it is sent."""
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(str(params.get("RoleArn")))
+
+    clients.client("sts").meta.events.register("provide-client-params.sts.AssumeRole", record)
+    return sent
+
+
+def _record_from(account: str) -> dict[str, Any]:
+    """A real-shaped ingress record (tests/fixtures/cloudtrail) that names `account`."""
+    record = sample("ec2/AuthorizeSecurityGroupIngress__2")
+    record["awsRegion"] = REGION
+    record["recipientAccountId"] = account
+    return record
+
+
+def test_an_event_from_an_account_outside_setpoint_accounts_assumes_no_role_there(
+    aws: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clients = ClientCache()
+    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime.accounts = [MEMBER]
+    sent = _assume_role_calls(clients)
+
+    with caplog.at_level(logging.WARNING, logger="setpoint"):
+        (finding,) = handle_cloudtrail_event(_record_from(STRANGER), runtime).findings
+
+    assert sent == []  # no credentials of ours went to the stranger's account
+    assert finding.status is Status.UNKNOWN and finding.account == STRANGER
+    assert "not one of the configured accounts" in (finding.reason or "")
+    refused = [r for r in caplog.records if r.getMessage() == "account_refused"]
+    assert refused and refused[0].__dict__["account"] == STRANGER
+
+
+def test_an_event_from_a_configured_member_account_is_still_read_there(
+    aws: None, tmp_path: Path
+) -> None:
+    clients = ClientCache()
+    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime.accounts = [MEMBER]
+    sent = _assume_role_calls(clients)
+
+    handle_cloudtrail_event(_record_from(MEMBER), runtime)
+
+    assert sent == [f"arn:aws:iam::{MEMBER}:role/setpoint-readonly"]
+
+
+def test_organization_allows_its_accounts_only(aws: None, tmp_path: Path) -> None:
+    organizations = boto3.client("organizations", region_name=REGION)
+    organizations.create_organization(FeatureSet="ALL")
+    member = organizations.create_account(AccountName="member", Email="member@example.com")
+    joined = member["CreateAccountStatus"]["AccountId"]
+    clients = ClientCache()
+    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime.accounts = "organization"
+    sent = _assume_role_calls(clients)
+
+    refused = handle_cloudtrail_event(_record_from(STRANGER), runtime).findings
+    handle_cloudtrail_event(_record_from(joined), runtime)
+
+    assert sent == [f"arn:aws:iam::{joined}:role/setpoint-readonly"]
+    assert ["not one of the configured accounts" in (f.reason or "") for f in refused] == [True]
+
+
+def test_a_record_naming_no_account_id_assumes_nothing_even_unconfigured(
+    aws: None, tmp_path: Path
+) -> None:
+    clients = ClientCache()
+    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    sent = _assume_role_calls(clients)
+
+    findings = handle_cloudtrail_event(_record_from("123456789012:role/admin"), runtime).findings
+
+    assert sent == []
+    assert [f.status for f in findings] == [Status.UNKNOWN]
+    assert "not a 12-digit account id" in (findings[0].reason or "")
+
+
+def test_setpoint_accounts_reaches_the_runtime(aws: None, tmp_path: Path) -> None:
+    env = {"SETPOINT_SPECS": str(tmp_path), "SETPOINT_ACCOUNTS": f"{MEMBER}, {STRANGER}"}
+    assert runtime_from_env(env).accounts == [MEMBER, STRANGER]
+    assert runtime_from_env({"SETPOINT_SPECS": str(tmp_path)}).accounts is None

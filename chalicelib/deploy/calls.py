@@ -41,8 +41,20 @@ def collector_calls() -> tuple[Call, ...]:
 
 # -- the runtime's own calls, with the resources each may touch --------------------------
 
-ARN = "arn:aws"
+# Resources are pinned to the stack's own account and region with CloudFormation's pseudo
+# parameters: the JSON policy holds them as `${AWS::...}` text, and `finish.py` turns every
+# such string of the packaged roles into `Fn::Sub`. `${Name}` without `AWS::` is a parameter
+# of infra/setpoint.yaml (`TEMPLATE_PARAMETERS`); nothing else may appear in `${}`.
+PARTITION = "${AWS::Partition}"
+REGION = "${AWS::Region}"
+ACCOUNT = "${AWS::AccountId}"
+ORGANIZATION_ID = "${OrganizationId}"
+SPEC_VERIFY_KEY = "${SpecVerifyKey}"
+TEMPLATE_PARAMETERS = ("OrganizationId", "SpecVerifyKey")
+ARN = f"arn:{PARTITION}"
+HERE = f"{REGION}:{ACCOUNT}"  # region:account of an ARN, for services that have both
 Resources = Callable[["Names"], list[str]]
+Conditions = dict[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,18 @@ class Names:
 
     stage: str
     role_name: str = "setpoint-readonly"
+    # SETPOINT_ACCOUNTS as ids: the only accounts whose role may be assumed; empty: any
+    # account of the organization the stack is deployed for (its OrganizationId)
+    member_accounts: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
         return f"setpoint-state-{self.stage}"
 
     @property
-    def spec_bucket_pattern(self) -> str:
-        return f"setpoint-specs-*-{self.stage}"
+    def spec_bucket(self) -> str:
+        """The bucket infra/setpoint.yaml creates: named for this account, not any owner's."""
+        return f"setpoint-specs-{ACCOUNT}-{self.stage}"
 
     @property
     def parameter_path(self) -> str:
@@ -80,7 +96,7 @@ SENT_TO_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 
 
 def _queues(names: tuple[str, ...]) -> Resources:
-    return lambda _: [f"{ARN}:sqs:*:*:{queue}" for queue in names]
+    return lambda _: [f"{ARN}:sqs:{HERE}:{queue}" for queue in names]
 
 
 @dataclass(frozen=True)
@@ -91,16 +107,40 @@ class Grant:
     calls: tuple[Call, ...]
     resources: Resources
     why: str
-    condition: Callable[[Names], dict[str, dict[str, str]]] | None = None
+    condition: Callable[[Names], Conditions] | None = None
     extra_actions: tuple[str, ...] = field(default=())  # needed by a service, not by our code
+    # a condition of infra/setpoint.yaml: the packaged roles carry the statement only when it
+    # holds (finish.py wraps it in Fn::If), e.g. a verify key is configured
+    template_condition: str | None = None
 
     def actions(self) -> list[str]:
         return sorted({c.permission for c in self.calls} | set(self.extra_actions))
 
 
 def _logs(names: Names) -> list[str]:
-    group = f"{ARN}:logs:*:*:log-group:/aws/lambda/{names.function_prefix}*"
+    group = f"{ARN}:logs:{HERE}:log-group:/aws/lambda/{names.function_prefix}*"
     return [group, f"{group}:log-stream:*"]
+
+
+def _member_roles(names: Names) -> list[str]:
+    accounts = names.member_accounts or ("*",)
+    return [f"{ARN}:iam::{account}:role/{names.role_name}" for account in accounts]
+
+
+def _in_organization(names: Names) -> Conditions:
+    """Any account of the stack's organization (none when OrganizationId is empty)."""
+    if names.member_accounts:
+        return {}
+    return {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION_ID}}
+
+
+def _own_account(_: Names) -> Conditions:
+    """S3 ARNs name no account: the bucket must be ours, not a same-named one elsewhere."""
+    return {"StringEquals": {"aws:ResourceAccount": ACCOUNT}}
+
+
+def _parameters(names: Names) -> str:
+    return f"{ARN}:ssm:{HERE}:parameter{names.parameter_path}*"
 
 
 RUNTIME_GRANTS: tuple[Grant, ...] = (
@@ -129,8 +169,9 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
     Grant(
         "AssumeReadOnlyRole",
         (Call("sts", "AssumeRole", "sts:AssumeRole"),),
-        lambda n: [f"{ARN}:iam::*:role/{n.role_name}"],
-        "the read-only role in member accounts, and only that role name",
+        _member_roles,
+        "the read-only role in member accounts (SETPOINT_ACCOUNTS, else the organization's)",
+        condition=_in_organization,
     ),
     Grant(
         "ListSpecBucket",
@@ -138,8 +179,9 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
             Call("s3", "ListObjectsV2", "s3:ListBucket"),
             Call("s3", "ListObjectVersions", "s3:ListBucketVersions"),
         ),
-        lambda n: [f"{ARN}:s3:::{n.spec_bucket_pattern}"],
+        lambda n: [f"{ARN}:s3:::{n.spec_bucket}"],
         "spec source: which ETags moved; on a spec change, the version before it",
+        condition=_own_account,
     ),
     Grant(
         "ReadSpecObjects",
@@ -147,28 +189,35 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
             Call("s3", "GetObject", "s3:GetObject"),
             Call("s3", "HeadObject", "s3:GetObject"),
         ),
-        lambda n: [f"{ARN}:s3:::{n.spec_bucket_pattern}/*"],
+        lambda n: [f"{ARN}:s3:::{n.spec_bucket}/*"],
         "spec source: the bundle, and an older version of it by id",
+        condition=_own_account,
         extra_actions=("s3:GetObjectVersion",),
+    ),
+    Grant(
+        "VerifySpecs",
+        (
+            Call("kms", "DescribeKey", "kms:DescribeKey"),
+            Call("kms", "Verify", "kms:Verify"),
+        ),
+        lambda _: [SPEC_VERIFY_KEY],
+        "signed spec bundles: the one key SETPOINT_SPECS_VERIFY_KEY names (SpecVerifyKey)",
+        template_condition="HasVerifyKey",
     ),
     Grant(
         "ChatWebhookSecret",
         (Call("ssm", "GetParameter", "ssm:GetParameter"),),
-        lambda n: [f"{ARN}:ssm:*:*:parameter{n.parameter_path}*"],
+        lambda n: [_parameters(n)],
         "the chat webhook URL (SecureString), re-read when chat answers 403/404/410",
     ),
     Grant(
         "DecryptChatWebhookSecret",
         (Call("kms", "Decrypt", "kms:Decrypt"),),
-        lambda _: ["*"],
+        lambda _: [f"{ARN}:kms:{HERE}:key/*"],
         "SSM decrypts the SecureString with aws/ssm on our behalf, for our parameters only",
         condition=lambda n: {
-            "StringLike": {
-                "kms:ViaService": "ssm.*.amazonaws.com",
-                "kms:EncryptionContext:PARAMETER_ARN": (
-                    f"{ARN}:ssm:*:*:parameter{n.parameter_path}*"
-                ),
-            }
+            "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": _parameters(n)},
         },
     ),
     Grant(
@@ -180,7 +229,7 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
             Call("dynamodb", "DeleteItem", "dynamodb:DeleteItem"),
             Call("dynamodb", "BatchGetItem", "dynamodb:BatchGetItem"),
         ),
-        lambda n: [f"{ARN}:dynamodb:*:*:table/{n.table}"],
+        lambda n: [f"{ARN}:dynamodb:{HERE}:table/{n.table}"],
         "alert state, sweep runs and Powertools idempotency records (one table, key pk)",
     ),
     Grant(

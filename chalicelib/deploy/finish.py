@@ -13,11 +13,18 @@ It also lets the stack's resource names win: a variable the merge template sets 
 every function (Globals) is dropped from a function's own variables, where SAM would
 otherwise prefer it. `.chalice/config.json` may then name local resources for
 `chalice.test` and the dev stage without ever pointing a deployed function at them.
+
+And it pins the functions' roles to the stack (`pin_role_policies`): the generated policy
+names this account, region and partition as `${AWS::AccountId}`, `${AWS::Region}` and
+`${AWS::Partition}` (and two parameters of the merge template), which IAM would read
+literally; each such string becomes `Fn::Sub`. A statement that only makes sense with an
+optional parameter (kms:Verify on SpecVerifyKey) is wrapped in `Fn::If` on its condition.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +32,13 @@ from typing import Any
 
 import yaml
 
+from chalicelib.deploy.calls import RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
 PARTIAL_BATCH_FUNCTIONS = frozenset({"on_sweep_shard", "on_recheck", "on_outbox"})
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+PSEUDO_PARAMETERS = frozenset({"AWS::AccountId", "AWS::Region", "AWS::Partition"})
+_SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 
 
 def report_batch_item_failures(template: dict[str, Any]) -> list[str]:
@@ -64,6 +75,58 @@ def template_resources_win(template: dict[str, Any]) -> list[str]:
     return dropped
 
 
+def _substituted(value: Any, parameters: set[str], where: str) -> Any:
+    """`value` with every string holding `${...}` as `Fn::Sub`; an unknown name is an error.
+    Intrinsics already there are kept as they are, so finishing twice changes nothing."""
+    if isinstance(value, dict) and any(k == "Ref" or k.startswith("Fn::") for k in value):
+        return value
+    if isinstance(value, dict):
+        return {k: _substituted(v, parameters, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substituted(v, parameters, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    for name in _SUBSTITUTION.findall(value):
+        if name not in PSEUDO_PARAMETERS and name not in parameters:
+            raise ValueError(
+                f"{where}: ${{{name}}} is neither a pseudo parameter nor a "
+                "parameter of the template"
+            )
+    return {"Fn::Sub": value}
+
+
+def pin_role_policies(template: dict[str, Any]) -> list[str]:
+    """Turn the roles' `${...}` strings into Fn::Sub, guard optional statements with Fn::If;
+    the logical ids of the roles changed."""
+    parameters = set(template.get("Parameters", {})) & set(TEMPLATE_PARAMETERS)
+    conditions = set(template.get("Conditions", {}))
+    optional = {g.sid: g.template_condition for g in RUNTIME_GRANTS if g.template_condition}
+    changed = []
+    for logical, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for index, policy in enumerate(resource.get("Properties", {}).get("Policies", [])):
+            document = policy.get("PolicyDocument")
+            if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
+                continue
+            statements = []
+            for statement in document["Statement"]:
+                condition = (
+                    optional.get(statement.get("Sid", "")) if isinstance(statement, dict) else None
+                )
+                if condition is not None and condition not in conditions:
+                    continue  # no such parameter in this template: nothing to grant on
+                sid = statement.get("Sid") if isinstance(statement, dict) else None
+                pinned = _substituted(statement, parameters, f"{logical}.Policies[{index}].{sid}")
+                if condition is not None:
+                    pinned = {"Fn::If": [condition, pinned, {"Ref": "AWS::NoValue"}]}
+                statements.append(pinned)
+            if statements != document["Statement"]:
+                document["Statement"] = statements
+                changed.append(logical)
+    return sorted(set(changed))
+
+
 def finish(path: Path) -> list[str]:
     """Rewrite a packaged template (sam.json or sam.yaml) in place."""
     text = path.read_text(encoding="utf-8")
@@ -71,6 +134,9 @@ def finish(path: Path) -> list[str]:
     # Chalice writes intrinsics in their long form (Fn::Sub: ...), so plain YAML reads it.
     template = json.loads(text) if is_json else yaml.safe_load(text)
     changed = report_batch_item_failures(template)
+    pinned = pin_role_policies(template)
+    if pinned:
+        print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
     dropped = sorted({item.split(": ", 1)[1] for item in template_resources_win(template)})
     if dropped:
         print(f"from the stack, not .chalice/config.json: {', '.join(dropped)}")

@@ -213,14 +213,49 @@ def test_sweep_shards_get_more_time_and_memory_than_events(
     assert all(f["Tags"]["stage"] == "prod" for f in fns.values())
 
 
-def test_every_role_carries_the_committed_policy(packaged: tuple[Path, dict[str, Any]]) -> None:
+def unpinned(value: Any) -> Any:
+    """A pinned role policy as committed: Fn::Sub strings plain, Fn::If statements bare."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::Sub"}:
+            return value["Fn::Sub"]
+        if set(value) == {"Fn::If"}:
+            _condition, statement, otherwise = value["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            return unpinned(statement)
+        return {k: unpinned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unpinned(v) for v in value]
+    return value
+
+
+def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
     template = packaged[1]
     wanted = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
     roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     assert len(roles) == len(FUNCTIONS)
+    known = set(template["Parameters"]) | PSEUDO | {"AWS::NoValue"}
     for role in roles:
         (policy,) = role["Properties"]["Policies"]
-        assert policy["PolicyDocument"] == wanted
+        document = policy["PolicyDocument"]
+        assert unpinned(document) == wanted
+        # every ${...} is a Fn::Sub of this template's names, none reaches IAM as text
+        assert "${" not in json.dumps(unpinned_plain(document))
+        assert names_in(document) <= known
+        (verify,) = [s for s in document["Statement"] if "Fn::If" in s]
+        assert verify["Fn::If"][0] == "HasVerifyKey"
+        assert "HasVerifyKey" in template["Conditions"]
+        assert verify["Fn::If"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
+
+
+def unpinned_plain(value: Any) -> Any:
+    """Everything but the Fn::Sub strings (what IAM would get verbatim)."""
+    if isinstance(value, dict):
+        return {k: unpinned_plain(v) for k, v in value.items() if k != "Fn::Sub"}
+    if isinstance(value, list):
+        return [unpinned_plain(v) for v in value]
+    return value
 
 
 def test_spec_bucket_and_state_table(packaged: tuple[Path, dict[str, Any]]) -> None:
@@ -247,6 +282,10 @@ def test_member_accounts_may_only_put_events_from_the_organization(
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganizationId"}
+    # and of the organization, only the forwarding rules' role
+    assert statement["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ForwarderRoleName}"}
+    }
 
 
 def test_finishing_a_template_without_those_functions_changes_nothing(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The Lambda's IAM policy: what the tables generate, read-only outside Setpoint's own things."""
+"""The Lambda's IAM policy: what the tables generate, read-only outside Setpoint's own things,
+and everything it names pinned to the stack's own account and region."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from chalicelib.events.table import EVENT_SOURCES, eventbridge_source
 
 ROOT = Path(__file__).resolve().parents[2]
 READ_VERBS = ("Describe", "Get", "List", "Head")
+PARTITION, REGION, ACCOUNT = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
+# the only actions that need "*": collector reads (checked below), who am I, which accounts
+UNSCOPED = {"sts:GetCallerIdentity", "organizations:ListAccounts"}
 
 
 def load(stage: str) -> dict[str, Any]:
@@ -60,9 +64,18 @@ def test_no_wildcard_action_and_no_write_outside_setpoint(stage: str) -> None:
                 continue
             scoped = resources(statement)
             if action == "kms:Decrypt":  # only through SSM, only for our parameters
-                condition = statement["Condition"]["StringLike"]
-                assert condition["kms:ViaService"] == "ssm.*.amazonaws.com"
-                assert f"/setpoint/{stage}/" in condition["kms:EncryptionContext:PARAMETER_ARN"]
+                condition = statement["Condition"]
+                assert condition["StringEquals"] == {
+                    "kms:ViaService": f"ssm.{REGION}.amazonaws.com"
+                }
+                assert condition["StringLike"] == {
+                    "kms:EncryptionContext:PARAMETER_ARN": (
+                        f"arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:parameter/setpoint/{stage}/*"
+                    )
+                }
+                continue
+            if action == "kms:Verify":
+                assert scoped == ["${SpecVerifyKey}"]
                 continue
             for resource in scoped:
                 assert resource != "*", (statement["Sid"], action)
@@ -77,19 +90,77 @@ def test_reads_on_every_resource_are_exactly_the_collector_reads(stage: str) -> 
         if "*" in resources(statement)
         for action in statement["Action"]
     }
-    others = {"sts:GetCallerIdentity", "organizations:ListAccounts", "kms:Decrypt"}
-    assert unscoped - others == {c.permission for c in collector_calls()}
+    assert unscoped - UNSCOPED == {c.permission for c in collector_calls()}
+
+
+def _pinned(statement: dict[str, Any], resource: str) -> bool:
+    """Is `resource` this stack's: its account and region, or (S3) its account by condition,
+    or (the member role) a configured account or the stack's organization?"""
+    # the pseudo parameters hold "::"; name them by a letter before splitting the ARN
+    for name, letter in ((PARTITION, "P"), (REGION, "R"), (ACCOUNT, "A")):
+        resource = resource.replace(name, f"<{letter}>")
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[:2] != ["arn", "<P>"]:
+        return False
+    service, region, account = parts[2], parts[3], parts[4]
+    condition = statement.get("Condition", {}).get("StringEquals", {})
+    if service == "s3":
+        bucket = parts[5].split("/", 1)[0]
+        return "<A>" in bucket and condition == {"aws:ResourceAccount": ACCOUNT}
+    if service == "iam":  # global: no region; another account is the point
+        if account == "*":
+            return condition == {"aws:ResourceOrgID": "${OrganizationId}"}
+        return account.isdigit() and len(account) == 12
+    return region == "<R>" and account == "<A>"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_named_resource_is_pinned_to_this_account_and_region(stage: str) -> None:
+    """What a reviewer checks: no `*` account or region, no bucket of any owner."""
+    for statement in load(stage)["Statement"]:
+        named = [r for r in resources(statement) if r != "*"]
+        if statement["Sid"] == "VerifySpecs":
+            assert named == ["${SpecVerifyKey}"]  # the key parameter, Fn::If-guarded on deploy
+            continue
+        if not named:
+            assert set(statement["Action"]) <= UNSCOPED | {
+                c.permission for c in collector_calls()
+            }, statement["Sid"]
+        for resource in named:
+            assert _pinned(statement, resource), (statement["Sid"], resource)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kms_verify_is_granted_on_the_verify_key_parameter_only(stage: str) -> None:
+    verifying = [s for s in load(stage)["Statement"] if "kms:Verify" in s["Action"]]
+    assert verifying == [
+        {
+            "Sid": "VerifySpecs",
+            "Effect": "Allow",
+            "Action": ["kms:DescribeKey", "kms:Verify"],
+            "Resource": "${SpecVerifyKey}",
+        }
+    ]
+    assert not any(
+        "kms:Sign" in s["Action"] for s in load(stage)["Statement"]
+    )  # signing stays with CI
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_own_resources_are_named_for_the_stage(stage: str) -> None:
     by_sid = {s["Sid"]: s for s in load(stage)["Statement"]}
-    assert resources(by_sid["AssumeReadOnlyRole"]) == ["arn:aws:iam::*:role/setpoint-readonly"]
-    assert resources(by_sid["AlertState"]) == [f"arn:aws:dynamodb:*:*:table/setpoint-state-{stage}"]
-    assert resources(by_sid["ChatWebhookSecret"]) == [
-        f"arn:aws:ssm:*:*:parameter/setpoint/{stage}/*"
+    arn = f"arn:{PARTITION}"
+    assert resources(by_sid["AssumeReadOnlyRole"]) == [f"{arn}:iam::*:role/setpoint-readonly"]
+    assert resources(by_sid["AlertState"]) == [
+        f"{arn}:dynamodb:{REGION}:{ACCOUNT}:table/setpoint-state-{stage}"
     ]
-    assert resources(by_sid["ReadSpecObjects"]) == [f"arn:aws:s3:::setpoint-specs-*-{stage}/*"]
+    assert resources(by_sid["ChatWebhookSecret"]) == [
+        f"{arn}:ssm:{REGION}:{ACCOUNT}:parameter/setpoint/{stage}/*"
+    ]
+    # the bucket infra/setpoint.yaml creates, in this account: not setpoint-specs-*-<stage>
+    assert resources(by_sid["ReadSpecObjects"]) == [
+        f"{arn}:s3:::setpoint-specs-{ACCOUNT}-{stage}/*"
+    ]
     assert "dynamodb:Scan" not in by_sid["AlertState"]["Action"]
 
 
@@ -115,7 +186,7 @@ def test_role_name_and_sns_topics_come_from_the_stage_config() -> None:
     }
     policy = json.loads(render("prod", config))
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["AssumeReadOnlyRole"]["Resource"] == "arn:aws:iam::*:role/audit-reader"
+    assert by_sid["AssumeReadOnlyRole"]["Resource"] == f"arn:{PARTITION}:iam::*:role/audit-reader"
     assert by_sid["PublishToTopics"] == {
         "Sid": "PublishToTopics",
         "Effect": "Allow",
@@ -124,6 +195,25 @@ def test_role_name_and_sns_topics_come_from_the_stage_config() -> None:
     }
     assert "PublishToTopics" not in {
         s["Sid"] for s in json.loads(render("dev", config))["Statement"]
+    }
+
+
+def test_configured_account_ids_are_the_only_roles_assumed() -> None:
+    config = {"environment_variables": {"SETPOINT_ACCOUNTS": "210987654321,111122223333"}}
+    by_sid = {s["Sid"]: s for s in json.loads(render("prod", config))["Statement"]}
+    assert by_sid["AssumeReadOnlyRole"] == {
+        "Sid": "AssumeReadOnlyRole",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole"],
+        "Resource": [
+            f"arn:{PARTITION}:iam::111122223333:role/setpoint-readonly",
+            f"arn:{PARTITION}:iam::210987654321:role/setpoint-readonly",
+        ],
+    }
+    organization = {"environment_variables": {"SETPOINT_ACCOUNTS": "organization"}}
+    statement = {s["Sid"]: s for s in json.loads(render("prod", organization))["Statement"]}
+    assert statement["AssumeReadOnlyRole"]["Condition"] == {
+        "StringEquals": {"aws:ResourceOrgID": "${OrganizationId}"}
     }
 
 
@@ -165,3 +255,46 @@ def test_member_accounts_forward_every_event_source_setpoint_understands() -> No
     pattern = member_template()["Resources"]["ForwardRule"]["Properties"]["EventPattern"]
     assert set(pattern["detail"]["eventSource"]) >= set(EVENT_SOURCES)
     assert set(pattern["source"]) >= {eventbridge_source(s) for s in EVENT_SOURCES}
+
+
+def merge_template() -> dict[str, Any]:
+    text = (ROOT / "infra" / "setpoint.yaml").read_text(encoding="utf-8")
+    template: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)
+    return template
+
+
+def test_only_the_member_accounts_forwarder_roles_may_put_events_on_the_bus() -> None:
+    template = merge_template()
+    statement = template["Resources"]["MemberAccountsEventBusPolicy"]["Properties"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "events:PutEvents"
+    # Principal "*" is narrowed by both conditions: the organization, and the forwarder role
+    assert statement["Principal"] == "*"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}},
+        "ArnLike": {
+            "aws:PrincipalArn": {"Sub": "arn:${AWS::Partition}:iam::*:role/${ForwarderRoleName}"}
+        },
+    }
+    assert statement["Resource"] == {
+        "Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+    }
+    # the default forwarder name is the one the member template gives its forwarding role
+    member = member_template()
+    forwarder = member["Resources"]["ForwarderRole"]["Properties"]["RoleName"]["Sub"]
+    role_name = member["Parameters"]["RoleName"]["Default"]
+    default = template["Parameters"]["ForwarderRoleName"]["Default"]
+    assert forwarder.replace("${RoleName}", role_name) == default
+    targets = member["Resources"]["ForwardRule"]["Properties"]["Targets"]
+    assert [t["RoleArn"]["Sub"].rsplit("/", 1)[1] for t in targets] == [forwarder]
+
+
+def test_the_verify_key_parameter_is_a_key_arn_and_guards_its_statement() -> None:
+    template = merge_template()
+    import re
+
+    pattern = re.compile(template["Parameters"]["SpecVerifyKey"]["AllowedPattern"])
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert pattern.match(key) and pattern.match("")
+    assert not pattern.match("*") and not pattern.match("alias/setpoint")
+    assert not pattern.match("arn:aws:kms:us-east-1:123456789012:key/*")
+    assert "HasVerifyKey" in template["Conditions"]
