@@ -8,8 +8,11 @@ without a single alias was reported as "aliases expand too far".
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.errors import SpecSetError
@@ -22,9 +25,12 @@ from chalicelib.specs.budgets import (
 from chalicelib.specs.bundle import validated_bundle
 from chalicelib.specs.loading import load_directory
 from chalicelib.specs.parse import parse_file
-from chalicelib.specs.s3_source import content_hash, parse_bundle
+from chalicelib.specs.s3_source import S3SpecSource, content_hash, parse_bundle
+from chalicelib.specs.signing import KmsSigner, KmsVerifier
+from tests.conftest import REGION
 
 HEADER = "kind: security_group\nname: web\n"
+BUCKET = "setpoint-specs-123456789012-prod"
 
 
 def rules(count: int) -> str:
@@ -164,3 +170,62 @@ def test_a_spec_file_over_budget_on_disk_is_refused_unread(tmp_path: Path) -> No
     (error,) = raised.value.errors
     assert error.file == f"{root}/g0.yaml"
     assert "over the budget" in error.message
+
+
+# -- objects in S3: told by the listing's size, never fetched -----------------------------
+
+
+class Calls(Counter[str]):
+    def __call__(self, model: Any, **_: Any) -> None:
+        self[model.name] += 1
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
+
+
+def test_an_oversized_object_is_an_error_and_is_not_fetched(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="policies/web.yaml", Body=HEADER.encode())
+    s3.put_object(Bucket=BUCKET, Key="policies/big.yaml", Body=b"#" * (MAX_SPEC_FILE_BYTES + 1))
+    calls = Calls()
+    s3.meta.events.register("before-call.s3", calls)
+    source = S3SpecSource(s3, f"s3://{BUCKET}/policies")
+    with pytest.raises(SpecSetError) as raised:
+        source.load()
+    (error,) = raised.value.errors
+    assert error.file == f"s3://{BUCKET}/policies/big.yaml"
+    assert f"{MAX_SPEC_FILE_BYTES + 1:,} bytes" in error.message
+    assert calls["GetObject"] == 1  # web.yaml only
+
+
+def test_an_oversized_bundle_is_not_fetched(s3: Any) -> None:
+    key = "policies/bundle.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b" " * (MAX_BUNDLE_BYTES + 1))
+    calls = Calls()
+    s3.meta.events.register("before-call.s3", calls)
+    with pytest.raises(SpecSetError, match="per bundle"):
+        S3SpecSource(s3, f"s3://{BUCKET}/{key}").load()
+    assert calls["GetObject"] == 0
+
+
+def test_with_a_verify_key_an_oversized_object_is_refused_like_a_bad_signature(
+    s3: Any,
+) -> None:
+    """An upload by someone without the key must not unseat the verified specs: it is a
+    refusal (the last verified version stays), not a broken spec set."""
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    signer, verifier = KmsSigner(kms, key), KmsVerifier(kms, key)
+    object_key = "policies/bundle.json"
+    good = bundle({"policies/web.yaml": HEADER})
+    metadata = signer.sign(good).metadata()
+    s3.put_object(Bucket=BUCKET, Key=object_key, Body=good, Metadata=metadata)
+    source = S3SpecSource(s3, f"s3://{BUCKET}/{object_key}", verifier)
+    assert [spec.name for spec in source.load().specs_of("security_group")] == ["web"]
+    s3.put_object(Bucket=BUCKET, Key=object_key, Body=b" " * (MAX_BUNDLE_BYTES + 1))
+    assert [spec.name for spec in source.load().specs_of("security_group")] == ["web"]
+    (reason,) = source.refusals
+    assert "over the budget" in reason and "refused" in reason
