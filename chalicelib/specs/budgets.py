@@ -9,16 +9,16 @@ So input is measured before it is parsed and refused with an error naming the fi
 budget and the actual size:
 
 - `MAX_SPEC_FILE_BYTES` (1 MiB) per spec file, or per file inside a bundle: one file per
-  resource is the norm and a security group with 500 rules is about 60 KB.
+  resource is the norm and a security group with 500 described rules is 49 KB.
 - `MAX_BUNDLE_BYTES` (8 MiB) per bundle, and per spec directory `validate`/`push`/`check`
   read, since that directory becomes the bundle: at about 30 MB per MB this stays near
   250 MB on top of the runtime's own ~100 MB, well inside 512 MB; 8 MiB holds some 4,000
   typical specs.
 - `MAX_DOCUMENT_NODES` (50,000) scalars, collections and aliases per YAML document, and
   `MAX_DOCUMENT_DEPTH` (64) levels of nesting, counted on the parser's event stream before
-  anything is composed, so a refused document never becomes a node tree. The largest real
-  specs (IAM policies at the 10,240-character limit) have a few thousand nodes and nest
-  about 10 deep; deeper nesting than a few hundred levels would exhaust Python's recursion
+  anything is composed, so a refused document never becomes a node tree. That group has 4,500
+  nodes; IAM policies (at most 10,240 characters in AWS) have fewer and nest about 10
+  deep; deeper nesting than a few hundred levels would exhaust Python's recursion
   limit in the composer.
 """
 
