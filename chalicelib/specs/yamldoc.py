@@ -119,6 +119,17 @@ class _Walker:
                 )
             self.fatal = True
             return
+        if len(path) > MAX_DOCUMENT_DEPTH:
+            # the source nests at most that deep (over_budget), so aliases did this; the
+            # walk recurses, so stop well before the interpreter's recursion limit
+            if not self.fatal:
+                self._error(
+                    node,
+                    path[:3],
+                    f"aliases nest deeper than {MAX_DOCUMENT_DEPTH} levels when expanded",
+                )
+            self.fatal = True
+            return
         if id(node) in self._stack:
             self._error(node, path, "an alias refers to a node that contains it")
             self.fatal = True

@@ -81,6 +81,16 @@ def test_alias_expansion_still_says_aliases() -> None:
     assert any("aliases expand too far" in e.message for e in errors), errors
 
 
+def test_a_chain_of_aliases_cannot_nest_past_the_depth_budget() -> None:
+    """Each anchor wraps the one before: 2 levels in the text, 400 once expanded, which
+    the (recursive) walk must not follow to the interpreter's recursion limit."""
+    chain = ["x0: &a0 {k: 1}"] + [f"x{i}: &a{i} {{k: *a{i - 1}}}" for i in range(1, 400)]
+    errors = parse_file("policies/web.yaml", HEADER + "\n".join(chain) + "\n").errors
+    (error,) = [e for e in errors if "alias" in e.message]
+    assert f"aliases nest deeper than {MAX_DOCUMENT_DEPTH} levels" in error.message
+    assert len(str(error)) < 200
+
+
 @pytest.mark.parametrize("depth", [500, 5000])
 def test_deep_nesting_is_an_error_not_a_recursion_error(depth: int) -> None:
     text = HEADER + "tags: " + "[" * depth + "]" * depth + "\n"
