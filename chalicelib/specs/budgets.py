@@ -1,19 +1,19 @@
 """How much spec text Setpoint agrees to parse, and the errors for more than that.
 
 The Lambda that parses a pushed bundle has 512 MB. Parsing costs far more than the text:
-composing YAML nodes, the line map of every field and the JSON Schema pass took about
-30 MB of peak memory per MB of spec on a generated bundle (docs/performance.md), and a
-single large document costs more than many small ones, since its whole node tree, line
-map and data live at once. Unbounded, a 16 MB bundle took 880 MB and killed the function.
+the documents of one file are composed, walked for line numbers and held at once, 24-40
+MB of peak memory per MB of that file; across a bundle, files are parsed one after another
+and only the built specs stay, about 6 MB per MB (docs/performance.md, "Spec parsing").
+Unbounded, a 16 MB bundle took 880 MB and killed the function.
 So input is measured before it is parsed and refused with an error naming the file, the
 budget and the actual size:
 
 - `MAX_SPEC_FILE_BYTES` (1 MiB) per spec file, or per file inside a bundle: one file per
   resource is the norm and a security group with 500 described rules is 49 KB.
 - `MAX_BUNDLE_BYTES` (8 MiB) per bundle, and per spec directory `validate`/`push`/`check`
-  read, since that directory becomes the bundle: at about 30 MB per MB this stays near
-  250 MB on top of the runtime's own ~100 MB, well inside 512 MB; 8 MiB holds some 4,000
-  typical specs.
+  read, since that directory becomes the bundle: a bundle at this budget (2,045 specs)
+  peaked at 112 MB, the largest accepted file adds about 40 MB at most, so the runtime's
+  own memory and a second copy during a reload still fit well inside 512 MB.
 - `MAX_DOCUMENT_NODES` (50,000) scalars, collections and aliases per YAML document, and
   `MAX_DOCUMENT_DEPTH` (64) levels of nesting, counted on the parser's event stream before
   anything is composed, so a refused document never becomes a node tree. That group has 4,500
