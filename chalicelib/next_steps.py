@@ -22,8 +22,8 @@ def aws_command(service: str, operation: str, *args: tuple[str, Any], region: st
 
     A list of strings becomes separate words (`--security-groups sg-1 sg-2`); any other
     value that is not a string (a mapping, a list of mappings) is written as compact JSON,
-    which the AWS CLI reads for every structured parameter. `region` None leaves `--region` out (IAM is
-    global).
+    which the AWS CLI reads for every structured parameter. `region` None leaves
+    `--region` out (IAM is global).
     """
     words = ["aws", service, operation]
     if region:

@@ -108,9 +108,8 @@ def _lines(
         step = steps[index] if steps and index < len(steps) else None
         if step and room > 0:
             room -= 1
-            items.append(
-                _block(_text(_clip("  " + step)), fontType="Monospace", isSubtle=True, spacing="None")
-            )
+            text = _text(_clip("  " + step))
+            items.append(_block(text, fontType="Monospace", isSubtle=True, spacing="None"))
     omitted = len(lines) - len(shown)
     if omitted:
         more = f"{ELLIPSIS} and {omitted} more change{'' if omitted == 1 else 's'}"

@@ -101,7 +101,9 @@ def _tag_advice(change: Change, live: SecurityGroupState) -> Advice:
     return revert, f"set in tags: {yaml_flow({key: change.actual})}"
 
 
-def _rule_advice(change: Change, index: Mapping[tuple[str, str], Rule], live: SecurityGroupState) -> Advice:
+def _rule_advice(
+    change: Change, index: Mapping[tuple[str, str], Rule], live: SecurityGroupState
+) -> Advice:
     direction = change.path
     if change.op == "add":
         rule = _find(index, change, change.actual)
@@ -145,7 +147,8 @@ def unmanaged_next_steps(live: SecurityGroupState) -> Callable[[Change], Advice]
 
     def advise(change: Change) -> Advice:
         rule = _find(index, change, change.actual) if change.op == "add" else None
-        if rule is None or not (rule.direction == "ingress" and is_world(rule.peer_type, rule.peer)):
+        world = rule is not None and is_world(rule.peer_type, rule.peer)
+        if rule is None or rule.direction != "ingress" or not world:
             return None, None
         return _rule_command("revoke", rule, live), IMPORT_HINT.format(id=live.group_id)
 
