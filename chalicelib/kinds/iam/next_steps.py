@@ -90,14 +90,15 @@ def _identity_advice(change: Change, spec: IamIdentitySpec, live: IamIdentitySta
             )
         return revert, _statement_accept(change, f"inline_policies.{name}")
     if top == "trust_policy" and live.kind is IAM_ROLE:
-        revert: str | None = None
-        if spec.trust_policy is not None:
-            revert = _iam(
+        trust = spec.trust_policy
+        update = None
+        if trust is not None:
+            update = _iam(
                 "update-assume-role-policy",
                 ("role-name", live.name),
-                ("policy-document", _document(spec.trust_policy)),
+                ("policy-document", _document(trust)),
             )
-        return revert, _statement_accept(change, "trust_policy")
+        return update, _statement_accept(change, "trust_policy")
     if top == "permissions_boundary":
         if change.actual is not None and change.expected is None:
             return (
