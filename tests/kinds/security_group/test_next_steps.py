@@ -94,7 +94,9 @@ def test_a_changed_description_is_put_back_with_update_descriptions():
     (change,) = evaluate_security_group(spec(HTTPS), state(live, ALL_EGRESS)).changes
     words = shlex.split(change.revert or "")
     assert words[2] == "update-security-group-rule-descriptions-ingress"
-    assert json.loads(words[-1])[0]["IpRanges"] == [{"CidrIp": "10.0.0.0/8", "Description": "office"}]
+    assert json.loads(words[-1])[0]["IpRanges"] == [
+        {"CidrIp": "10.0.0.0/8", "Description": "office"}
+    ]
     assert change.accept == (
         "in ingress, change that rule to: "
         "{proto: tcp, ports: '443', cidr: 10.0.0.0/8, description: whoever}"
