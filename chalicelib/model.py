@@ -8,7 +8,7 @@ kind plug in without touching the handler.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -118,6 +118,24 @@ class Change:
     # administrator access (a `*:*` policy, AdministratorAccess) or an admin port open to
     # the world (SSH, RDP, databases)
     flags: tuple[str, ...] = ()
+    # what to do about it (drifted findings; `revert` alone on some unmanaged ones):
+    # `revert` is the exact `aws ...` command that puts the cloud back as the spec says
+    # (or a console action in words when no single command does), `accept` the spec edit
+    # that approves it, with the YAML to paste. Advice derived from the change, not part
+    # of what it is: two changes that differ only here are the same change.
+    revert: str | None = field(default=None, compare=False)
+    accept: str | None = field(default=None, compare=False)
+
+
+def with_next_steps(
+    changes: Iterable[Change], advise: Callable[[Change], tuple[str | None, str | None]]
+) -> tuple[Change, ...]:
+    """The changes, each carrying the (revert, accept) that `advise` gives it."""
+    out = []
+    for change in changes:
+        revert, accept = advise(change)
+        out.append(replace(change, revert=revert, accept=accept) if revert or accept else change)
+    return tuple(out)
 
 
 def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[Change, ...]:

@@ -28,6 +28,7 @@ from chalicelib.report.common import (
     change_body,
     change_line,
     described,
+    first_next_step,
     id_and_name,
     is_alarming,
     kind_noun,
@@ -126,9 +127,14 @@ def open_line(finding: Finding) -> str | None:
 
 
 def changes_lines(changes: Sequence[Change]) -> list[str]:
+    """`Changes:`, each change, and under it its first next step (the revert, if any)."""
     if not changes:
         return []
-    return ["Changes:"] + [f"  {change_line(c)}" for c in alarming_first(changes)]
+    lines = ["Changes:"]
+    for change in alarming_first(changes):
+        step = first_next_step(change)
+        lines += [f"  {change_line(change)}", *([f"    {step}"] if step else [])]
+    return lines
 
 
 def spec_line(finding: Finding) -> str | None:
@@ -219,11 +225,21 @@ def _changes_text(changes: Sequence[Change]) -> str:
     loud ("… and N more changes") so nobody mistakes a truncated list for the whole.
     """
     title = f"*{_plural(len(changes), 'change')}*"
-    return _code_section(title, [change_line(c) for c in alarming_first(changes)])
+    ordered = alarming_first(changes)
+    return _code_section(
+        title, [change_line(c) for c in ordered], steps=[first_next_step(c) for c in ordered]
+    )
 
 
-def _code_section(title: str, lines: Sequence[str]) -> str:
-    """`title` over `lines` (raw text, escaped here) in a code block that fits a section."""
+def _code_section(
+    title: str, lines: Sequence[str], steps: Sequence[str | None] | None = None
+) -> str:
+    """`title` over `lines` (raw text, escaped here) in a code block that fits a section.
+
+    `steps` holds one next step (or None) per line. They fill only the room the lines
+    leave: every line that fits without its step is kept, and steps are added after them,
+    first line first, while they fit. A step never pushes a change out.
+    """
     total = len(lines)
     head = f"{title}\n```\n"
     tail = "\n```"
@@ -239,7 +255,20 @@ def _code_section(title: str, lines: Sequence[str]) -> str:
             break
         kept.append(line)
         used += cost
-    text = head + "\n".join(kept) + tail
+    limit = budget if len(kept) == total else budget - reserve
+    shown_steps: dict[int, str] = {}
+    for index, step in enumerate((steps or [])[: len(kept)]):
+        if step is None:
+            continue
+        line = escape_code(f"  {step}", CHANGE_LINE_LIMIT)
+        if used + len(line) + 1 > limit:
+            break
+        shown_steps[index] = line
+        used += len(line) + 1
+    body = []
+    for index, line in enumerate(kept):
+        body += [line, *([shown_steps[index]] if index in shown_steps else [])]
+    text = head + "\n".join(body) + tail
     omitted = total - len(kept)
     if omitted:
         text += f"\n{ELLIPSIS} and {_plural(omitted, 'more change')}"

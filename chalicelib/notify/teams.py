@@ -28,7 +28,13 @@ from chalicelib.notify.alert_message import (
 )
 from chalicelib.notify.escape import ELLIPSIS, escape_teams
 from chalicelib.notify.message import _open_count, _open_sentence, _who_text
-from chalicelib.report.common import alarming_first, change_line, kind_noun, one_line
+from chalicelib.report.common import (
+    alarming_first,
+    change_line,
+    first_next_step,
+    kind_noun,
+    one_line,
+)
 
 CARD_VERSION = "1.4"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -82,13 +88,28 @@ def _actor_facts(actor: Actor, who: str) -> list[dict[str, str]]:
     return facts
 
 
-def _lines(title: str, lines: list[str]) -> list[dict[str, Any]]:
-    """A bold title over one monospace TextBlock per line, capped with a count."""
+def _clip(line: str) -> str:
+    return line if len(line) <= CHANGE_LINE_LIMIT else line[: CHANGE_LINE_LIMIT - 1] + "…"
+
+
+def _lines(
+    title: str, lines: list[str], steps: list[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """A bold title over one monospace TextBlock per line, capped with a count.
+
+    `steps` (one next step or None per line) take only the blocks the lines leave of
+    MAX_CHANGE_LINES, first line first: a step never pushes a change out of the card.
+    """
     shown = lines[:MAX_CHANGE_LINES]
+    room = MAX_CHANGE_LINES - len(shown)
     items = [_block(f"**{title}**", spacing="Medium")]
-    for line in shown:
-        clipped = line if len(line) <= CHANGE_LINE_LIMIT else line[: CHANGE_LINE_LIMIT - 1] + "…"
-        items.append(_block(_text(clipped), fontType="Monospace", spacing="None"))
+    for index, line in enumerate(shown):
+        items.append(_block(_text(_clip(line)), fontType="Monospace", spacing="None"))
+        step = steps[index] if steps and index < len(steps) else None
+        if step and room > 0:
+            room -= 1
+            text = _text(_clip("  " + step))
+            items.append(_block(text, fontType="Monospace", isSubtle=True, spacing="None"))
     omitted = len(lines) - len(shown)
     if omitted:
         more = f"{ELLIPSIS} and {omitted} more change{'' if omitted == 1 else 's'}"
@@ -134,9 +155,11 @@ def render_alert_teams(
             if since:
                 body += _lines("Since the last alert", since)
         if finding.changes:
-            lines = [change_line(c) for c in alarming_first(finding.changes)]
+            ordered = alarming_first(finding.changes)
+            lines = [change_line(c) for c in ordered]
             count = len(lines)
-            body += _lines(f"{count} change{'' if count == 1 else 's'}", lines)
+            steps = [first_next_step(c) for c in ordered]
+            body += _lines(f"{count} change{'' if count == 1 else 's'}", lines, steps)
     footer = []
     if finding.spec:
         footer.append(f"Spec {_text(finding.spec)}")

@@ -138,6 +138,21 @@ def change_line(change: Change, *, open_marker: str | None = OPEN_MARKER) -> str
     return line
 
 
+NEXT_STEP_MARK = "↳"
+
+
+def next_step_lines(change: Change) -> list[str]:
+    """`↳ revert: aws ec2 …` and `↳ accept: add to ingress: {…}`, those the change has."""
+    steps = (("revert", change.revert), ("accept", change.accept))
+    return [f"{NEXT_STEP_MARK} {label}: {one_line(text)}" for label, text in steps if text]
+
+
+def first_next_step(change: Change) -> str | None:
+    """The one next step a small message has room for: the revert, else the accept."""
+    lines = next_step_lines(change)
+    return lines[0] if lines else None
+
+
 def is_off_spec(finding: Finding) -> bool:
     """Drifted, unmanaged, missing or unknown: what a report lists and an exit code counts.
 

@@ -30,6 +30,10 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         data["flags"] = list(change.flags)
     if change.spec_line is not None:
         data["spec_line"] = change.spec_line  # the line of the spec field it departs from
+    if change.revert is not None:
+        data["revert"] = change.revert  # the command (or console action) that reverts it
+    if change.accept is not None:
+        data["accept"] = change.accept  # the spec edit that accepts it
     return data
 
 

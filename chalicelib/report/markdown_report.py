@@ -18,6 +18,7 @@ from chalicelib.report.common import (
     id_and_name,
     is_off_spec,
     kind_noun,
+    next_step_lines,
     one_line,
     sort_key,
 )
@@ -56,7 +57,11 @@ def _finding(finding: Finding) -> list[str]:
     if finding.reason:
         out.append(f"- reason: {md_text(finding.reason)}")
     if finding.changes:
-        body = [change_line(c) for c in alarming_first(finding.changes)]
+        body = []
+        for change in alarming_first(finding.changes):
+            # in a diff block a line that starts with a space is context: next steps stay
+            # apart from the +/-/~ lines of the change itself
+            body += [change_line(change), *(f"  {s}" for s in next_step_lines(change))]
         fence = _fence(body)
         out += ["", f"{fence}diff", *body, fence]
     return [*out, ""]

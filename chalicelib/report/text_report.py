@@ -19,6 +19,7 @@ from chalicelib.report.common import (
     is_alarming,
     is_off_spec,
     kind_noun,
+    next_step_lines,
     one_line,
     sort_key,
     spec_place,
@@ -99,6 +100,7 @@ def render_finding_block(finding: Finding, *, color: bool = False) -> list[str]:
         if is_alarming(change):
             text += "  " + _paint(OPEN_MARKER, _BOLD + _RED, color)
         lines.append(f"{indent}{text}")
+        lines += [f"{indent}  {step}" for step in next_step_lines(change)]
     if finding.actor is not None:
         lines.append(f"{indent}{_actor_line(finding.actor)}")
     return lines

@@ -48,6 +48,9 @@ FULL_DRIFT = (
     "⚠ Open to the world: 1 rule here accepts traffic from any address.\n"
     "Changes:\n"
     "  + ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world\n"
+    "    ↳ revert: aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc"
+    ' --ip-permissions \'[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,'
+    '"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]\'\n'
     "  - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live\n"
     '  ~ tags.team "platform" -> "ops"\n'
     "Spec: policies/security_groups/jenkins.yaml:3"
@@ -92,6 +95,9 @@ def test_changed_golden_says_what_is_new_and_what_went_away_then_the_whole_drift
         "  no longer: - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live\n"
         "Changes:\n"
         "  + ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world\n"
+        "    ↳ revert: aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc"
+        ' --ip-permissions \'[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,'
+        '"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]\'\n'
         "  + ingress tcp/3389 from 0.0.0.0/0 — not in spec  ⚠ open to the world\n"
         '  ~ tags.team "platform" -> "ops"\n'
         "Spec: policies/security_groups/jenkins.yaml:3\n"

@@ -147,3 +147,20 @@ def test_a_wrong_field_is_named_by_its_path(path: tuple[Any, ...], value: Any, m
     target[path[-1]] = value
     with pytest.raises(MalformedAlertError, match=message):
         alert_from_data(data)
+
+
+def test_next_steps_travel_through_the_outbox_and_old_bodies_decode_without_them() -> None:
+    # `Change` equality ignores next steps (advice, not identity), so compare them directly
+    change = Change(
+        "add", "ingress", None, {"proto": "tcp"}, "tcp/22", revert="aws ec2 x", accept="add y"
+    )
+    alert = dataclasses.replace(
+        CHANGED, finding=dataclasses.replace(CHANGED.finding, changes=(change,))
+    )
+    (back,) = decode_alert(encode_alert(alert)).finding.changes
+    assert (back.revert, back.accept) == ("aws ec2 x", "add y")
+    data = alert_to_data(alert)
+    for key in ("revert", "accept"):
+        del data["alert"]["finding"]["changes"][0][key]
+    (old,) = alert_from_data(data).finding.changes
+    assert (old.revert, old.accept) == (None, None)

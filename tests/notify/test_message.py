@@ -71,6 +71,9 @@ def test_drifted_text_golden():
         "⚠ Open to the world: 1 rule here accepts traffic from any address.\n"
         "Changes:\n"
         "  + ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world\n"
+        "    ↳ revert: aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc"
+        ' --ip-permissions \'[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,'
+        '"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]\'\n'
         "  - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live\n"
         '  ~ tags.team "platform" -> "ops"\n'
         "Spec: policies/security_groups/jenkins.yaml:3\n"
@@ -123,6 +126,9 @@ def test_slack_changes_code_block_and_world_open_alarm():
     body = changes.split("```")[1].strip("\n").splitlines()
     assert body == [
         "+ ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world",
+        "  ↳ revert: aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc"
+        ' --ip-permissions \'[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,'
+        '"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]\'',
         "- ingress tcp/443 from 10.0.0.0/8 — in spec, missing live",
         '~ tags.team "platform" -&gt; "ops"',
     ]
@@ -228,6 +234,30 @@ def test_slack_limits_with_200_changes():
     assert all("open to the world" in line for line in shown[:4])
     alarm = next(t for t in _texts(payload) if t.startswith(":rotating_light:"))
     assert "4 rules here accept traffic from any address" in alarm
+
+
+def test_next_steps_never_push_a_change_out_of_the_slack_section():
+    plain = _many_changes(200)
+    advised = tuple(replace(c, revert="aws ec2 revoke " + "x" * 150) for c in plain)
+
+    def shown(changes: tuple[Change, ...]) -> list[str]:
+        payload = render_slack(replace(DRIFTED, changes=changes))
+        text = next(t for t in _texts(payload) if t.startswith("*200 changes*"))
+        assert len(text) <= 3000
+        return text.split("```")[1].strip("\n").splitlines()
+
+    without, with_steps = shown(plain), shown(advised)
+    assert [line for line in with_steps if "↳" not in line] == without
+    assert not any("↳" in line for line in with_steps)  # no room left: steps dropped first
+
+
+def test_a_few_changes_each_show_their_next_step_in_slack():
+    advised = tuple(
+        replace(c, revert=f"aws ec2 revoke {i}") for i, c in enumerate(_many_changes(3))
+    )
+    payload = render_slack(replace(DRIFTED, changes=advised))
+    text = next(t for t in _texts(payload) if t.startswith("*3 changes*"))
+    assert sum("↳ revert: aws ec2 revoke" in line for line in text.splitlines()) == 3
 
 
 def test_one_huge_change_is_cut_not_dropped():

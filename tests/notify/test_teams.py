@@ -117,6 +117,21 @@ def test_many_changes_are_capped_and_counted():
     assert sum(1 for b in card["body"] if b.get("fontType") == "Monospace") == 40
 
 
+def test_next_steps_take_only_the_card_lines_changes_leave():
+    many = tuple(
+        Change("add", "ingress", None, {"n": i}, f"ingress tcp/{i}", revert=f"aws ec2 revoke {i}")
+        for i in range(100)
+    )
+    card = _card(render_alert_teams(replace(NEW, finding=replace(DRIFTED, changes=many))))
+    texts = _blocks(card)
+    assert "… and 60 more changes" in texts
+    assert not any("↳" in t for t in texts)
+    few = many[:10]
+    card = _card(render_alert_teams(replace(NEW, finding=replace(DRIFTED, changes=few))))
+    steps = [t for t in _blocks(card) if "↳ revert" in t]
+    assert len(steps) == 10
+
+
 def test_teams_notifier_posts_the_card_and_returns_a_webhook_ref(server: ChatServer):
     server.default = ""
     notifier = TeamsWebhookNotifier(f"{server.base}/workflows/secret", sleep=lambda s: None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.kinds.iam import IAM_ROLE
 from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.security_group import SECURITY_GROUP
@@ -16,6 +18,12 @@ OPEN_SSH = Change(
     actual={"proto": "tcp", "ports": "22", "cidr": "0.0.0.0/0"},
     summary="ingress tcp/22 from 0.0.0.0/0 — not in spec",
     world_open=True,
+    revert=(
+        "aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc "
+        """--ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"""
+        """"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'"""
+    ),
+    accept="add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}",
 )
 LOST_HTTPS = Change(
     op="remove",
@@ -65,7 +73,17 @@ UNMANAGED = Finding(
     account=ACCOUNT,
     region="eu-west-1",
     status=Status.UNMANAGED,
-    changes=(OPEN_SSH,),
+    # an unmanaged group is told to revoke what is open and to write a spec, never to
+    # "accept" a rule into a spec it does not have
+    changes=(
+        replace(
+            OPEN_SSH,
+            revert=(OPEN_SSH.revert or "")
+            .replace("us-east-1", "eu-west-1")
+            .replace("0abc", "0def"),
+            accept="write a spec: setpoint import --only sg-0def",
+        ),
+    ),
     vpc_id="vpc-0456",
 )
 MISSING = Finding(

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.model import Finding, Status
 from chalicelib.report.json_report import finding_to_dict, render_json_report, report_to_dict
-from tests.report.samples import ALL, DRIFTED, IN_SYNC, MISSING, UNKNOWN, UNMANAGED
+from tests.report.samples import ALL, DRIFTED, IN_SYNC, MISSING, OPEN_SSH, UNKNOWN, UNMANAGED
 
 CONTRACT_FINDING_KEYS = {"kind", "id", "name", "account", "region", "status", "spec", "changes"}
 CONTRACT_CHANGE_KEYS = {"op", "path", "expected", "actual", "summary"}
@@ -74,6 +74,8 @@ def test_drifted_finding_golden():
                 "actual": {"proto": "tcp", "ports": "22", "cidr": "0.0.0.0/0"},
                 "summary": "ingress tcp/22 from 0.0.0.0/0 — not in spec",
                 "world_open": True,
+                "revert": OPEN_SSH.revert,
+                "accept": "add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}",
             },
             {
                 "op": "modify",

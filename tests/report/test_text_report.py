@@ -25,11 +25,19 @@ unmanaged: security group sg-0def "legacy-bastion" is not managed by any spec
     region eu-west-1, account 123456789012, vpc vpc-0456
     spec: (none)
     + ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world
+      ↳ revert: aws ec2 revoke-security-group-ingress --region eu-west-1 --group-id sg-0def \
+--ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,\
+"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'
+      ↳ accept: write a spec: setpoint import --only sg-0def
 
 drifted: security group sg-0abc "jenkins" drifted from its spec
     region us-east-1, account 123456789012, vpc vpc-0123
     spec: policies/security_groups/jenkins.yaml:3
     + ingress tcp/22 from 0.0.0.0/0 — not in spec  ⚠ open to the world
+      ↳ revert: aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0abc \
+--ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,\
+"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'
+      ↳ accept: add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}
     - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live
     ~ tags.team "platform" -> "ops"
     last change: AuthorizeSecurityGroupIngress by \

@@ -28,6 +28,7 @@ from chalicelib.kinds.iam.model import (
     spec_arn,
     spec_kind,
 )
+from chalicelib.kinds.iam.next_steps import drift_next_steps, unmanaged_next_steps
 from chalicelib.kinds.security_group.compare import tag_changes
 from chalicelib.model import (
     GLOBAL_REGION,
@@ -38,6 +39,7 @@ from chalicelib.model import (
     Status,
     at_spec_fields,
     tag_pairs,
+    with_next_steps,
 )
 
 _OP_ORDER = {"add": 0, "remove": 1, "modify": 2}
@@ -278,7 +280,7 @@ def evaluate_iam(
                 kind,
                 live,
                 Status.UNMANAGED,
-                _unmanaged_changes(live),
+                with_next_steps(_unmanaged_changes(live), unmanaged_next_steps(live)),
                 None,
                 f"no spec names this {kind_words(kind)}",
             )
@@ -289,6 +291,7 @@ def evaluate_iam(
         else:
             raise ValueError("evaluate_iam needs a spec and a live resource of the same kind")
         found = at_spec_fields(found, spec.source)
+        found = with_next_steps(found, drift_next_steps(spec, live))
         status = Status.DRIFTED if found else Status.IN_SYNC
         return _finding(kind, live, status, found, str(spec.source), None)
     if spec is None:

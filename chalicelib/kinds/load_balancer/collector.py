@@ -95,6 +95,7 @@ def parse_listener(raw: Mapping[str, Any], certificates: Iterable[str] = ()) -> 
         default_action=parse_action(raw.get("DefaultActions", []) or []),
         ssl_policy=(raw.get("SslPolicy") or None) if tls else None,
         certificates=tuple(sorted(certs)) if tls else (),
+        arn=str(raw["ListenerArn"]) if raw.get("ListenerArn") else None,
     )
 
 

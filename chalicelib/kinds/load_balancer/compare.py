@@ -26,7 +26,16 @@ from chalicelib.kinds.load_balancer.model import (
     LoadBalancerSpec,
     LoadBalancerState,
 )
-from chalicelib.model import Change, Finding, ResourceRef, Status, at_spec_fields, tag_pairs
+from chalicelib.kinds.load_balancer.next_steps import drift_next_steps, unmanaged_next_steps
+from chalicelib.model import (
+    Change,
+    Finding,
+    ResourceRef,
+    Status,
+    at_spec_fields,
+    tag_pairs,
+    with_next_steps,
+)
 
 # The TLS versions each predefined ELBv2 security policy allows (Elastic Load Balancing
 # user guides, "Security policies for your Application/Network Load Balancer").
@@ -373,10 +382,11 @@ def evaluate_load_balancer(
         )
     unread = _unread(spec, state)
     if spec is None:
-        changes = tuple(_baseline(state))
+        changes = with_next_steps(_baseline(state), unmanaged_next_steps(state))
         reason = "no spec names this load balancer" + (f"; {unread}" if unread else "")
         return _finding(state, Status.UNMANAGED, changes, None, reason)
     changes = at_spec_fields(compare_load_balancer(spec, state), spec.source)
+    changes = with_next_steps(changes, drift_next_steps(spec, state))
     if changes:
         return _finding(state, Status.DRIFTED, changes, str(spec.source), unread)
     if unread:

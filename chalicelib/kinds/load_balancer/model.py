@@ -99,6 +99,8 @@ class Listener:
     default_action: Action
     ssl_policy: str | None = None
     certificates: tuple[str, ...] = ()
+    # the live listener's ARN, for the command that reverts it; never compared
+    arn: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the unreadable ones named in the reason when other properties already show drift
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from chalicelib.compare.policy_document import diff_policies
 from chalicelib.kinds.s3_bucket import S3_BUCKET
@@ -35,6 +36,11 @@ from chalicelib.kinds.s3_bucket.model import (
     Logging,
     PublicAccessBlock,
 )
+from chalicelib.kinds.s3_bucket.next_steps import (
+    account_block_command,
+    drift_next_steps,
+    unmanaged_next_steps,
+)
 from chalicelib.kinds.security_group.compare import tag_changes
 from chalicelib.model import (
     Change,
@@ -44,6 +50,7 @@ from chalicelib.model import (
     Status,
     at_spec_fields,
     tag_pairs,
+    with_next_steps,
 )
 
 ACCOUNT_BLOCK_NAME = "account public access block"
@@ -477,11 +484,15 @@ def evaluate_bucket(
             reason="the spec names a bucket that does not exist",
         )
     if spec is None:
-        changes = compare_bucket(baseline_spec(live), live)
+        baseline = baseline_spec(live)
+        changes = with_next_steps(
+            compare_bucket(baseline, live), unmanaged_next_steps(baseline, live)
+        )
         unread = _unread(SECURITY_PROPERTIES, live)
         reason = "no spec names this bucket" + (f"; {unread}" if unread else "")
         return _finding(live, Status.UNMANAGED, changes, None, reason)
     changes = at_spec_fields(compare_bucket(spec, live), spec.source)
+    changes = with_next_steps(changes, drift_next_steps(spec, live))
     unread = _unread(spec.compared(), live)
     if changes:
         return _finding(live, Status.DRIFTED, changes, str(spec.source), unread)
@@ -548,6 +559,8 @@ def evaluate_account_block(
                 world_open=True,
             ),
         )
+    revert = account_block_command(account, region)
+    changes = tuple(replace(c, revert=revert) for c in changes)
     return Finding(
         kind=S3_BUCKET,
         id=None,

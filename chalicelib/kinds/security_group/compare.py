@@ -13,7 +13,16 @@ from collections.abc import Iterable, Mapping
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.canonical import ALL, format_ports, is_world, rule_to_spec
 from chalicelib.kinds.security_group.model import Rule, SecurityGroupSpec, SecurityGroupState
-from chalicelib.model import Change, Finding, ResourceRef, Status, at_spec_fields, tag_pairs
+from chalicelib.kinds.security_group.next_steps import drift_next_steps, unmanaged_next_steps
+from chalicelib.model import (
+    Change,
+    Finding,
+    ResourceRef,
+    Status,
+    at_spec_fields,
+    tag_pairs,
+    with_next_steps,
+)
 
 AWS_DEFAULT_EGRESS = frozenset(
     {
@@ -190,15 +199,19 @@ def tag_changes(expected: Mapping[str, str], actual: Mapping[str, str]) -> list[
     return changes
 
 
-def compare_security_group(spec: SecurityGroupSpec, live: SecurityGroupState) -> tuple[Change, ...]:
-    """Every way `live` departs from `spec`, sorted for stable output."""
+def expected_rules(spec: SecurityGroupSpec, live: SecurityGroupState) -> frozenset[Rule]:
+    """The rules `spec` asks of `live`: peers resolved to ids, egress defaulted as AWS does."""
     egress = spec.egress
     if egress is None:
         egress = AWS_DEFAULT_EGRESS | (
             {AWS_DEFAULT_EGRESS_IPV6} if AWS_DEFAULT_EGRESS_IPV6 in live.rules else set()
         )
-    expected = _resolve_spec_peers(spec.ingress, live) | _resolve_spec_peers(egress, live)
-    changes = rule_changes(expected, live.rules, live.peer_names)
+    return _resolve_spec_peers(spec.ingress, live) | _resolve_spec_peers(egress, live)
+
+
+def compare_security_group(spec: SecurityGroupSpec, live: SecurityGroupState) -> tuple[Change, ...]:
+    """Every way `live` departs from `spec`, sorted for stable output."""
+    changes = rule_changes(expected_rules(spec, live), live.rules, live.peer_names)
     if spec.description is not None and spec.description != live.description:
         changes.append(
             Change(
@@ -227,10 +240,10 @@ def evaluate_security_group(
                 _rule_change("add", rule, live.peer_names, "no spec for this group")
                 for rule in live.rules
             ]
-            return _live_finding(
-                live, Status.UNMANAGED, _sorted(changes), None, "no spec names this group"
-            )
+            advised = with_next_steps(_sorted(changes), unmanaged_next_steps(live))
+            return _live_finding(live, Status.UNMANAGED, advised, None, "no spec names this group")
         found = at_spec_fields(compare_security_group(spec, live), spec.source)
+        found = with_next_steps(found, drift_next_steps(expected_rules(spec, live), live))
         status = Status.DRIFTED if found else Status.IN_SYNC
         return _live_finding(live, status, found, str(spec.source), None)
     if spec is None:

@@ -165,3 +165,11 @@ def test_the_read_table_is_what_the_policy_grants() -> None:
         "ec2:DescribeSecurityGroups",
     }
     assert {read.service for read in FAMILY.reads()} == {"elbv2", "ec2"}
+
+
+def test_a_listener_keeps_its_arn_for_next_steps_but_never_compares_it() -> None:
+    listener_arn = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/web/01/02"
+    raw = {"Port": 80, "Protocol": "HTTP", "ListenerArn": listener_arn, "DefaultActions": []}
+    live = parse_listener(raw)
+    assert live.arn == listener_arn
+    assert live == parse_listener({**raw, "ListenerArn": listener_arn + "3"})
