@@ -13,12 +13,12 @@ from typing import Any
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.events.route import Skipped
-from chalicelib.model import Finding
+from chalicelib.model import Finding, is_gone
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.delivery import SsmWebhookNotifier
 from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
 from chalicelib.runtime import AlertOutbox, PostsAlerts, Runtime
-from chalicelib.state import Cause, apply_finding, is_gone, release, remember_messages
+from chalicelib.state import Cause, apply_finding, release, remember_messages
 
 logger = logging.getLogger("setpoint")
 

@@ -33,8 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, SetpointError
 from chalicelib.kinds.registry import creates, kind_named
-from chalicelib.model import Actor, Finding, ResourceRef, Status
-from chalicelib.state.transitions import is_gone
+from chalicelib.model import Actor, Finding, ResourceRef, Status, is_gone
 from chalicelib.state.windows import RECHECK, SETTLE, WindowStore, window_key, windows_for
 
 if TYPE_CHECKING:

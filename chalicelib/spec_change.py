@@ -25,13 +25,12 @@ from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
 from chalicelib.kinds.registry import kind_named
-from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref
+from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref, gone_finding
 from chalicelib.pipeline import unknown_finding
 from chalicelib.runtime import ENV_SPECS, Runtime
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
 from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource
-from chalicelib.state import gone_finding
 from chalicelib.state.fingerprint import change_keys
 from chalicelib.state.record import alias_key, record_key
 
