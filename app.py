@@ -13,7 +13,7 @@ from chalicelib.events.table import watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.kinds.family import Family
 from chalicelib.kinds.registry import FAMILIES
-from chalicelib.runtime import Runtime, runtime_from_env
+from chalicelib.runtime import Runtime, runtime_from_env, sweep_service
 
 app = Chalice(app_name="setpoint")
 # Powertools configures the "setpoint" logger tree for JSON lines; chalicelib logs through it.
@@ -127,7 +127,7 @@ def on_spec_change(event: Any) -> dict[str, Any]:
     """A spec push: re-evaluate what changed; drift it shows is "pending apply"."""
     payload = event.to_dict()
     logger.set_correlation_id(payload.get("id"))
-    outcome = spec_change.handle_spec_change(payload, get_runtime())
+    outcome = spec_change.handle_spec_change(payload, get_runtime().spec_change_context())
     summary = outcome.as_log()
     logger.info("spec_change_processed", extra=summary)
     _publish(summary)
@@ -141,7 +141,7 @@ def on_outbox(event: Any) -> dict[str, Any]:
     """Alerts parked while chat was down, posted again; records that fail come back later."""
     from chalicelib.notify.outbox import handle_outbox_batch
 
-    response = handle_outbox_batch(event.to_dict(), get_runtime())
+    response = handle_outbox_batch(event.to_dict(), get_runtime().delivery())
     metrics.add_metric("OutboxRetriesFailed", "Count", len(response["batchItemFailures"]))
     metrics.flush_metrics()
     return response
@@ -153,7 +153,8 @@ def on_recheck(event: Any) -> dict[str, Any]:
     from chalicelib.recheck import handle_recheck_batch
 
     records = event.to_dict()["Records"]
-    response = handle_recheck_batch(records, get_runtime(), event.context)
+    runtime = get_runtime()
+    response = handle_recheck_batch(records, runtime, runtime.delivery(), event.context)
     failed = len(response["batchItemFailures"])
     logger.info("recheck_batch", extra={"messages": len(records), "failed": failed})
     return dict(response)
@@ -165,7 +166,7 @@ def sweep(event: Any) -> dict[str, Any]:
     spread over the sweep window; else the whole sweep here, then its digest."""
     from chalicelib.sweep.worker import run_scheduled_sweep
 
-    summary = run_scheduled_sweep(get_runtime())
+    summary = run_scheduled_sweep(sweep_service(get_runtime()))
     logger.info("sweep_done", extra=summary)
     if "checked" in summary:
         metrics.add_metric("ResourcesChecked", "Count", summary["checked"])
@@ -185,4 +186,4 @@ def on_sweep_shard(event: Any) -> dict[str, Any]:
     """One shard of the sweep; the last shard of a run posts the digest."""
     from chalicelib.sweep.worker import handle_shard_batch
 
-    return handle_shard_batch(event.to_dict(), get_runtime(), event.context)
+    return handle_shard_batch(event.to_dict(), sweep_service(get_runtime()), event.context)

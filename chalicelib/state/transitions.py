@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from chalicelib.model import Actor, Finding, ResourceRef, Status, finding_for_ref, is_gone
+from chalicelib.model import Finding, Status, is_gone
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.state.errors import StateConflictError
 from chalicelib.state.fingerprint import change_keys, fingerprint
