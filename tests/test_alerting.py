@@ -6,19 +6,19 @@ queue and the redrive between them) and DynamoDB (the alert state).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NoReturn
+from typing import Any
 
 import boto3
 import pytest
 
-from chalicelib.alerting import EventOutcome, deliver, target_label
-from chalicelib.aws import ClientCache
+from chalicelib.alerting import Delivery, EventOutcome, deliver, target_label
 from chalicelib.errors import DeliveryError
 from chalicelib.model import Finding
 from chalicelib.notify.alert import MessageRef
@@ -26,8 +26,7 @@ from chalicelib.notify.delivery import JsonWebhookNotifier
 from chalicelib.notify.outbox import SqsOutbox, dead_letters
 from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.notify.slack_bot import SlackBotNotifier
-from chalicelib.pipeline import Pipeline
-from chalicelib.runtime import PostsAlerts, Runtime
+from chalicelib.ports import Notifier
 from chalicelib.state import (
     ATTRIBUTE_DEFINITIONS,
     KEY_SCHEMA,
@@ -142,22 +141,10 @@ def webhook(chat: Chat, sleeps: Sleeps | None = None, **options: Any) -> JsonWeb
     )
 
 
-def no_specs() -> NoReturn:
-    raise AssertionError("delivery never reads specs")
-
-
-def runtime_with(
-    notifiers: Sequence[PostsAlerts], state: StateStore, outbox: SqsOutbox | None = None
-) -> Runtime:
-    return Runtime(
-        clients=ClientCache(),
-        pipeline=Pipeline([]),
-        specs=no_specs,
-        notifiers=list(notifiers),
-        state=state,
-        clock=lambda: T0,
-        outbox=outbox,
-    )
+def delivery_with(
+    notifiers: Sequence[Notifier], state: StateStore, outbox: SqsOutbox | None = None
+) -> Delivery:
+    return Delivery(state, tuple(notifiers), clock=lambda: T0, outbox=outbox)
 
 
 def alert_ids(chat: Chat) -> list[str | None]:
@@ -174,11 +161,11 @@ def test_a_flaky_webhook_gets_each_alert_exactly_once(chat: Chat, state: StateSt
     straight through. Only answers of 200 count as arrived: what chat shows."""
     chat.script = [500, (429, "7"), HANG]
     sleeps = Sleeps()
-    runtime = runtime_with([webhook(chat, sleeps)], state)
+    delivery = delivery_with([webhook(chat, sleeps)], state)
     findings = [drifted(OPEN_22), drifted(OPEN_3389, id="sg-0def", name="db")]
 
     outcome = EventOutcome()
-    deliver(runtime, findings, outcome)
+    deliver(delivery, findings, outcome)
 
     assert alert_ids(chat) == ["sg-0abc", "sg-0def"]
     assert chat.attempts == 5
@@ -186,7 +173,7 @@ def test_a_flaky_webhook_gets_each_alert_exactly_once(chat: Chat, state: StateSt
     assert (outcome.delivered, outcome.errors, outcome.outboxed) == (2, [], 0)
 
     again = EventOutcome()
-    deliver(runtime, findings, again)  # the same events again: a duplicate delivery
+    deliver(delivery, findings, again)  # the same events again: a duplicate delivery
     assert len(chat.arrived) == 2
     assert again.deduplicated == 2
 
@@ -197,11 +184,11 @@ def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
     url, dlq = make_queues(sqs)
     chat.up = False
     notifier = webhook(chat, max_attempts=3)
-    runtime = runtime_with([notifier], state, SqsOutbox(sqs, url))
+    delivery = delivery_with([notifier], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
     outcome = EventOutcome()
-    deliver(runtime, [finding], outcome)  # no DeliveryError: the outbox has it
+    deliver(delivery, [finding], outcome)  # no DeliveryError: the outbox has it
 
     assert chat.arrived == []
     assert (outcome.outboxed, outcome.delivered, outcome.errors) == (1, 0, [])
@@ -210,24 +197,24 @@ def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
     assert record is not None and record.messages == ()  # the decision stands
 
     duplicate = EventOutcome()
-    deliver(runtime, [finding], duplicate)  # EventBridge delivers the event again
+    deliver(delivery, [finding], duplicate)  # EventBridge delivers the event again
     assert (duplicate.deduplicated, duplicate.outboxed) == (1, 0)
 
-    still_down = lambda_poll(sqs, url, runtime)
+    still_down = lambda_poll(sqs, url, delivery)
     assert len(still_down["batchItemFailures"]) == 1
     assert chat.arrived == []
 
     chat.up = True
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}
     assert alert_ids(chat) == ["sg-0abc"]
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}  # nothing left
     assert len(chat.arrived) == 1
 
     record = state.get(record_key(finding))
     ref = chat.arrived[0]["alert"]["id"]
     assert record is not None and record.messages == (MessageRef(notifier.name, ref),)
 
-    deliver(runtime, [in_sync(actor=None)], EventOutcome())  # the fix
+    deliver(delivery, [in_sync(actor=None)], EventOutcome())  # the fix
     assert [b["alert"]["kind"] for b in chat.arrived] == ["new", "back_to_normal"]
     assert chat.arrived[1]["alert"]["re"] == ref  # cites the alert the outbox posted
     assert dead_letters(sqs, dlq).count == 0
@@ -244,16 +231,16 @@ def test_an_alert_that_never_gets_through_ends_in_the_dead_letter_queue(
         BOT_TOKEN, "C0OPS", api_base=chat.base + "/api", sleep=Sleeps(), max_attempts=2
     )
     routed = RoutedNotifier([], [webhook(chat, max_attempts=2), bot])
-    runtime = runtime_with([routed], state, SqsOutbox(sqs, url, clock=lambda: T0))
+    delivery = delivery_with([routed], state, SqsOutbox(sqs, url, clock=lambda: T0))
 
     outcome = EventOutcome()
-    deliver(runtime, [drifted(OPEN_22)], outcome)
+    deliver(delivery, [drifted(OPEN_22)], outcome)
     assert outcome.outboxed == 1
 
     # Lambda's poller: five receives, each a failed record, then SQS's redrive moves it
-    failures = [lambda_poll(sqs, url, runtime)["batchItemFailures"] for _ in range(5)]
+    failures = [lambda_poll(sqs, url, delivery)["batchItemFailures"] for _ in range(5)]
     assert [len(f) for f in failures] == [1] * 5
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}  # nothing left
     assert chat.arrived == []
     [dead] = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"]
     body = dead["Body"]  # as written to the outbox: SQS moves it unchanged
@@ -280,11 +267,11 @@ def test_only_the_notifier_that_failed_gets_the_retry(
     url, _ = make_queues(sqs)
     ops = webhook(chat, name="ops")
     web = JsonWebhookNotifier("http://127.0.0.1:9/hooks/web", max_attempts=1, name="web")
-    runtime = runtime_with([RoutedNotifier([], [ops, web])], state, SqsOutbox(sqs, url))
+    delivery = delivery_with([RoutedNotifier([], [ops, web])], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
     outcome = EventOutcome()
-    deliver(runtime, [finding], outcome)
+    deliver(delivery, [finding], outcome)
     assert (outcome.delivered, outcome.outboxed) == (1, 1)
     [parked] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
     assert json.loads(parked["Body"])["targets"] == ["web"]
@@ -293,8 +280,8 @@ def test_only_the_notifier_that_failed_gets_the_retry(
 
     # "web" comes back (at the chat server now); "ops" must not hear the alert twice
     moved = webhook(chat, name="web")
-    runtime.notifiers = [RoutedNotifier([], [ops, moved])]
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
+    delivery = dataclasses.replace(delivery, notifiers=(RoutedNotifier([], [ops, moved]),))
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}
     assert len(chat.arrived) == 2  # ops once (the first time), web once (the retry)
     record = state.get(record_key(finding))
     assert record is not None and [m.notifier for m in record.messages] == ["ops", "web"]
@@ -305,11 +292,11 @@ def test_when_the_outbox_refuses_the_event_fails_and_the_claim_is_released(
 ) -> None:
     chat.up = False
     gone = SqsOutbox(sqs, f"https://sqs.{REGION}.amazonaws.com/123456789012/no-such-queue")
-    runtime = runtime_with([webhook(chat, max_attempts=1)], state, gone)
+    delivery = delivery_with([webhook(chat, max_attempts=1)], state, gone)
     finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1"):
-        deliver(runtime, [finding], outcome)
+        deliver(delivery, [finding], outcome)
     assert any(e.startswith("outbox_failed: ") for e in outcome.errors)
     assert state.get(record_key(finding)) is None  # Lambda's retry will alert again
     assert outcome.outboxed == 0
@@ -319,14 +306,14 @@ def test_without_an_outbox_a_failed_alert_fails_the_event_as_before(
     chat: Chat, state: StateStore
 ) -> None:
     chat.up = False
-    runtime = runtime_with([webhook(chat, max_attempts=1)], state)
+    delivery = delivery_with([webhook(chat, max_attempts=1)], state)
     finding: Finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError):
-        deliver(runtime, [finding], outcome)
+        deliver(delivery, [finding], outcome)
     assert state.get(record_key(finding)) is None
     assert outcome.errors and outcome.errors[0].startswith("delivery_failed: ")
 
     swept = EventOutcome()
-    deliver(runtime, [finding], swept, cause="sweep", raise_on_failure=False)
+    deliver(delivery, [finding], swept, cause="sweep", raise_on_failure=False)
     assert swept.errors and state.get(record_key(finding)) is None

@@ -10,8 +10,9 @@ import boto3
 from chalicelib.aws import ClientCache
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Status
-from chalicelib.runtime import Runtime, build_pipeline, spec_provider
+from chalicelib.runtime import spec_provider
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
+from tests.runtime_builder import build_runtime
 
 MEMBER = "210987654321"
 
@@ -44,7 +45,7 @@ def test_an_event_forwarded_from_a_member_account_is_read_in_that_account(
         GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
     )
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     record = authorize_record(ids["web"]) | {"recipientAccountId": MEMBER}
     record["userIdentity"] = record["userIdentity"] | {"accountId": MEMBER}
 
@@ -64,7 +65,7 @@ def test_a_member_account_whose_role_is_refused_is_unknown_with_the_reason(
         f"account: '{MEMBER}'\nregion: {REGION}\n"
     )
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     runtime.role_name = "no-such-role"
 
     def refuse(**kwargs: Any) -> None:
