@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,10 +10,12 @@ from aws_lambda_powertools import Logger, Metrics
 from chalice import Chalice, Rate
 
 from chalicelib import handlers, spec_change
+from chalicelib.alerting import utc_now
 from chalicelib.events.table import watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.kinds.family import Family
 from chalicelib.kinds.registry import FAMILIES
+from chalicelib.ports import Clock, Sleep
 from chalicelib.runtime import Runtime, runtime_from_env, sweep_service
 
 app = Chalice(app_name="setpoint")
@@ -24,14 +27,24 @@ metrics = Metrics(namespace="Setpoint", service="setpoint")
 _runtime: Runtime | None = None
 _idempotency: IdempotentEvents | None = None
 _idempotency_built = False
+# how the runtime waits between delivery attempts and tells the time (tests: their own)
+_sleep: Sleep = time.sleep
+_clock: Clock = utc_now
 
 
 def get_runtime() -> Runtime:
     """Built on first use, kept while the Lambda container is warm."""
     global _runtime
     if _runtime is None:
-        _runtime = runtime_from_env()
+        _runtime = runtime_from_env(sleep=_sleep, clock=_clock)
     return _runtime
+
+
+def use_waits(sleep: Sleep = time.sleep, clock: Clock = utc_now) -> None:
+    """Build the next runtime with this `sleep` and `clock` (tests: no real waiting)."""
+    global _sleep, _clock
+    _sleep, _clock = sleep, clock
+    reset_runtime()
 
 
 def reset_runtime() -> None:

@@ -12,6 +12,8 @@ spec changes, the sweep) never sees a `Runtime`: it takes the narrow collaborato
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,8 +24,17 @@ from chalicelib.aws import DEFAULT_ROLE_NAME, ClientCache, RoleSessions, default
 from chalicelib.errors import ConfigError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.model import Actor, Finding, ResourceRef
+from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 from chalicelib.pipeline import Pipeline, evaluate_with_specs
-from chalicelib.ports import Clock, Notifier, Outbox, RecheckQueue, SpecProvider, StateStore
+from chalicelib.ports import (
+    Clock,
+    Notifier,
+    Outbox,
+    RecheckQueue,
+    Sleep,
+    SpecProvider,
+    StateStore,
+)
 from chalicelib.spec_change import SpecChangeContext
 from chalicelib.state import MemoryStateStore, parse_state_uri
 
@@ -178,25 +189,32 @@ def sweep_service(
     return service
 
 
-def notifiers_from_env(env: Mapping[str, str]) -> list[Notifier]:
-    """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
-    from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
+def notifiers_from_env(env: Mapping[str, str], *, sleep: Sleep = time.sleep) -> list[Notifier]:
+    """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only.
 
+    `sleep` is how HTTP notifiers wait between attempts.
+    """
     fmt = env.get(ENV_CHAT_FORMAT, "slack")
     if env.get(ENV_NOTIFIERS):
-        from chalicelib.notify.config import notifier_from_json
+        from chalicelib.notify.config import notifier_from_json  # its parsing: off cold start
 
-        return [notifier_from_json(env[ENV_NOTIFIERS])]
+        return [notifier_from_json(env[ENV_NOTIFIERS], sleep=sleep)]
     if env.get(ENV_CHAT_URL_PARAM):
-        return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt)]
+        return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt, sleep=sleep)]
     if env.get(ENV_CHAT_URL):
-        return [notifier_for(env[ENV_CHAT_URL], fmt)]
-    import sys
-
+        return [notifier_for(env[ENV_CHAT_URL], fmt, sleep=sleep)]
     return [ConsoleNotifier(sys.stdout)]
 
 
-def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None = None) -> Runtime:
+def runtime_from_env(
+    env: Mapping[str, str] | None = None,
+    session: Any | None = None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = utc_now,
+) -> Runtime:
+    """The Lambda's runtime. `sleep` and `clock` are how it waits (between delivery
+    attempts) and tells the time: real ones unless a test hands in its own."""
     env = os.environ if env is None else env
     location = env.get(ENV_SPECS)
     if not location:
@@ -210,11 +228,12 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         clients=clients,
         pipeline=build_pipeline(clients),
         specs=spec_provider(location, clients, env.get(ENV_SPECS_VERIFY_KEY, "").strip() or None),
-        notifiers=notifiers_from_env(env),
+        notifiers=notifiers_from_env(env, sleep=sleep),
         regions=regions_from(env.get(ENV_REGIONS)),
         state=state_store(env.get(ENV_STATE) or "memory://", clients),
         reminder=reminder_from(env.get(ENV_REMINDER_HOURS)),
-        outbox=outbox_from_env(env, clients),
+        clock=clock,
+        outbox=outbox_from_env(env, clients, clock=clock),
         recheck=recheck_from_env(env, clients),
         recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
         role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,

@@ -26,6 +26,7 @@ from chalicelib.sweep import shards as sweep_shards
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
 
 PROJECT = Path(__file__).resolve().parents[1]
+SLEEPS: list[float] = []  # what the deployed app's notifiers waited, in seconds
 
 
 @pytest.fixture
@@ -54,10 +55,11 @@ def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]]) -> Any:
         BillingMode="PAY_PER_REQUEST",
     )
     parameters.clear_caches()  # Powertools caches the webhook URL for 5 minutes per process
-    lambda_app.reset_runtime()
+    lambda_app.use_waits(sleep=SLEEPS.append)  # retries back off without really waiting
+    SLEEPS.clear()
     with Client(lambda_app.app, stage_name="dev", project_dir=str(PROJECT)) as client:
         yield client, ids, received
-    lambda_app.reset_runtime()
+    lambda_app.use_waits()
 
 
 def _envelope(client: Client, detail: dict[str, Any]) -> Any:
@@ -297,6 +299,8 @@ def test_a_flaky_chat_gets_the_alert_exactly_once(deployed: Any) -> None:
         server.server_close()
     assert len(got) == 1
     assert replies == [200]  # exactly three attempts for the one alert
+    # backoff after the 500 (half to all of 0.5 s), then the 1 s Retry-After asked for
+    assert len(SLEEPS) == 2 and 0.25 <= SLEEPS[0] <= 0.5 and SLEEPS[1] == 1.0
 
 
 def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixture[str]) -> None:

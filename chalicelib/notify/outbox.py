@@ -368,12 +368,14 @@ def queue_region(queue_url: str) -> str | None:
     return None
 
 
-def outbox_from_env(env: Mapping[str, str], clients: ClientCache) -> SqsOutbox | None:
+def outbox_from_env(
+    env: Mapping[str, str], clients: ClientCache, *, clock: Callable[[], datetime] = _utc_now
+) -> SqsOutbox | None:
     """The outbox named by SETPOINT_OUTBOX_QUEUE_URL; None when unset (no outbox)."""
     url = (env.get(ENV_OUTBOX_QUEUE_URL) or "").strip()
     if not url:
         return None
-    return SqsOutbox(clients.client("sqs", queue_region(url)), url)
+    return SqsOutbox(clients.client("sqs", queue_region(url)), url, clock=clock)
 
 
 def dead_letters_from_env(
