@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.kinds.registry import ALL_KINDS
-from chalicelib.model import Actor, Change, Finding, Kind
+from chalicelib.model import Actor, Change, Excepted, Finding, Kind
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.codec import (
     MalformedAlertError,
@@ -49,8 +49,12 @@ def every_field(cls: type, **given_fields: Any) -> st.SearchStrategy[Any]:
 
 
 actors = every_field(Actor)
+excepted = st.builds(Excepted, change=changes, until=st.text(), reason=st.text())
 findings = every_field(
-    Finding, changes=st.lists(changes, max_size=3).map(tuple), actor=st.none() | actors
+    Finding,
+    changes=st.lists(changes, max_size=3).map(tuple),
+    actor=st.none() | actors,
+    excepted=st.lists(excepted, max_size=2).map(tuple),
 )
 alerts = every_field(
     Alert,
