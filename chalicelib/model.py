@@ -128,6 +128,10 @@ def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[C
     )
 
 
+VIA_USER_AGENT = "user_agent"
+VIA_CLOUDTRAIL = "cloudtrail"
+
+
 @dataclass(frozen=True)
 class Excepted:
     """A change a spec's exception accepts until a date: shown, not counted as drift."""
@@ -152,6 +156,19 @@ class Actor:
     via: str | None = None  # "console", "cloudformation", "terraform" or None
     account: str | None = None
     region: str | None = None
+    # VIA_USER_AGENT when only the userAgent, which the caller chooses, names `via`
+    via_source: str | None = None
+
+    @property
+    def via_label(self) -> str | None:
+        """`via console` when CloudTrail itself says so (invokedBy, console credentials);
+        `(user agent says terraform)` when only the user agent does: any caller can send
+        any user agent, so an alert must not vouch for it."""
+        if not self.via:
+            return None
+        if self.via_source == VIA_USER_AGENT:
+            return f"(user agent says {self.via})"
+        return f"via {self.via}"
 
 
 @dataclass(frozen=True)

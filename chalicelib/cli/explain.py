@@ -6,11 +6,11 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from chalicelib.cli.common import EXIT_ERROR, exit_code, new_clients
 from chalicelib.errors import ConfigError
+from chalicelib.events.event_file import read_event_file
 from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
 from chalicelib.notify.alert import Alert
 from chalicelib.notify.alert_message import render_alert_json, render_alert_slack, render_alert_text
@@ -27,17 +27,6 @@ from chalicelib.runtime import (
     state_store,
 )
 from chalicelib.state import is_gone
-
-
-def _load_event(path: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
 
 
 def _message(alert: Alert, chat_format: str) -> Any:
@@ -77,7 +66,7 @@ def _print_json(outcome: EventOutcome, chat_format: str) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    payload = _load_event(args.event)
+    payload = read_event_file(args.event)
     clients = new_clients()
     notifiers: list[PostsAlerts] = []
     if args.post:

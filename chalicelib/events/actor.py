@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.events.fields import ci_dig, ci_get, text, truthy
 from chalicelib.events.record import CloudTrailRecord
-from chalicelib.model import Actor
+from chalicelib.model import VIA_CLOUDTRAIL, VIA_USER_AGENT, Actor
 
 # console.aws.amazon.com calls are logged as console.amazonaws.com, console.ec2.amazonaws.com…
 _CONSOLE_AGENT = re.compile(
@@ -26,6 +26,7 @@ def actor_from_record(record: CloudTrailRecord) -> Actor:
     identity = record.user_identity
     invoked_by = text(ci_get(identity, "invokedBy"))
     session = ci_get(identity, "sessionContext")
+    via, via_source = _via(record, invoked_by, session)
     return Actor(
         # AWS service principals have no ARN; the service that acted is the best name.
         arn=text(ci_get(identity, "arn")) or invoked_by,
@@ -36,25 +37,34 @@ def actor_from_record(record: CloudTrailRecord) -> Actor:
         user_agent=record.user_agent,
         identity_type=text(ci_get(identity, "type")),
         session_issuer=text(ci_dig(session, "sessionIssuer", "arn")),
-        via=_via(record, invoked_by, session),
+        via=via,
         account=record.account,
         region=record.aws_region,
+        via_source=via_source,
     )
 
 
-def _via(record: CloudTrailRecord, invoked_by: str | None, session: Any) -> str | None:
-    """The tool behind the call; automation wins over console, as it made the actual call."""
+def _via(
+    record: CloudTrailRecord, invoked_by: str | None, session: Any
+) -> tuple[str | None, str | None]:
+    """(the tool behind the call, where that came from: VIA_CLOUDTRAIL for fields CloudTrail
+    sets, VIA_USER_AGENT for the userAgent, which the caller writes).
+
+    Automation wins over console, as it made the actual call.
+    """
     agent = record.user_agent or ""
     lowered = agent.lower()
-    if invoked_by == _CLOUDFORMATION or "cloudformation" in lowered:
-        return "cloudformation"
+    if invoked_by == _CLOUDFORMATION:
+        return "cloudformation", VIA_CLOUDTRAIL
+    if "cloudformation" in lowered:
+        return "cloudformation", VIA_USER_AGENT
     if "terraform" in lowered:
-        return "terraform"
-    if _CONSOLE_AGENT.search(agent):
-        return "console"
-    from_console = truthy(record.raw.get("sessionCredentialFromConsole"))
-    if lowered.startswith("aws internal") and from_console:
-        return "console"
-    if isinstance(session, Mapping) and truthy(ci_get(session, "sessionCredentialFromConsole")):
-        return "console"
-    return None
+        return "terraform", VIA_USER_AGENT
+    # set by CloudTrail, not by the caller
+    top_level = truthy(record.raw.get("sessionCredentialFromConsole"))
+    nested = isinstance(session, Mapping) and truthy(
+        ci_get(session, "sessionCredentialFromConsole")
+    )
+    if _CONSOLE_AGENT.search(agent) or nested or (top_level and lowered.startswith("aws internal")):
+        return "console", VIA_CLOUDTRAIL if top_level or nested else VIA_USER_AGENT
+    return None, None

@@ -92,8 +92,8 @@ def _who_text(actor: Actor) -> str:
     who = one_line(actor.arn) if actor.arn else "an unknown principal"
     if actor.session_issuer and actor.session_issuer != actor.arn:
         who += f" (role {one_line(actor.session_issuer)})"
-    if actor.via:
-        who += f" via {one_line(actor.via)}"
+    if actor.via_label:
+        who += f" {one_line(actor.via_label)}"
     return who
 
 
@@ -188,8 +188,8 @@ def _actor_fields(actor: Actor, who_title: str = "Who") -> list[dict[str, Any]]:
     who = [_span(actor.arn) if actor.arn else "an unknown principal"]
     if actor.session_issuer and actor.session_issuer != actor.arn:
         who.append("role " + _span(actor.session_issuer))
-    if actor.via:
-        who.append("via " + escape_mrkdwn(one_line(actor.via)))
+    if actor.via_label:
+        who.append(escape_mrkdwn(one_line(actor.via_label)))
     when = [_span(actor.event_time) if actor.event_time else "time not recorded"]
     when.append(_span(actor.event_name))
     fields = [_field(who_title, *who), _field("When", *when)]

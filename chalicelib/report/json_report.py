@@ -42,6 +42,7 @@ def actor_to_dict(actor: Actor) -> dict[str, Any]:
         "user_agent": actor.user_agent,
         "session_issuer": actor.session_issuer,
         "via": actor.via,
+        "via_source": actor.via_source,  # "user_agent": only the caller's user agent says so
         "identity_type": actor.identity_type,
         "account": actor.account,
         "region": actor.region,

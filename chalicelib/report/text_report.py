@@ -77,8 +77,8 @@ def _actor_line(actor: Actor) -> str:
     who = one_line(actor.arn) if actor.arn else "an unknown principal"
     if actor.session_issuer and actor.session_issuer != actor.arn:
         who += f" (role {one_line(actor.session_issuer)})"
-    if actor.via:
-        who += f" via {one_line(actor.via)}"
+    if actor.via_label:
+        who += f" {one_line(actor.via_label)}"
     when = f" at {one_line(actor.event_time)}" if actor.event_time else ""
     return f"last change: {one_line(actor.event_name)} by {who}{when}"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from chalicelib.errors import SpecError
-from chalicelib.specs.loading import build_catalog, spec_files
+from chalicelib.specs.loading import build_catalog, check_total_size, read_spec_text, spec_files
 from chalicelib.specs.parse import ParsedFile, parse_file
 from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION, content_hash
 
@@ -71,13 +71,16 @@ def read_spec_texts(root: str | os.PathLike[str]) -> tuple[dict[str, str], list[
     single = Path(root).is_file()
     texts: dict[str, str] = {}
     errors: list[SpecError] = []
-    for _, path in spec_files(root):
+    files = spec_files(root)
+    check_total_size(root, (path for _, path in files))
+    for _, path in files:
         relative = path.relative_to(root).as_posix() if not single else ""
         display = shown if single else relative if shown == "." else f"{shown}/{relative}"
-        try:
-            texts[display] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(SpecError(f"cannot read file: {exc}", display))
+        text, error = read_spec_text(display, path)
+        if text is not None:
+            texts[display] = text
+        elif error is not None:
+            errors.append(error)
     return texts, errors
 
 

@@ -1,7 +1,10 @@
 """Spec files -> a `SpecCatalog`: every file parsed, every error of every file at once.
 
 Loading refuses specs that could both claim one resource (each family's `conflicts`),
-because then the verdict would depend on file order.
+because then the verdict would depend on file order. It also refuses a symlink that
+leads out of the spec directory (a spec is what the repository holds, not whatever a link
+points at on the machine running it), and files or directories over the size budgets
+(`budgets.py`), measured before they are read.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.noise.model import IgnoreRule
 from chalicelib.noise.parse import IGNORE_FILE, parse_ignore_file
+from chalicelib.specs.budgets import bundle_too_large, file_too_large
 from chalicelib.specs.builder import AnySpec
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.parse import ParsedFile, parse_file
@@ -55,7 +59,8 @@ def spec_files(root: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     """(display name, path) of every spec file under `root`, sorted, hidden dirs skipped.
 
     Display names start with `root` as given ("policies/security_groups/web.yaml"), so
-    messages use the path the user typed. `root` may also be a single file.
+    messages use the path the user typed. `root` may also be a single file. Raises
+    SpecSetError naming every symlink that resolves outside `root`.
     """
     base = Path(root)
     shown = PurePath(os.fspath(root))
@@ -63,24 +68,64 @@ def spec_files(root: str | os.PathLike[str]) -> list[tuple[str, Path]]:
         return [(shown.as_posix(), base)]
     if not base.is_dir():
         raise ConfigError(f"spec directory {os.fspath(root)!r} does not exist")
+    inside = base.resolve()
     found = []
+    outside: list[SpecError] = []
     for path in base.rglob("*"):
         relative = path.relative_to(base)
         if any(part.startswith(".") for part in relative.parts):
             continue
         if path.suffix.lower() in SPEC_SUFFIXES and path.is_file():
-            found.append(((shown / relative).as_posix(), path))
+            name = (shown / relative).as_posix()
+            target = path.resolve()
+            if not target.is_relative_to(inside):
+                message = (
+                    f"symlink to {target}, outside the spec directory {shown.as_posix()}; "
+                    "refused (copy the file in instead)"
+                )
+                outside.append(SpecError(message, name))
+                continue
+            found.append((name, path))
+    if outside:
+        raise SpecSetError(sorted(outside, key=lambda e: e.file))
     return sorted(found)
+
+
+def check_total_size(root: str | os.PathLike[str], paths: Iterable[Path]) -> None:
+    """Raise SpecSetError when the files together exceed the bundle budget (before any is
+    read): the directory becomes one bundle, which the Lambda would refuse."""
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue  # reported when it is read
+    error = bundle_too_large(PurePath(os.fspath(root)).as_posix(), total, "spec directory")
+    if error is not None:
+        raise SpecSetError([error])
+
+
+def read_spec_text(name: str, path: Path) -> tuple[str | None, SpecError | None]:
+    """(text, None), or (None, why not): unreadable, not UTF-8, or over the per-file budget
+    (told by its size on disk, so an oversized file is never read)."""
+    try:
+        too_large = file_too_large(name, path.stat().st_size)
+        if too_large is not None:
+            return None, too_large
+        return path.read_text(encoding="utf-8"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, SpecError(f"cannot read file: {exc}", name)
 
 
 def load_directory(root: str | os.PathLike[str]) -> SpecCatalog:
     """Load every *.yaml / *.yml under `root` (recursively); all errors of all files at once."""
+    files = spec_files(root)
+    check_total_size(root, (path for _, path in files))
     parsed = []
-    for name, path in spec_files(root):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            parsed.append(ParsedFile(name, (), (SpecError(f"cannot read file: {exc}", name),)))
+    for name, path in files:
+        text, error = read_spec_text(name, path)
+        if text is None:
+            parsed.append(ParsedFile(name, (), (error,) if error else ()))
             continue
         parsed.append(parse_file(name, text))
     return build_catalog(parsed, ignore_file(root))

@@ -17,6 +17,13 @@ keeps the last verified version of it and lists the refusal in `refusals`, so th
 goes on comparing against specs that were approved and reports the refusal once. With no
 verified version to keep (a cold start, `setpoint check`) `load()` raises instead, so
 nothing is ever called in sync against unapproved specs.
+
+Objects over the size budgets (`budgets.py`) are refused by the size the listing gives,
+never fetched, and reads are capped at the budget in case the object grew since: a
+`.yaml` object over the per-file budget, a bundle over the per-bundle one. Without a
+verifier that is a spec error naming the object; with one it is a refusal like a bad
+signature (a signed push never exceeds the budget, as push validates the same budgets),
+so an oversized upload cannot unseat the verified specs.
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, SpecError
+from chalicelib.specs.budgets import (
+    MAX_BUNDLE_BYTES,
+    MAX_SPEC_FILE_BYTES,
+    bundle_too_large,
+    file_too_large,
+)
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import SPEC_SUFFIXES, build_catalog
 from chalicelib.specs.parse import ParsedFile, parse_file
@@ -88,6 +101,9 @@ class _Cached:
 
 def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
     """The files of a `setpoint push` bundle; a malformed bundle is one error on `name`."""
+    too_large = bundle_too_large(name, len(body))
+    if too_large is not None:
+        return [ParsedFile(name, (), (too_large,))]
     try:
         bundle = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -113,6 +129,14 @@ def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
     return [parse_file(file, specs[file]) for file in sorted(specs)]
 
 
+def _is_bundle(key: str) -> bool:
+    return key.lower().endswith(".json")
+
+
+def _budget(key: str) -> int:
+    return MAX_BUNDLE_BYTES if _is_bundle(key) else MAX_SPEC_FILE_BYTES
+
+
 class S3SpecSource:
     """Loads a SpecCatalog from S3, caching parsed objects by ETag across calls."""
 
@@ -121,6 +145,7 @@ class S3SpecSource:
         self.verifier = verifier
         # key -> (ETag, reason) of the object now there, refused: not fetched again
         self._refused: dict[str, tuple[str, str]] = {}
+        self._sizes: dict[str, int] = {}  # key -> Size at the last listing
         self.uri = uri
         self.bucket, key = parse_s3_uri(uri)
         self.single = is_single_object(key)
@@ -146,6 +171,7 @@ class S3SpecSource:
     def _list(self) -> tuple[dict[str, str], int]:
         """(key -> ETag of every spec object, pages read), in one listing."""
         found: dict[str, str] = {}
+        sizes: dict[str, int] = {}
         pages = 0
         paginator = self._s3.get_paginator("list_objects_v2")
         try:
@@ -155,8 +181,10 @@ class S3SpecSource:
                     key = item["Key"]
                     if self.owns(key):
                         found[key] = item.get("ETag", "")
+                        sizes[key] = int(item.get("Size", 0))
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "list") from exc
+        self._sizes = sizes
         if self.single and not found:
             raise ConfigError(f"spec object s3://{self.bucket}/{self.prefix} does not exist")
         return found, pages
@@ -165,7 +193,10 @@ class S3SpecSource:
         """(ETag, body, user metadata) of one object; None when it vanished since the listing."""
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
-            return response.get("ETag", ""), response["Body"].read(), response.get("Metadata", {})
+            # one byte past the budget is enough to tell it is over (the object may have
+            # grown since the listing)
+            body = response["Body"].read(_budget(key) + 1)
+            return response.get("ETag", ""), body, response.get("Metadata", {})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -173,9 +204,19 @@ class S3SpecSource:
         except BotoCoreError as exc:
             raise self._fail(exc, "read", key) from exc
 
+    def _too_large(self, key: str, size: int) -> SpecError | None:
+        """The error for object `key` of `size` bytes when that is over its budget."""
+        name = f"s3://{self.bucket}/{key}"
+        if _is_bundle(key):
+            return bundle_too_large(name, size)
+        return file_too_large(name, size)
+
     def _parse(self, key: str, body: bytes) -> tuple[ParsedFile, ...]:
         name = f"s3://{self.bucket}/{key}"
-        if key.lower().endswith(".json"):
+        too_large = self._too_large(key, len(body))
+        if too_large is not None:
+            return (ParsedFile(name, (), (too_large,)),)
+        if _is_bundle(key):
             return tuple(parse_bundle(name, body))
         try:
             text = body.decode("utf-8")
@@ -202,12 +243,23 @@ class S3SpecSource:
                 cache[key] = cached
                 reused += 1
                 continue
-            gets += 1
-            fetched = self._get(key)
-            if fetched is None:
-                continue
-            etag, body, metadata = fetched
             name = f"s3://{self.bucket}/{key}"
+            too_large = self._too_large(key, self._sizes.get(key, 0))
+            if too_large is None:
+                gets += 1
+                fetched = self._get(key)
+                if fetched is None:
+                    continue
+                etag, body, metadata = fetched
+                too_large = self._too_large(key, len(body))
+            if too_large is not None:  # never parsed, and not fetched when listed so
+                if self.verifier is None:
+                    cache[key] = _Cached(listed[key], (ParsedFile(name, (), (too_large,)),))
+                    continue
+                refused[key] = (listed[key], f"{too_large}; refused")
+                if cached is not None:
+                    cache[key] = cached
+                continue
             if self.verifier is not None:
                 try:
                     self.verifier.verify(name, body, metadata)
@@ -304,7 +356,7 @@ class S3SpecSource:
                 return
             try:
                 response = self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=older_id)
-                body: bytes = response["Body"].read()
+                body: bytes = response["Body"].read(_budget(key) + 1)
             except (ClientError, BotoCoreError) as exc:
                 raise self._fail(exc, "read an earlier version of", key) from exc
             if self.verifier is not None:

@@ -6,6 +6,10 @@ walked alongside its node tree to record the line of every path. The same walk c
 the YAML 1.1 traps that would otherwise change a spec silently: duplicate keys (the last
 one wins and a rule disappears), keys like `on` that become booleans, and `22:22`, which
 YAML 1.1 reads as the base-60 number 1342.
+
+Before anything is composed, the parser's event stream is counted against the budgets in
+`budgets.py` (nodes and nesting per document): a refused document never becomes a node
+tree, so memory stays proportional to what is accepted.
 """
 
 from __future__ import annotations
@@ -15,10 +19,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    ScalarEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from chalicelib.errors import SpecError
 from chalicelib.model import SourceLocation
+from chalicelib.specs.budgets import (
+    MAX_DOCUMENT_DEPTH,
+    MAX_DOCUMENT_NODES,
+    file_too_large,
+    text_bytes,
+)
 
 # libyaml when PyYAML was built with it (about 7.7x faster on specs); same nodes and marks
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -28,8 +46,9 @@ FieldPath = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
-# A walk this long means alias expansion gone wild ("billion laughs"), not a real spec.
-_MAX_NODES = 100_000
+# Documents have at most MAX_DOCUMENT_NODES nodes when they are walked, so a walk this
+# long means aliases expanding ("billion laughs"), not a large document.
+_MAX_WALK = 2 * MAX_DOCUMENT_NODES
 
 
 def format_path(path: FieldPath) -> str | None:
@@ -90,9 +109,25 @@ class _Walker:
 
     def walk(self, node: Node, path: FieldPath) -> None:
         self._count += 1
-        if self._count > _MAX_NODES:
+        if self._count > _MAX_WALK:
             if not self.fatal:
-                self._error(node, path, "document too large (aliases expand too far)")
+                self._error(
+                    node,
+                    path,
+                    f"aliases expand too far (past {_MAX_WALK:,} nodes); write the "
+                    "repeated parts out or use fewer aliases",
+                )
+            self.fatal = True
+            return
+        if len(path) > MAX_DOCUMENT_DEPTH:
+            # the source nests at most that deep (over_budget), so aliases did this; the
+            # walk recurses, so stop well before the interpreter's recursion limit
+            if not self.fatal:
+                self._error(
+                    node,
+                    path[:3],
+                    f"aliases nest deeper than {MAX_DOCUMENT_DEPTH} levels when expanded",
+                )
             self.fatal = True
             return
         if id(node) in self._stack:
@@ -172,12 +207,73 @@ def _drop_non_text_keys(data: Any) -> Any:
     return data
 
 
+def over_budget(file: str, text: str) -> list[SpecError]:
+    """Documents of `text` with more nodes or deeper nesting than the budgets allow.
+
+    Reads only the event stream (no nodes are built). A syntax error ends the count: the
+    composer reports it, with its line, when it reaches it.
+    """
+    errors: list[SpecError] = []
+    nodes = depth = deepest = 0
+    line = 0  # of the document's first node, where load_yaml says a document starts
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, (ScalarEvent, AliasEvent, CollectionStartEvent)):
+                if not nodes and event.start_mark is not None:
+                    line = event.start_mark.line + 1
+                nodes += 1
+                if isinstance(event, CollectionStartEvent):
+                    depth += 1
+                    deepest = max(deepest, depth)
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, DocumentStartEvent):
+                nodes = depth = deepest = 0
+            elif isinstance(event, DocumentEndEvent):
+                errors.extend(_budget_errors(file, line, nodes, deepest))
+    except yaml.YAMLError:
+        pass
+    return errors
+
+
+def _budget_errors(file: str, line: int, nodes: int, deepest: int) -> list[SpecError]:
+    errors = []
+    if nodes > MAX_DOCUMENT_NODES:
+        errors.append(
+            SpecError(
+                f"document has {nodes:,} nodes (fields, items and values), over the budget "
+                f"of {MAX_DOCUMENT_NODES:,} per document; split it into one document per "
+                "resource",
+                file,
+                line,
+            )
+        )
+    if deepest > MAX_DOCUMENT_DEPTH:
+        errors.append(
+            SpecError(
+                f"document nests {deepest:,} levels deep, over the budget of "
+                f"{MAX_DOCUMENT_DEPTH} levels",
+                file,
+                line,
+            )
+        )
+    return errors
+
+
 def load_yaml(file: str, text: str) -> tuple[list[SpecDocument], list[SpecError]]:
     """Split `text` into documents with line maps; YAML errors come back as SpecErrors.
 
     Empty documents (a trailing `---`, a file of comments) are skipped. A syntax error
-    stops the file: what follows it cannot be trusted.
+    stops the file: what follows it cannot be trusted. A file over the size budget, or
+    with a document over the node or depth budget, is refused whole before any node is
+    composed.
     """
+    too_large = file_too_large(file, text_bytes(text))
+    if too_large is not None:
+        return [], [too_large]
+    refused = over_budget(file, text)
+    if refused:
+        return [], refused
     documents: list[SpecDocument] = []
     errors: list[SpecError] = []
     loader = _LOADER(text)

@@ -46,8 +46,9 @@ def check_examples(commands: list[list[str]]) -> None:
     assert set(parsed) == {"validate", "push", "check"}
     assert parsed["check"].format == "junit" and parsed["check"].output == "report.xml"
     bucket, prefix = parse_s3_uri(parsed["push"].to)
-    assert parsed["check"].specs == f"s3://{bucket}/{bundle_key(prefix)}"
-    assert parsed["push"].specs == parsed["validate"].specs
+    # --specs is repeatable for check and validate (a list); push takes one directory
+    assert parsed["check"].specs == [f"s3://{bucket}/{bundle_key(prefix)}"]
+    assert [parsed["push"].specs] == parsed["validate"].specs
 
 
 def test_github_workflow_commands_parse_and_the_watchdog_reads_the_pushed_bundle() -> None:

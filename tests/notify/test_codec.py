@@ -49,7 +49,7 @@ def every_field(cls: type, **given_fields: Any) -> st.SearchStrategy[Any]:
 
 
 actors = every_field(Actor)
-excepted = st.builds(Excepted, change=changes, until=st.text(), reason=st.text())
+excepted = st.builds(Excepted, change=changes)
 findings = every_field(
     Finding,
     changes=st.lists(changes, max_size=3).map(tuple),

@@ -93,6 +93,7 @@ def test_drifted_finding_golden():
             "user_agent": "aws-cli/2.15.0 Python/3.11",
             "session_issuer": "arn:aws:iam::123456789012:role/Admin",
             "via": "console",
+            "via_source": None,
             "identity_type": "AssumedRole",
             "account": "123456789012",
             "region": "us-east-1",

@@ -198,8 +198,8 @@ class _Body:
     def __init__(self, data: bytes) -> None:
         self.data = data
 
-    def read(self) -> bytes:
-        return self.data
+    def read(self, amt: int | None = None) -> bytes:  # as botocore's StreamingBody
+        return self.data if amt is None else self.data[:amt]
 
 
 @pytest.mark.parametrize(
