@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,11 +10,13 @@ from aws_lambda_powertools import Logger, Metrics
 from chalice import Chalice, Rate
 
 from chalicelib import handlers, spec_change
+from chalicelib.alerting import utc_now
 from chalicelib.events.table import watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.kinds.family import Family
 from chalicelib.kinds.registry import FAMILIES
-from chalicelib.runtime import Runtime, runtime_from_env
+from chalicelib.ports import Clock, Sleep
+from chalicelib.runtime import Runtime, runtime_from_env, sweep_service
 
 app = Chalice(app_name="setpoint")
 # Powertools configures the "setpoint" logger tree for JSON lines; chalicelib logs through it.
@@ -24,14 +27,24 @@ metrics = Metrics(namespace="Setpoint", service="setpoint")
 _runtime: Runtime | None = None
 _idempotency: IdempotentEvents | None = None
 _idempotency_built = False
+# how the runtime waits between delivery attempts and tells the time (tests: their own)
+_sleep: Sleep = time.sleep
+_clock: Clock = utc_now
 
 
 def get_runtime() -> Runtime:
     """Built on first use, kept while the Lambda container is warm."""
     global _runtime
     if _runtime is None:
-        _runtime = runtime_from_env()
+        _runtime = runtime_from_env(sleep=_sleep, clock=_clock)
     return _runtime
+
+
+def use_waits(sleep: Sleep = time.sleep, clock: Clock = utc_now) -> None:
+    """Build the next runtime with this `sleep` and `clock` (tests: no real waiting)."""
+    global _sleep, _clock
+    _sleep, _clock = sleep, clock
+    reset_runtime()
 
 
 def reset_runtime() -> None:
@@ -127,7 +140,7 @@ def on_spec_change(event: Any) -> dict[str, Any]:
     """A spec push: re-evaluate what changed; drift it shows is "pending apply"."""
     payload = event.to_dict()
     logger.set_correlation_id(payload.get("id"))
-    outcome = spec_change.handle_spec_change(payload, get_runtime())
+    outcome = spec_change.handle_spec_change(payload, get_runtime().spec_change_context())
     summary = outcome.as_log()
     logger.info("spec_change_processed", extra=summary)
     _publish(summary)
@@ -141,7 +154,7 @@ def on_outbox(event: Any) -> dict[str, Any]:
     """Alerts parked while chat was down, posted again; records that fail come back later."""
     from chalicelib.notify.outbox import handle_outbox_batch
 
-    response = handle_outbox_batch(event.to_dict(), get_runtime())
+    response = handle_outbox_batch(event.to_dict(), get_runtime().delivery())
     metrics.add_metric("OutboxRetriesFailed", "Count", len(response["batchItemFailures"]))
     metrics.flush_metrics()
     return response
@@ -153,7 +166,8 @@ def on_recheck(event: Any) -> dict[str, Any]:
     from chalicelib.recheck import handle_recheck_batch
 
     records = event.to_dict()["Records"]
-    response = handle_recheck_batch(records, get_runtime(), event.context)
+    runtime = get_runtime()
+    response = handle_recheck_batch(records, runtime, runtime.delivery(), event.context)
     failed = len(response["batchItemFailures"])
     logger.info("recheck_batch", extra={"messages": len(records), "failed": failed})
     return dict(response)
@@ -165,7 +179,7 @@ def sweep(event: Any) -> dict[str, Any]:
     spread over the sweep window; else the whole sweep here, then its digest."""
     from chalicelib.sweep.worker import run_scheduled_sweep
 
-    summary = run_scheduled_sweep(get_runtime())
+    summary = run_scheduled_sweep(sweep_service(get_runtime()))
     logger.info("sweep_done", extra=summary)
     if "checked" in summary:
         metrics.add_metric("ResourcesChecked", "Count", summary["checked"])
@@ -185,4 +199,4 @@ def on_sweep_shard(event: Any) -> dict[str, Any]:
     """One shard of the sweep; the last shard of a run posts the digest."""
     from chalicelib.sweep.worker import handle_shard_batch
 
-    return handle_shard_batch(event.to_dict(), get_runtime(), event.context)
+    return handle_shard_batch(event.to_dict(), sweep_service(get_runtime()), event.context)

@@ -9,18 +9,38 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.events.route import Skipped
-from chalicelib.model import Finding
+from chalicelib.model import Finding, is_gone
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.delivery import SsmWebhookNotifier
 from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
-from chalicelib.runtime import AlertOutbox, PostsAlerts, Runtime
-from chalicelib.state import Cause, apply_finding, is_gone, release, remember_messages
+from chalicelib.ports import Clock, Notifier, Outbox, StateStore
+from chalicelib.state import Cause, apply_finding, release, remember_messages
 
 logger = logging.getLogger("setpoint")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `deliver` uses: the alert state, the clock, who to tell, where failures wait.
+
+    `outbox` None: an alert nobody heard fails the invocation instead (Lambda retries).
+    `reminder` None: open drift is never re-announced.
+    """
+
+    state: StateStore
+    notifiers: Sequence[Notifier] = ()
+    clock: Clock = utc_now
+    outbox: Outbox | None = None
+    reminder: timedelta | None = None
 
 
 @dataclass
@@ -60,7 +80,7 @@ class EventOutcome:
 
 
 def deliver(
-    runtime: Runtime,
+    delivery: Delivery,
     findings: list[Finding],
     outcome: EventOutcome,
     *,
@@ -82,7 +102,7 @@ def deliver(
     failures: list[str] = []
     for finding in findings:
         decision = apply_finding(
-            runtime.state, finding, now=runtime.clock(), cause=cause, reminder=runtime.reminder
+            delivery.state, finding, now=delivery.clock(), cause=cause, reminder=delivery.reminder
         )
         alert = decision.alert
         if alert is None:
@@ -90,24 +110,24 @@ def deliver(
                 outcome.deduplicated += 1
             continue
         outcome.alerts.append(alert)
-        posted = post_alert(runtime.notifiers, alert)
+        posted = post_alert(delivery.notifiers, alert)
         outcome.delivered += posted.heard
         if decision.starts_thread and posted.refs and decision.record is not None:
-            remember_messages(runtime.state, decision.record, tuple(posted.refs))
+            remember_messages(delivery.state, decision.record, tuple(posted.refs))
         if not posted.failed:
             continue
-        if runtime.outbox is not None and _park(runtime.outbox, alert, posted, outcome):
+        if delivery.outbox is not None and _park(delivery.outbox, alert, posted, outcome):
             outcome.outboxed += 1
             continue
         failures.extend(posted.errors)
         if not posted.heard:
-            release(runtime.state, decision)  # nobody heard it: let the retry alert again
+            release(delivery.state, decision)  # nobody heard it: let the retry alert again
     outcome.errors.extend(f"delivery_failed: {failure}" for failure in failures)
     if failures and raise_on_failure:
         raise DeliveryError("; ".join(failures))
 
 
-def _park(outbox: AlertOutbox, alert: Alert, posted: Posted, outcome: EventOutcome) -> bool:
+def _park(outbox: Outbox, alert: Alert, posted: Posted, outcome: EventOutcome) -> bool:
     """Hand the alert to the outbox for the notifiers that failed; False if it refused."""
     try:
         outbox.put(alert, posted.first_error, tuple(posted.failed))
@@ -158,14 +178,14 @@ def target_label(notifier: Any) -> str:
 
 
 def post_alert(
-    notifiers: Sequence[PostsAlerts], alert: Alert, only: Collection[str] | None = None
+    notifiers: Sequence[Notifier], alert: Alert, only: Collection[str] | None = None
 ) -> Posted:
     """Post to every notifier (or, given `only`, to the targets so labelled; a routed
     notifier is searched for them whichever route chose them)."""
     posted = Posted()
     matched: set[str] = set()
     for notifier in notifiers:
-        target: PostsAlerts = notifier
+        target: Notifier = notifier
         if only is not None:
             if isinstance(notifier, RoutedNotifier):
                 chosen = [n for n in _members(notifier) if target_label(n) in only]
@@ -191,9 +211,9 @@ def _members(routed: RoutedNotifier) -> list[Any]:
     return list(found.values())
 
 
-def _post_one(notifier: PostsAlerts, target: PostsAlerts, alert: Alert, posted: Posted) -> None:
+def _post_one(notifier: Notifier, target: Notifier, alert: Alert, posted: Posted) -> None:
     try:
-        sent = target.post(alert)
+        sent = target.post_alert(alert)
     except (DeliveryError, ConfigError) as exc:
         partial = tuple(getattr(exc, "refs", ()))  # a routed notifier may half succeed
         posted.refs.extend(partial)

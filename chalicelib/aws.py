@@ -22,6 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,7 @@ class ClientCache:
         self._session_factory = session_factory or make_session
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
+        self._identity: CallerIdentity | None = None
 
     @property
     def session(self) -> Any:
@@ -108,8 +110,22 @@ class ClientCache:
         return lambda region: self.client(service, region)
 
     def account_id(self) -> str:
-        identity = self.client("sts").get_caller_identity()
-        return str(identity["Account"])
+        return self.identity().account
+
+    def identity(self) -> CallerIdentity:
+        """Who these clients act as (one GetCallerIdentity per cache, kept)."""
+        if self._identity is None:
+            answer = self.client("sts").get_caller_identity()
+            self._identity = CallerIdentity(
+                str(answer["Account"]), partition_of_arn(str(answer.get("Arn", "")))
+            )
+        return self._identity
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account: str
+    partition: str  # aws, aws-cn, aws-us-gov: role ARNs in other accounts use the same
 
 
 def partition_of_arn(arn: str) -> str:
@@ -254,6 +270,30 @@ class RoleSessions:
         self._clients: dict[str, ClientCache] = {}
         self._failures: dict[str, tuple[float, ReadError]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_caller(
+        cls,
+        base: ClientCache,
+        *,
+        role_name: str = DEFAULT_ROLE_NAME,
+        external_id: str | None = None,
+        own_account: str | None = None,
+        allowed: AllowedAccounts | None = None,
+    ) -> RoleSessions:
+        """Sessions from the account (and partition) `base` acts as: the one STS lookup
+        the runtime and the sweep share (cached on `base`). `own_account` overrides the
+        account read there (a runtime configured with its account); `allowed` refuses
+        accounts outside the configured ones."""
+        identity = base.identity()
+        return cls(
+            base,
+            own_account=own_account or identity.account,
+            role_name=role_name,
+            external_id=external_id,
+            partition=identity.partition,
+            allowed=allowed,
+        )
 
     def clients_for(self, account: str) -> ClientCache:
         if account == self.own_account or not account:

@@ -1,7 +1,8 @@
 """What the Lambda functions do, minus the Chalice decorators (those live in app.py).
 
 The CLI's `explain` and `demo` call these same functions, so what a user sees locally
-is what the Lambda does.
+is what the Lambda does. Like app.py, this is an entry point: it takes the `Runtime`
+and hands its parts (`ports.py`) to the code below.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
         outcome.errors.append(f"malformed_event: {exc}")
         logger.error("malformed_event", extra={"error": str(exc)})
         return outcome
-    settling = Settling(runtime, runtime.recheck) if runtime.recheck is not None else None
+    settling = (
+        Settling(runtime.state, runtime.clock, runtime.recheck, runtime.recheck_delay_seconds)
+        if runtime.recheck is not None
+        else None
+    )
     for result in results:
         if isinstance(result, Skipped):
             outcome.skipped.append(result)
@@ -50,7 +55,7 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
                     extra={"kind": finding.kind.value, "id": finding.id, "status": finding.status},
                 )
         outcome.findings.extend(findings)
-    deliver(runtime, outcome.findings, outcome)
+    deliver(runtime.delivery(), outcome.findings, outcome)
     if settling is not None:
         settling.after_delivery(outcome.findings, outcome)
     return outcome
@@ -76,5 +81,5 @@ def run_sweep(runtime: Runtime) -> SweepResult:
     else:
         result = runtime.pipeline.sweep(catalog, account, list(runtime.regions))
     outcome = EventOutcome(findings=result.findings)
-    deliver(runtime, result.findings, outcome, cause="sweep", raise_on_failure=False)
+    deliver(runtime.delivery(), result.findings, outcome, cause="sweep", raise_on_failure=False)
     return result

@@ -256,6 +256,19 @@ def finding_for_ref(
     )
 
 
+GONE_REASON = "the resource was deleted and no spec names it"
+
+
+def gone_finding(ref: ResourceRef, actor: Actor | None = None) -> Finding:
+    """The finding for a resource that no longer exists and that no spec wants."""
+    return finding_for_ref(ref, Status.MISSING, actor=actor, reason=GONE_REASON)
+
+
+def is_gone(finding: Finding) -> bool:
+    """A `missing` finding with no spec: the resource went away and nobody wants it back."""
+    return finding.status is Status.MISSING and finding.spec is None
+
+
 def tag_pairs(tags: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
     """Live tags as `Finding.tags` holds them: sorted by key, so equal tags compare equal."""
     return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))

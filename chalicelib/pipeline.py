@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.errors import ConfigError, SetpointError
-from chalicelib.model import GUARD, Actor, Finding, Kind, ResourceRef, Status, finding_for_ref
+from chalicelib.model import (
+    GUARD,
+    Actor,
+    Finding,
+    Kind,
+    ResourceRef,
+    Status,
+    finding_for_ref,
+    gone_finding,
+    is_gone,
+)
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.state.transitions import gone_finding, is_gone
 
 logger = logging.getLogger("setpoint")
 

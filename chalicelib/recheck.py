@@ -1,6 +1,6 @@
 """A second read after a delay, so eventual consistency and create sequences stay quiet.
 
-Two rules, both active only when the runtime has a `recheck` queue (the Lambda; the CLI
+Two rules, both active only when there is a `recheck` queue (the Lambda; the CLI
 and the demo conclude from the first read, as before):
 
 * Settle window. A create call (CreateSecurityGroup, CreateBucket, CreateRole...) opens a
@@ -31,18 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.errors import ConfigError, SetpointError
 from chalicelib.kinds.registry import creates, kind_named
-from chalicelib.model import Actor, Finding, ResourceRef, Status
-from chalicelib.state.transitions import is_gone
+from chalicelib.model import Actor, Finding, ResourceRef, Status, is_gone
+from chalicelib.ports import Clock, Evaluator, RecheckQueue, StateStore
 from chalicelib.state.windows import RECHECK, SETTLE, WindowStore, window_key, windows_for
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-    from chalicelib.alerting import EventOutcome
     from chalicelib.events.route import Routed
-    from chalicelib.runtime import RecheckQueue, Runtime
 
 logger = logging.getLogger("setpoint")
 
@@ -205,11 +204,13 @@ def _key(purpose: str, item: Finding | ResourceRef) -> str:
 class Settling:
     """The re-check rules for one event invocation (module docstring)."""
 
-    def __init__(self, runtime: Runtime, queue: RecheckQueue) -> None:
+    def __init__(
+        self, state: StateStore, clock: Clock, queue: RecheckQueue, delay_seconds: int
+    ) -> None:
         self.queue = queue
-        self.windows: WindowStore = windows_for(runtime.state)
-        self.now: datetime = runtime.clock()
-        self.delay = min(max(int(runtime.recheck_delay_seconds), 0), SQS_MAX_DELAY_SECONDS)
+        self.windows: WindowStore = windows_for(state)
+        self.now: datetime = clock()
+        self.delay = min(max(int(delay_seconds), 0), SQS_MAX_DELAY_SECONDS)
         self.until = self.now + timedelta(seconds=self.delay)
 
     def screen(
@@ -283,14 +284,12 @@ class Settling:
 # -- the re-check side ------------------------------------------------------------------------
 
 
-def recheck(body: str, runtime: Runtime) -> EventOutcome:
+def recheck(body: str, reader: Evaluator, delivery: Delivery) -> EventOutcome:
     """Read the resources of one message again and deliver what is off (cause "recheck").
 
     A message that cannot be read is logged and dropped (retrying cannot fix it; the sweep
     still covers the resource). A delivery failure raises, so SQS delivers it again.
     """
-    from chalicelib.alerting import EventOutcome, deliver
-
     outcome = EventOutcome()
     try:
         refs, actor = decode_message(body)
@@ -298,14 +297,17 @@ def recheck(body: str, runtime: Runtime) -> EventOutcome:
         outcome.errors.append(f"malformed_recheck: {exc}")
         logger.error("malformed_recheck", extra={"error": str(exc)})
         return outcome
-    outcome.findings.extend(runtime.evaluate(refs, actor))
-    deliver(runtime, outcome.findings, outcome, cause="recheck")
+    outcome.findings.extend(reader.evaluate(refs, actor))
+    deliver(delivery, outcome.findings, outcome, cause="recheck")
     logger.info("recheck_done", extra=outcome.as_log())
     return outcome
 
 
 def handle_recheck_batch(
-    records: Sequence[Mapping[str, Any]], runtime: Runtime, context: Any = None
+    records: Sequence[Mapping[str, Any]],
+    reader: Evaluator,
+    delivery: Delivery,
+    context: Any = None,
 ) -> PartialItemFailureResponse:
     """The `on_recheck` SQS handler: each message on its own; failed ones are reported in
     `batchItemFailures`, so only they come back (the event source mapping must have
@@ -318,7 +320,7 @@ def handle_recheck_batch(
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     def on_record(record: SQSRecord) -> None:
-        recheck(record.body, runtime)
+        recheck(record.body, reader, delivery)
 
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(

@@ -1,35 +1,57 @@
-"""The collaborators a handler needs, built once per process from settings.
+"""The composition root: the collaborators a handler needs, built once per process.
 
 The Lambda builds a `Runtime` from its environment on first use (warm invocations reuse
 it: clients, cached specs, the chat URL). The CLI builds one from its flags. Tests build
-one by hand with moto-backed clients.
+one by hand with moto-backed clients. The code below (delivery, re-checks, the outbox,
+spec changes, the sweep) never sees a `Runtime`: it takes the narrow collaborators of
+`ports.py`, which the methods here hand out (`delivery()`, `spec_change_context()`,
+`sweep_service()`). Nothing under chalicelib/ imports this module but the entry points
+(app.py, handlers.py, cli/).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.alerting import Delivery, utc_now
 from chalicelib.aws import (
     DEFAULT_ROLE_NAME,
     AllowedAccounts,
     ClientCache,
     RoleSessions,
     default_region,
-    partition_of_arn,
 )
 from chalicelib.errors import ConfigError
-from chalicelib.kinds.registry import FAMILIES, deletes
+from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.model import Actor, Finding, ResourceRef
-from chalicelib.notify.alert import Alert, MessageRef
+from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 from chalicelib.pipeline import Pipeline, evaluate_with_specs
-from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.state import MemoryStateStore, StateStore, parse_state_uri
+from chalicelib.ports import (
+    Clock,
+    Notifier,
+    Outbox,
+    RecheckQueue,
+    Sleep,
+    SpecProvider,
+    StateStore,
+)
+from chalicelib.spec_change import SpecChangeContext
+from chalicelib.state import MemoryStateStore, parse_state_uri
 
-SpecProvider = Callable[[], SpecCatalog]
+if TYPE_CHECKING:
+    from chalicelib.sweep.runs import SweepRunStore
+    from chalicelib.sweep.settings import SweepSettings
+    from chalicelib.sweep.worker import SweepService
+
+# the names callers knew the ports by (cli/explain types its notifiers so)
+PostsAlerts = Notifier
+AlertOutbox = Outbox
 
 ENV_SPECS = "SETPOINT_SPECS"
 ENV_SPECS_VERIFY_KEY = "SETPOINT_SPECS_VERIFY_KEY"  # KMS key s3:// specs must be signed with
@@ -43,11 +65,6 @@ ENV_REMINDER_HOURS = "SETPOINT_REMINDER_HOURS"
 ENV_ROLE_NAME = "SETPOINT_ROLE_NAME"
 ENV_EXTERNAL_ID = "SETPOINT_EXTERNAL_ID"
 ENV_ACCOUNTS = "SETPOINT_ACCOUNTS"
-
-
-def build_pipeline(clients: ClientCache) -> Pipeline:
-    """Every registered family's pipeline, reading through `clients`."""
-    return Pipeline([family.pipeline(clients) for family in FAMILIES], deletes=deletes)
 
 
 def spec_provider(
@@ -70,48 +87,20 @@ def regions_from(value: str | None) -> list[str]:
     return regions or [default_region()]
 
 
-class PostsAlerts(Protocol):
-    """A single notifier (one MessageRef or None) or a routed set (every MessageRef)."""
-
-    def post(self, alert: Alert) -> MessageRef | tuple[MessageRef, ...] | None: ...
-
-
-class AlertOutbox(Protocol):
-    """Where an alert goes when no notifier could deliver it, to be retried later.
-
-    `targets` names the notifiers that failed (empty: all of them), so a retry does
-    not post twice to the ones that already have it.
-    """
-
-    def put(self, alert: Alert, error: str, targets: Sequence[str] = ()) -> None: ...
-
-
-class RecheckQueue(Protocol):
-    """Reads to repeat after a delay, when the first read may predate the change."""
-
-    def schedule(
-        self, refs: Sequence[ResourceRef], actor: Actor | None, delay_seconds: int
-    ) -> None: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Runtime:
     clients: ClientCache
     pipeline: Pipeline
     specs: SpecProvider
-    notifiers: Sequence[PostsAlerts] = field(default_factory=list)
+    notifiers: Sequence[Notifier] = field(default_factory=list)
     regions: Sequence[str] = ()
     account: str | None = None
     # alert state: one alert per drift, followed to its end (memory:// keeps it per process)
     state: StateStore = field(default_factory=MemoryStateStore)
     reminder: timedelta | None = None
-    clock: Callable[[], datetime] = _utc_now
+    clock: Clock = utc_now
     # an alert no notifier heard waits here (SQS in the Lambda); None: the event fails instead
-    outbox: AlertOutbox | None = None
+    outbox: Outbox | None = None
     # delayed second reads against eventual consistency; None: conclude from the first read
     recheck: RecheckQueue | None = None
     recheck_delay_seconds: int = 90
@@ -147,13 +136,11 @@ class Runtime:
             return self.pipeline
         if account not in self._pipelines:
             if self._sessions is None:
-                arn = str(self.clients.client("sts").get_caller_identity().get("Arn", ""))
-                self._sessions = RoleSessions(
+                self._sessions = RoleSessions.for_caller(
                     self.clients,
-                    own_account=self.account_id(),
                     role_name=self.role_name,
                     external_id=self.external_id,
-                    partition=partition_of_arn(arn),
+                    own_account=self.account_id(),
                     allowed=self._allowed_accounts(),
                 )
             self._pipelines[account] = build_pipeline(self._sessions.clients_for(account))
@@ -171,30 +158,90 @@ class Runtime:
 
         return AllowedAccounts(lambda: resolve_accounts(setting, self.account_id, organizations))
 
+    def delivery(self) -> Delivery:
+        """What `deliver` needs, as configured now (tests swap notifiers between calls)."""
+        return Delivery(self.state, tuple(self.notifiers), self.clock, self.outbox, self.reminder)
 
-def notifiers_from_env(env: Mapping[str, str]) -> list[PostsAlerts]:
-    """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only."""
-    from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
+    def spec_change_context(self, location: str | None = None) -> SpecChangeContext:
+        """What the spec-change handler reads and delivers with; `location` is where the
+        specs are configured when the provider cannot say (a directory)."""
+        return SpecChangeContext(
+            delivery=self.delivery(),
+            pipeline=self.pipeline,
+            specs=self.specs,
+            account_id=self.account_id,
+            regions=tuple(self.regions),
+            s3=lambda: self.clients.client("s3"),
+            location=location if location is not None else os.environ.get(ENV_SPECS, ""),
+        )
 
+
+_sweep: tuple[int, SweepService] | None = None
+
+
+def sweep_service(
+    runtime: Runtime,
+    settings: SweepSettings | None = None,
+    *,
+    runs: SweepRunStore | None = None,
+) -> SweepService:
+    """The sweep's collaborators from this runtime; kept while the runtime is the same
+    object and no settings are given (a warm container reuses its role sessions)."""
+    # the sweep modules load on the first sweep, not on every cold start
+    from chalicelib.notify import outbox
+    from chalicelib.sweep.settings import settings_from_env
+    from chalicelib.sweep.worker import build_sweep_service
+
+    global _sweep
+    if settings is None and runs is None and _sweep is not None and _sweep[0] == id(runtime):
+        return _sweep[1]
+    service = build_sweep_service(
+        clients=runtime.clients,
+        pipeline=runtime.pipeline,
+        delivery=runtime.delivery(),
+        specs=runtime.specs,
+        regions=runtime.regions,
+        settings=settings or settings_from_env(default_regions=runtime.regions),
+        account=runtime.account,
+        runs=runs,
+        failed_deliveries=outbox,
+    )
+    runtime.account = runtime.account or service.account_id()
+    _sweep = (id(runtime), service)
+    return service
+
+
+def notifiers_from_env(env: Mapping[str, str], *, sleep: Sleep = time.sleep) -> list[Notifier]:
+    """Chat from SSM (the deployed way), a plain URL (dev, demo), else the log only.
+
+    `sleep` is how HTTP notifiers wait between attempts.
+    """
     fmt = env.get(ENV_CHAT_FORMAT, "slack")
     if env.get(ENV_NOTIFIERS):
-        from chalicelib.notify.config import notifier_from_json
+        from chalicelib.notify.config import notifier_from_json  # its parsing: off cold start
 
-        return [notifier_from_json(env[ENV_NOTIFIERS])]
+        return [notifier_from_json(env[ENV_NOTIFIERS], sleep=sleep)]
     if env.get(ENV_CHAT_URL_PARAM):
-        return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt)]
+        return [SsmWebhookNotifier(env[ENV_CHAT_URL_PARAM], fmt, sleep=sleep)]
     if env.get(ENV_CHAT_URL):
-        return [notifier_for(env[ENV_CHAT_URL], fmt)]
-    import sys
-
+        return [notifier_for(env[ENV_CHAT_URL], fmt, sleep=sleep)]
     return [ConsoleNotifier(sys.stdout)]
 
 
-def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None = None) -> Runtime:
+def runtime_from_env(
+    env: Mapping[str, str] | None = None,
+    session: Any | None = None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = utc_now,
+) -> Runtime:
+    """The Lambda's runtime. `sleep` and `clock` are how it waits (between delivery
+    attempts) and tells the time: real ones unless a test hands in its own."""
     env = os.environ if env is None else env
     location = env.get(ENV_SPECS)
     if not location:
         raise ConfigError(f"{ENV_SPECS} is not set (s3://bucket/prefix or a directory)")
+    # loaded when the runtime is built, not by `import app` (the cold start stays short)
     from chalicelib.notify.outbox import outbox_from_env
     from chalicelib.recheck import ENV_RECHECK_DELAY_SECONDS, delay_from, recheck_from_env
     from chalicelib.sweep.accounts import parse_accounts
@@ -204,11 +251,12 @@ def runtime_from_env(env: Mapping[str, str] | None = None, session: Any | None =
         clients=clients,
         pipeline=build_pipeline(clients),
         specs=spec_provider(location, clients, env.get(ENV_SPECS_VERIFY_KEY, "").strip() or None),
-        notifiers=notifiers_from_env(env),
+        notifiers=notifiers_from_env(env, sleep=sleep),
         regions=regions_from(env.get(ENV_REGIONS)),
         state=state_store(env.get(ENV_STATE) or "memory://", clients),
         reminder=reminder_from(env.get(ENV_REMINDER_HOURS)),
-        outbox=outbox_from_env(env, clients),
+        clock=clock,
+        outbox=outbox_from_env(env, clients, clock=clock),
         recheck=recheck_from_env(env, clients),
         recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
         role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,

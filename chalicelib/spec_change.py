@@ -15,23 +15,22 @@ reports any drift as usual.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from chalicelib import pipeline
-from chalicelib.alerting import EventOutcome, deliver
+from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
 from chalicelib.kinds.registry import kind_named
-from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref
-from chalicelib.pipeline import unknown_finding
-from chalicelib.runtime import ENV_SPECS, Runtime
+from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref, gone_finding
+from chalicelib.pipeline import Pipeline, unknown_finding
+from chalicelib.ports import SpecProvider
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
 from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource
-from chalicelib.state import gone_finding
 from chalicelib.state.fingerprint import change_keys
 from chalicelib.state.record import alias_key, record_key
 
@@ -45,8 +44,26 @@ SPEC_BUCKET_PREFIX = "setpoint-specs-"
 SPEC_BUNDLE_NAME = pipeline.SPEC_BUNDLE_NAME
 
 
-def spec_bundle_ref(runtime: Runtime) -> ResourceRef:
-    return pipeline.spec_bundle_ref(runtime.account_id(), runtime.regions)
+@dataclass(frozen=True)
+class SpecChangeContext:
+    """What a spec push is handled with: the specs in force (an `S3SpecProvider` brings
+    its ETag cache and last catalog), the pipeline to re-read with, and delivery.
+
+    `s3` makes an S3 client, for a location other than the provider's own; `location`
+    is where the specs are configured (SETPOINT_SPECS) when the provider does not say.
+    """
+
+    delivery: Delivery
+    pipeline: Pipeline
+    specs: SpecProvider
+    account_id: Callable[[], str]
+    regions: Sequence[str]
+    s3: Callable[[], Any]
+    location: str = ""
+
+
+def spec_bundle_ref(context: SpecChangeContext) -> ResourceRef:
+    return pipeline.spec_bundle_ref(context.account_id(), context.regions)
 
 
 def spec_event_pattern(bucket: str | None = None) -> dict[str, Any]:
@@ -66,7 +83,7 @@ def spec_event_pattern(bucket: str | None = None) -> dict[str, Any]:
 
 
 def handle_spec_change(
-    payload: Mapping[str, Any], runtime: Runtime, *, location: str | None = None
+    payload: Mapping[str, Any], context: SpecChangeContext, *, location: str | None = None
 ) -> EventOutcome:
     """Re-evaluate the resources whose specs an S3 write changed; alert as pending apply."""
     outcome = EventOutcome()
@@ -77,13 +94,13 @@ def handle_spec_change(
         logger.error("malformed_event", extra={"error": str(exc)})
         return outcome
     try:
-        source = _source_for(runtime, location)
+        source = _source_for(context, location)
     except ConfigError as exc:
         outcome.errors.append(f"config_error: {exc}")
         logger.error("config_error", extra={"error": str(exc)})
         return outcome
     if source is None:
-        return _skip(outcome, f"specs are not read from S3 ({_location(runtime, location)!r})")
+        return _skip(outcome, f"specs are not read from S3 ({_location(context, location)!r})")
     key = _key_in(source, bucket, raw_key)
     if key is None:
         where = f"s3://{source.bucket}/{source.prefix}"
@@ -98,8 +115,8 @@ def handle_spec_change(
         # nothing, so no drift is called "pending" against specs that are not in force
         logger.error("spec_error", extra={"error": str(exc), "key": key})
         reason = f"specs could not be loaded: {exc}"
-        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
-        deliver(runtime, outcome.findings, outcome, cause="spec_change")
+        outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
+        deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
         return outcome
 
     if source.refusals:
@@ -109,12 +126,12 @@ def handle_spec_change(
             source.refusals
         )
         logger.error("spec_refused", extra={"error": reason, "key": key})
-        outcome.findings.append(unknown_finding(spec_bundle_ref(runtime), reason))
-        deliver(runtime, outcome.findings, outcome, cause="spec_change")
+        outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
+        deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
         return outcome
     old = _previous_catalog(source, key, version_id, before)
     # the specs load again: closes a "specs could not be loaded" alert, if one is open
-    outcome.findings.append(finding_for_ref(spec_bundle_ref(runtime), Status.IN_SYNC))
+    outcome.findings.append(finding_for_ref(spec_bundle_ref(context), Status.IN_SYNC))
     if old is None:
         _skip(outcome, f"no earlier specs to compare s3://{bucket}/{key} with; the sweep will")
     else:
@@ -130,20 +147,22 @@ def handle_spec_change(
                 ],
             },
         )
-        found = reevaluate(runtime, diff, new, outcome)
+        found = reevaluate(context, diff, new, outcome)
         outcome.findings.extend(found)
-        unapproved = already_off(runtime, found, old)
+        unapproved = already_off(context, found, old)
         if unapproved:
             # off the old spec too: the push did not cause it, someone did by hand
             calm = [f for f in outcome.findings if f not in unapproved]
-            deliver(runtime, calm, outcome, cause="spec_change")
-            deliver(runtime, unapproved, outcome, cause="event")
+            deliver(context.delivery, calm, outcome, cause="spec_change")
+            deliver(context.delivery, unapproved, outcome, cause="event")
             return outcome
-    deliver(runtime, outcome.findings, outcome, cause="spec_change")
+    deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
     return outcome
 
 
-def already_off(runtime: Runtime, findings: Sequence[Finding], old: SpecCatalog) -> list[Finding]:
+def already_off(
+    context: SpecChangeContext, findings: Sequence[Finding], old: SpecCatalog
+) -> list[Finding]:
     """Findings with a change that the previous specs would have reported as well.
 
     Such a change was not made by the push (a hand change whose event has not arrived, or
@@ -153,7 +172,7 @@ def already_off(runtime: Runtime, findings: Sequence[Finding], old: SpecCatalog)
     for finding in findings:
         if not finding.changes:
             continue
-        before = runtime.pipeline.evaluate([finding.ref], old)
+        before = context.pipeline.evaluate([finding.ref], old)
         if change_keys(finding.changes) & change_keys(tuple(c for f in before for c in f.changes)):
             off.append(finding)
     return off
@@ -177,22 +196,22 @@ def _object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:
     return name, key, version if isinstance(version, str) and version else None
 
 
-def _location(runtime: Runtime, location: str | None) -> str:
+def _location(context: SpecChangeContext, location: str | None) -> str:
     if location:
         return location
-    if isinstance(runtime.specs, S3SpecProvider):
-        return runtime.specs.uri
-    return os.environ.get(ENV_SPECS, "")
+    if isinstance(context.specs, S3SpecProvider):
+        return context.specs.uri
+    return context.location
 
 
-def _source_for(runtime: Runtime, location: str | None) -> S3SpecSource | None:
-    """The runtime's own source (its cache and last catalog), else a fresh one."""
-    if location is None and isinstance(runtime.specs, S3SpecProvider):
-        return runtime.specs.source
-    uri = _location(runtime, location)
+def _source_for(context: SpecChangeContext, location: str | None) -> S3SpecSource | None:
+    """The provider's own source (its cache and last catalog), else a fresh one."""
+    if location is None and isinstance(context.specs, S3SpecProvider):
+        return context.specs.source
+    uri = _location(context, location)
     if not uri.startswith("s3://"):
         return None
-    return S3SpecSource(runtime.clients.client("s3"), uri)
+    return S3SpecSource(context.s3(), uri)
 
 
 def _key_in(source: S3SpecSource, bucket: str, key: str) -> str | None:
@@ -234,11 +253,11 @@ def _previous_catalog(
 
 
 def reevaluate(
-    runtime: Runtime, diff: SpecDiff, catalog: SpecCatalog, outcome: EventOutcome
+    context: SpecChangeContext, diff: SpecDiff, catalog: SpecCatalog, outcome: EventOutcome
 ) -> list[Finding]:
     """Read and compare every resource a changed spec names (before or after the change)."""
-    account = runtime.account_id()
-    regions = list(runtime.regions)
+    account = context.account_id()
+    regions = list(context.regions)
     refs: list[ResourceRef] = []
     for change in diff.changes:
         for spec in change.specs:
@@ -247,14 +266,14 @@ def reevaluate(
                 _skip(outcome, f"{spec.source}: account {owner} is read by its own sweep")
                 continue
             for_spec = spec_refs(change.kind, spec, account, regions)
-            kind_pipeline = runtime.pipeline.kinds.get(kind_named(change.kind))
+            kind_pipeline = context.pipeline.kinds.get(kind_named(change.kind))
             if kind_pipeline is not None and for_spec:
                 for_spec = kind_pipeline.locate_spec(spec, for_spec)
             refs.extend(ref for ref in for_spec if ref not in refs)
     findings: list[Finding] = []
     seen: set[tuple[str, str | None, str, str | None]] = set()
     for ref in refs:
-        found = runtime.pipeline.evaluate([ref], catalog) or _gone(runtime, ref)
+        found = context.pipeline.evaluate([ref], catalog) or _gone(context, ref)
         for finding in found:
             key = (finding.kind.value, finding.account, finding.region, finding.id or finding.name)
             if key not in seen:
@@ -263,8 +282,8 @@ def reevaluate(
     return findings
 
 
-def _gone(runtime: Runtime, ref: ResourceRef) -> list[Finding]:
+def _gone(context: SpecChangeContext, ref: ResourceRef) -> list[Finding]:
     """Nothing there and no spec wants it now: close what the old spec left open, if any."""
     finding = gone_finding(ref)
     keys = (record_key(finding), alias_key(finding))
-    return [finding] if any(k and runtime.state.get(k) for k in keys) else []
+    return [finding] if any(k and context.delivery.state.get(k) for k in keys) else []

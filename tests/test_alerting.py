@@ -6,16 +6,16 @@ queue and the redrive between them) and DynamoDB (the alert state).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import boto3
 import pytest
 
-from chalicelib.alerting import EventOutcome, deliver, target_label
-from chalicelib.aws import ClientCache
+from chalicelib.alerting import Delivery, EventOutcome, deliver, target_label
 from chalicelib.errors import DeliveryError
 from chalicelib.model import Finding
 from chalicelib.notify.alert import MessageRef
@@ -23,8 +23,7 @@ from chalicelib.notify.delivery import JsonWebhookNotifier
 from chalicelib.notify.outbox import SqsOutbox, dead_letters
 from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.notify.slack_bot import SlackBotNotifier
-from chalicelib.pipeline import Pipeline
-from chalicelib.runtime import PostsAlerts, Runtime
+from chalicelib.ports import Notifier
 from chalicelib.state import (
     ATTRIBUTE_DEFINITIONS,
     KEY_SCHEMA,
@@ -69,22 +68,10 @@ def webhook(chat: ChatServer, sleeps: Sleeps | None = None, **options: Any) -> J
     )
 
 
-def no_specs() -> NoReturn:
-    raise AssertionError("delivery never reads specs")
-
-
-def runtime_with(
-    notifiers: Sequence[PostsAlerts], state: StateStore, outbox: SqsOutbox | None = None
-) -> Runtime:
-    return Runtime(
-        clients=ClientCache(),
-        pipeline=Pipeline([]),
-        specs=no_specs,
-        notifiers=list(notifiers),
-        state=state,
-        clock=lambda: T0,
-        outbox=outbox,
-    )
+def delivery_with(
+    notifiers: Sequence[Notifier], state: StateStore, outbox: SqsOutbox | None = None
+) -> Delivery:
+    return Delivery(state, tuple(notifiers), clock=lambda: T0, outbox=outbox)
 
 
 def alert_ids(chat: ChatServer) -> list[str | None]:
@@ -104,11 +91,11 @@ def test_a_flaky_webhook_gets_each_alert_exactly_once(
     chat_server.script = [Reply(500), Reply(429, headers={"Retry-After": "7"}), Reply(hang=True)]
     sleeps = Sleeps()
     # a short timeout: the hung answer costs the test a fraction of a second, not two
-    runtime = runtime_with([webhook(chat_server, sleeps, timeout=0.3)], state)
+    delivery = delivery_with([webhook(chat_server, sleeps, timeout=0.3)], state)
     findings = [drifted(OPEN_22), drifted(OPEN_3389, id="sg-0def", name="db")]
 
     outcome = EventOutcome()
-    deliver(runtime, findings, outcome)
+    deliver(delivery, findings, outcome)
 
     assert alert_ids(chat_server) == ["sg-0abc", "sg-0def"]
     assert chat_server.attempts == 5
@@ -116,7 +103,7 @@ def test_a_flaky_webhook_gets_each_alert_exactly_once(
     assert (outcome.delivered, outcome.errors, outcome.outboxed) == (2, [], 0)
 
     again = EventOutcome()
-    deliver(runtime, findings, again)  # the same events again: a duplicate delivery
+    deliver(delivery, findings, again)  # the same events again: a duplicate delivery
     assert len(chat_server.received) == 2
     assert again.deduplicated == 2
 
@@ -127,11 +114,11 @@ def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
     url, dlq = make_queues(sqs)
     chat_server.up = False
     notifier = webhook(chat_server, max_attempts=3)
-    runtime = runtime_with([notifier], state, SqsOutbox(sqs, url))
+    delivery = delivery_with([notifier], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
     outcome = EventOutcome()
-    deliver(runtime, [finding], outcome)  # no DeliveryError: the outbox has it
+    deliver(delivery, [finding], outcome)  # no DeliveryError: the outbox has it
 
     assert chat_server.received == []
     assert (outcome.outboxed, outcome.delivered, outcome.errors) == (1, 0, [])
@@ -140,24 +127,24 @@ def test_a_long_outage_parks_the_alert_and_the_recovery_posts_it_once(
     assert record is not None and record.messages == ()  # the decision stands
 
     duplicate = EventOutcome()
-    deliver(runtime, [finding], duplicate)  # EventBridge delivers the event again
+    deliver(delivery, [finding], duplicate)  # EventBridge delivers the event again
     assert (duplicate.deduplicated, duplicate.outboxed) == (1, 0)
 
-    still_down = lambda_poll(sqs, url, runtime)
+    still_down = lambda_poll(sqs, url, delivery)
     assert len(still_down["batchItemFailures"]) == 1
     assert chat_server.received == []
 
     chat_server.up = True
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}
     assert alert_ids(chat_server) == ["sg-0abc"]
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}  # nothing left
     assert len(chat_server.received) == 1
 
     record = state.get(record_key(finding))
     ref = chat_server.received[0]["alert"]["id"]
     assert record is not None and record.messages == (MessageRef(notifier.name, ref),)
 
-    deliver(runtime, [in_sync(actor=None)], EventOutcome())  # the fix
+    deliver(delivery, [in_sync(actor=None)], EventOutcome())  # the fix
     assert [b["alert"]["kind"] for b in chat_server.received] == ["new", "back_to_normal"]
     assert chat_server.received[1]["alert"]["re"] == ref  # cites the alert the outbox posted
     assert dead_letters(sqs, dlq).count == 0
@@ -174,16 +161,16 @@ def test_an_alert_that_never_gets_through_ends_in_the_dead_letter_queue(
         BOT_TOKEN, "C0OPS", api_base=chat_server.base + "/api", sleep=Sleeps(), max_attempts=2
     )
     routed = RoutedNotifier([], [webhook(chat_server, max_attempts=2), bot])
-    runtime = runtime_with([routed], state, SqsOutbox(sqs, url, clock=lambda: T0))
+    delivery = delivery_with([routed], state, SqsOutbox(sqs, url, clock=lambda: T0))
 
     outcome = EventOutcome()
-    deliver(runtime, [drifted(OPEN_22)], outcome)
+    deliver(delivery, [drifted(OPEN_22)], outcome)
     assert outcome.outboxed == 1
 
     # Lambda's poller: five receives, each a failed record, then SQS's redrive moves it
-    failures = [lambda_poll(sqs, url, runtime)["batchItemFailures"] for _ in range(5)]
+    failures = [lambda_poll(sqs, url, delivery)["batchItemFailures"] for _ in range(5)]
     assert [len(f) for f in failures] == [1] * 5
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # nothing left
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}  # nothing left
     assert chat_server.received == []
     [dead] = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"]
     body = dead["Body"]  # as written to the outbox: SQS moves it unchanged
@@ -210,11 +197,11 @@ def test_only_the_notifier_that_failed_gets_the_retry(
     url, _ = make_queues(sqs)
     ops = webhook(chat_server, name="ops")
     web = JsonWebhookNotifier(down_url, max_attempts=1, name="web")
-    runtime = runtime_with([RoutedNotifier([], [ops, web])], state, SqsOutbox(sqs, url))
+    delivery = delivery_with([RoutedNotifier([], [ops, web])], state, SqsOutbox(sqs, url))
     finding = drifted(OPEN_22)
 
     outcome = EventOutcome()
-    deliver(runtime, [finding], outcome)
+    deliver(delivery, [finding], outcome)
     assert (outcome.delivered, outcome.outboxed) == (1, 1)
     [parked] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
     assert json.loads(parked["Body"])["targets"] == ["web"]
@@ -223,8 +210,8 @@ def test_only_the_notifier_that_failed_gets_the_retry(
 
     # "web" comes back (at the chat server now); "ops" must not hear the alert twice
     moved = webhook(chat_server, name="web")
-    runtime.notifiers = [RoutedNotifier([], [ops, moved])]
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
+    delivery = dataclasses.replace(delivery, notifiers=(RoutedNotifier([], [ops, moved]),))
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}
     assert len(chat_server.received) == 2  # ops once (the first time), web once (the retry)
     record = state.get(record_key(finding))
     assert record is not None and [m.notifier for m in record.messages] == ["ops", "web"]
@@ -235,11 +222,11 @@ def test_when_the_outbox_refuses_the_event_fails_and_the_claim_is_released(
 ) -> None:
     chat_server.up = False
     gone = SqsOutbox(sqs, f"https://sqs.{REGION}.amazonaws.com/123456789012/no-such-queue")
-    runtime = runtime_with([webhook(chat_server, max_attempts=1)], state, gone)
+    delivery = delivery_with([webhook(chat_server, max_attempts=1)], state, gone)
     finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1"):
-        deliver(runtime, [finding], outcome)
+        deliver(delivery, [finding], outcome)
     assert any(e.startswith("outbox_failed: ") for e in outcome.errors)
     assert state.get(record_key(finding)) is None  # Lambda's retry will alert again
     assert outcome.outboxed == 0
@@ -249,14 +236,14 @@ def test_without_an_outbox_a_failed_alert_fails_the_event_as_before(
     chat_server: ChatServer, state: StateStore
 ) -> None:
     chat_server.up = False
-    runtime = runtime_with([webhook(chat_server, max_attempts=1)], state)
+    delivery = delivery_with([webhook(chat_server, max_attempts=1)], state)
     finding: Finding = drifted(OPEN_22)
     outcome = EventOutcome()
     with pytest.raises(DeliveryError):
-        deliver(runtime, [finding], outcome)
+        deliver(delivery, [finding], outcome)
     assert state.get(record_key(finding)) is None
     assert outcome.errors and outcome.errors[0].startswith("delivery_failed: ")
 
     swept = EventOutcome()
-    deliver(runtime, [finding], swept, cause="sweep", raise_on_failure=False)
+    deliver(delivery, [finding], swept, cause="sweep", raise_on_failure=False)
     assert swept.errors and state.get(record_key(finding)) is None

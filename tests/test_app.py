@@ -18,22 +18,20 @@ from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.kinds.security_group.writer import render_security_group_spec
 from chalicelib.model import ResourceRef
-from chalicelib.notify.delivery import WebhookNotifier
-from chalicelib.notify.slack_bot import SlackBotNotifier
 from chalicelib.recheck import encode_message
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from chalicelib.sweep import shards as sweep_shards
 from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
-from tests.sleeps import Sleeps, record_default_sleeps
+from tests.sleeps import Sleeps
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+def sleeps() -> Sleeps:
     """The waits between chat retries the handlers' own notifiers ask for, not waited."""
-    return record_default_sleeps(monkeypatch, WebhookNotifier, SlackBotNotifier)
+    return Sleeps()
 
 
 @pytest.fixture
@@ -62,10 +60,10 @@ def deployed(aws: None, webhook: tuple[str, list[dict[str, Any]]], sleeps: Sleep
         BillingMode="PAY_PER_REQUEST",
     )
     parameters.clear_caches()  # Powertools caches the webhook URL for 5 minutes per process
-    lambda_app.reset_runtime()
+    lambda_app.use_waits(sleep=sleeps)  # retries back off without really waiting
     with Client(lambda_app.app, stage_name="dev", project_dir=str(PROJECT)) as client:
         yield client, ids, received
-    lambda_app.reset_runtime()
+    lambda_app.use_waits()
 
 
 def _envelope(client: Client, detail: dict[str, Any]) -> Any:
@@ -276,7 +274,8 @@ def test_a_flaky_chat_gets_the_alert_exactly_once(
     client.lambda_.invoke("on_ec2_change", event)  # EventBridge retrying: still one alert
     assert len(received) == 1
     assert chat_server.attempts == 3  # exactly three attempts for the one alert
-    assert 1.0 in sleeps  # Retry-After honoured
+    # backoff after the 500 (half to all of 0.5 s), then the 1 s Retry-After asked for
+    assert len(sleeps) == 2 and 0.25 <= sleeps[0] <= 0.5 and sleeps[1] == 1.0
 
 
 def test_each_event_writes_emf_metrics(deployed: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from chalicelib.handlers import handle_cloudtrail_event
-from chalicelib.state import is_gone
+from chalicelib.model import is_gone
 from tests.chat_server import ChatServer
 from tests.conftest import REGION
 from tests.state.world import (

@@ -100,7 +100,7 @@ def test_a_create_sequence_that_ends_in_spec_posts_nothing(
     assert chat_server.received == []  # the half-built group was never posted
     assert scheduled.delays == [90]  # one re-check, at the end of the settle window
     clock.advance(90)
-    response = handle_recheck_batch(sqs_records(sqs, url), runtime)
+    response = handle_recheck_batch(sqs_records(sqs, url), runtime, runtime.delivery())
     assert response == {"batchItemFailures": []}
     assert chat_server.received == []
 
@@ -132,14 +132,14 @@ def test_a_create_sequence_that_ends_off_spec_posts_once_at_the_recheck(
     assert chat_server.received == []
     clock.advance(90)
     records = sqs_records(sqs, url)
-    handle_recheck_batch(records, runtime)
+    handle_recheck_batch(records, runtime, runtime.delivery())
     (alert,) = chat_server.received
     assert alert["id"] == group and alert["alert"]["kind"] == "new"
     # the final state: only the port nobody declared, not the rules still being added
     assert len(alert["changes"]) == 1 and "22" in alert["changes"][0]["summary"]
     assert alert["actor"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
     # SQS may deliver the message again: still one alert
-    handle_recheck_batch(records, runtime)
+    handle_recheck_batch(records, runtime, runtime.delivery())
     assert len(chat_server.received) == 1
 
 
@@ -196,13 +196,13 @@ def test_a_stale_read_after_authorize_is_rechecked_and_alerts_once(
 
     clock.advance(90)
     records = sqs_records(sqs, url)
-    handle_recheck_batch(records, runtime)
+    handle_recheck_batch(records, runtime, runtime.delivery())
     (alert,) = chat_server.received
     assert alert["id"] == group and alert["status"] == "drifted"
     assert "22" in alert["changes"][0]["summary"]
     assert alert["actor"]["event_name"] == "AuthorizeSecurityGroupIngress"
     # SQS delivers at least once: the same message again posts nothing
-    handle_recheck_batch(records, runtime)
+    handle_recheck_batch(records, runtime, runtime.delivery())
     assert len(chat_server.received) == 1
     # and a re-check never schedules another one
     assert scheduled.delays == [90] and sqs_records(sqs, url) == []
@@ -246,11 +246,11 @@ def test_recheck_batches_report_only_the_failed_message(ec2: Any, queue: tuple[A
     with running_chat() as flaky:
         flaky.fail_first(1)
         runtime = make_runtime(flaky.url, specs())
-        response = handle_recheck_batch(records, runtime)
+        response = handle_recheck_batch(records, runtime, runtime.delivery())
         # the first unmanaged group's post failed: only its message comes back
         assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
         assert [m["id"] for m in flaky.received] == [groups[1]]
-        retry = handle_recheck_batch(records[:1], runtime)
+        retry = handle_recheck_batch(records[:1], runtime, runtime.delivery())
         assert retry == {"batchItemFailures": []}
         assert sorted(m["id"] for m in flaky.received) == sorted(groups)
 
@@ -267,7 +267,8 @@ def test_a_malformed_message_is_logged_and_not_retried(
         "eventSource": "aws:sqs",
     }
     with running_chat() as sink:
-        response = handle_recheck_batch([record], make_runtime(sink.url, specs()))
+        runtime = make_runtime(sink.url, specs())
+        response = handle_recheck_batch([record], runtime, runtime.delivery())
     assert response == {"batchItemFailures": []}
     (logged,) = [r for r in caplog.records if r.getMessage() == "malformed_recheck"]
     assert "version 7" in logged.error  # type: ignore[attr-defined]
@@ -377,7 +378,7 @@ def test_a_bucket_locked_down_after_its_create_posts_nothing(
     _bucket_sequence(runtime, clock)
     assert chat_server.received == []
     clock.advance(90)
-    handle_recheck_batch(sqs_records(sqs, url), runtime)
+    handle_recheck_batch(sqs_records(sqs, url), runtime, runtime.delivery())
     assert chat_server.received == []
     assert scheduled.delays == [90]
 

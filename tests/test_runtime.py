@@ -12,8 +12,9 @@ import pytest
 from chalicelib.aws import ClientCache
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Status
-from chalicelib.runtime import Runtime, build_pipeline, runtime_from_env, spec_provider
+from chalicelib.runtime import runtime_from_env, spec_provider
 from tests.conftest import REGION, authorize_record, make_vpc_with_web, sample
+from tests.runtime_builder import build_runtime
 
 MEMBER = "210987654321"
 STRANGER = "999988887777"  # an account nobody configured
@@ -47,7 +48,7 @@ def test_an_event_forwarded_from_a_member_account_is_read_in_that_account(
         GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
     )
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     record = authorize_record(ids["web"]) | {"recipientAccountId": MEMBER}
     record["userIdentity"] = record["userIdentity"] | {"accountId": MEMBER}
 
@@ -67,7 +68,7 @@ def test_a_member_account_whose_role_is_refused_is_unknown_with_the_reason(
         f"account: '{MEMBER}'\nregion: {REGION}\n"
     )
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     runtime.role_name = "no-such-role"
 
     def refuse(**kwargs: Any) -> None:
@@ -110,8 +111,9 @@ def test_an_event_from_an_account_outside_setpoint_accounts_assumes_no_role_ther
     aws: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
-    runtime.accounts = [MEMBER]
+    runtime = build_runtime(
+        clients=clients, specs=spec_provider(str(tmp_path), clients), accounts=[MEMBER]
+    )
     sent = _assume_role_calls(clients)
 
     with caplog.at_level(logging.WARNING, logger="setpoint"):
@@ -128,8 +130,9 @@ def test_an_event_from_a_configured_member_account_is_still_read_there(
     aws: None, tmp_path: Path
 ) -> None:
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
-    runtime.accounts = [MEMBER]
+    runtime = build_runtime(
+        clients=clients, specs=spec_provider(str(tmp_path), clients), accounts=[MEMBER]
+    )
     sent = _assume_role_calls(clients)
 
     handle_cloudtrail_event(_record_from(MEMBER), runtime)
@@ -143,8 +146,9 @@ def test_organization_allows_its_accounts_only(aws: None, tmp_path: Path) -> Non
     member = organizations.create_account(AccountName="member", Email="member@example.com")
     joined = member["CreateAccountStatus"]["AccountId"]
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
-    runtime.accounts = "organization"
+    runtime = build_runtime(
+        clients=clients, specs=spec_provider(str(tmp_path), clients), accounts="organization"
+    )
     sent = _assume_role_calls(clients)
 
     refused = handle_cloudtrail_event(_record_from(STRANGER), runtime).findings
@@ -158,7 +162,7 @@ def test_a_record_naming_no_account_id_assumes_nothing_even_unconfigured(
     aws: None, tmp_path: Path
 ) -> None:
     clients = ClientCache()
-    runtime = Runtime(clients, build_pipeline(clients), spec_provider(str(tmp_path), clients))
+    runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     sent = _assume_role_calls(clients)
 
     findings = handle_cloudtrail_event(_record_from("123456789012:role/admin"), runtime).findings

@@ -22,12 +22,15 @@ from chalicelib.model import GUARD, Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import alert_headline
 from chalicelib.notify.delivery import notifier_for
-from chalicelib.runtime import PostsAlerts, Runtime, build_pipeline, spec_provider
+from chalicelib.ports import Notifier
+from chalicelib.runtime import Runtime, spec_provider
 from chalicelib.spec_change import handle_spec_change, spec_event_pattern
 from chalicelib.specs.s3_source import S3SpecProvider
 from chalicelib.state import MemoryStateStore
 from chalicelib.state.record import record_key
+from chalicelib.sweep.digest import Digest
 from tests.conftest import REGION, authorize_record
+from tests.runtime_builder import build_runtime
 
 ACCOUNT = "123456789012"
 BUCKET = f"setpoint-specs-{ACCOUNT}-dev"
@@ -43,9 +46,14 @@ class Recorder:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
 
-    def post(self, alert: Alert) -> MessageRef:
+    name = "recorder"
+
+    def post_alert(self, alert: Alert) -> MessageRef:
         self.alerts.append(alert)
         return MessageRef("recorder", f"m{len(self.alerts)}")
+
+    def post_digest(self, digest: Digest) -> None:
+        raise AssertionError("a spec change posts no digest")
 
     def kinds(self) -> list[AlertKind]:
         return [a.kind for a in self.alerts]
@@ -127,17 +135,21 @@ def created(key: str, version_id: str | None, bucket: str = BUCKET) -> dict[str,
     return event
 
 
-def make_runtime(notifier: PostsAlerts, uri: str = f"s3://{BUCKET}/{BUNDLE_KEY}") -> Runtime:
+def make_runtime(notifier: Notifier, uri: str = f"s3://{BUCKET}/{BUNDLE_KEY}") -> Runtime:
     clients = ClientCache()
-    return Runtime(
+    return build_runtime(
         clients=clients,
-        pipeline=build_pipeline(clients),
         specs=S3SpecProvider(lambda: clients.client("s3"), uri),
         notifiers=[notifier],
         regions=[REGION],
         account=ACCOUNT,
         state=MemoryStateStore(),
     )
+
+
+def on_spec_push(payload: dict[str, Any], runtime: Runtime, **options: Any) -> EventOutcome:
+    """What app.py's on_spec_change does with the runtime it built."""
+    return handle_spec_change(payload, runtime.spec_change_context(), **options)
 
 
 def cloud_change(runtime: Runtime, record: dict[str, Any]) -> EventOutcome:
@@ -157,13 +169,13 @@ def resources(outcome: EventOutcome) -> list[tuple[str | None, Status]]:
 
 
 @pytest.fixture
-def chat(webhook: tuple[str, list[dict[str, Any]]]) -> tuple[PostsAlerts, list[dict[str, Any]]]:
+def chat(webhook: tuple[str, list[dict[str, Any]]]) -> tuple[Notifier, list[dict[str, Any]]]:
     url, received = webhook
     return notifier_for(url, "slack"), received
 
 
 def test_a_tightened_spec_is_pending_apply_until_the_cloud_follows(
-    estate: dict[str, Any], chat: tuple[PostsAlerts, list[dict[str, Any]]]
+    estate: dict[str, Any], chat: tuple[Notifier, list[dict[str, Any]]]
 ):
     notifier, received = chat
     runtime = make_runtime(notifier)
@@ -173,7 +185,7 @@ def test_a_tightened_spec_is_pending_apply_until_the_cloud_follows(
 
     # the pull request that drops SSH is merged and pushed; the group still allows it
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     assert resources(outcome) == [("web", Status.DRIFTED)]
     assert [a.kind for a in outcome.alerts] == [AlertKind.PENDING_APPLY]
@@ -184,7 +196,7 @@ def test_a_tightened_spec_is_pending_apply_until_the_cloud_follows(
     assert "Drift:" not in text
 
     # S3 and EventBridge deliver at least once: the same event again says nothing
-    again = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    again = on_spec_push(created(BUNDLE_KEY, version), runtime)
     assert again.alerts == [] and len(received) == 1
 
     # someone applies the change: the revoke closes the story as "applied", once
@@ -208,7 +220,7 @@ def test_an_unapproved_change_on_top_of_a_pending_one_is_not_pending(estate: dic
     push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
     runtime.specs()
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
-    handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    on_spec_push(created(BUNDLE_KEY, version), runtime)
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
 
     # while the change waits to be applied, someone opens RDP to the world by hand
@@ -247,7 +259,7 @@ def test_an_unrelated_spec_edit_reads_only_its_own_resource(estate: dict[str, An
     )
 
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc, 5433)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     assert resources(outcome) == [("db", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -268,7 +280,7 @@ def test_a_malformed_push_is_unknown_naming_file_and_line_and_nothing_pending(
 
     broken = web_spec(vpc, ssh=False).replace("ports: 443", "ports: 99999")
     version = push(estate, {WEB_PATH: broken, DB_PATH: db_spec(vpc, 5433)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     (finding,) = outcome.findings
     assert finding.status is Status.UNKNOWN
@@ -278,7 +290,7 @@ def test_a_malformed_push_is_unknown_naming_file_and_line_and_nothing_pending(
 
     # the fix is pushed: the bundle loads again, the "unknown" closes, db is pending apply
     fixed = push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc, 5433)})
-    handle_spec_change(created(BUNDLE_KEY, fixed), runtime)
+    on_spec_push(created(BUNDLE_KEY, fixed), runtime)
     assert recorder.kinds() == [
         AlertKind.NEW,
         AlertKind.BACK_TO_NORMAL,
@@ -295,7 +307,7 @@ def test_a_removed_spec_leaves_its_group_unmanaged(estate: dict[str, Any]):
     runtime.specs()
 
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=True)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     assert resources(outcome) == [("db", Status.UNMANAGED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -308,8 +320,8 @@ def test_writes_outside_the_spec_location_are_skipped_with_a_reason(estate: dict
     runtime.specs()
     other = estate["s3"].put_object(Bucket=BUCKET, Key="notes/readme.json", Body=b"{}")
 
-    outcome = handle_spec_change(created("notes/readme.json", other["VersionId"]), runtime)
-    elsewhere = handle_spec_change(created(BUNDLE_KEY, "v1", bucket="another-bucket"), runtime)
+    outcome = on_spec_push(created("notes/readme.json", other["VersionId"]), runtime)
+    elsewhere = on_spec_push(created(BUNDLE_KEY, "v1", bucket="another-bucket"), runtime)
 
     assert outcome.findings == [] and elsewhere.findings == []
     assert "outside the spec location" in outcome.skipped[0].detail
@@ -329,7 +341,7 @@ def test_one_yaml_per_object_compares_with_that_objects_previous_version(
     # a cold process: nothing loaded before, the object's history says what changed
 
     put = s3.put_object(Bucket=BUCKET, Key=WEB_PATH, Body=web_spec(vpc, ssh=False).encode())
-    outcome = handle_spec_change(created(WEB_PATH, put["VersionId"]), runtime)
+    outcome = on_spec_push(created(WEB_PATH, put["VersionId"]), runtime)
 
     assert resources(outcome) == [("web", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -343,7 +355,7 @@ def test_without_versions_the_last_loaded_specs_are_the_before(estate: dict[str,
     runtime.specs()
     push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
 
-    outcome = handle_spec_change(created(BUNDLE_KEY, None), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, None), runtime)
 
     assert resources(outcome) == [("web", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -354,7 +366,7 @@ def test_a_cold_process_without_versions_compares_nothing_and_says_why(estate: d
     runtime = make_runtime(recorder)
     push(estate, {WEB_PATH: web_spec(estate["vpc"], ssh=False)})
 
-    outcome = handle_spec_change(created(BUNDLE_KEY, None), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, None), runtime)
 
     assert resources(outcome) == []
     assert "no earlier specs" in outcome.skipped[0].detail
@@ -383,7 +395,7 @@ def test_a_reformatted_push_says_nothing(estate: dict[str, Any]):
         "policies/sg/web.yaml": "# moved, with a comment\n" + web_spec(vpc, ssh=False),
         DB_PATH: db_spec(vpc),
     }
-    outcome = handle_spec_change(created(BUNDLE_KEY, push(estate, moved)), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, push(estate, moved)), runtime)
 
     assert resources(outcome) == [] and recorder.alerts == []
 
@@ -402,9 +414,7 @@ def test_a_spec_without_vpc_or_region_finds_its_group_wherever_it_is(estate: dic
 
     push(estate, {WEB_PATH: loose(ssh=True)})
     runtime.specs()
-    outcome = handle_spec_change(
-        created(BUNDLE_KEY, push(estate, {WEB_PATH: loose(False)})), runtime
-    )
+    outcome = on_spec_push(created(BUNDLE_KEY, push(estate, {WEB_PATH: loose(False)})), runtime)
 
     assert [(f.id, f.region, f.status) for f in outcome.findings if f.kind is not GUARD] == [
         (estate["web"], REGION, Status.DRIFTED)
@@ -429,7 +439,7 @@ ingress:
 
     push(estate, {DB_PATH: by_id(5432)})
     runtime.specs()
-    outcome = handle_spec_change(created(BUNDLE_KEY, push(estate, {DB_PATH: by_id(6432)})), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, push(estate, {DB_PATH: by_id(6432)})), runtime)
 
     assert [(f.region, f.status) for f in outcome.findings if f.kind is not GUARD] == [
         (REGION, Status.DRIFTED)
@@ -463,9 +473,7 @@ def test_iam_specs_go_pending_too(estate: dict[str, Any]):
     runtime.specs()
 
     # the inline policy is dropped from the spec; the role still has it
-    outcome = handle_spec_change(
-        created(BUNDLE_KEY, push(estate, {path: json.dumps(role)})), runtime
-    )
+    outcome = on_spec_push(created(BUNDLE_KEY, push(estate, {path: json.dumps(role)})), runtime)
 
     assert resources(outcome) == [("app", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -487,7 +495,7 @@ def test_works_with_the_runtimes_own_spec_provider(
     runtime.specs()
 
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     assert resources(outcome) == [("web", Status.DRIFTED)]
     assert recorder.kinds() == [AlertKind.PENDING_APPLY]
@@ -500,7 +508,7 @@ def test_a_payload_that_is_not_an_s3_event_is_an_error_not_a_crash(estate: dict[
     del no_key["detail"]["object"]["key"]
 
     for payload in (not_s3, no_key, {"source": "aws.s3"}):
-        outcome = handle_spec_change(payload, runtime)
+        outcome = on_spec_push(payload, runtime)
         assert outcome.findings == []
         assert outcome.errors and outcome.errors[0].startswith("malformed_event: ")
 
@@ -515,7 +523,7 @@ def test_a_hand_change_not_yet_seen_is_not_called_pending_by_a_push(estate: dict
     open_port(estate["ec2"], estate["web"], 3389, "0.0.0.0/0")  # its event is still in flight
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
 
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     # off the old spec as well: unapproved, said plainly, never the calm "pending apply"
     assert recorder.kinds() == [AlertKind.NEW]
@@ -553,7 +561,7 @@ def test_a_forged_bundle_is_refused_and_the_last_verified_specs_stay_in_force(
 
     # the forger approves SSH: an unsigned bundle, pushed by hand
     version = push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
-    outcome = handle_spec_change(created(BUNDLE_KEY, version), runtime)
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
 
     (finding,) = outcome.findings
     assert finding.kind is GUARD and finding.status is Status.UNKNOWN

@@ -57,6 +57,7 @@ from chalicelib.notify.delivery import (
     secret_from_ssm,
 )
 from chalicelib.notify.routing import Route, RoutedNotifier
+from chalicelib.ports import Sleep
 
 _WEBHOOK_FORMATS = {"slack_webhook": "slack", "json": "json", "teams": "teams"}
 _TYPES = (*_WEBHOOK_FORMATS, "slack_bot", "sns", "console")
@@ -73,14 +74,21 @@ _TOP_KEYS = {"notifiers", "routes", "default"}
 
 
 def notifier_from_json(
-    text: str, *, sns_client: Any = None, session: Any = None, stream: IO[str] | None = None
+    text: str,
+    *,
+    sns_client: Any = None,
+    session: Any = None,
+    stream: IO[str] | None = None,
+    sleep: Sleep | None = None,
 ) -> RoutedNotifier:
     """`notifier_from_config` for the JSON text of an environment variable."""
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"notifier configuration is not valid JSON: {error.msg}") from None
-    return notifier_from_config(config, sns_client=sns_client, session=session, stream=stream)
+    return notifier_from_config(
+        config, sns_client=sns_client, session=session, stream=stream, sleep=sleep
+    )
 
 
 def notifier_from_config(
@@ -89,16 +97,18 @@ def notifier_from_config(
     sns_client: Any = None,
     session: Any = None,
     stream: IO[str] | None = None,
+    sleep: Sleep | None = None,
 ) -> RoutedNotifier:
     """Build the notifiers and routes `config` describes.
 
     Always a RoutedNotifier (one notifier is one default), so callers have one API:
-    `post(alert)` returns every MessageRef. `sns_client` (or a boto3 `session`) serves
-    SNS notifiers; `stream` the console one (stdout by default).
+    `post_alert(alert)` returns every MessageRef. `sns_client` (or a boto3 `session`)
+    serves SNS notifiers; `stream` the console one (stdout by default); `sleep` is how
+    HTTP notifiers wait between attempts (time.sleep by default).
     """
     if not isinstance(config, Mapping):
         raise ConfigError("notifier configuration must be an object")
-    built = _Builder(sns_client, session, stream)
+    built = _Builder(sns_client, session, stream, sleep)
     if "type" in config:
         return RoutedNotifier([], [built.notifier("notifier", config)])
     _only(config, _TOP_KEYS, "notifier configuration")
@@ -116,10 +126,19 @@ def notifier_from_config(
 
 
 class _Builder:
-    def __init__(self, sns_client: Any, session: Any, stream: IO[str] | None) -> None:
+    def __init__(
+        self, sns_client: Any, session: Any, stream: IO[str] | None, sleep: Sleep | None
+    ) -> None:
         self.sns_client = sns_client
         self.session = session
         self.stream = stream
+        self.sleep = sleep
+
+    def _http(self, label: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        options = _http_options(label, spec)
+        if self.sleep is not None:
+            options["sleep"] = self.sleep
+        return options
 
     def notifier(self, label: str, spec: Any) -> AlertNotifier:
         if not isinstance(spec, Mapping):
@@ -137,7 +156,7 @@ class _Builder:
         return ConsoleNotifier(self.stream or sys.stdout)
 
     def _webhook(self, label: str, fmt: str, spec: Mapping[str, Any]) -> AlertNotifier:
-        options = _http_options(label, spec)
+        options = self._http(label, spec)
         url, param = _one_of(label, spec, "url", "url_param")
         if param is not None:
             return SsmWebhookNotifier(param, fmt, **options)
@@ -147,7 +166,7 @@ class _Builder:
     def _slack_bot(self, label: str, spec: Mapping[str, Any]) -> AlertNotifier:
         from chalicelib.notify.slack_bot import DEFAULT_API_BASE, SlackBotNotifier
 
-        options = _http_options(label, spec)
+        options = self._http(label, spec)
         token, param = _one_of(label, spec, "token", "token_param")
         channel = _string(label, spec, "channel", required=True)
         options["api_base"] = _string(label, spec, "api_base") or DEFAULT_API_BASE

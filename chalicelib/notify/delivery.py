@@ -6,7 +6,7 @@ waits as long as `Retry-After` asks, up to a cap; other 4xx fail at once, since 
 the same payload again cannot fix them.
 
 Two APIs live side by side. `send(finding)` is the original one (fire and forget).
-`post(alert)` delivers an `Alert` and returns a `MessageRef` naming the message, so state
+`post_alert(alert)` delivers an `Alert` and returns a `MessageRef` naming the message, so state
 can keep it and follow-ups can thread under it (Slack bot) or cite it (webhooks, which
 cannot thread: the message shows its id and a follow-up says "re: alert <id>").
 
@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from email.message import Message
-from typing import IO, Any, Literal, Protocol, overload
+from typing import IO, Any, Literal, Protocol
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.model import Finding
@@ -38,6 +38,13 @@ from chalicelib.notify.alert_message import (
 )
 from chalicelib.notify.message import render_json, render_slack, render_text
 from chalicelib.notify.teams import render_alert_teams, render_teams
+from chalicelib.sweep.digest import (
+    Digest,
+    digest_json,
+    render_digest_slack,
+    render_digest_teams,
+    render_digest_text,
+)
 
 ChatFormat = Literal["slack", "json", "teams"]
 USER_AGENT = "setpoint-notifier/1"
@@ -52,14 +59,17 @@ class Notifier(Protocol):
 
 class AlertNotifier(Protocol):
     """A notifier for alerts: posts one and says where it went (None: nowhere to point,
-    as for the console). `name` is what its `MessageRef.notifier` holds."""
+    as for the console), or a sweep digest. `name` is what its `MessageRef.notifier`
+    holds. (`ports.Notifier`, with `send` for the older finding API.)"""
 
     @property
     def name(self) -> str: ...
 
     def send(self, finding: Finding) -> None: ...
 
-    def post(self, alert: Alert) -> MessageRef | None: ...
+    def post_alert(self, alert: Alert) -> MessageRef | None: ...
+
+    def post_digest(self, digest: Digest) -> None: ...
 
 
 def own_ref(alert: Alert, name: str) -> str | None:
@@ -96,11 +106,15 @@ class ConsoleNotifier:
         self._stream.write(render_text(finding) + "\n\n")
         self._stream.flush()
 
-    def post(self, alert: Alert) -> MessageRef | None:
+    def post_alert(self, alert: Alert) -> MessageRef | None:
         """Prints the alert; a terminal keeps no message to point back at."""
         self._stream.write(render_alert_text(alert) + "\n\n")
         self._stream.flush()
         return None
+
+    def post_digest(self, digest: Digest) -> None:
+        self._stream.write(render_digest_text(digest) + "\n\n")
+        self._stream.flush()
 
 
 class _Retry(Exception):
@@ -173,22 +187,19 @@ class WebhookNotifier:
     def send(self, finding: Finding) -> None:
         self.deliver(self.payload(finding))
 
-    @overload
-    def post(self, alert: Alert) -> MessageRef: ...
-
-    @overload
-    def post(self, alert: Mapping[str, Any]) -> None: ...
-
-    def post(self, alert: Alert | Mapping[str, Any]) -> MessageRef | None:
+    def post_alert(self, alert: Alert) -> MessageRef:
         """Deliver an alert and return its MessageRef (an id we make up and show in the
-        message, since a webhook returns none). A mapping is posted as it is (the
-        older use of this method; `deliver` is its name now)."""
-        if not isinstance(alert, Alert):
-            self.deliver(alert)
-            return None
+        message, since a webhook returns none)."""
         ref = new_message_id()
         self.deliver(self.alert_payload(alert, ref, own_ref(alert, self.name)))
         return MessageRef(self.name, ref)
+
+    def digest_payload(self, digest: Digest) -> Mapping[str, Any]:
+        """The JSON body for a sweep digest; subclasses choose the rendering."""
+        return render_digest_slack(digest)
+
+    def post_digest(self, digest: Digest) -> None:
+        self.deliver(self.digest_payload(digest))
 
     def deliver(self, payload: Mapping[str, Any]) -> bytes:
         """POST `payload` as JSON; return the response body once delivered, raise
@@ -303,6 +314,9 @@ class JsonWebhookNotifier(WebhookNotifier):
     def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
         return render_alert_json(alert, ref=ref, cite=cite)
 
+    def digest_payload(self, digest: Digest) -> Mapping[str, Any]:
+        return digest_json(digest)
+
 
 class TeamsWebhookNotifier(WebhookNotifier):
     """A Microsoft Teams Workflows webhook ("When a Teams webhook request is received"):
@@ -313,6 +327,9 @@ class TeamsWebhookNotifier(WebhookNotifier):
 
     def alert_payload(self, alert: Alert, ref: str | None, cite: str | None) -> Mapping[str, Any]:
         return render_alert_teams(alert, ref=ref, cite=cite)
+
+    def digest_payload(self, digest: Digest) -> Mapping[str, Any]:
+        return render_digest_teams(digest)
 
 
 def notifier_for(url: str, fmt: ChatFormat | str, **options: Any) -> WebhookNotifier:
@@ -395,10 +412,18 @@ class SsmWebhookNotifier:
                 raise
             self._current(force=True).send(finding)
 
-    def post(self, alert: Alert) -> MessageRef:
+    def post_alert(self, alert: Alert) -> MessageRef:
         try:
-            return self._current().post(alert)
+            return self._current().post_alert(alert)
         except DeliveryError as error:
             if error.status not in self._REVOKED:
                 raise
-            return self._current(force=True).post(alert)
+            return self._current(force=True).post_alert(alert)
+
+    def post_digest(self, digest: Digest) -> None:
+        try:
+            self._current().post_digest(digest)
+        except DeliveryError as error:
+            if error.status not in self._REVOKED:
+                raise
+            self._current(force=True).post_digest(digest)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.alerting import Delivery, post_alert
 from chalicelib.errors import DeliveryError
 from chalicelib.model import Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from chalicelib.aws import ClientCache
-    from chalicelib.runtime import Runtime
 
 logger = logging.getLogger("setpoint")
 
@@ -93,7 +93,7 @@ def _utc_now() -> datetime:
 
 
 class SqsOutbox:
-    """`runtime.AlertOutbox` on an SQS queue; `sqs_client` is a boto3 SQS client."""
+    """`ports.Outbox` on an SQS queue; `sqs_client` is a boto3 SQS client."""
 
     def __init__(
         self, sqs_client: Any, queue_url: str, *, clock: Callable[[], datetime] = _utc_now
@@ -123,7 +123,7 @@ class SqsOutbox:
             raise DeliveryError(f"the outbox queue refused the alert: {error}") from error
 
 
-def handle_outbox_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+def handle_outbox_batch(event: Mapping[str, Any], delivery: Delivery) -> dict[str, Any]:
     """Post each parked alert again; the answer lists the records that failed.
 
     `event` is the Lambda SQS event (`{"Records": [...]}`). The answer is Lambda's
@@ -143,7 +143,7 @@ def handle_outbox_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str,
 
     def handle(record: SQSRecord) -> None:
         receives = record.raw_event.get("attributes", {}).get("ApproximateReceiveCount")
-        retry_record(record.body, runtime, receives=receives)
+        retry_record(record.body, delivery, receives=receives)
 
     response = process_partial_response(
         event=dict(event), record_handler=handle, processor=processor
@@ -158,7 +158,7 @@ def handle_outbox_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str,
     return dict(response)
 
 
-def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = None) -> None:
+def retry_record(body: str, delivery: Delivery, *, receives: str | int | None = None) -> None:
     """Post one parked alert to its targets; raise (the record fails) unless all took it.
 
     When some targets took it and others still fail, the alert is parked again for the
@@ -166,15 +166,13 @@ def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = No
     those that have it. The target list only shrinks, so this ends: in delivery, or in
     the dead-letter queue.
     """
-    from chalicelib.alerting import post_alert  # here: alerting -> runtime -> outbox
-
     try:
         message = OutboxMessage.from_json(body)
     except MalformedAlertError as error:
         logger.error("outbox_malformed", extra={"error": str(error), "receives": receives})
         raise
     alert = message.alert
-    stale = _overtaken(runtime.state, alert)
+    stale = _overtaken(delivery.state, alert)
     if stale is not None:
         # chat has since been told the newer story; posting this now would contradict it
         logger.warning(
@@ -182,8 +180,8 @@ def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = No
             extra={"finding_id": alert.finding.id, "alert": alert.kind, "why": stale},
         )
         return
-    posted = post_alert(runtime.notifiers, alert, message.targets or None)
-    remember_thread(runtime.state, alert, tuple(posted.refs))
+    posted = post_alert(delivery.notifiers, alert, message.targets or None)
+    remember_thread(delivery.state, alert, tuple(posted.refs))
     left = [*posted.failed, *posted.unmatched]
     about = {"finding_id": alert.finding.id, "alert": alert.kind, "receives": receives}
     if not left:
@@ -194,9 +192,9 @@ def retry_record(body: str, runtime: Runtime, *, receives: str | int | None = No
     detail = redact("; ".join(reasons))
     logger.warning("outbox_retry_failed", extra={**about, "targets": left, "error": detail})
     narrower = set(left) < set(message.targets) if message.targets else posted.heard > 0
-    if narrower and isinstance(runtime.outbox, SqsOutbox):
+    if narrower and delivery.outbox is not None:
         try:
-            runtime.outbox.requeue(dataclasses.replace(message, targets=tuple(left)))
+            delivery.outbox.requeue(dataclasses.replace(message, targets=tuple(left)))
             return
         except DeliveryError as error:
             detail += f"; could not requeue for the rest: {error}"
@@ -370,12 +368,14 @@ def queue_region(queue_url: str) -> str | None:
     return None
 
 
-def outbox_from_env(env: Mapping[str, str], clients: ClientCache) -> SqsOutbox | None:
+def outbox_from_env(
+    env: Mapping[str, str], clients: ClientCache, *, clock: Callable[[], datetime] = _utc_now
+) -> SqsOutbox | None:
     """The outbox named by SETPOINT_OUTBOX_QUEUE_URL; None when unset (no outbox)."""
     url = (env.get(ENV_OUTBOX_QUEUE_URL) or "").strip()
     if not url:
         return None
-    return SqsOutbox(clients.client("sqs", queue_region(url)), url)
+    return SqsOutbox(clients.client("sqs", queue_region(url)), url, clock=clock)
 
 
 def dead_letters_from_env(

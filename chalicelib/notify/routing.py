@@ -25,6 +25,7 @@ from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.alert_message import new_alert
 from chalicelib.notify.delivery import AlertNotifier
+from chalicelib.sweep.digest import Digest
 
 TagsOf = Callable[[Finding], Mapping[str, str]]
 
@@ -98,7 +99,7 @@ class RoutedDeliveryError(DeliveryError):
     ) -> None:
         self.failures = tuple(failures)
         self.refs = tuple(refs)
-        total = max(attempted, len(self.failures))
+        total = self.attempted = max(attempted, len(self.failures))
         reasons = "; ".join(f"{f.name}: {f.error}" for f in self.failures)
         statuses = {getattr(f.error, "status", None) for f in self.failures}
         super().__init__(
@@ -110,7 +111,7 @@ class RoutedDeliveryError(DeliveryError):
 class RoutedNotifier:
     """Fans each alert out to the notifiers its routes choose.
 
-    `post(alert)` returns the refs of every message posted (store them as the alert's
+    `post_alert(alert)` returns the refs of every message posted (store them as the alert's
     thread); `send(finding)` keeps the older API working, routed as a new alert.
     """
 
@@ -146,13 +147,13 @@ class RoutedNotifier:
                 chosen += route.notifiers
         return _unique(chosen or self.default)
 
-    def post(self, alert: Alert) -> tuple[MessageRef, ...]:
+    def post_alert(self, alert: Alert) -> tuple[MessageRef, ...]:
         refs: list[MessageRef] = []
         failures: list[Failure] = []
         targets = self.targets(alert)
         for notifier in targets:
             try:
-                ref = notifier.post(alert)
+                ref = notifier.post_alert(alert)
             except Exception as error:  # one broken notifier must not silence the rest
                 failures.append(Failure(notifier, error))
                 continue
@@ -163,7 +164,23 @@ class RoutedNotifier:
         return tuple(refs)
 
     def send(self, finding: Finding) -> None:
-        self.post(new_alert(finding))
+        self.post_alert(new_alert(finding))
+
+    def digest_targets(self) -> list[AlertNotifier]:
+        """Who hears a digest: the defaults, or (without any) every routed notifier."""
+        return _unique(self.default or [n for route in self.routes for n in route.notifiers])
+
+    def post_digest(self, digest: Digest) -> None:
+        """Each digest target once; RoutedDeliveryError names the ones that failed."""
+        failures: list[Failure] = []
+        targets = self.digest_targets()
+        for notifier in targets:
+            try:
+                notifier.post_digest(digest)
+            except Exception as error:  # one broken notifier must not silence the rest
+                failures.append(Failure(notifier, error))
+        if failures:
+            raise RoutedDeliveryError(failures, (), len(targets))
 
 
 def _unique(notifiers: Iterable[AlertNotifier]) -> list[AlertNotifier]:

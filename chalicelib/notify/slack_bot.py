@@ -31,6 +31,7 @@ from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import new_alert, render_alert_slack
 from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after
+from chalicelib.sweep.digest import Digest, render_digest_slack
 
 DEFAULT_API_BASE = "https://slack.com/api"
 # Worth another try: Slack is busy or had a fault of its own.
@@ -167,9 +168,12 @@ class SlackBotNotifier(WebhookNotifier):
         return message
 
     def send(self, finding: Finding) -> None:
-        self.post(new_alert(finding))
+        self.post_alert(new_alert(finding))
 
-    def post(self, alert: Alert) -> MessageRef:  # type: ignore[override]
+    def digest_payload(self, digest: Digest) -> Mapping[str, Any]:
+        return {**render_digest_slack(digest), "channel": self.channel}
+
+    def post_alert(self, alert: Alert) -> MessageRef:
         """Post the alert, in its thread when this notifier holds the first message."""
         payload = self.alert_payload(alert, None, None)
         channel = self._posting = str(payload["channel"])

@@ -26,6 +26,7 @@ from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.alert_message import alert_headline, new_alert, render_alert_text
 from chalicelib.notify.delivery import new_message_id, own_ref
 from chalicelib.notify.escape import ELLIPSIS, escape_mrkdwn
+from chalicelib.sweep.digest import Digest, digest_headline, render_digest_text
 
 # SNS wants a Subject of fewer than 100 characters, on one line, without control
 # characters; ASCII is the only thing every mail client shows the same way.
@@ -58,9 +59,22 @@ class SnsNotifier:
         return f"SnsNotifier({self.topic_arn!r})"
 
     def send(self, finding: Finding) -> None:
-        self.post(new_alert(finding))
+        self.post_alert(new_alert(finding))
 
-    def post(self, alert: Alert) -> MessageRef:
+    def post_digest(self, digest: Digest) -> None:
+        """The digest as plain text (what email and Chatbot subscribers read)."""
+        try:
+            self._sns.publish(
+                TopicArn=self.topic_arn,
+                Subject=sns_subject(digest_headline(digest)),
+                Message=render_digest_text(digest),
+            )
+        except Exception as error:
+            raise DeliveryError(
+                f"could not publish the digest to {self.topic_arn}: {_describe(error)}"
+            ) from None
+
+    def post_alert(self, alert: Alert) -> MessageRef:
         ref = new_message_id()
         cite = own_ref(alert, self.name)
         text = render_alert_text(alert, ref=ref, cite=cite)

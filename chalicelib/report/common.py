@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.kinds.registry import noun
-from chalicelib.model import Change, Finding, Status
-from chalicelib.state.transitions import is_gone
+from chalicelib.model import Change, Finding, Status, is_gone
 
 # The order a reader meets statuses in counts and summaries.
 PROBLEM_STATUSES: tuple[Status, ...] = (

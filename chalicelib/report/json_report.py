@@ -9,10 +9,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.model import Actor, Change, Finding
+from chalicelib.model import Actor, Change, Finding, is_gone
 from chalicelib.report.common import count_statuses, is_off_spec, sort_key
 from chalicelib.report.scope import Scope
-from chalicelib.state.transitions import is_gone
 
 FORMAT_VERSION = "1"
 

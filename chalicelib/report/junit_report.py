@@ -11,10 +11,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from chalicelib.model import Finding, Status
+from chalicelib.model import Finding, Status, is_gone
 from chalicelib.report.common import change_line, kind_noun, sort_key
 from chalicelib.report.scope import Scope
-from chalicelib.state.transitions import is_gone
 
 SUITE_NAME = "setpoint"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chalicelib.model import Actor, Finding, Status
+from chalicelib.model import Actor, Finding, Status, is_gone
 from chalicelib.report.common import (
     OPEN_MARKER,
     alarming_first,
@@ -25,7 +25,6 @@ from chalicelib.report.common import (
     spec_place,
 )
 from chalicelib.report.scope import Scope
-from chalicelib.state.transitions import is_gone
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"

@@ -6,6 +6,8 @@ record; `apply_finding` does it against a `StateStore` with conditional writes.
 
 from __future__ import annotations
 
+# made where findings are made (model.py); re-exported for callers not moved yet (cli/)
+from chalicelib.model import gone_finding, is_gone
 from chalicelib.state.errors import StateConflictError, StateStoreError
 from chalicelib.state.fingerprint import canonical_json, change_key, fingerprint
 from chalicelib.state.record import StateRecord, alias_key, record_key, with_messages
@@ -24,8 +26,6 @@ from chalicelib.state.transitions import (
     Decision,
     apply_finding,
     decide,
-    gone_finding,
-    is_gone,
     release,
     remember_messages,
 )

@@ -17,7 +17,7 @@ The rules, in short (previous = the stored record, fp = the finding's fingerprin
   pending; a spec change on top of drift with no unapproved change left -> PENDING_APPLY.
 * back in sync -> BACK_TO_NORMAL, or APPLIED when the drift was pending and the cloud caught
   up; the record is deleted (a resource in sync has nothing worth remembering).
-* a `missing` finding without a spec (see `gone_finding`) -> GONE (APPLIED if pending);
+* a `missing` finding without a spec (see `model.gone_finding`) -> GONE (APPLIED if pending);
   on a drifted or missing record (a spec names the resource) it says nothing: the record
   stays open until a read that knows the spec reports the resource missing.
 * unknown -> NEW once per distinct reason; on top of an open drift it never closes or
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from chalicelib.model import Actor, Finding, ResourceRef, Status, finding_for_ref
+from chalicelib.model import Finding, Status, is_gone
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.state.errors import StateConflictError
 from chalicelib.state.fingerprint import change_keys, fingerprint
@@ -56,7 +56,6 @@ OPEN = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
 SPECCED = frozenset({Status.DRIFTED, Status.MISSING})
 # a quiet record is rewritten this often, so the store's expiry never forgets open drift
 REFRESH_AFTER = timedelta(days=7)
-GONE_REASON = "the resource was deleted and no spec names it"
 DEFAULT_ATTEMPTS = 3
 
 
@@ -76,16 +75,6 @@ class Decision:
     def starts_thread(self) -> bool:
         """True when the alert's message refs should be stored with `with_messages`."""
         return self.alert is not None and self.record is not None and not self.record.messages
-
-
-def gone_finding(ref: ResourceRef, actor: Actor | None = None) -> Finding:
-    """The finding for a resource that no longer exists and that no spec wants."""
-    return finding_for_ref(ref, Status.MISSING, actor=actor, reason=GONE_REASON)
-
-
-def is_gone(finding: Finding) -> bool:
-    """A `missing` finding with no spec: the resource went away and nobody wants it back."""
-    return finding.status is Status.MISSING and finding.spec is None
 
 
 def _utc(now: datetime) -> datetime:

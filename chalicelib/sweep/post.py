@@ -1,8 +1,6 @@
-"""Posting the digest through the runtime's notifiers, and reading failed deliveries.
+"""Posting the digest through the notifiers, and reading failed deliveries.
 
-A notifier that knows digests has `post_digest(digest)`. The notifiers that exist today
-do not, so the common ones are served here through their public `deliver` (webhooks,
-Slack bot) or the documented shape of their target (console, SNS); a routed set posts to
+Every notifier renders and posts a digest itself (`post_digest`); a routed set posts to
 its default notifiers (or, without defaults, to every notifier it routes to, once each).
 """
 
@@ -10,19 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, DeliveryError
-from chalicelib.sweep.digest import (
-    Digest,
-    digest_headline,
-    digest_json,
-    render_digest_slack,
-    render_digest_teams,
-    render_digest_text,
-)
+from chalicelib.notify.routing import RoutedDeliveryError
+from chalicelib.ports import Notifier
+from chalicelib.sweep.digest import Digest
 
 if TYPE_CHECKING:
     from chalicelib.notify.outbox import DeadLetter, DeadLetterReport
@@ -37,11 +31,6 @@ class FailedDeliveries(Protocol):
     """
 
     def dead_letters(self, sqs_client: Any, dlq_url: str) -> DeadLetterReport: ...
-
-
-@runtime_checkable
-class PostsDigest(Protocol):
-    def post_digest(self, digest: Digest) -> object: ...
 
 
 def describe_dead_letter(letter: DeadLetter) -> str:
@@ -89,86 +78,28 @@ def _unreadable_reason(exc: Exception) -> str:
     return f"delivery error ({exc})"
 
 
-def post_digest(notifiers: Sequence[Any], digest: Digest) -> list[str]:
-    """Post to every notifier; return what failed (empty: everyone heard it)."""
-    errors: list[str] = []
-    for notifier in digest_notifiers(notifiers):
-        try:
-            _post_one(notifier, digest)
-        except (DeliveryError, ConfigError) as exc:
-            errors.append(str(exc))
-            logger.error("digest_delivery_failed", extra={"error": str(exc)})
-    return errors
+@dataclass
+class DigestPosted:
+    """What posting a digest did: one error per notifier that failed, and how many of the
+    notifiers (top level: a routed set counts once) delivered it, wholly or in part."""
+
+    errors: list[str] = field(default_factory=list)
+    heard: int = 0
 
 
-def digest_notifiers(notifiers: Sequence[Any]) -> list[Any]:
-    """Who gets the digest: a routed set stands for the notifiers it routes to (each once)."""
-    out: list[Any] = []
-    seen: set[int] = set()
+def post_digest(notifiers: Sequence[Notifier], digest: Digest) -> DigestPosted:
+    """Post to every notifier; a failure is logged and counted, never raised."""
+    posted = DigestPosted()
     for notifier in notifiers:
-        if not isinstance(notifier, PostsDigest) and hasattr(notifier, "routes"):
-            inner = list(getattr(notifier, "default", ())) or [
-                n for route in notifier.routes for n in route.notifiers
-            ]
-            chosen = digest_notifiers(inner)
+        try:
+            notifier.post_digest(digest)
+        except RoutedDeliveryError as exc:
+            posted.heard += exc.attempted > len(exc.failures)
+            posted.errors += [f"{f.name}: {f.error}" for f in exc.failures]
+        except (DeliveryError, ConfigError) as exc:
+            posted.errors.append(str(exc))
         else:
-            chosen = [notifier]
-        for item in chosen:
-            if id(item) not in seen:
-                seen.add(id(item))
-                out.append(item)
-    return out
-
-
-def _post_one(notifier: Any, digest: Digest) -> None:
-    from chalicelib.notify.delivery import (
-        ConsoleNotifier,
-        SsmWebhookNotifier,
-        TeamsWebhookNotifier,
-        WebhookNotifier,
-    )
-    from chalicelib.notify.slack_bot import SlackBotNotifier
-    from chalicelib.notify.sns import SnsNotifier
-
-    if isinstance(notifier, PostsDigest):
-        notifier.post_digest(digest)
-    elif isinstance(notifier, SlackBotNotifier):
-        notifier.deliver({**render_digest_slack(digest), "channel": notifier.channel})
-    elif isinstance(notifier, TeamsWebhookNotifier):
-        notifier.deliver(render_digest_teams(digest))
-    elif isinstance(notifier, WebhookNotifier):
-        notifier.deliver(_webhook_payload(notifier, digest))
-    elif isinstance(notifier, SsmWebhookNotifier):
-        # the URL lives in SSM; the wrapper has no public way to post a raw payload yet
-        _post_one(notifier._current(), digest)
-    elif isinstance(notifier, SnsNotifier):
-        _publish(notifier, digest)
-    elif isinstance(notifier, ConsoleNotifier):
-        stream: IO[str] = notifier._stream
-        stream.write(render_digest_text(digest) + "\n\n")
-        stream.flush()
-    else:
-        raise ConfigError(f"notifier {notifier!r} cannot post a sweep digest")
-
-
-def _webhook_payload(notifier: Any, digest: Digest) -> dict[str, Any]:
-    from chalicelib.notify.delivery import JsonWebhookNotifier
-
-    if isinstance(notifier, JsonWebhookNotifier):
-        return digest_json(digest)
-    return render_digest_slack(digest)
-
-
-def _publish(notifier: Any, digest: Digest) -> None:
-    from chalicelib.notify.sns import sns_subject
-
-    try:
-        notifier._sns.publish(
-            TopicArn=notifier.topic_arn,
-            Subject=sns_subject(digest_headline(digest)),
-            Message=render_digest_text(digest),
-        )
-    except Exception as exc:
-        raise DeliveryError(
-            f"could not publish the digest to {notifier.topic_arn}: {exc}"
-        ) from None
+            posted.heard += 1
+    for error in posted.errors:
+        logger.error("digest_delivery_failed", extra={"error": error})
+    return posted

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws import FAILURE_MEMORY_SECONDS, RoleSessions, default_region
 from chalicelib.errors import ReadError, SetpointError
+from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.pipeline import Pipeline, unknown_finding
@@ -69,8 +70,6 @@ def regionless_sources(catalog: SpecCatalog, account: str, family: str) -> froze
 
 
 def _default_builder(sessions: RoleSessions, account: str) -> Pipeline:
-    from chalicelib.runtime import build_pipeline
-
     return build_pipeline(sessions.clients_for(account))
 
 

@@ -23,24 +23,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.alerting import EventOutcome, deliver
-from chalicelib.aws import RoleSessions, partition_of_arn
-from chalicelib.errors import DeliveryError, SetpointError
+from chalicelib.alerting import Delivery, EventOutcome, deliver
+from chalicelib.aws import ClientCache, RoleSessions
+from chalicelib.errors import ConfigError, DeliveryError, SetpointError
+from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, Kind
 from chalicelib.pipeline import Pipeline, guard_ref, spec_bundle_ref, unknown_finding
-from chalicelib.runtime import Runtime
+from chalicelib.ports import SpecProvider, StateStore, SweepQueue
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
 from chalicelib.state.record import iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
-from chalicelib.sweep.post import (
-    FailedDeliveries,
-    digest_notifiers,
-    failed_delivery_lines,
-    post_digest,
-)
+from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
+from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
 from chalicelib.sweep.run import (
     ShardResult,
     ShardRunner,
@@ -49,10 +46,9 @@ from chalicelib.sweep.run import (
     shard_unknown,
 )
 from chalicelib.sweep.runs import DynamoRunStore, MemoryRunStore, SweepRunStore
-from chalicelib.sweep.settings import SweepSettings, settings_from_env
+from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import (
     FAMILY_OF,
-    MAX_DELAY_SECONDS,
     Shard,
     ShardMessage,
     decode_message,
@@ -63,7 +59,6 @@ from chalicelib.sweep.shards import (
 
 logger = logging.getLogger("setpoint")
 
-SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
 ENQUEUE_THREADS = 8
 # app.py: @app.on_sqs_message(**WORKER_DECORATOR_ARGS, name="on_sweep_shard")
 WORKER_DECORATOR_ARGS: Mapping[str, Any] = {
@@ -81,90 +76,90 @@ ACCOUNT_WIDE = Shard(
 
 @dataclass
 class SweepService:
-    """What sweeping needs beyond the runtime, built once per warm container."""
+    """What sweeping uses, built once per warm container (`build_sweep_service`).
 
-    runtime: Runtime
+    `clients` are the sweeping account's own (Organizations, regions, the DLQ); other
+    accounts are read through `sessions`. `account_id` and `regions` place the findings
+    about the sweep itself (broken specs, a sweep that cannot start).
+    """
+
+    delivery: Delivery
+    specs: SpecProvider
+    account_id: Callable[[], str]
+    regions: Sequence[str]
     settings: SweepSettings
     sessions: RoleSessions
     runner: ShardRunner
     runs: SweepRunStore
+    kinds: tuple[Kind, ...] = ()
+    queue: SweepQueue | None = None
     failed_deliveries: FailedDeliveries | None = None
     epoch: Callable[[], float] = time.time
 
+    @property
+    def clients(self) -> ClientCache:
+        return self.sessions.base
+
     def sqs(self) -> Any:
-        return self.runtime.clients.client("sqs")
-
-    def kinds(self) -> list[Kind]:
-        return [k for k in self.runtime.pipeline.kinds if k in FAMILY_OF]
+        return self.clients.client("sqs")
 
 
-_service: tuple[int, SweepService] | None = None
-
-
-def sweep_service(
-    runtime: Runtime,
-    settings: SweepSettings | None = None,
+def build_sweep_service(
     *,
-    failed_deliveries: FailedDeliveries | None = None,
+    clients: ClientCache,
+    pipeline: Pipeline,
+    delivery: Delivery,
+    specs: SpecProvider,
+    regions: Sequence[str],
+    settings: SweepSettings,
+    account: str | None = None,
     runs: SweepRunStore | None = None,
+    failed_deliveries: FailedDeliveries | None = None,
 ) -> SweepService:
-    """The service for this runtime (cached while the runtime is the same object)."""
-    global _service
-    if settings is None and runs is None and _service is not None and _service[0] == id(runtime):
-        return _service[1]
-    settings = settings or settings_from_env(default_regions=runtime.regions)
-    identity = runtime.clients.client("sts").get_caller_identity()
-    if runtime.account is None:
-        runtime.account = str(identity["Account"])
-    sessions = RoleSessions(
-        runtime.clients,
-        own_account=runtime.account,
+    """The service on `clients` (the sweeping account's); `pipeline` reads that account,
+    others get one each on their assumed-role clients."""
+    sessions = RoleSessions.for_caller(
+        clients,
         role_name=settings.role_name,
         external_id=settings.external_id,
-        partition=partition_of_arn(str(identity.get("Arn", ""))),
+        own_account=account,
     )
-    service = SweepService(
-        runtime=runtime,
+    own = sessions.own_account or ""
+    return SweepService(
+        delivery=delivery,
+        specs=specs,
+        account_id=lambda: own,
+        regions=tuple(regions),
         settings=settings,
         sessions=sessions,
         runner=ShardRunner(
-            sessions, enabled_only=settings.regions is None, build=_pipelines_of(runtime)
+            sessions, enabled_only=settings.regions is None, build=_pipelines_of(pipeline)
         ),
-        runs=runs or run_store(settings.state_uri, runtime),
-        failed_deliveries=failed_deliveries or _outbox_module(),
+        runs=runs or run_store(settings.state_uri, clients),
+        kinds=tuple(k for k in pipeline.kinds if k in FAMILY_OF),
+        queue=SqsSweepQueue(clients.client("sqs"), settings.queue_url)
+        if settings.queue_url
+        else None,
+        failed_deliveries=failed_deliveries,
     )
-    _service = (id(runtime), service)
-    return service
 
 
-def _pipelines_of(runtime: Runtime) -> Callable[[RoleSessions, str], Pipeline]:
-    """The runtime's own pipeline for its account; one on assumed-role clients for others."""
+def _pipelines_of(own: Pipeline) -> Callable[[RoleSessions, str], Pipeline]:
+    """`own` for the sweeping account; one on assumed-role clients for each other."""
 
     def build(sessions: RoleSessions, account: str) -> Pipeline:
         if account == sessions.own_account:
-            return runtime.pipeline
-        from chalicelib.runtime import build_pipeline
-
+            return own
         return build_pipeline(sessions.clients_for(account))
 
     return build
 
 
-def run_store(state_uri: str, runtime: Runtime) -> SweepRunStore:
+def run_store(state_uri: str, clients: ClientCache) -> SweepRunStore:
     location = parse_state_uri(state_uri)
     if location.backend == "memory" or location.table is None:
         return _MEMORY_RUNS
-    return DynamoRunStore(location.table, runtime.clients.client("dynamodb", location.region))
-
-
-def _outbox_module() -> FailedDeliveries | None:
-    import importlib
-
-    try:
-        outbox: Any = importlib.import_module("chalicelib.notify.outbox")
-    except ImportError:
-        return None
-    return outbox if hasattr(outbox, "dead_letters") else None
+    return DynamoRunStore(location.table, clients.client("dynamodb", location.region))
 
 
 # -- planning ---------------------------------------------------------------------------
@@ -173,18 +168,16 @@ def _outbox_module() -> FailedDeliveries | None:
 def plan(service: SweepService) -> list[Shard]:
     """Accounts (settings or Organizations) × regions (settings or the partition's, each
     shard then checking its account has the region enabled) × kind families."""
-    runtime, settings = service.runtime, service.settings
+    settings, clients = service.settings, service.clients
     accounts = resolve_accounts(
-        settings.accounts,
-        runtime.account_id,
-        lambda: runtime.clients.client("organizations"),
+        settings.accounts, service.account_id, lambda: clients.client("organizations")
     )
     regions = (
         list(settings.regions)
         if settings.regions is not None
-        else partition_regions(runtime.clients.client("ec2"))
+        else partition_regions(clients.client("ec2"))
     )
-    return plan_shards(accounts, regions, service.kinds())
+    return plan_shards(accounts, regions, list(service.kinds))
 
 
 def new_run_id(now: str) -> str:
@@ -207,14 +200,7 @@ class EnqueueResult:
         }
 
 
-def enqueue_shards(
-    runtime: Runtime,
-    settings: SweepSettings | None,
-    sqs_client: Any,
-    queue_url: str,
-    *,
-    service: SweepService | None = None,
-) -> EnqueueResult:
+def enqueue_shards(service: SweepService, queue: SweepQueue) -> EnqueueResult:
     """One message per shard, SendMessageBatch by ten, each delayed by its stable offset.
 
     SQS holds a message back at most 900 s; a shard whose offset is larger (a window
@@ -222,9 +208,8 @@ def enqueue_shards(
     on again until then. A shard that cannot be enqueued is counted done at once with an
     `unknown` summary, so the run still ends with a digest that says so.
     """
-    service = service or sweep_service(runtime, settings)
     shards = plan(service)
-    now = runtime.clock()
+    now = service.delivery.clock()
     run_id = new_run_id(iso(now))
     result = EnqueueResult(run_id, len(shards), 0)
     if not shards:
@@ -238,11 +223,9 @@ def enqueue_shards(
     batches = [messages[i : i + SQS_BATCH] for i in range(0, len(messages), SQS_BATCH)]
 
     def send(batch: list[ShardMessage]) -> dict[int, str]:
-        failed = _send_batch(sqs_client, queue_url, batch, start)
+        failed = queue.send_batch(batch, start)
         if failed:  # retried once; SQS names each entry it did not take
-            failed = _send_batch(
-                sqs_client, queue_url, [m for m in batch if m.index in failed], start
-            )
+            failed = queue.send_batch([m for m in batch if m.index in failed], start)
         return failed
 
     # ~950 calls for 500 accounts × 17 regions: a few at once keep the schedule short
@@ -259,43 +242,10 @@ def enqueue_shards(
     return result
 
 
-def _send_batch(
-    sqs: Any, queue_url: str, batch: Sequence[ShardMessage], start: int
-) -> dict[int, str]:
-    """Send; return index -> error for the entries SQS did not take."""
-    entries = []
-    for message in batch:
-        delay = min(message.delay_seconds, MAX_DELAY_SECONDS)
-        if message.delay_seconds > MAX_DELAY_SECONDS:
-            message = ShardMessage(
-                message.shard,
-                message.run_id,
-                message.index,
-                message.total,
-                message.delay_seconds,
-                start + message.delay_seconds,
-            )
-        entries.append(
-            {
-                "Id": str(message.index),
-                "MessageBody": encode_message(message),
-                "DelaySeconds": delay,
-            }
-        )
-    try:
-        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    except Exception as exc:  # the whole batch failed: retried once, then reported
-        return {m.index: str(exc) for m in batch}
-    return {
-        int(item["Id"]): f"{item.get('Code', '?')}: {item.get('Message', '')}".strip(": ")
-        for item in answer.get("Failed", [])
-    }
-
-
 def _finish_unsent(service: SweepService, message: ShardMessage, reason: str) -> None:
     findings = shard_unknown(message.shard, reason)
     summary = summarize(message.shard.id, findings, [], lambda _: None, unread=reason)
-    now = iso(service.runtime.clock())
+    now = iso(service.delivery.clock())
     if service.runs.finish_shard(message.run_id, message.index, summary, now):
         finish_run(service, message.run_id, message.total)
 
@@ -304,11 +254,7 @@ def _finish_unsent(service: SweepService, message: ShardMessage, reason: str) ->
 
 
 def handle_shard_batch(
-    event: Mapping[str, Any],
-    runtime: Runtime,
-    context: Any = None,
-    *,
-    service: SweepService | None = None,
+    event: Mapping[str, Any], service: SweepService, context: Any = None
 ) -> dict[str, Any]:
     """The SQS handler: each record one shard; failed records are reported back to SQS
     (partial batch response) and retried, the others are deleted."""
@@ -319,7 +265,6 @@ def handle_shard_batch(
     )
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    service = service or sweep_service(runtime)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -337,18 +282,16 @@ def handle_shard_message(
     service: SweepService, message: ShardMessage, body: str | None = None
 ) -> dict[str, Any]:
     """Sweep one shard, deliver, count it done; post the digest when it was the last."""
-    runtime = service.runtime
     wait = message.not_before - service.epoch()
     if wait > 1:
-        service.sqs().send_message(
-            QueueUrl=service.settings.queue_url,
-            MessageBody=body or encode_message(message),
-            DelaySeconds=min(MAX_DELAY_SECONDS, math.ceil(wait)),
-        )
+        if service.queue is None:
+            raise ConfigError("a deferred sweep shard arrived, but no sweep queue is configured")
+        service.queue.defer(body or encode_message(message), math.ceil(wait))
         return {"shard": message.shard.id, "deferred_seconds": math.ceil(wait)}
     catalog, result = _sweep_shard(service, message.shard)
-    summary = deliver_and_summarize(runtime, result)
-    done = service.runs.finish_shard(message.run_id, message.index, summary, iso(runtime.clock()))
+    summary = deliver_and_summarize(service.delivery, result)
+    now = iso(service.delivery.clock())
+    done = service.runs.finish_shard(message.run_id, message.index, summary, now)
     log = {
         "shard": message.shard.id,
         "run_id": message.run_id,
@@ -362,31 +305,31 @@ def handle_shard_message(
     return log
 
 
-def _catalog(runtime: Runtime) -> SpecCatalog | str:
+def _catalog(service: SweepService) -> SpecCatalog | str:
     try:
-        return runtime.specs()
+        return service.specs()
     except SetpointError as exc:
         logger.error("spec_error", extra={"error": str(exc)})
         return f"specs could not be loaded: {exc}"
 
 
-def _specs_unreadable(runtime: Runtime, shard: Shard, reason: str) -> ShardResult:
+def _specs_unreadable(service: SweepService, shard: Shard, reason: str) -> ShardResult:
     """Every shard that meets broken specs reports the same resource, so state posts once."""
-    ref = spec_bundle_ref(runtime.account_id(), runtime.regions)
+    ref = spec_bundle_ref(service.account_id(), service.regions)
     return ShardResult(shard, (unknown_finding(ref, reason),), unread=reason)
 
 
 def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | None, ShardResult]:
-    catalog = _catalog(service.runtime)
+    catalog = _catalog(service)
     if isinstance(catalog, str):
-        return None, _specs_unreadable(service.runtime, shard, catalog)
+        return None, _specs_unreadable(service, shard, catalog)
     return catalog, service.runner.run(shard, catalog)
 
 
-def _first_seen(runtime: Runtime) -> Callable[[Finding], str | None]:
+def _first_seen(state: StateStore) -> Callable[[Finding], str | None]:
     def lookup(finding: Finding) -> str | None:
         try:
-            record = runtime.state.get(record_key(finding))
+            record = state.get(record_key(finding))
         except StateStoreError:
             return None
         return record.first_seen if record is not None else None
@@ -395,16 +338,16 @@ def _first_seen(runtime: Runtime) -> Callable[[Finding], str | None]:
 
 
 def deliver_and_summarize(
-    runtime: Runtime, result: ShardResult, shard_id: str | None = None
+    delivery: Delivery, result: ShardResult, shard_id: str | None = None
 ) -> ShardSummary:
     findings = list(result.findings)
     outcome = EventOutcome(findings=findings)
-    deliver(runtime, findings, outcome, cause="sweep", raise_on_failure=False)
+    deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
     return summarize(
         shard_id or result.shard.id,
         findings,
         outcome.alerts,
-        _first_seen(runtime),
+        _first_seen(delivery.state),
         delivery_errors=len(outcome.errors),
         regionless_matched=result.regionless_matched,
         unread=result.unread,
@@ -427,10 +370,10 @@ def finish_run(
     try:
         summaries = service.runs.summaries(run_id, total)
         if catalog is None:
-            loaded = _catalog(service.runtime)
+            loaded = _catalog(service)
             catalog = loaded if not isinstance(loaded, str) else None
         if catalog is not None:
-            summaries.append(_complete_accounts(service.runtime, summaries, catalog))
+            summaries.append(_complete_accounts(service.delivery, summaries, catalog))
         return post_run_digest(service, run_id, summaries)
     except BaseException as exc:
         _release(service, run_id, exc)
@@ -452,7 +395,7 @@ def _release(service: SweepService, run_id: str, cause: BaseException) -> None:
 
 
 def _complete_accounts(
-    runtime: Runtime, summaries: Sequence[ShardSummary], catalog: SpecCatalog
+    delivery: Delivery, summaries: Sequence[ShardSummary], catalog: SpecCatalog
 ) -> ShardSummary:
     """Region-less specs no region matched (see run.regionless_missing)."""
     per_account: dict[str, list[ShardSummary]] = {}
@@ -467,7 +410,7 @@ def _complete_accounts(
         region = shards[0].shard.split("/")[1]
         findings += regionless_missing(catalog, account, region, matched, unread)
     return deliver_and_summarize(
-        runtime, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts"
+        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts"
     )
 
 
@@ -477,17 +420,17 @@ def post_run_digest(
     """Merge, add the outbox's dead letters, post. If no notifier heard it, raise
     DeliveryError (finish_run releases the claim, so the SQS retry posts it again); if
     some did, the failures are logged and not retried (the others would hear it twice)."""
-    runtime = service.runtime
     lines = failed_delivery_lines(
         service.failed_deliveries, service.sqs, service.settings.outbox_dlq_url
     )
     digest = merge_digest(run_id, summaries, failed_deliveries=lines)
-    errors = post_digest(runtime.notifiers, digest)
+    posted = post_digest(service.delivery.notifiers, digest)
+    errors = posted.errors
     logger.info(
         "sweep_digest",
         extra={"run_id": run_id, "counts": dict(digest.counts), "errors": errors},
     )
-    if errors and len(errors) >= len(digest_notifiers(runtime.notifiers)):
+    if errors and not posted.heard:
         raise DeliveryError(f"sweep digest {run_id} not delivered: {'; '.join(errors)}")
     if errors:
         logger.error("sweep_digest_partly_delivered", extra={"run_id": run_id, "errors": errors})
@@ -512,26 +455,24 @@ class InvocationSweep:
         }
 
 
-def sweep_in_process(
-    runtime: Runtime, settings: SweepSettings | None = None, *, service: SweepService | None = None
-) -> InvocationSweep:
+def sweep_in_process(service: SweepService) -> InvocationSweep:
     """Every shard here, `settings.concurrency` at once; alerts and digest as with SQS."""
-    service = service or sweep_service(runtime, settings)
+    delivery = service.delivery
     shards = plan(service)
-    run_id = new_run_id(iso(runtime.clock()))
-    catalog = _catalog(runtime)
+    run_id = new_run_id(iso(delivery.clock()))
+    catalog = _catalog(service)
     summaries: list[ShardSummary] = []
     findings: list[Finding] = []
     if isinstance(catalog, str):
         # one alert about the specs, not one per shard: nothing was compared anywhere
-        result = _specs_unreadable(runtime, shards[0] if shards else ACCOUNT_WIDE, catalog)
+        result = _specs_unreadable(service, shards[0] if shards else ACCOUNT_WIDE, catalog)
         findings += result.findings
-        summaries.append(deliver_and_summarize(runtime, result))
+        summaries.append(deliver_and_summarize(delivery, result))
     else:
 
         def delivered(result: ShardResult) -> None:
             findings.extend(result.findings)
-            summaries.append(deliver_and_summarize(runtime, result))
+            summaries.append(deliver_and_summarize(delivery, result))
 
         swept = run_in_process(
             shards,
@@ -542,36 +483,34 @@ def sweep_in_process(
         )
         completion = ShardResult(ACCOUNT_WIDE, tuple(swept.completion))
         findings.extend(swept.completion)
-        summaries.append(deliver_and_summarize(runtime, completion, shard_id="accounts"))
+        summaries.append(deliver_and_summarize(delivery, completion, shard_id="accounts"))
     digest = post_run_digest(service, run_id, summaries)
     return InvocationSweep(run_id, findings, digest)
 
 
-def run_scheduled_sweep(runtime: Runtime, settings: SweepSettings | None = None) -> dict[str, Any]:
+def run_scheduled_sweep(service: SweepService) -> dict[str, Any]:
     """The schedule handler: enqueue when a sweep queue is configured, else sweep here."""
-    service = sweep_service(runtime, settings)
-    url = service.settings.queue_url
     try:
-        if url:
-            return enqueue_shards(runtime, settings, service.sqs(), url, service=service).as_log()
+        if service.queue is not None:
+            return enqueue_shards(service, service.queue).as_log()
         try:
-            return sweep_in_process(runtime, service=service).as_log()
+            return sweep_in_process(service).as_log()
         except DeliveryError as exc:  # the findings are delivered; only the digest was lost
             logger.error("sweep_digest_failed", extra={"error": str(exc)})
             return {"digest_error": str(exc)}
     except SetpointError as exc:
-        return _sweep_failed(runtime, exc)
+        return _sweep_failed(service, exc)
 
 
-def _sweep_failed(runtime: Runtime, exc: SetpointError) -> dict[str, Any]:
+def _sweep_failed(service: SweepService, exc: SetpointError) -> dict[str, Any]:
     """The sweep could not start (accounts or regions unreadable, no run table...): one
     `unknown` alert about the sweep itself, so chat hears why every hour stays silent."""
     reason = f"the sweep could not run: {exc}"
     logger.error("sweep_failed", extra={"error": str(exc), "type": type(exc).__name__})
-    ref = guard_ref(runtime.account_id(), runtime.regions, "sweep")
+    ref = guard_ref(service.account_id(), service.regions, "sweep")
     finding = unknown_finding(ref, reason)
     outcome = EventOutcome(findings=[finding])
-    deliver(runtime, [finding], outcome, cause="sweep", raise_on_failure=False)
+    deliver(service.delivery, [finding], outcome, cause="sweep", raise_on_failure=False)
     return {"error": reason, "alerts": len(outcome.alerts), "delivery_errors": outcome.errors}
 
 
@@ -579,9 +518,9 @@ __all__ = [
     "WORKER_DECORATOR_ARGS",
     "EnqueueResult",
     "SweepService",
+    "build_sweep_service",
     "enqueue_shards",
     "handle_shard_batch",
     "run_scheduled_sweep",
     "sweep_in_process",
-    "sweep_service",
 ]

@@ -34,8 +34,8 @@ def _bot(chat: LocalChat, channel: str = "#drift") -> SlackBotNotifier:
 def test_the_stand_in_answers_chat_post_message_and_keeps_the_thread() -> None:
     with local_chat() as chat:
         bot = _bot(chat)
-        first = bot.post(NEW)
-        back = bot.post(replace(BACK, thread=(first,)))
+        first = bot.post_alert(NEW)
+        back = bot.post_alert(replace(BACK, thread=(first,)))
     alert, reply = chat.messages
     assert first.ref == alert["ts"] and back.ref == reply["ts"] != first.ref
     assert alert["channel"] == reply["channel"] == "#drift" and "thread_ts" not in alert
@@ -48,7 +48,7 @@ def test_the_stand_in_refuses_like_slack() -> None:
         bot = _bot(chat)
         ghost = replace(BACK, thread=(MessageRef(bot.name, "9.999999"),))
         with pytest.raises(SlackApiError, match="thread_not_found"):
-            bot.post(ghost)
+            bot.post_alert(ghost)
         request = urllib.request.Request(
             chat.api_base + "/chat.postMessage",
             data=json.dumps({"channel": "#drift", "text": "hi"}).encode(),
@@ -61,7 +61,7 @@ def test_the_stand_in_refuses_like_slack() -> None:
 
 def test_the_webhook_receiver_still_takes_plain_webhooks() -> None:
     with webhook_receiver() as (url, received):
-        SlackWebhookNotifier(url).post(NEW)
+        SlackWebhookNotifier(url).post_alert(NEW)
     assert received[0]["text"].startswith("Drift: security group jenkins")
 
 

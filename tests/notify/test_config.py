@@ -31,7 +31,7 @@ def _hooks(server: ChatServer) -> dict[str, Any]:
 
 def test_a_finding_tagged_team_payments_goes_only_to_the_payments_notifier(server):
     routed = notifier_from_json(json.dumps(_hooks(server)))
-    (ref,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    (ref,) = routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
     assert ref.notifier == "pay"
     assert [r["path"] for r in server.requests] == ["/payments"]
     body = server.bodies()[0]
@@ -40,9 +40,9 @@ def test_a_finding_tagged_team_payments_goes_only_to_the_payments_notifier(serve
 
 def test_untagged_and_unread_resources_go_to_the_default(server):
     routed = notifier_from_config(_hooks(server))
-    routed.post(NEW)  # tagged nothing
-    routed.post(Alert(AlertKind.NEW, MISSING))  # not there: no tags to read
-    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "web"),))))
+    routed.post_alert(NEW)  # tagged nothing
+    routed.post_alert(Alert(AlertKind.NEW, MISSING))  # not there: no tags to read
+    routed.post_alert(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "web"),))))
     assert [r["path"] for r in server.requests] == ["/ops"] * 3
 
 
@@ -50,8 +50,8 @@ def test_a_route_may_list_several_tag_values(server):
     config = _hooks(server)
     config["routes"] = [{"tags": {"team": ["payments", "billing"]}, "notify": "payments"}]
     routed = notifier_from_config(config)
-    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "billing"),))))
-    routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post_alert(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "billing"),))))
+    routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
     assert [r["path"] for r in server.requests] == ["/payments"] * 2
 
 
@@ -75,9 +75,11 @@ def test_a_bot_whose_channel_a_tag_picks_threads_the_back_to_normal(server):
             "api_base": f"{server.base}/api",
         }
     )
-    (first,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
-    routed.post(replace(BACK, finding=replace(BACK.finding, tags=PAYMENTS.tags), thread=(first,)))
-    (untagged,) = routed.post(NEW)
+    (first,) = routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post_alert(
+        replace(BACK, finding=replace(BACK.finding, tags=PAYMENTS.tags), thread=(first,))
+    )
+    (untagged,) = routed.post_alert(NEW)
     assert first == MessageRef("slack-bot:C0PAY", "1714557600.000001")
     alert, back, other = server.bodies()
     assert alert["channel"] == back["channel"] == "C0PAY"

@@ -7,11 +7,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import boto3
 import pytest
 
+from chalicelib.alerting import Delivery
 from chalicelib.aws import ClientCache
 from chalicelib.errors import DeliveryError
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
@@ -28,8 +29,7 @@ from chalicelib.notify.outbox import (
     remember_thread,
 )
 from chalicelib.notify.routing import RoutedNotifier
-from chalicelib.pipeline import Pipeline
-from chalicelib.runtime import PostsAlerts, Runtime
+from chalicelib.ports import Notifier
 from chalicelib.state import MemoryStateStore, StateStore, apply_finding, record_key
 from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION
@@ -43,23 +43,12 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
 
 
-def no_specs() -> NoReturn:
-    raise AssertionError("the outbox never reads specs")
-
-
-def runtime_with(
-    notifiers: Sequence[PostsAlerts],
+def delivery_with(
+    notifiers: Sequence[Notifier],
     state: StateStore | None = None,
     outbox: SqsOutbox | None = None,
-) -> Runtime:
-    return Runtime(
-        clients=ClientCache(),
-        pipeline=Pipeline([]),
-        specs=no_specs,
-        notifiers=list(notifiers),
-        state=state or MemoryStateStore(),
-        outbox=outbox,
-    )
+) -> Delivery:
+    return Delivery(state or MemoryStateStore(), tuple(notifiers), outbox=outbox)
 
 
 def make_queues(sqs: Any, name: str = "setpoint-outbox", max_receives: int = 5) -> tuple[str, str]:
@@ -73,7 +62,7 @@ def make_queues(sqs: Any, name: str = "setpoint-outbox", max_receives: int = 5) 
     return url, dlq
 
 
-def lambda_poll(sqs: Any, queue_url: str, runtime: Runtime) -> dict[str, Any]:
+def lambda_poll(sqs: Any, queue_url: str, delivery: Delivery) -> dict[str, Any]:
     """What Lambda's SQS event source mapping does, with ReportBatchItemFailures on:
     receive a batch, invoke the function, delete the records it did not report failed.
 
@@ -90,7 +79,7 @@ def lambda_poll(sqs: Any, queue_url: str, runtime: Runtime) -> dict[str, Any]:
     )
     messages = answer.get("Messages", [])
     event = {"Records": [lambda_record(m, queue_url) for m in messages]}
-    response = handle_outbox_batch(event, runtime)
+    response = handle_outbox_batch(event, delivery)
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     for message in messages:
         if message["MessageId"] not in failed:
@@ -179,7 +168,7 @@ def test_a_retry_posts_to_the_failed_targets_only_and_remembers_the_thread(
     outbox = SqsOutbox(sqs, url)
     outbox.put(alert, "web: HTTP 503", ["web"])
 
-    response = lambda_poll(sqs, url, runtime_with([routed], state, outbox))
+    response = lambda_poll(sqs, url, delivery_with([routed], state, outbox))
 
     assert response == {"batchItemFailures": []}
     assert [r["path"] for r in server.requests] == ["/hooks/web/s3cr3t"]
@@ -200,7 +189,7 @@ def test_a_retry_that_fails_again_is_reported_and_stays_queued(
     outbox.put(alert, "HTTP 503", ["ops"])
     [queued] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
 
-    response = lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    response = lambda_poll(sqs, url, delivery_with([hook(server, "ops")], state, outbox))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": queued["MessageId"]}]}
     assert len(bodies(sqs, url)) == 1
@@ -218,14 +207,14 @@ def test_a_half_successful_retry_parks_the_rest_and_posts_nobody_twice(
     outbox = SqsOutbox(sqs, url, clock=lambda: T0)
     outbox.put(alert, "first failure", ["ops", "web"])
     server.script = [Reply(200), Reply(503)]  # ops recovers, web is still down
-    runtime = runtime_with([RoutedNotifier([], [ops, web])], state, outbox)
+    delivery = delivery_with([RoutedNotifier([], [ops, web])], state, outbox)
 
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}
     [requeued] = bodies(sqs, url)
     assert requeued["targets"] == ["web"]
     assert (requeued["error"], requeued["failed_at"]) == ("first failure", T0.isoformat())
 
-    assert lambda_poll(sqs, url, runtime) == {"batchItemFailures": []}  # web is back
+    assert lambda_poll(sqs, url, delivery) == {"batchItemFailures": []}  # web is back
     paths = [r["path"] for r in server.requests]
     assert paths == ["/hooks/ops/s3cr3t", "/hooks/web/s3cr3t", "/hooks/web/s3cr3t"]
     record = state.get(record_key(alert.finding))
@@ -240,7 +229,7 @@ def test_a_target_no_longer_configured_fails_the_record_saying_so(
     outbox = SqsOutbox(sqs, url)
     outbox.put(new_alert(shared), "HTTP 503", ["teams-web"])
     response = lambda_poll(
-        sqs, url, runtime_with([hook(server, "ops")], outbox=outbox, state=shared)
+        sqs, url, delivery_with([hook(server, "ops")], outbox=outbox, state=shared)
     )
     assert len(response["batchItemFailures"]) == 1
     assert server.requests == []
@@ -260,7 +249,7 @@ def test_an_ssm_webhook_is_retried_by_its_parameter_in_a_fresh_process(
     outbox = SqsOutbox(sqs, url)
     outbox.put(new_alert(shared), "HTTP 503", ["ssm:/setpoint/test/chat"])
     fresh = SsmWebhookNotifier("/setpoint/test/chat", "json", max_attempts=1)
-    assert lambda_poll(sqs, url, runtime_with([fresh], outbox=outbox, state=shared)) == {
+    assert lambda_poll(sqs, url, delivery_with([fresh], outbox=outbox, state=shared)) == {
         "batchItemFailures": []
     }
     assert len(server.requests) == 1
@@ -275,7 +264,7 @@ def test_a_malformed_body_fails_its_record_only(
     sqs.send_message(QueueUrl=url, MessageBody='{"format_version": "9"}')
     outbox.put(new_alert(shared), "HTTP 503", ["ops"])
     response = lambda_poll(
-        sqs, url, runtime_with([hook(server, "ops")], outbox=outbox, state=shared)
+        sqs, url, delivery_with([hook(server, "ops")], outbox=outbox, state=shared)
     )
     assert len(response["batchItemFailures"]) == 1
     assert len(server.requests) == 1
@@ -414,7 +403,7 @@ def test_a_parked_alert_whose_drift_closed_meanwhile_is_not_posted_late(
     outbox.put(new_alert(state), "HTTP 503", ["ops"])
     fixed = apply_finding(state, in_sync(), now=T0, cause="event", reminder=None)
     assert fixed.alert is not None and fixed.alert.kind is AlertKind.BACK_TO_NORMAL
-    response = lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    response = lambda_poll(sqs, url, delivery_with([hook(server, "ops")], state, outbox))
     assert response == {"batchItemFailures": []}  # settled, not retried
     assert server.requests == []
     assert "outbox_stale" in logged(caplog)
@@ -428,7 +417,7 @@ def test_a_parked_alert_for_a_drift_that_changed_since_is_not_posted_late(
     outbox = SqsOutbox(sqs, url)
     outbox.put(new_alert(state), "HTTP 503", ["ops"])
     apply_finding(state, drifted(OPEN_22, OPEN_3389), now=T0, cause="event", reminder=None)
-    lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    lambda_poll(sqs, url, delivery_with([hook(server, "ops")], state, outbox))
     assert server.requests == []  # the CHANGED alert tells the current drift
 
 
@@ -437,5 +426,5 @@ def test_a_parked_alert_still_current_is_posted(sqs: Any, server: ChatServer) ->
     url, _ = make_queues(sqs)
     outbox = SqsOutbox(sqs, url)
     outbox.put(new_alert(state), "HTTP 503", ["ops"])
-    lambda_poll(sqs, url, runtime_with([hook(server, "ops")], state, outbox))
+    lambda_poll(sqs, url, delivery_with([hook(server, "ops")], state, outbox))
     assert len(server.requests) == 1

@@ -22,6 +22,7 @@ from chalicelib.notify.delivery import (
 )
 from chalicelib.notify.routing import Route, RoutedDeliveryError, RoutedNotifier
 from chalicelib.notify.slack_bot import SlackBotNotifier
+from chalicelib.sweep.digest import Digest, merge_digest
 from tests.chat_server import ChatServer, Reply
 from tests.notify.alert_samples import BACK, NEW
 from tests.report.samples import DRIFTED, UNMANAGED
@@ -35,15 +36,21 @@ class Recorder:
         self.name = name
         self.fail = fail
         self.posted: list[Alert] = []
+        self.digests: list[Digest] = []
 
     def send(self, finding):
-        self.post(Alert(AlertKind.NEW, finding))
+        self.post_alert(Alert(AlertKind.NEW, finding))
 
-    def post(self, alert: Alert) -> MessageRef:
+    def post_alert(self, alert: Alert) -> MessageRef:
         if self.fail is not None:
             raise self.fail
         self.posted.append(alert)
         return MessageRef(self.name, f"{self.name}-{len(self.posted)}")
+
+    def post_digest(self, digest: Digest) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.digests.append(digest)
 
 
 TAGS = {"sg-0abc": {"team": "web"}, "sg-0def": {"team": "data"}}
@@ -52,9 +59,9 @@ TAGS = {"sg-0abc": {"team": "web"}, "sg-0def": {"team": "data"}}
 def test_tag_route_sends_to_that_team_only():
     web, ops = Recorder("web"), Recorder("ops")
     routed = RoutedNotifier([Route([web], tags={"team": "web"})], [ops], tags_of=TAGS)
-    assert routed.post(NEW) == (MessageRef("web", "web-1"),)
+    assert routed.post_alert(NEW) == (MessageRef("web", "web-1"),)
     assert ops.posted == []
-    assert routed.post(Alert(AlertKind.NEW, UNMANAGED)) == (MessageRef("ops", "ops-1"),)
+    assert routed.post_alert(Alert(AlertKind.NEW, UNMANAGED)) == (MessageRef("ops", "ops-1"),)
     assert [a.finding.id for a in web.posted] == ["sg-0abc"]
 
 
@@ -63,11 +70,11 @@ def test_tags_can_come_from_a_function_and_unknown_tags_go_to_default():
     routed = RoutedNotifier(
         [Route([web], tags={"team": "web"})], [ops], tags_of=lambda f: {"team": f.name or ""}
     )
-    routed.post(replace(NEW, finding=replace(DRIFTED, name="web")))
-    routed.post(NEW)  # name "jenkins": no team=web
+    routed.post_alert(replace(NEW, finding=replace(DRIFTED, name="web")))
+    routed.post_alert(NEW)  # name "jenkins": no team=web
     assert len(web.posted) == 1 and len(ops.posted) == 1
     untagged = RoutedNotifier([Route([web], tags={"team": "web"})], [ops])
-    untagged.post(NEW)
+    untagged.post_alert(NEW)
     assert len(ops.posted) == 2
 
 
@@ -81,10 +88,10 @@ def test_routes_by_kind_status_and_alert_kind_and_every_match_posts_once():
         ],
         [ops],
     )
-    assert [r.notifier for r in routed.post(Alert(AlertKind.NEW, UNMANAGED))] == ["a", "b"]
-    assert [r.notifier for r in routed.post(BACK)] == ["a", "b"]
+    assert [r.notifier for r in routed.post_alert(Alert(AlertKind.NEW, UNMANAGED))] == ["a", "b"]
+    assert [r.notifier for r in routed.post_alert(BACK)] == ["a", "b"]
     s3 = Alert(AlertKind.NEW, replace(DRIFTED, kind=S3_BUCKET))
-    assert [r.notifier for r in routed.post(s3)] == ["ops"]
+    assert [r.notifier for r in routed.post_alert(s3)] == ["ops"]
 
 
 def test_a_failing_notifier_does_not_block_the_others_and_the_error_lists_it():
@@ -93,7 +100,7 @@ def test_a_failing_notifier_does_not_block_the_others_and_the_error_lists_it():
     good = Recorder("slack-bot:C1")
     routed = RoutedNotifier([], [broken, good, also])
     with pytest.raises(RoutedDeliveryError) as caught:
-        routed.post(NEW)
+        routed.post_alert(NEW)
     error = caught.value
     assert isinstance(error, DeliveryError)
     assert len(good.posted) == 1
@@ -121,7 +128,7 @@ def test_a_webhook_route_that_fails_does_not_stop_a_working_one(server: ChatServ
     working = JsonWebhookNotifier(hook, sleep=Sleeps(), name="webhook:web")
     routed = RoutedNotifier([Route([failing]), Route([working])])
     with pytest.raises(RoutedDeliveryError) as caught:
-        routed.post(NEW)
+        routed.post_alert(NEW)
     assert len(server.requests) == 2
     assert [r.notifier for r in caught.value.refs] == ["webhook:web"]
     assert caught.value.status == 404
@@ -130,25 +137,25 @@ def test_a_webhook_route_that_fails_does_not_stop_a_working_one(server: ChatServ
 
 def test_webhook_post_returns_a_ref_shown_in_the_message_and_cited_later(server: ChatServer):
     notifier = SlackWebhookNotifier(f"{server.base}/hook", sleep=Sleeps())
-    first = notifier.post(NEW)
+    first = notifier.post_alert(NEW)
     assert first.notifier == "webhook:127.0.0.1" and len(first.ref) == 32
-    second = notifier.post(replace(BACK, thread=(MessageRef("slack-bot:C1", "1.2"), first)))
+    second = notifier.post_alert(replace(BACK, thread=(MessageRef("slack-bot:C1", "1.2"), first)))
     assert second.ref != first.ref
     new_body, back_body = server.bodies()
     assert new_body["text"].endswith(f"Alert id: {first.ref}")
     assert f"re: alert {first.ref} at 2024-05-01T10:00:00Z" in back_body["text"]
-    json_body = JsonWebhookNotifier(f"{server.base}/hook", sleep=Sleeps()).post(BACK)
+    json_body = JsonWebhookNotifier(f"{server.base}/hook", sleep=Sleeps()).post_alert(BACK)
     assert server.bodies()[2]["alert"]["id"] == json_body.ref
 
 
-def test_webhook_post_still_accepts_a_ready_payload(server: ChatServer):
-    assert SlackWebhookNotifier(f"{server.base}/hook").post({"text": "hi"}) is None
+def test_webhook_deliver_posts_a_ready_payload_as_it_is(server: ChatServer):
+    assert SlackWebhookNotifier(f"{server.base}/hook").deliver({"text": "hi"}) == b'"ok"'
     assert server.bodies() == [{"text": "hi"}]
 
 
 def test_console_post_prints_and_has_no_ref():
     stream = io.StringIO()
-    assert ConsoleNotifier(stream).post(BACK) is None
+    assert ConsoleNotifier(stream).post_alert(BACK) is None
     assert stream.getvalue().startswith("Back to normal: security group jenkins (sg-0abc)")
 
 
@@ -192,7 +199,7 @@ def test_routed_config_builds_each_type(server: ChatServer):
     assert type(ssm) is SsmWebhookNotifier and ssm.name == "webhook:raw"
     mail, log = mail_route.notifiers
     assert mail.name == "sns:drift"
-    log.post(NEW)
+    log.post_alert(NEW)
     assert stream.getvalue().startswith("Drift:")
 
 
@@ -269,10 +276,10 @@ PAYMENTS = replace(DRIFTED, tags=(("env", "prod"), ("team", "payments")))
 def test_routes_read_the_tags_the_finding_carries():
     payments, ops = Recorder("payments"), Recorder("ops")
     routed = RoutedNotifier([Route([payments], tags={"team": "payments"})], [ops])
-    routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
     assert [a.finding.id for a in payments.posted] == ["sg-0abc"] and ops.posted == []
-    routed.post(NEW)  # DRIFTED carries no tags
-    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "web"),))))
+    routed.post_alert(NEW)  # DRIFTED carries no tags
+    routed.post_alert(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "web"),))))
     assert len(payments.posted) == 1 and len(ops.posted) == 2
 
 
@@ -280,32 +287,34 @@ def test_a_tag_route_may_accept_any_of_several_values_and_needs_every_key():
     money, ops = Recorder("money"), Recorder("ops")
     route = Route([money], tags={"team": frozenset({"payments", "billing"}), "env": "prod"})
     routed = RoutedNotifier([route], [ops])
-    routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
     billing = replace(DRIFTED, tags=(("env", "prod"), ("team", "billing")))
-    routed.post(Alert(AlertKind.NEW, billing))
-    routed.post(Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "payments"),))))  # no env
+    routed.post_alert(Alert(AlertKind.NEW, billing))
+    routed.post_alert(
+        Alert(AlertKind.NEW, replace(DRIFTED, tags=(("team", "payments"),)))
+    )  # no env
     assert len(money.posted) == 2 and len(ops.posted) == 1
 
 
 def test_tags_of_overrides_the_findings_own_tags():
     web, ops = Recorder("web"), Recorder("ops")
     routed = RoutedNotifier([Route([web], tags={"team": "web"})], [ops], tags_of=TAGS)
-    routed.post(Alert(AlertKind.NEW, PAYMENTS))  # sg-0abc is team=web in TAGS
+    routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))  # sg-0abc is team=web in TAGS
     assert len(web.posted) == 1 and ops.posted == []
 
 
 def test_a_tag_route_keeps_the_thread_when_the_follow_up_has_no_tags():
     payments, ops = Recorder("payments"), Recorder("ops")
     routed = RoutedNotifier([Route([payments], tags={"team": "payments"})], [ops])
-    (first,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
+    (first,) = routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
     # the sweep that saw the fix read no tags (or someone retagged the resource)
-    routed.post(replace(BACK, thread=(first,)))
-    routed.post(
+    routed.post_alert(replace(BACK, thread=(first,)))
+    routed.post_alert(
         replace(BACK, finding=replace(BACK.finding, tags=(("team", "web"),)), thread=(first,))
     )
     assert [a.kind for a in payments.posted] == [AlertKind.NEW] + [AlertKind.BACK_TO_NORMAL] * 2
     assert ops.posted == []
-    routed.post(BACK)  # a thread some other notifier holds: tags decide, so the default
+    routed.post_alert(BACK)  # a thread some other notifier holds: tags decide, so the default
     assert len(ops.posted) == 1
 
 
@@ -313,7 +322,32 @@ def test_keeping_the_thread_never_overrides_the_routes_other_conditions():
     mail, ops = Recorder("mail"), Recorder("ops")
     route = Route([mail], alert_kinds=frozenset({"new"}), tags={"team": "payments"})
     routed = RoutedNotifier([route], [ops])
-    (first,) = routed.post(Alert(AlertKind.NEW, PAYMENTS))
-    routed.post(replace(BACK, thread=(first,)))
+    (first,) = routed.post_alert(Alert(AlertKind.NEW, PAYMENTS))
+    routed.post_alert(replace(BACK, thread=(first,)))
     assert [a.kind for a in mail.posted] == [AlertKind.NEW]
     assert [a.kind for a in ops.posted] == [AlertKind.BACK_TO_NORMAL]
+
+
+DIGEST = merge_digest("run-1", [])
+
+
+def test_a_digest_goes_to_the_defaults_once_each():
+    web, ops = Recorder("web"), Recorder("ops")
+    routed = RoutedNotifier([Route([web], tags={"team": "web"})], [ops, ops], tags_of=TAGS)
+    routed.post_digest(DIGEST)
+    assert (web.digests, ops.digests) == ([], [DIGEST])
+
+
+def test_without_defaults_a_digest_goes_to_every_routed_notifier_once():
+    web, ops = Recorder("web"), Recorder("ops")
+    routes = [Route([web], tags={"team": "web"}), Route([web, ops], kinds=frozenset({"x"}))]
+    RoutedNotifier(routes).post_digest(DIGEST)
+    assert (web.digests, ops.digests) == ([DIGEST], [DIGEST])
+
+
+def test_a_digest_one_notifier_refuses_still_reaches_the_others_and_names_it():
+    web, dead = Recorder("web"), Recorder("dead", fail=DeliveryError("HTTP 500"))
+    with pytest.raises(RoutedDeliveryError) as caught:
+        RoutedNotifier([], [dead, web]).post_digest(DIGEST)
+    assert web.digests == [DIGEST]
+    assert [f.name for f in caught.value.failures] == ["dead"] and caught.value.attempted == 2

@@ -37,7 +37,7 @@ def _bot(server: ChatServer, sleep: Sleeps | None = None, **options: Any) -> Sla
 
 
 def test_posts_with_the_token_in_the_header_and_returns_the_ts(slack):
-    ref = _bot(slack).post(NEW)
+    ref = _bot(slack).post_alert(NEW)
     assert ref == MessageRef("slack-bot:C0123", "1714557600.000001")
     (request,) = slack.requests
     assert request["path"] == "/api/chat.postMessage"
@@ -53,9 +53,9 @@ def test_posts_with_the_token_in_the_header_and_returns_the_ts(slack):
 
 def test_follow_up_goes_into_the_thread_of_the_first_post(slack):
     bot = _bot(slack)
-    first = bot.post(NEW)
+    first = bot.post_alert(NEW)
     reminder = replace(REMINDER, thread=(MessageRef("webhook:other", "zzz"), first))
-    second = bot.post(reminder)
+    second = bot.post_alert(reminder)
     assert second.ref == "1714557600.000002"
     body = slack.bodies()[1]
     assert body["thread_ts"] == first.ref
@@ -67,15 +67,15 @@ def test_follow_up_goes_into_the_thread_of_the_first_post(slack):
 
 def test_back_to_normal_is_broadcast_to_the_channel_from_the_thread(slack):
     bot = _bot(slack)
-    first = bot.post(NEW)
-    bot.post(replace(BACK, thread=(first,)))
+    first = bot.post_alert(NEW)
+    bot.post_alert(replace(BACK, thread=(first,)))
     body = slack.bodies()[1]
     assert body["thread_ts"] == first.ref and body["reply_broadcast"] is True
     assert body["text"].startswith("Back to normal: security group jenkins (sg-0abc)")
 
 
 def test_without_its_own_first_post_a_follow_up_starts_fresh_and_cites(slack):
-    _bot(slack).post(CHANGED)  # the thread only holds a webhook message
+    _bot(slack).post_alert(CHANGED)  # the thread only holds a webhook message
     body = slack.bodies()[0]
     assert "thread_ts" not in body
     assert "re: alert a1b2c3" in body["text"]
@@ -85,7 +85,7 @@ def test_invalid_auth_fails_at_once_without_the_token(slack):
     slack.script = [Reply(200, {"ok": False, "error": "invalid_auth"})]
     sleep = Sleeps()
     with pytest.raises(SlackApiError) as caught:
-        _bot(slack, sleep).post(NEW)
+        _bot(slack, sleep).post_alert(NEW)
     assert len(slack.requests) == 1 and sleep == []
     assert caught.value.error == "invalid_auth" and caught.value.status == 200
     assert "invalid_auth" in str(caught.value) and "C0123" in str(caught.value)
@@ -95,14 +95,14 @@ def test_invalid_auth_fails_at_once_without_the_token(slack):
 def test_channel_not_found_fails_at_once(slack):
     slack.script = [Reply(200, {"ok": False, "error": "channel_not_found"})]
     with pytest.raises(DeliveryError, match="channel_not_found"):
-        _bot(slack).post(NEW)
+        _bot(slack).post_alert(NEW)
     assert len(slack.requests) == 1
 
 
 def test_rate_limited_429_waits_retry_after_then_posts_once(slack):
     slack.script = [Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"})]
     sleep = Sleeps()
-    ref = _bot(slack, sleep).post(NEW)
+    ref = _bot(slack, sleep).post_alert(NEW)
     assert sleep == [3.0]
     assert len(slack.requests) == 2
     assert ref.ref == "1714557600.000002"
@@ -111,21 +111,21 @@ def test_rate_limited_429_waits_retry_after_then_posts_once(slack):
 def test_ratelimited_in_a_200_answer_is_retried_too(slack):
     slack.script = [Reply(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
     sleep = Sleeps()
-    _bot(slack, sleep).post(NEW)
+    _bot(slack, sleep).post_alert(NEW)
     assert sleep == [1.0] and len(slack.requests) == 2
 
 
 def test_persistent_rate_limit_gives_up_with_a_delivery_error(slack):
     slack.script = [Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})] * 3
     with pytest.raises(DeliveryError) as caught:
-        _bot(slack, max_attempts=3).post(NEW)
+        _bot(slack, max_attempts=3).post_alert(NEW)
     assert caught.value.status == 429 and len(slack.requests) == 3
 
 
 def test_an_answer_without_ts_is_not_taken_for_success(slack):
     slack.script = [Reply(200, {"ok": True})]
     with pytest.raises(DeliveryError, match="no ts"):
-        _bot(slack).post(NEW)
+        _bot(slack).post_alert(NEW)
 
 
 def test_a_token_from_a_source_is_read_once_and_reread_after_revocation(slack):
@@ -139,7 +139,7 @@ def test_a_token_from_a_source_is_read_once_and_reread_after_revocation(slack):
     slack.script = [Reply(200, {"ok": False, "error": "token_revoked"})]
     bot = SlackBotNotifier(source, "C0123", api_base=f"{slack.base}/api", sleep=Sleeps())
     assert repr(bot) == "SlackBotNotifier(channel='C0123')"
-    bot.post(NEW)
+    bot.post_alert(NEW)
     bot.send(DRIFTED)
     assert reads == [False, True]
     auth = [r["headers"]["Authorization"] for r in slack.requests]
@@ -158,9 +158,9 @@ def test_a_channel_is_required():
 
 def test_kinds_are_all_postable(slack):
     bot = _bot(slack)
-    first = bot.post(NEW)
+    first = bot.post_alert(NEW)
     for kind in AlertKind:
-        bot.post(replace(NEW, kind=kind, thread=(first,)))
+        bot.post_alert(replace(NEW, kind=kind, thread=(first,)))
     assert len(slack.requests) == 1 + len(AlertKind)
 
 
@@ -188,8 +188,8 @@ def test_config_with_a_token_in_ssm_posts_into_the_thread(slack, monkeypatch):
                 Name="/setpoint/slack-token", Value=TOKEN, Type="SecureString"
             )
             routed = notifier_from_config(config)
-            (first,) = routed.post(NEW)
-            routed.post(replace(BACK, thread=(first,)))
+            (first,) = routed.post_alert(NEW)
+            routed.post_alert(replace(BACK, thread=(first,)))
     finally:
         parameters.clear_caches()
     assert first == MessageRef("slack-bot:C0123", "1714557600.000001")
@@ -212,9 +212,9 @@ def _answer_in_channel(server: ChatServer) -> None:
 def test_a_tag_picks_the_channel_and_untagged_resources_go_to_the_default(slack):
     _answer_in_channel(slack)
     bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
-    paid = bot.post(replace(NEW, finding=PAYMENTS))
-    plain = bot.post(NEW)
-    other = bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("team", "web"),))))
+    paid = bot.post_alert(replace(NEW, finding=PAYMENTS))
+    plain = bot.post_alert(NEW)
+    other = bot.post_alert(replace(NEW, finding=replace(DRIFTED, tags=(("team", "web"),))))
     assert [b["channel"] for b in slack.bodies()] == ["C0PAY", "C0123", "C0123"]
     assert paid.notifier == "slack-bot:C0PAY"
     assert plain.notifier == other.notifier == bot.name == "slack-bot:C0123"
@@ -222,17 +222,19 @@ def test_a_tag_picks_the_channel_and_untagged_resources_go_to_the_default(slack)
 
 def test_without_a_channel_map_the_tag_value_is_the_channel(slack):
     bot = _bot(slack, channel_tag="slack-channel")
-    bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", "#payments"),))))
-    bot.post(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", " "),))))
+    bot.post_alert(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", "#payments"),))))
+    bot.post_alert(replace(NEW, finding=replace(DRIFTED, tags=(("slack-channel", " "),))))
     assert [b["channel"] for b in slack.bodies()] == ["#payments", "C0123"]
 
 
 def test_a_follow_up_stays_in_the_first_messages_channel_and_thread_even_if_retagged(slack):
     _answer_in_channel(slack)
     bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY", "web": "C0WEB"})
-    first = bot.post(replace(NEW, finding=PAYMENTS))
+    first = bot.post_alert(replace(NEW, finding=PAYMENTS))
     retagged = replace(DRIFTED, status=BACK.finding.status, tags=(("team", "web"),))
-    back = bot.post(replace(BACK, finding=retagged, thread=(MessageRef("webhook:x", "1"), first)))
+    back = bot.post_alert(
+        replace(BACK, finding=retagged, thread=(MessageRef("webhook:x", "1"), first))
+    )
     body = slack.bodies()[1]
     assert body["channel"] == "C0PAY" and body["thread_ts"] == first.ref
     assert back.notifier == "slack-bot:C0PAY"
@@ -242,7 +244,7 @@ def test_a_refusal_names_the_channel_the_tag_chose(slack):
     slack.script = [Reply(200, {"ok": False, "error": "channel_not_found"})]
     bot = _bot(slack, channel_tag="team", channels={"payments": "C0PAY"})
     with pytest.raises(SlackApiError, match="C0PAY: channel_not_found"):
-        bot.post(replace(NEW, finding=PAYMENTS))
+        bot.post_alert(replace(NEW, finding=PAYMENTS))
 
 
 def test_channels_without_a_channel_tag_is_a_config_error():
@@ -252,17 +254,17 @@ def test_channels_without_a_channel_tag_is_a_config_error():
 
 def test_a_name_of_its_own_names_its_messages(slack):
     bot = _bot(slack, name="payments-bot", channel_tag="team", channels={"payments": "C0PAY"})
-    assert bot.post(NEW).notifier == "payments-bot"
-    assert bot.post(replace(NEW, finding=PAYMENTS)).notifier == "payments-bot:C0PAY"
+    assert bot.post_alert(NEW).notifier == "payments-bot"
+    assert bot.post_alert(replace(NEW, finding=PAYMENTS)).notifier == "payments-bot:C0PAY"
 
 
 def test_with_the_tag_value_as_channel_a_follow_up_without_tags_finds_its_thread(slack):
     _answer_in_channel(slack)
     bot = _bot(slack, channel_tag="slack-channel")
     tagged = replace(DRIFTED, tags=(("slack-channel", "#payments"),))
-    first = bot.post(replace(NEW, finding=tagged))
+    first = bot.post_alert(replace(NEW, finding=tagged))
     assert first.notifier == "slack-bot:#payments" and bot.owns(first)
-    bot.post(replace(BACK, thread=(first,)))  # BACK's finding carries no tags
+    bot.post_alert(replace(BACK, thread=(first,)))  # BACK's finding carries no tags
     body = slack.bodies()[1]
     assert body["channel"] == "#payments" and body["thread_ts"] == first.ref
 

@@ -46,7 +46,7 @@ def _published(queue_url: str) -> list[dict[str, str]]:
 def test_publishes_the_text_with_a_short_subject(sns):
     topic = sns.create_topic(Name="drift")["TopicArn"]
     queue = _subscribe(sns, topic)
-    ref = SnsNotifier(sns, topic).post(BACK)
+    ref = SnsNotifier(sns, topic).post_alert(BACK)
     assert ref.notifier == "sns:drift" and len(ref.ref) == 32
     (sent,) = _published(queue)
     assert sent["message"] == render_alert_text(BACK, ref=ref.ref)
@@ -70,8 +70,8 @@ def test_chatbot_mode_sends_a_custom_notification_threaded_by_the_first_alert(sn
     topic = sns.create_topic(Name="chatbot")["TopicArn"]
     queue = _subscribe(sns, topic)
     notifier = SnsNotifier(sns, topic, chatbot=True)
-    first = notifier.post(NEW)
-    notifier.post(replace(BACK, thread=(first,)))
+    first = notifier.post_alert(NEW)
+    notifier.post_alert(replace(BACK, thread=(first,)))
     sent = sorted(
         (json.loads(s["message"]) for s in _published(queue)), key=lambda m: m["id"] != first.ref
     )
@@ -94,7 +94,7 @@ def test_subject_is_ascii_one_line_and_short():
 def test_a_missing_topic_is_a_delivery_error_naming_it(sns):
     arn = f"arn:aws:sns:{REGION}:{DEFAULT_ACCOUNT_ID}:nope"
     with pytest.raises(DeliveryError, match=r"arn:aws:sns:eu-west-1:\d+:nope: NotFound"):
-        SnsNotifier(sns, arn).post(NEW)
+        SnsNotifier(sns, arn).post_alert(NEW)
 
 
 def test_a_topic_must_be_an_arn(sns):

@@ -135,7 +135,7 @@ def test_next_steps_take_only_the_card_lines_changes_leave():
 def test_teams_notifier_posts_the_card_and_returns_a_webhook_ref(server: ChatServer):
     server.default = ""
     notifier = TeamsWebhookNotifier(f"{server.base}/workflows/secret", sleep=lambda s: None)
-    ref = notifier.post(NEW)
+    ref = notifier.post_alert(NEW)
     assert ref.notifier == "webhook:127.0.0.1" and len(ref.ref) == 32
     (body,) = server.bodies()
     card = _card(body)

@@ -6,10 +6,9 @@ import json
 import xml.etree.ElementTree as ET
 
 from chalicelib.kinds.security_group import SECURITY_GROUP
-from chalicelib.model import Finding, ResourceRef, Status
+from chalicelib.model import Finding, ResourceRef, Status, gone_finding
 from chalicelib.report import render_json_report, render_junit, render_text_report
 from chalicelib.report.common import count_statuses, is_off_spec
-from chalicelib.state import gone_finding
 from tests.report.samples import ACCOUNT, ALICE
 
 GONE = gone_finding(ResourceRef(SECURITY_GROUP, ACCOUNT, "eu-west-1", "sg-0aaa", "stray"), ALICE)

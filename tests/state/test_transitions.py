@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.kinds.security_group import SECURITY_GROUP
-from chalicelib.model import Finding, ResourceRef, Status
+from chalicelib.model import Finding, ResourceRef, Status, gone_finding
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
-from chalicelib.state import Cause, StateRecord, decide, gone_finding, with_messages
+from chalicelib.state import Cause, StateRecord, decide, with_messages
 from chalicelib.state.record import MAX_ACTORS
 from tests.state.helpers import (
     ACCOUNT,

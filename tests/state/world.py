@@ -19,11 +19,12 @@ from chalicelib.cli.demo import cloudtrail_envelope
 from chalicelib.model import Actor, ResourceRef
 from chalicelib.notify.delivery import notifier_for
 from chalicelib.pipeline import Pipeline
-from chalicelib.runtime import RecheckQueue, Runtime, build_pipeline
+from chalicelib.runtime import RecheckQueue, Runtime
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import load_documents
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, StateStore
 from tests.conftest import REGION
+from tests.runtime_builder import build_runtime
 
 ACCOUNT = "123456789012"  # moto's default account
 TABLE = "setpoint-state-test"
@@ -58,10 +59,9 @@ def make_runtime(
     pipeline: Pipeline | None = None,
     clients: ClientCache | None = None,
 ) -> Runtime:
-    clients = clients or ClientCache()
-    runtime = Runtime(
+    runtime = build_runtime(
         clients=clients,
-        pipeline=pipeline or build_pipeline(clients),
+        pipeline=pipeline,
         specs=lambda: catalog,
         # no waiting between attempts, and one attempt: a failure is the test's to see
         notifiers=[notifier_for(chat_url, "json", sleep=lambda _: None, max_attempts=1)],

@@ -14,8 +14,9 @@ from botocore.awsrequest import AWSResponse
 
 from chalicelib.aws import ClientCache, RoleSessions
 from chalicelib.notify.delivery import notifier_for
-from chalicelib.runtime import Runtime, build_pipeline, spec_provider
+from chalicelib.runtime import Runtime, spec_provider
 from chalicelib.state import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, DynamoStateStore
+from tests.runtime_builder import build_runtime
 
 MANAGEMENT = "123456789012"
 TABLE = "setpoint-state-test"
@@ -96,9 +97,8 @@ def chat(webhook: tuple[str, list[dict[str, Any]]]) -> Iterator[tuple[str, list[
 def make_runtime(
     clients: ClientCache, specs: Path, chat_url: str, state: Any, regions: list[str]
 ) -> Runtime:
-    return Runtime(
+    return build_runtime(
         clients=clients,
-        pipeline=build_pipeline(clients),
         specs=spec_provider(str(specs), clients),
         notifiers=[notifier_for(chat_url, "json", sleep=lambda _: None)],
         regions=regions,

@@ -32,7 +32,8 @@ def test_slack_and_console_each_get_the_digest_once_through_a_routed_set(
     stream = io.StringIO()
     console = ConsoleNotifier(stream)
     routed = RoutedNotifier([Route([slack], kinds=frozenset({"s3_bucket"}))], default=[slack])
-    assert post_digest([routed, console], DIGEST) == []
+    result = post_digest([routed, console], DIGEST)
+    assert (result.errors, result.heard) == ([], 2)
     (posted,) = received
     assert posted["text"].startswith("Setpoint sweep: 1 checked")
     assert "Still open, oldest first (1)" in str(posted["blocks"])
@@ -41,8 +42,9 @@ def test_slack_and_console_each_get_the_digest_once_through_a_routed_set(
 
 def test_a_chat_that_refuses_is_reported_not_raised(down_url: str) -> None:
     dead = notifier_for(down_url, "json", sleep=lambda _: None, max_attempts=1)
-    errors = post_digest([dead], DIGEST)
-    assert len(errors) == 1 and "127.0.0.1" in errors[0]
+    posted = post_digest([dead], DIGEST)
+    assert posted.heard == 0
+    assert len(posted.errors) == 1 and "127.0.0.1" in posted.errors[0]
 
 
 def dlq(dead: int) -> tuple[Any, str]:

@@ -13,8 +13,9 @@ from botocore.awsrequest import AWSResponse
 from chalicelib.aws import ClientCache
 from chalicelib.notify.delivery import notifier_for
 from chalicelib.notify.routing import RoutedNotifier
-from chalicelib.runtime import Runtime
+from chalicelib.runtime import sweep_service
 from chalicelib.state import DynamoStateStore
+from chalicelib.sweep.queue import SqsSweepQueue
 from chalicelib.sweep.runs import DynamoRunStore
 from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import MAX_DELAY_SECONDS, decode_message, stable_delay
@@ -24,7 +25,6 @@ from chalicelib.sweep.worker import (
     handle_shard_batch,
     run_scheduled_sweep,
     sweep_in_process,
-    sweep_service,
 )
 from tests.sweep.conftest import MANAGEMENT, TABLE, Org, make_runtime
 
@@ -71,7 +71,7 @@ def setup(
     state_table: DynamoStateStore,
     webhook: tuple[str, list[dict[str, Any]]],
     tmp_path: Path,
-) -> tuple[Runtime, SweepService, str, list[dict[str, Any]]]:
+) -> tuple[SweepService, str, list[dict[str, Any]]]:
     seed(member_clients)
     url, received = webhook
     runtime = make_runtime(
@@ -86,7 +86,7 @@ def setup(
         state_uri=f"dynamodb://{TABLE}",
     )
     service = sweep_service(runtime, settings)
-    return runtime, service, queue["QueueUrl"], received
+    return service, queue["QueueUrl"], received
 
 
 def drain(queue_url: str) -> list[dict[str, Any]]:
@@ -114,15 +114,13 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def sweep_once(runtime: Runtime, service: SweepService, queue_url: str) -> list[dict[str, Any]]:
+def sweep_once(service: SweepService, queue_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="eu-west-1")
-    enqueued = enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    enqueued = enqueue_shards(service, SqsSweepQueue(sqs, queue_url))
     records = drain(queue_url)
     assert len(records) == enqueued.shards == enqueued.sent
     for first in range(0, len(records), 3):  # batches of three, as Lambda might hand them
-        answer = handle_shard_batch(
-            {"Records": records[first : first + 3]}, runtime, service=service
-        )
+        answer = handle_shard_batch({"Records": records[first : first + 3]}, service)
         assert answer == {"batchItemFailures": []}
     return records
 
@@ -132,10 +130,10 @@ def digests(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+    setup: tuple[SweepService, str, list[dict[str, Any]]], org: Org
 ) -> None:
-    runtime, service, queue_url, received = setup
-    records = sweep_once(runtime, service, queue_url)
+    service, queue_url, received = setup
+    records = sweep_once(service, queue_url)
 
     shards = [decode_message(r["body"]).shard for r in records]
     accounts = {s.account for s in shards}
@@ -164,12 +162,12 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
 
 
 def test_a_second_sweep_posts_only_its_digest_and_lists_open_drift_oldest_first(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+    setup: tuple[SweepService, str, list[dict[str, Any]]], org: Org
 ) -> None:
-    runtime, service, queue_url, received = setup
-    sweep_once(runtime, service, queue_url)
+    service, queue_url, received = setup
+    sweep_once(service, queue_url)
     first_alerts = len(received)
-    sweep_once(runtime, service, queue_url)
+    sweep_once(service, queue_url)
 
     assert len(received) == first_alerts + 1  # drift already alerted is not re-posted
     second = digests(received)[-1]
@@ -181,18 +179,18 @@ def test_a_second_sweep_posts_only_its_digest_and_lists_open_drift_oldest_first(
 
 
 def test_a_shard_redelivered_after_it_counted_does_not_post_a_second_digest(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
 ) -> None:
-    runtime, service, queue_url, received = setup
-    records = sweep_once(runtime, service, queue_url)
-    handle_shard_batch({"Records": records[:1]}, runtime, service=service)  # SQS redelivers
+    service, queue_url, received = setup
+    records = sweep_once(service, queue_url)
+    handle_shard_batch({"Records": records[:1]}, service)  # SQS redelivers
     assert len(digests(received)) == 1
 
 
 def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
 ) -> None:
-    runtime, service, queue_url, _ = setup
+    service, queue_url, _ = setup
     sqs = boto3.client("sqs", region_name="eu-west-1")
     sent: list[dict[str, Any]] = []
     sqs.meta.events.register(
@@ -201,8 +199,8 @@ def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
     )
     long_window = dataclasses.replace(service.settings, window_seconds=3600)
     service = dataclasses.replace(service, settings=long_window, epoch=lambda: 1000.0)
-    enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
-    enqueue_shards(runtime, long_window, sqs, queue_url, service=service)
+    enqueue_shards(service, SqsSweepQueue(sqs, queue_url))
+    enqueue_shards(service, SqsSweepQueue(sqs, queue_url))
 
     half = len(sent) // 2
 
@@ -226,23 +224,24 @@ def test_shard_delays_are_stable_capped_at_900_and_longer_waits_are_carried_on(
     message = decode_message(late["MessageBody"])
     service = dataclasses.replace(service, epoch=lambda: 1000.0 + 900)
     record = {"messageId": "1", "body": late["MessageBody"], "receiptHandle": "r"}
-    answer = handle_shard_batch({"Records": [record]}, runtime, service=service)
+    answer = handle_shard_batch({"Records": [record]}, service)
     assert answer == {"batchItemFailures": []}
     assert [r["MessageBody"] for r in resent] == [late["MessageBody"]]
     assert resent[0]["DelaySeconds"] == min(MAX_DELAY_SECONDS, message.delay_seconds - 900)
 
 
 def test_without_a_queue_the_schedule_sweeps_every_shard_here_and_posts_the_digest(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]], org: Org
+    setup: tuple[SweepService, str, list[dict[str, Any]]], org: Org
 ) -> None:
-    runtime, service, _, received = setup
+    service, _, received = setup
     in_process = SweepService(
         **{
             **service.__dict__,
             "settings": SweepSettings(**{**service.settings.__dict__, "queue_url": None}),
+            "queue": None,
         }
     )
-    swept = sweep_in_process(runtime, service=in_process)
+    swept = sweep_in_process(in_process)
 
     (digest,) = digests(received)
     assert digest["counts"]["checked"] == len(swept.findings)
@@ -252,14 +251,14 @@ def test_without_a_queue_the_schedule_sweeps_every_shard_here_and_posts_the_dige
 
 
 def test_a_message_the_worker_cannot_read_fails_alone(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
 ) -> None:
-    runtime, service, queue_url, _ = setup
+    service, queue_url, _ = setup
     sqs = boto3.client("sqs", region_name="eu-west-1")
-    enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    enqueue_shards(service, SqsSweepQueue(sqs, queue_url))
     good = drain(queue_url)[0]
     bad = {**good, "messageId": "bad-one", "body": '{"v": 2}'}
-    answer = handle_shard_batch({"Records": [bad, good]}, runtime, service=service)
+    answer = handle_shard_batch({"Records": [bad, good]}, service)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-one"}]}
 
 
@@ -281,41 +280,44 @@ def fail_once(client: Any, operation: str) -> None:
 
 
 def test_a_last_shard_that_fails_after_claiming_gives_the_claim_back_so_its_retry_posts(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
 ) -> None:
-    runtime, service, queue_url, received = setup
+    service, queue_url, received = setup
     assert isinstance(service.runs, DynamoRunStore)
     fail_once(service.runs._client, "BatchGetItem")  # reading the summaries back fails
     sqs = boto3.client("sqs", region_name="eu-west-1")
-    enqueue_shards(runtime, service.settings, sqs, queue_url, service=service)
+    enqueue_shards(service, SqsSweepQueue(sqs, queue_url))
     failed: list[dict[str, Any]] = []
     for record in drain(queue_url):
-        answer = handle_shard_batch({"Records": [record]}, runtime, service=service)
+        answer = handle_shard_batch({"Records": [record]}, service)
         if answer["batchItemFailures"]:
             failed.append(record)
     assert len(failed) == 1 and digests(received) == []
-    handle_shard_batch({"Records": failed}, runtime, service=service)  # SQS retries it
+    handle_shard_batch({"Records": failed}, service)  # SQS retries it
     assert len(digests(received)) == 1
 
 
 def test_one_dead_chat_of_a_routed_pair_does_not_repost_the_digest_to_the_other(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
     webhook: tuple[str, list[dict[str, Any]]],
     down_url: str,
 ) -> None:
-    runtime, service, queue_url, received = setup
+    service, queue_url, received = setup
     live = notifier_for(webhook[0], "json", sleep=lambda _: None)
     dead = notifier_for(down_url, "json", sleep=lambda _: None, max_attempts=1)
-    runtime.notifiers = [RoutedNotifier([], default=[live, dead])]
-    records = sweep_once(runtime, service, queue_url)  # no shard is handed back for retry
-    handle_shard_batch({"Records": records}, runtime, service=service)  # SQS redelivers
+    routed = (RoutedNotifier([], default=[live, dead]),)
+    service = dataclasses.replace(
+        service, delivery=dataclasses.replace(service.delivery, notifiers=routed)
+    )
+    records = sweep_once(service, queue_url)  # no shard is handed back for retry
+    handle_shard_batch({"Records": records}, service)  # SQS redelivers
     assert len(digests(received)) == 1
 
 
 def test_a_sweep_that_cannot_list_the_organization_says_so_in_chat(
-    setup: tuple[Runtime, SweepService, str, list[dict[str, Any]]],
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
 ) -> None:
-    runtime, service, _, received = setup
+    service, _, received = setup
 
     def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         body = {
@@ -324,11 +326,11 @@ def test_a_sweep_that_cannot_list_the_organization_says_so_in_chat(
         }
         return AWSResponse("https://organizations.us-east-1.amazonaws.com/", 400, {}, None), body
 
-    runtime.clients.client("organizations").meta.events.register(
+    service.clients.client("organizations").meta.events.register(
         "before-call.organizations.ListAccounts", deny
     )
     settings = dataclasses.replace(service.settings, queue_url=None)
-    answer = run_scheduled_sweep(runtime, settings)
+    answer = run_scheduled_sweep(dataclasses.replace(service, settings=settings, queue=None))
 
     assert "cannot list the organization's accounts" in answer["error"]
     (alert,) = received  # one alert about the sweep, no digest

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import ClientCache
 from chalicelib.errors import ReadError
@@ -32,7 +32,9 @@ from chalicelib.kinds.iam.writer import iam_filename, render_iam_spec
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.sink import SpecSink
+
+if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
+    from chalicelib.specs.sink import SpecSink
 
 
 def aws_owned(state: IamState) -> bool:

@@ -8,7 +8,7 @@ never `missing`. Specs always name a region, so there is no region-less case.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import ClientCache
 from chalicelib.errors import ReadError
@@ -21,7 +21,9 @@ from chalicelib.kinds.load_balancer.writer import render_load_balancer_spec, spe
 from chalicelib.model import Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.sink import SpecSink
+
+if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
+    from chalicelib.specs.sink import SpecSink
 
 
 def load_balancer_specs(catalog: SpecCatalog) -> tuple[LoadBalancerSpec, ...]:

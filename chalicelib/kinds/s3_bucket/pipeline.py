@@ -11,7 +11,7 @@ them. The account-wide block (events and sweeps alike) is answered from s3-contr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import ClientCache, default_region
 from chalicelib.errors import ReadError
@@ -25,7 +25,9 @@ from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec, spec_filena
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.sink import SpecSink
+
+if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
+    from chalicelib.specs.sink import SpecSink
 
 KIND = "s3_bucket"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from chalicelib.aws import ClientCache
 from chalicelib.kinds.security_group import SECURITY_GROUP
@@ -10,7 +11,9 @@ from chalicelib.kinds.security_group.collector import SecurityGroupCollector
 from chalicelib.kinds.security_group.model import SecurityGroupState
 from chalicelib.kinds.security_group.writer import render_security_group_spec, spec_filename
 from chalicelib.model import Kind
-from chalicelib.specs.sink import SpecSink
+
+if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
+    from chalicelib.specs.sink import SpecSink
 
 
 def export_security_groups(

@@ -14,10 +14,9 @@ from chalicelib.cli.main import main
 from chalicelib.kinds.load_balancer import LOAD_BALANCER
 from chalicelib.kinds.load_balancer.pipeline import build_load_balancer_pipeline
 from chalicelib.kinds.registry import deletes
-from chalicelib.model import Actor, ResourceRef, Status
+from chalicelib.model import Actor, ResourceRef, Status, is_gone
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.loading import load_directory
-from chalicelib.state.transitions import is_gone
 from tests.conftest import REGION, SAMPLES
 
 

@@ -19,10 +19,9 @@ from chalicelib.kinds.s3_bucket.pipeline import (
     _drop_account_prefix,
     build_s3_pipeline,
 )
-from chalicelib.model import Status
+from chalicelib.model import Status, is_gone
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.loading import load_documents
-from chalicelib.state import is_gone
 from tests.conftest import REGION
 
 ACCOUNT = "123456789012"
