@@ -55,11 +55,11 @@ def test_a_symlink_through_a_parent_directory_is_refused(tmp_path: Path) -> None
 
 def test_a_symlink_inside_the_spec_directory_is_followed(tmp_path: Path) -> None:
     root, _ = tree(tmp_path)
-    (root / "shared").mkdir()
-    (root / "shared" / "db.yaml").write_text(WEB.replace("web", "db"))
-    (root / "db.yaml").symlink_to(root / "shared" / "db.yaml")
+    (root / "common").mkdir()
+    (root / "common" / "db.yaml").write_text(WEB.replace("web", "db"))
+    (root / "db.yaml").symlink_to(root / "common" / "db.yaml")
     names = [name for name, _ in spec_files(root)]
-    assert names == [f"{root}/db.yaml", f"{root}/shared/db.yaml", f"{root}/web.yaml"]
+    assert names == [f"{root}/common/db.yaml", f"{root}/db.yaml", f"{root}/web.yaml"]
 
 
 def test_a_spec_directory_that_is_itself_a_symlink_is_read(tmp_path: Path) -> None:
