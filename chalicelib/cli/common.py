@@ -16,7 +16,6 @@ from chalicelib.state import is_gone
 EXIT_OK = 0
 EXIT_DRIFT = 1
 EXIT_ERROR = 2
-DRIFT_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
 
 
 def regions_for(flags: Sequence[str]) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chalicelib.cli.common import EXIT_OK
+from chalicelib.aws import ClientCache
+from chalicelib.cli.common import EXIT_OK, new_clients
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.sources.combined import merge_catalogs
@@ -19,11 +20,12 @@ from chalicelib.specs.catalog import SpecCatalog
 
 def run_validate(args: argparse.Namespace) -> int:
     locations = parse_locations(args.specs)
+    clients = new_clients()  # one cache for every source (s3:// and terraform:s3://)
     catalogs: list[SpecCatalog] = []
     errors: list[SpecError] = []
     for location in locations:
         try:
-            catalog = _load(location)
+            catalog = _load(location, clients)
         except SpecSetError as exc:
             errors.extend(exc.errors)
             continue
@@ -45,11 +47,10 @@ def run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load(location: Location) -> SpecCatalog:
+def _load(location: Location, clients: ClientCache) -> SpecCatalog:
     on_disk = location.scheme == "setpoint" and not location.on_s3
     if on_disk and not Path(location.target).exists():
         raise ConfigError(f"{location.raw}: no such file or directory")
-    from chalicelib.cli.common import new_clients
     from chalicelib.sources.provider import location_provider
 
-    return location_provider(location, new_clients())()
+    return location_provider(location, clients)()

@@ -27,6 +27,14 @@ class Quieted:
     stale: tuple[str, ...]  # "policies/web.yaml:12: exception matched nothing", ...
 
 
+def _names(rule: IgnoreRule, finding: Finding) -> bool:
+    """Whether a `KIND:ID_GLOB` rule names this finding's resource (by id or by name)."""
+    return rule.kind == str(finding.kind) and any(
+        value is not None and fnmatchcase(value, rule.id_glob or "")
+        for value in (finding.id, finding.name)
+    )
+
+
 def _resource_ignored(finding: Finding, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:
     verdict: IgnoreRule | None = None
     for rule in rules:
@@ -38,10 +46,7 @@ def _resource_ignored(finding: Finding, rules: Sequence[IgnoreRule]) -> IgnoreRu
                 tags[rule.tag_key or ""], rule.tag_glob or ""
             )
         else:
-            hit = rule.kind == str(finding.kind) and any(
-                value is not None and fnmatchcase(value, rule.id_glob or "")
-                for value in (finding.id, finding.name)
-            )
+            hit = _names(rule, finding)
         if hit:
             verdict = None if rule.negate else rule
     return verdict
@@ -52,11 +57,7 @@ def _path_globs(
 ) -> list[str]:
     globs = list(noise.ignore) if noise else []
     for rule in rules:
-        if rule.path_glob is None or rule.negate or rule.kind != str(finding.kind):
-            continue
-        if any(
-            v is not None and fnmatchcase(v, rule.id_glob or "") for v in (finding.id, finding.name)
-        ):
+        if rule.path_glob is not None and not rule.negate and _names(rule, finding):
             globs.append(rule.path_glob)
     return globs
 

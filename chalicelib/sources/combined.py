@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.errors import SpecError, SpecSetError
-from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.loading import checked_catalog
 
 CatalogLoader = Callable[[], SpecCatalog]
 
@@ -17,22 +18,15 @@ def merge_catalogs(catalogs: Sequence[SpecCatalog]) -> SpecCatalog:
     them, so a group in both a spec file and a state names both places."""
     if len(catalogs) == 1:
         return catalogs[0]
-    by_kind: dict[str, list[object]] = {kind: [] for kind in SPEC_KINDS}
-    files: list[str] = []
+    by_kind: dict[str, list[Any]] = {}
     for catalog in catalogs:
-        files.extend(catalog.files)
         for kind, specs in catalog.by_kind.items():
             by_kind.setdefault(kind, []).extend(specs)
-    errors: list[SpecError] = []
-    for kind, spec_kind in SPEC_KINDS.items():
-        errors.extend(spec_kind.conflicts(by_kind[kind]))
-    if errors:
-        raise SpecSetError(errors)
-    return SpecCatalog(
-        files=tuple(files),
-        by_kind={kind: tuple(specs) for kind, specs in by_kind.items()},
-        noise={k: v for c in catalogs for k, v in c.noise.items()},
-        ignore_rules=tuple(rule for c in catalogs for rule in c.ignore_rules),
+    return checked_catalog(
+        [name for catalog in catalogs for name in catalog.files],
+        by_kind,
+        {key: value for catalog in catalogs for key, value in catalog.noise.items()},
+        [rule for catalog in catalogs for rule in catalog.ignore_rules],
     )
 
 

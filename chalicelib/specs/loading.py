@@ -10,12 +10,12 @@ points at on the machine running it), and files or directories over the size bud
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePath
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
-from chalicelib.noise.model import IgnoreRule
+from chalicelib.noise.model import IgnoreRule, SpecNoise
 from chalicelib.noise.parse import IGNORE_FILE, parse_ignore_file
 from chalicelib.specs.budgets import bundle_too_large, file_too_large
 from chalicelib.specs.builder import AnySpec
@@ -32,20 +32,34 @@ def build_catalog(
     files = list(files)
     errors: list[SpecError] = [error for parsed in files for error in parsed.errors]
     by_kind: dict[str, list[AnySpec]] = {kind: [] for kind in SPEC_KINDS}
-    noise = {}
+    noise: dict[str, SpecNoise] = {}
     for parsed in files:
         for item in parsed.specs:
             by_kind[item.kind].append(item.spec)
             if item.noise is not None:
                 noise[str(item.spec.source)] = item.noise
+    return checked_catalog([parsed.name for parsed in files], by_kind, noise, ignore_rules, errors)
+
+
+def checked_catalog(
+    files: Sequence[str],
+    by_kind: Mapping[str, Sequence[AnySpec]],
+    noise: Mapping[str, SpecNoise],
+    ignore_rules: Iterable[IgnoreRule],
+    errors: Sequence[SpecError] = (),
+) -> SpecCatalog:
+    """The catalog once each family's conflict check has run over all its specs (two specs
+    that could claim one resource would make the verdict depend on file order), or
+    SpecSetError with those and the earlier `errors`."""
+    found = list(errors)
     for kind, spec_kind in SPEC_KINDS.items():
-        errors.extend(spec_kind.conflicts(by_kind[kind]))
-    if errors:
-        raise SpecSetError(errors)
+        found.extend(spec_kind.conflicts(by_kind.get(kind, ())))
+    if found:
+        raise SpecSetError(found)
     return SpecCatalog(
-        files=tuple(parsed.name for parsed in files),
-        by_kind={kind: tuple(specs) for kind, specs in by_kind.items()},
-        noise=noise,
+        files=tuple(files),
+        by_kind={kind: tuple(by_kind.get(kind, ())) for kind in SPEC_KINDS},
+        noise=dict(noise),
         ignore_rules=tuple(ignore_rules),
     )
 
