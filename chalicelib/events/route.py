@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from chalicelib.events.actor import actor_from_record
 from chalicelib.events.record import CloudTrailRecord, parse_payload
-from chalicelib.events.table import EVENT_TABLE
+from chalicelib.events.table import EVENT_TABLE, sources_watching
 from chalicelib.model import Actor, ResourceRef
 
 
@@ -51,13 +51,14 @@ def route(record: CloudTrailRecord) -> Routed | Skipped:
         )
     if record.read_only:
         return Skipped(SkipReason.READ_ONLY, f"{name} is a read-only call", record)
-    row = EVENT_TABLE.get(name)
+    row = EVENT_TABLE.get((record.event_source or "", name))
     if row is None:
-        return Skipped(SkipReason.NOT_WATCHED, f"{name} is not in the event table", record)
-    if record.event_source != row.event_source:
+        watched_from = sources_watching(name)
+        if not watched_from:
+            return Skipped(SkipReason.NOT_WATCHED, f"{name} is not in the event table", record)
         return Skipped(
             SkipReason.NOT_WATCHED,
-            f"{name} is watched from {row.event_source}, "
+            f"{name} is watched from {', '.join(watched_from)}, "
             f"this record comes from {record.event_source or 'no eventSource'}",
             record,
         )

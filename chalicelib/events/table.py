@@ -1,9 +1,10 @@
 """The event table: which CloudTrail calls Setpoint watches, and where each names its resource.
 
-One row per `eventName`, gathered from every registered family (`kinds.registry`); the
-router never changes when a kind is added. The same table feeds the EventBridge rule
-patterns (`watched_event_names`), so what we subscribe to and what we understand cannot
-drift apart.
+One row per (`eventSource`, `eventName`), gathered from every registered family
+(`kinds.registry`); the router never changes when a kind is added. The source is part of
+the key because services reuse names: ELBv2 and EventBridge both have `DeleteRule`.
+The same table feeds the EventBridge rule patterns (`watched_event_names`), so what we
+subscribe to and what we understand cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ from chalicelib.kinds.registry import FAMILIES
 _ROWS: tuple[EventRoute, ...] = tuple(row for family in FAMILIES for row in family.rows)
 
 
-def _index(rows: Iterable[EventRoute]) -> Mapping[str, EventRoute]:
-    """Rows keyed by eventName; a name claimed twice is a programming error caught at import."""
-    table: dict[str, EventRoute] = {}
+def _index(rows: Iterable[EventRoute]) -> Mapping[tuple[str, str], EventRoute]:
+    """Rows keyed by (eventSource, eventName); a pair claimed twice is a programming error
+    caught at import."""
+    table: dict[tuple[str, str], EventRoute] = {}
     for row in rows:
-        if row.event_name in table:
-            raise ValueError(f"event table lists {row.event_name} twice")
-        table[row.event_name] = row
+        key = (row.event_source, row.event_name)
+        if key in table:
+            raise ValueError(f"event table lists {row.event_name} from {row.event_source} twice")
+        table[key] = row
     return MappingProxyType(table)
 
 
-EVENT_TABLE: Mapping[str, EventRoute] = _index(_ROWS)
+EVENT_TABLE: Mapping[tuple[str, str], EventRoute] = _index(_ROWS)
 EVENT_SOURCES: frozenset[str] = frozenset(row.event_source for row in _ROWS)
+
+
+def sources_watching(event_name: str) -> list[str]:
+    """The event sources a name is watched from: to say why a record from another was skipped."""
+    return sorted(source for source, name in EVENT_TABLE if name == event_name)
 
 
 def watched_event_names(source: str) -> list[str]:

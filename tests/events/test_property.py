@@ -35,8 +35,8 @@ KEYS = [
     "policy", "role", "user", "group",
 ]  # fmt: skip
 IAM_SOURCE = "iam.amazonaws.com"
-NAMES = [*sorted(EVENT_TABLE), "DescribeSecurityGroups", "RunInstances"]
-IAM_NAMES = sorted(name for name, row in EVENT_TABLE.items() if row.event_source == IAM_SOURCE)
+NAMES = [*sorted({name for _, name in EVENT_TABLE}), "DescribeSecurityGroups", "RunInstances"]
+IAM_NAMES = sorted(name for source, name in EVENT_TABLE if source == IAM_SOURCE)
 IAM_ARNS = [
     "arn:aws:iam::111122223333:policy/team/deploy",
     "arn:aws:iam::111122223333:role/svc/app",

@@ -95,3 +95,23 @@ def test_rule_ids_only_revoke_is_routed() -> None:
     [ref] = result.refs
     assert ref.id is None
     assert ref.label() == "sgr-0123456789abcdef0"
+
+
+def test_a_name_two_services_share_routes_by_its_source() -> None:
+    arn = (
+        "arn:aws:elasticloadbalancing:eu-west-1:111122223333:"
+        "listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+    )
+    elb = route(
+        record(
+            eventName="DeleteRule",
+            eventSource="elasticloadbalancing.amazonaws.com",
+            requestParameters={"ruleArn": arn},
+        )
+    )
+    ec2 = route(record(eventName="DeleteRule"))
+
+    assert isinstance(elb, Routed) and elb.refs[0].kind.value == "load_balancer"
+    assert isinstance(ec2, Skipped) and ec2.reason is SkipReason.NOT_WATCHED
+    assert "watched from elasticloadbalancing.amazonaws.com" in ec2.detail
+    assert "this record comes from ec2.amazonaws.com" in ec2.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,13 +11,16 @@ from chalicelib.events.record import parse_payload
 from chalicelib.events.table import (
     EVENT_SOURCES,
     EVENT_TABLE,
+    _index,
     eventbridge_source,
+    sources_watching,
     watched_event_names,
 )
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.model import ResourceRef
 from tests.events.helpers import sg
 
+EC2 = "ec2.amazonaws.com"
 SECURITY_GROUP_CALLS = {
     "AuthorizeSecurityGroupIngress",
     "AuthorizeSecurityGroupEgress",
@@ -37,7 +41,7 @@ def test_table_watches_every_call_that_changes_a_security_group() -> None:
 
     assert {row.event_name for row in rows} == SECURITY_GROUP_CALLS
     assert all(row.event_source == "ec2.amazonaws.com" for row in rows)
-    assert all(name == row.event_name for name, row in EVENT_TABLE.items())
+    assert all(key == (row.event_source, row.event_name) for key, row in EVENT_TABLE.items())
 
 
 def test_rule_pattern_lists_come_from_the_table() -> None:
@@ -49,7 +53,7 @@ def test_rule_pattern_lists_come_from_the_table() -> None:
 
 def test_table_cannot_be_changed_at_run_time() -> None:
     with pytest.raises(TypeError):
-        EVENT_TABLE["DescribeSecurityGroups"] = EVENT_TABLE["CreateTags"]  # type: ignore[index]
+        EVENT_TABLE[(EC2, "DescribeSecurityGroups")] = EVENT_TABLE[(EC2, "CreateTags")]  # type: ignore[index]
 
 
 def locate(
@@ -65,7 +69,7 @@ def locate(
     }
     record.update(fields)
     [parsed] = parse_payload(record)
-    return EVENT_TABLE[event_name].locate(parsed)
+    return EVENT_TABLE[(EC2, event_name)].locate(parsed)
 
 
 def ref(group_id: str | None = None, **kwargs: Any) -> ResourceRef:
@@ -81,7 +85,7 @@ def test_every_row_survives_an_empty_record_and_explains_why(event_name: str) ->
     [record] = parse_payload(
         {"eventName": event_name, "awsRegion": "eu-west-1", "requestParameters": {}}
     )
-    row = EVENT_TABLE[event_name]
+    row = EVENT_TABLE[(EC2, event_name)]
 
     assert row.locate(record) == []
     assert "requestParameters." in row.explain_miss(record)
@@ -206,3 +210,17 @@ def test_ref_uses_the_callers_account_when_the_recipient_is_missing() -> None:
     )
 
     assert refs == [sg(SG, region="eu-west-1", account="999988887777")]
+
+
+def test_services_may_share_an_event_name_but_each_pair_is_listed_once() -> None:
+    # ELBv2 and EventBridge both have DeleteRule: the key is (eventSource, eventName).
+    row = EVENT_TABLE[(EC2, "CreateTags")]
+    other = dataclasses.replace(row, event_source="elasticfilesystem.amazonaws.com")
+
+    table = _index([row, other])
+
+    assert table[(EC2, "CreateTags")] is row
+    assert table[("elasticfilesystem.amazonaws.com", "CreateTags")] is other
+    assert sources_watching("CreateTags") == [EC2]
+    with pytest.raises(ValueError, match=r"CreateTags from ec2\.amazonaws\.com twice"):
+        _index([row, row])

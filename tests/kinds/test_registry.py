@@ -122,10 +122,10 @@ def test_every_event_row_belongs_to_its_familys_source() -> None:
         for row in family.rows:
             assert row.event_source == family.event_source
             assert row.kind in family.kinds
-            assert EVENT_TABLE[row.event_name] is row
+            assert EVENT_TABLE[(row.event_source, row.event_name)] is row
     for family in FAMILIES:
         for name, kind in (*family.creates.items(), *family.deletes.items()):
-            assert kind in family.kinds and name in EVENT_TABLE, name
+            assert kind in family.kinds and (family.event_source, name) in EVENT_TABLE, name
 
 
 def test_a_kind_or_event_claimed_twice_fails_at_import() -> None:

@@ -170,7 +170,7 @@ def test_every_iam_row_has_a_case_and_the_issue_list_is_covered() -> None:
     assert required <= rows
     assert rows == set(ROW_CASES)
     assert set(watched_event_names(IAM_SOURCE)) == rows
-    assert all(EVENT_TABLE[name].event_source == IAM_SOURCE for name in rows)
+    assert all((IAM_SOURCE, name) in EVENT_TABLE for name in rows)
     assert eventbridge_source(IAM_SOURCE) == "aws.iam"
 
 

@@ -142,5 +142,5 @@ def test_the_eventbridge_rule_covers_every_s3_call() -> None:
             "DeleteAccountPublicAccessBlock",
         ]
     )
-    assert all(EVENT_TABLE[n].kind is S3_BUCKET for n in names)
+    assert all(EVENT_TABLE[(S3_SOURCE, n)].kind is S3_BUCKET for n in names)
     assert eventbridge_source(S3_SOURCE) == "aws.s3"
