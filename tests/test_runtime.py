@@ -165,11 +165,16 @@ def test_a_record_naming_no_account_id_assumes_nothing_even_unconfigured(
     runtime = build_runtime(clients=clients, specs=spec_provider(str(tmp_path), clients))
     sent = _assume_role_calls(clients)
 
-    findings = handle_cloudtrail_event(_record_from("123456789012:role/admin"), runtime).findings
+    outcome = handle_cloudtrail_event(_record_from("123456789012:role/admin"), runtime)
 
     assert sent == []
-    assert [f.status for f in findings] == [Status.UNKNOWN]
-    assert "not a 12-digit account id" in (findings[0].reason or "")
+    assert outcome.findings == [] and outcome.delivered == 0
+    # refused where the record is read, naming the field, before any ARN is built from it
+    [error] = outcome.errors
+    assert error.startswith("malformed_event:")
+    assert (
+        "recipientAccountId must be a 12-digit account id, got '123456789012:role/admin'" in error
+    )
 
 
 def test_setpoint_accounts_reaches_the_runtime(aws: None, tmp_path: Path) -> None:

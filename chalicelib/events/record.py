@@ -77,6 +77,8 @@ class CloudTrailRecord:
         account = self.raw.get("recipientAccountId")
         if account is not None and not _is_account(account):
             raise self._fail(f"recipientAccountId must be a string, got {described(account)}")
+        if account is not None and str(account) and _account_id(account) is None:
+            raise self._fail(f"recipientAccountId must be a 12-digit account id, got {account!r}")
         read_only = self.raw.get("readOnly")
         if read_only is not None and _read_only(read_only) is None:
             raise self._fail(f'readOnly must be true, false, "true" or "false", got {read_only!r}')
@@ -110,8 +112,9 @@ class CloudTrailRecord:
             self.raw.get("recipientAccountId"),
             ci_get(self.user_identity, "accountId"),
         ):
-            if _is_account(value) and str(value):
-                return str(value)
+            account = _account_id(value)
+            if account is not None:
+                return account
         return self.envelope_account
 
     @property
@@ -159,6 +162,19 @@ class CloudTrailRecord:
 def _is_account(value: object) -> bool:
     # Account ids are strings; some exporters write them as numbers. Booleans are not ids.
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _account_id(value: object) -> str | None:
+    """A 12-digit account id, or None: a number loses its leading zeros, so they are put back.
+
+    Anything else (a caller's `accountId` of "anonymous", a mangled export) must not become
+    the account of an ARN or a role to assume.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return f"{value:012d}"
+    if isinstance(value, str) and len(value) == 12 and value.isascii() and value.isdigit():
+        return value
+    return None
 
 
 def _read_only(value: object) -> bool | None:
@@ -209,12 +225,16 @@ def _from_envelope(envelope: Mapping[str, Any]) -> CloudTrailRecord:
         raise EventError(
             f"EventBridge envelope: account must be a string, got {described(account)}"
         )
+    if account is not None and str(account) and _account_id(account) is None:
+        raise EventError(
+            f"EventBridge envelope: account must be a 12-digit account id, got {account!r}"
+        )
     region = envelope.get("region")
     if region is not None and not isinstance(region, str):
         raise EventError(f"EventBridge envelope: region must be a string, got {described(region)}")
     return CloudTrailRecord(
         detail,
-        envelope_account=str(account) if account is not None and str(account) else None,
+        envelope_account=_account_id(account) if account is not None else None,
         envelope_region=region or None,
         origin="detail",
     )

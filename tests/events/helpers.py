@@ -18,6 +18,23 @@ def load_sample(folder: str, name: str) -> Any:
     return json.loads((SAMPLES / folder / f"{name}.json").read_text())
 
 
+# Published samples whose account the publisher shortened to "12345": real CloudTrail
+# never does, and Setpoint rejects such a record (tests/events/test_samples.py shows it).
+SHORTENED_ACCOUNT = frozenset(
+    {"ec2/AuthorizeSecurityGroupIngress__8", "s3/PutBucketAcl__2", "s3/PutBucketAcl__3"}
+)
+
+
+def load_routable_sample(folder: str, name: str, account: str = "123456789012") -> Any:
+    """A sample with a 12-digit account put back where the publisher shortened it, so a
+    test can look at its other redactions."""
+    payload = load_sample(folder, name)
+    if f"{folder}/{name}" in SHORTENED_ACCOUNT:
+        payload["account"] = account
+        payload.get("detail", payload)["recipientAccountId"] = account
+    return payload
+
+
 def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 

@@ -81,6 +81,10 @@ def test_missing_parts_read_as_empty_not_as_errors() -> None:
             "444455556666",
         ),
         ({"recipientAccountId": ..., "userIdentity": {}}, None),
+        # exporters that write the id as a number drop its leading zeros: put them back
+        ({"recipientAccountId": 12345678901}, "012345678901"),
+        # an anonymous caller's accountId is not an account to address
+        ({"recipientAccountId": ..., "userIdentity": {"accountId": "anonymous"}}, None),
     ],
 )
 def test_account_prefers_recipient_then_caller(fields: dict[str, Any], account: str | None) -> None:
@@ -178,6 +182,15 @@ def test_record_can_be_built_directly_and_is_checked() -> None:
         (minimal(awsRegion=5), "awsRegion must be a string"),
         (minimal(errorCode=403), "errorCode must be a string"),
         (minimal(recipientAccountId=True), "recipientAccountId must be a string"),
+        (
+            minimal(recipientAccountId="not-an-account"),
+            "recipientAccountId must be a 12-digit account id, got 'not-an-account'",
+        ),
+        (minimal(recipientAccountId="1111222233334"), "must be a 12-digit account id"),
+        (
+            {"detail": minimal(), "account": "acct-1"},
+            "account must be a 12-digit account id, got 'acct-1'",
+        ),
         (minimal(readOnly="maybe"), "event e-1: readOnly must be"),
         ({"foo": 1}, "expected eventName (a record), detail"),
         (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.errors import EventError
 from chalicelib.events.route import Routed, Skipped, SkipReason, route_payload
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.model import ResourceRef
-from tests.events.helpers import SAMPLES, load_sample, sg
+from tests.events.helpers import SAMPLES, SHORTENED_ACCOUNT, load_routable_sample, load_sample, sg
 
 Expected = tuple[ResourceRef, ...] | SkipReason
 
@@ -56,7 +57,7 @@ def test_every_ec2_sample_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_ec2_sample_routes_as_expected(name: str) -> None:
-    results = route_payload(load_sample("ec2", name))
+    results = route_payload(load_routable_sample("ec2", name))
 
     assert len(results) == 1
     result, expected = results[0], EXPECTED[name]
@@ -76,7 +77,7 @@ def test_failed_call_detail_names_the_error() -> None:
 
 
 def test_redacted_ids_skip_with_the_fields_looked_at() -> None:
-    [result] = route_payload(load_sample("ec2", "AuthorizeSecurityGroupIngress__8"))
+    [result] = route_payload(load_routable_sample("ec2", "AuthorizeSecurityGroupIngress__8"))
 
     assert isinstance(result, Skipped)
     assert "requestParameters.groupId" in result.detail
@@ -89,6 +90,16 @@ def test_other_services_samples_parse_and_never_name_a_security_group(folder: st
     assert paths
 
     for path in paths:
-        for result in route_payload(load_sample(folder, path.stem)):
+        for result in route_payload(load_routable_sample(folder, path.stem)):
             if isinstance(result, Routed):
                 assert all(ref.kind is not SECURITY_GROUP for ref in result.refs), path
+
+
+@pytest.mark.parametrize("sample", sorted(SHORTENED_ACCOUNT))
+def test_a_record_whose_account_is_not_12_digits_is_rejected_naming_the_field(
+    sample: str,
+) -> None:
+    # The account becomes ARNs and the role to assume: "12345" must not be guessed at.
+    folder, name = sample.split("/")
+    with pytest.raises(EventError, match="must be a 12-digit account id, got"):
+        route_payload(load_sample(folder, name))

@@ -12,7 +12,7 @@ from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.compare import ACCOUNT_BLOCK_NAME
 from chalicelib.kinds.s3_bucket.events import S3_SOURCE, bucket_name, is_account_block
 from chalicelib.model import ResourceRef
-from tests.events.helpers import SAMPLES, load_sample
+from tests.events.helpers import SAMPLES, load_routable_sample
 
 Expected = tuple[ResourceRef, ...] | SkipReason
 ACCOUNT = "123456789012"
@@ -74,7 +74,7 @@ def test_every_s3_sample_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_s3_sample_routes_as_expected(name: str) -> None:
-    (result,) = route_payload(load_sample("s3", name))
+    (result,) = route_payload(load_routable_sample("s3", name))
     expected = EXPECTED[name]
     if isinstance(expected, SkipReason):
         assert isinstance(result, Skipped), result
@@ -85,7 +85,7 @@ def test_s3_sample_routes_as_expected(name: str) -> None:
 
 
 def test_a_redacted_bucket_name_is_skipped_naming_the_value() -> None:
-    (result,) = route_payload(load_sample("s3", "PutBucketAcl__2"))
+    (result,) = route_payload(load_routable_sample("s3", "PutBucketAcl__2"))
     assert isinstance(result, Skipped)
     assert "bucketName is '...'" in result.detail
 
