@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from chalicelib.errors import ConfigError, SetpointError
@@ -24,6 +25,7 @@ from chalicelib.model import (
     gone_finding,
     is_gone,
 )
+from chalicelib.noise.apply import ignored_ref, quiet
 from chalicelib.specs.catalog import SpecCatalog
 
 logger = logging.getLogger("setpoint")
@@ -147,13 +149,54 @@ def evaluate_with_specs(
     specs: Callable[[], SpecCatalog],
     refs: Sequence[ResourceRef],
     actor: Actor | None = None,
+    today: date | None = None,
 ) -> list[Finding]:
     """Evaluate `refs` against the current specs; specs that cannot be loaded make each ref
-    `unknown`, saying why, instead of failing the invocation nobody reads."""
+    `unknown`, saying why, instead of failing the invocation nobody reads.
+
+    The specs' ignore rules and exceptions apply here, as in `setpoint check`: a resource
+    a rule names is not read at all, and what is silenced never reaches the alert state.
+    """
     try:
         catalog = specs()
     except SetpointError as exc:
         logger.error("spec_error", extra={"error": str(exc)})
         reason = f"specs could not be loaded: {exc}"
         return [dataclasses.replace(unknown_finding(ref, reason), actor=actor) for ref in refs]
-    return pipeline.evaluate(refs, catalog, actor)
+    if not catalog.ignore_rules and not catalog.noise:
+        return pipeline.evaluate(refs, catalog, actor)
+    return quiet_findings(
+        pipeline.evaluate(unignored(refs, catalog), catalog, actor), catalog, today
+    )
+
+
+def unignored(refs: Sequence[ResourceRef], catalog: SpecCatalog) -> list[ResourceRef]:
+    """The refs no `.setpointignore` line names; each skipped one is logged with its rule."""
+    kept: list[ResourceRef] = []
+    for ref in refs:
+        rule = ignored_ref(ref, catalog.ignore_rules)
+        if rule is None:
+            kept.append(ref)
+            continue
+        logger.info(
+            "ignored",
+            extra={"kind": ref.kind.value, "id": ref.id or ref.name, "rule": str(rule.source)},
+        )
+    return kept
+
+
+def quiet_findings(
+    findings: Sequence[Finding], catalog: SpecCatalog, today: date | None = None
+) -> list[Finding]:
+    """`noise.apply.quiet` for the Lambda paths, with what it silenced logged."""
+    quieted = quiet(findings, catalog.ignore_rules, catalog.noise, today or date.today())
+    if quieted.ignored or quieted.ignored_changes or quieted.excepted:
+        logger.info(
+            "quieted",
+            extra={
+                "ignored": quieted.ignored,
+                "ignored_changes": quieted.ignored_changes,
+                "excepted": quieted.excepted,
+            },
+        )
+    return quieted.findings

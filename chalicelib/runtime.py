@@ -30,6 +30,7 @@ from chalicelib.aws import (
 from chalicelib.errors import ConfigError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.model import Actor, Finding, ResourceRef
+from chalicelib.noise.model import ENV_IGNORE
 from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
 from chalicelib.pipeline import Pipeline, evaluate_with_specs
 from chalicelib.ports import (
@@ -68,16 +69,21 @@ ENV_ACCOUNTS = "SETPOINT_ACCOUNTS"
 
 
 def spec_provider(
-    location: str | Sequence[str], clients: ClientCache, verify_key: str | None = None
+    location: str | Sequence[str],
+    clients: ClientCache,
+    verify_key: str | None = None,
+    ignore: str | None = None,
 ) -> SpecProvider:
     """Specs from every source named (`sources.provider`): directories, `s3://` bundles
     (re-read only when ETags change), `terraform:` states and `ansible:` playbooks.
 
-    With `verify_key`, every s3:// spec object must be signed by that KMS key.
+    With `verify_key`, every s3:// spec object must be signed by that KMS key. `ignore`
+    (SETPOINT_IGNORE) adds ignore rules to the s3:// specs.
     """
     from chalicelib.sources.provider import sources_provider
+    from chalicelib.specs.loading import env_ignore_rules
 
-    return sources_provider(location, clients, verify_key)
+    return sources_provider(location, clients, verify_key, env_ignore_rules(ignore))
 
 
 def regions_from(value: str | None) -> list[str]:
@@ -126,7 +132,9 @@ class Runtime:
         findings: list[Finding] = []
         for account, group in grouped.items():
             pipeline = self.pipeline_for(account)
-            findings += evaluate_with_specs(pipeline, self.specs, tuple(group), actor)
+            findings += evaluate_with_specs(
+                pipeline, self.specs, tuple(group), actor, today=self.clock().date()
+            )
         return findings
 
     def pipeline_for(self, account: str | None) -> Pipeline:
@@ -250,7 +258,12 @@ def runtime_from_env(
     return Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
-        specs=spec_provider(location, clients, env.get(ENV_SPECS_VERIFY_KEY, "").strip() or None),
+        specs=spec_provider(
+            location,
+            clients,
+            env.get(ENV_SPECS_VERIFY_KEY, "").strip() or None,
+            env.get(ENV_IGNORE),
+        ),
         notifiers=notifiers_from_env(env, sleep=sleep),
         regions=regions_from(env.get(ENV_REGIONS)),
         state=state_store(env.get(ENV_STATE) or "memory://", clients),

@@ -26,7 +26,7 @@ from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
 from chalicelib.kinds.registry import kind_named
 from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref, gone_finding
-from chalicelib.pipeline import Pipeline, unknown_finding
+from chalicelib.pipeline import Pipeline, quiet_findings, unknown_finding
 from chalicelib.ports import SpecProvider
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
@@ -279,7 +279,8 @@ def reevaluate(
             if key not in seen:
                 seen.add(key)
                 findings.append(finding)
-    return findings
+    # a pushed exception or `ignore:` silences here as it does for events and the sweep
+    return quiet_findings(findings, catalog, context.delivery.clock().date())
 
 
 def _gone(context: SpecChangeContext, ref: ResourceRef) -> list[Finding]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -571,3 +572,32 @@ def test_a_forged_bundle_is_refused_and_the_last_verified_specs_stay_in_force(
     # the signed specs still judge the cloud: web's SSH rule is drift, not approved
     drift = cloud_change(runtime, authorize_record(estate["web"], port=22, cidr="10.0.0.0/8"))
     assert [(f.name, f.status) for f in drift.findings] == [("web", Status.DRIFTED)]
+
+
+def test_pushing_an_exception_for_an_open_drift_closes_it_once(estate: dict[str, Any]):
+    """Only the spec's `exceptions:` change: the spec diff must still re-read the group."""
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+    open_port(estate["ec2"], estate["web"], 3389, "0.0.0.0/0")
+    cloud_change(runtime, authorize_record(estate["web"], port=3389))
+    assert recorder.kinds() == [AlertKind.NEW]
+
+    until = (date.today() + timedelta(days=14)).isoformat()
+    accepted = web_spec(vpc, ssh=True) + (
+        "exceptions:\n"
+        "  - change: {op: add, path: ingress, actual: {ports: '3389'}}\n"
+        f"    until: {until}\n    reason: vendor remote support, CHG-2211\n"
+    )
+    version = push(estate, {WEB_PATH: accepted, DB_PATH: db_spec(vpc)})
+    outcome = on_spec_push(created(BUNDLE_KEY, version), runtime)
+
+    (web,) = [f for f in outcome.findings if f.name == "web"]
+    assert web.status is Status.IN_SYNC and [e.until for e in web.excepted] == [until]
+    assert recorder.kinds() == [AlertKind.NEW, AlertKind.BACK_TO_NORMAL]
+    # the same push delivered again, and the next event, say nothing more
+    on_spec_push(created(BUNDLE_KEY, version), runtime)
+    cloud_change(runtime, authorize_record(estate["web"], port=3389))
+    assert recorder.kinds() == [AlertKind.NEW, AlertKind.BACK_TO_NORMAL]

@@ -38,7 +38,7 @@ from chalicelib.report.markdown_report import render_markdown
 from chalicelib.report.sarif_report import render_sarif
 from chalicelib.report.scope import Scope
 from chalicelib.report.text_report import render_text_report
-from chalicelib.runtime import ENV_REGIONS, build_pipeline, spec_provider
+from chalicelib.runtime import ENV_IGNORE, ENV_REGIONS, build_pipeline, spec_provider
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.sweep.accounts import ENABLED, parse_accounts, partition_regions, resolve_accounts
 from chalicelib.sweep.run import DEFAULT_WORKERS, ShardResult, ShardRunner, run_in_process
@@ -77,7 +77,9 @@ def _error_report(args: argparse.Namespace, exc: Exception) -> None:
 def _check(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     clients = new_clients()
-    catalog = spec_provider(args.specs, clients, getattr(args, "verify_key", None))()
+    catalog = spec_provider(
+        args.specs, clients, getattr(args, "verify_key", None), os.environ.get(ENV_IGNORE)
+    )()
     identity = clients.client("sts").get_caller_identity()
     own = str(identity["Account"])
     spec_count = sum(len(specs) for specs in catalog.by_kind.values())

@@ -20,6 +20,7 @@ from chalicelib.notify.teams import render_alert_teams
 from chalicelib.report.json_report import report_to_dict
 from chalicelib.runtime import (
     ENV_CHAT_URL,
+    ENV_IGNORE,
     PostsAlerts,
     Runtime,
     build_pipeline,
@@ -77,7 +78,7 @@ def run_explain(args: argparse.Namespace) -> int:
     runtime = Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
-        specs=spec_provider(args.specs, clients),
+        specs=spec_provider(args.specs, clients, ignore=os.environ.get(ENV_IGNORE)),
         notifiers=notifiers,
         state=state_store(args.state or "memory://", clients),
     )

@@ -14,7 +14,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 from typing import Any
 
-from chalicelib.model import Change, Excepted, Finding, Status
+from chalicelib.model import Change, Excepted, Finding, ResourceRef, Status
 from chalicelib.noise.model import IgnoreRule, SpecException, SpecNoise
 
 
@@ -33,6 +33,33 @@ def _names(rule: IgnoreRule, finding: Finding) -> bool:
         value is not None and fnmatchcase(value, rule.id_glob or "")
         for value in (finding.id, finding.name)
     )
+
+
+def ignored_ref(ref: ResourceRef, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:
+    """The rule that skips `ref` before it is read, or None when only the read can tell.
+
+    Only `KIND:ID_GLOB` lines decide this early (by id or name, last match wins, `!`
+    re-includes). A tag rule needs the resource read, and so does a `!` line that may name
+    what the ref does not carry yet (an event names a group by id, the rule by name): then
+    the resource is read and `quiet` decides afterwards, as `check` does.
+    """
+    verdict: IgnoreRule | None = None
+    for rule in rules:
+        if rule.path_glob is not None:
+            continue
+        if rule.kind is None:  # a tag rule
+            if rule.negate and verdict is not None:
+                verdict = None  # it may bring the resource back: read it
+            continue
+        if rule.kind != str(ref.kind):
+            continue
+        known = [value for value in (ref.id, ref.name) if value is not None]
+        hit = any(fnmatchcase(value, rule.id_glob or "") for value in known)
+        if hit:
+            verdict = None if rule.negate else rule
+        elif rule.negate and verdict is not None and len(known) < 2:
+            verdict = None  # the name (or id) this line may match is unknown before the read
+    return verdict
 
 
 def _resource_ignored(finding: Finding, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:

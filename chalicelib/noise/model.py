@@ -8,6 +8,9 @@ from typing import Any
 
 from chalicelib.model import SourceLocation
 
+# `.setpointignore` lines for s3:// specs, given beside the bucket (the Lambda's setting)
+ENV_IGNORE = "SETPOINT_IGNORE"
+
 
 @dataclass(frozen=True)
 class IgnoreRule:

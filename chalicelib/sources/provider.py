@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.errors import ConfigError
+from chalicelib.noise.model import IgnoreRule
 from chalicelib.sources.combined import CombinedProvider
 from chalicelib.sources.locations import Location, parse_locations
 from chalicelib.specs.catalog import SpecCatalog
@@ -23,9 +24,13 @@ SpecProvider = Callable[[], SpecCatalog]
 
 
 def sources_provider(
-    values: str | Sequence[str], clients: ClientCache, verify_key: str | None = None
+    values: str | Sequence[str],
+    clients: ClientCache,
+    verify_key: str | None = None,
+    s3_ignore: Sequence[IgnoreRule] = (),
 ) -> SpecProvider:
-    """One provider over every source named; `verify_key` applies to s3:// spec bundles."""
+    """One provider over every source named; `verify_key` and `s3_ignore` (the rules of
+    SETPOINT_IGNORE) apply to s3:// spec bundles."""
     locations = parse_locations([values] if isinstance(values, str) else list(values))
     if verify_key and not any(loc.scheme == "setpoint" and loc.on_s3 for loc in locations):
         shown = ", ".join(loc.raw for loc in locations)
@@ -33,7 +38,7 @@ def sources_provider(
             f"a verify key applies to s3:// specs (signed by `setpoint push --sign-key`), "
             f"not to {shown!r}"
         )
-    providers = [location_provider(loc, clients, verify_key) for loc in locations]
+    providers = [location_provider(loc, clients, verify_key, s3_ignore) for loc in locations]
     if len(providers) == 1:
         return providers[0]
     named = zip((loc.raw for loc in locations), providers, strict=True)
@@ -41,7 +46,10 @@ def sources_provider(
 
 
 def location_provider(
-    location: Location, clients: ClientCache, verify_key: str | None = None
+    location: Location,
+    clients: ClientCache,
+    verify_key: str | None = None,
+    s3_ignore: Sequence[IgnoreRule] = (),
 ) -> SpecProvider:
     if location.scheme == "terraform":
         from chalicelib.sources.terraform.provider import terraform_provider
@@ -57,7 +65,9 @@ def location_provider(
 
         key = verify_key
         make_verifier = (lambda: KmsVerifier(clients.client("kms"), key)) if key else None
-        return S3SpecProvider(lambda: clients.client("s3"), location.target, make_verifier)
+        return S3SpecProvider(
+            lambda: clients.client("s3"), location.target, make_verifier, s3_ignore
+        )
     path = Path(location.target)
     if not path.exists():
         raise ConfigError(

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from chalicelib.errors import SpecError
+from chalicelib.noise.parse import IGNORE_FILE
 from chalicelib.specs.loading import build_catalog, check_total_size, read_spec_text, spec_files
-from chalicelib.specs.parse import ParsedFile, parse_file
-from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION, content_hash
+from chalicelib.specs.parse import ParsedFile
+from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION, content_hash, parse_member
 
 # The object name when `--to` names a prefix; s3_source loads a `.json` key as a bundle.
 BUNDLE_NAME = "bundle.json"
@@ -81,6 +82,15 @@ def read_spec_texts(root: str | os.PathLike[str]) -> tuple[dict[str, str], list[
             texts[display] = text
         elif error is not None:
             errors.append(error)
+    ignore = Path(root) / IGNORE_FILE
+    if not single and ignore.is_file():
+        # the rules travel with the specs they silence, so the Lambda applies them too
+        name = IGNORE_FILE if shown == "." else f"{shown}/{IGNORE_FILE}"
+        text, error = read_spec_text(name, ignore)
+        if text is not None:
+            texts[name] = text
+        elif error is not None:
+            errors.append(error)
     return texts, errors
 
 
@@ -93,7 +103,7 @@ def validated_bundle(root: str | os.PathLike[str]) -> SpecBundle:
     texts, unreadable = read_spec_texts(root)
     parsed: Iterable[ParsedFile] = [
         *(ParsedFile(e.file, (), (e,)) for e in unreadable),
-        *(parse_file(name, text) for name, text in sorted(texts.items())),
+        *(parse_member(name, text) for name, text in sorted(texts.items())),
     ]
     build_catalog(parsed)  # raises SpecSetError
     return make_bundle(texts)

@@ -89,6 +89,17 @@ def content(spec: Any) -> tuple[Any, ...]:
     )
 
 
+def _noise(catalog: SpecCatalog, spec: Any) -> tuple[Any, ...]:
+    """A spec's `ignore:` and `exceptions:` without where they were written."""
+    noise = catalog.noise.get(str(spec.source))
+    if noise is None:
+        return ()
+    return (
+        noise.ignore,
+        tuple((e.change, e.until, e.reason, e.ticket, e.approved_by) for e in noise.exceptions),
+    )
+
+
 def _by_key(catalog: SpecCatalog, kind: str) -> dict[SpecKey, Any]:
     return {spec_key(kind, spec): spec for spec in catalog.specs_of(kind)}
 
@@ -103,7 +114,8 @@ def diff_catalogs(old: SpecCatalog, new: SpecCatalog) -> SpecDiff:
             now = after.get(key)
             if now is None:
                 changes.append(SpecChange(kind, spec, None))
-            elif content(now) != content(spec):
+            elif content(now) != content(spec) or _noise(old, spec) != _noise(new, now):
+                # an exception added or expired changes what the resource is held to
                 changes.append(SpecChange(kind, spec, now))
         added = [spec for key, spec in after.items() if key not in before]
         changes.extend(SpecChange(kind, None, spec) for spec in added)

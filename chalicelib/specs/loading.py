@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
-from chalicelib.noise.model import IgnoreRule, SpecNoise
+from chalicelib.noise.model import ENV_IGNORE, IgnoreRule, SpecNoise
 from chalicelib.noise.parse import IGNORE_FILE, parse_ignore_file
 from chalicelib.specs.budgets import bundle_too_large, file_too_large
 from chalicelib.specs.builder import AnySpec
@@ -28,8 +28,12 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 def build_catalog(
     files: Iterable[ParsedFile], ignore_rules: Iterable[IgnoreRule] = ()
 ) -> SpecCatalog:
-    """Combine parsed files into a catalog, or raise SpecSetError with every error found."""
+    """Combine parsed files into a catalog, or raise SpecSetError with every error found.
+
+    Rules come from `ignore_rules` (a directory's `.setpointignore`, `SETPOINT_IGNORE`) and
+    from ignore files carried among `files` (a bundle member, an S3 object)."""
     files = list(files)
+    ignore_rules = [*ignore_rules, *(rule for parsed in files for rule in parsed.ignore_rules)]
     errors: list[SpecError] = [error for parsed in files for error in parsed.errors]
     by_kind: dict[str, list[AnySpec]] = {kind: [] for kind in SPEC_KINDS}
     noise: dict[str, SpecNoise] = {}
@@ -38,7 +42,39 @@ def build_catalog(
             by_kind[item.kind].append(item.spec)
             if item.noise is not None:
                 noise[str(item.spec.source)] = item.noise
-    return checked_catalog([parsed.name for parsed in files], by_kind, noise, ignore_rules, errors)
+    names = [parsed.name for parsed in files if not is_ignore_file(parsed.name)]
+    return checked_catalog(names, by_kind, noise, ignore_rules, errors)
+
+
+def is_ignore_file(name: str) -> bool:
+    """Whether a name (path, S3 key, bundle member) is a `.setpointignore`."""
+    return PurePath(name).name == IGNORE_FILE
+
+
+def env_ignore_rules(text: str | None) -> list[IgnoreRule]:
+    """SETPOINT_IGNORE: `.setpointignore` lines for s3:// specs, separated by newlines or
+    `;` (a stack parameter holds one line). A bad rule is a ConfigError naming it."""
+    if not text or not text.strip():
+        return []
+    lines = "\n".join(part.strip() for line in text.splitlines() for part in line.split(";"))
+    try:
+        return parse_ignore_file(ENV_IGNORE, lines, SPEC_KINDS)
+    except SpecSetError as exc:
+        raise ConfigError(
+            "; ".join(
+                str(error).replace(f"{ENV_IGNORE}:", f"{ENV_IGNORE} rule ", 1)
+                for error in exc.errors
+            )
+        ) from exc
+
+
+def parse_ignore_text(name: str, text: str) -> ParsedFile:
+    """An ignore file read with the specs, as a ParsedFile holding its rules (or errors)."""
+    try:
+        rules = parse_ignore_file(name, text, SPEC_KINDS)
+    except SpecSetError as exc:
+        return ParsedFile(name, (), tuple(exc.errors))
+    return ParsedFile(name, (), (), tuple(rules))
 
 
 def checked_catalog(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.registry import SPEC_KINDS
-from chalicelib.noise.model import SpecNoise
+from chalicelib.noise.model import IgnoreRule, SpecNoise
 from chalicelib.noise.parse import split_noise
 from chalicelib.specs.builder import AnySpec, Skip
 from chalicelib.specs.validate import schema_problems
@@ -37,6 +37,8 @@ class ParsedFile:
     name: str
     specs: tuple[ParsedSpec, ...]
     errors: tuple[SpecError, ...]
+    # a `.setpointignore` carried with the specs (a bundle member, an S3 object): its rules
+    ignore_rules: tuple[IgnoreRule, ...] = ()
 
 
 def _covered(combinator: FieldPath, explained: list[FieldPath]) -> bool:

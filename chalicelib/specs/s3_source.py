@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError, SpecError
+from chalicelib.noise.model import IgnoreRule
+from chalicelib.noise.parse import IGNORE_FILE
 from chalicelib.specs.budgets import (
     MAX_BUNDLE_BYTES,
     MAX_SPEC_FILE_BYTES,
@@ -46,7 +48,12 @@ from chalicelib.specs.budgets import (
     file_too_large,
 )
 from chalicelib.specs.catalog import SpecCatalog
-from chalicelib.specs.loading import SPEC_SUFFIXES, build_catalog
+from chalicelib.specs.loading import (
+    SPEC_SUFFIXES,
+    build_catalog,
+    is_ignore_file,
+    parse_ignore_text,
+)
 from chalicelib.specs.parse import ParsedFile, parse_file
 from chalicelib.specs.signing import KmsVerifier, SpecSignatureError
 
@@ -126,7 +133,12 @@ def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
         # a hand-made bundle (or a damaged one): what it says it holds is not what it holds
         message = f"content_hash {claimed!r} does not match the specs it holds"
         return [ParsedFile(name, (), (SpecError(message, name, field="content_hash"),))]
-    return [parse_file(file, specs[file]) for file in sorted(specs)]
+    return [parse_member(file, specs[file]) for file in sorted(specs)]
+
+
+def parse_member(name: str, text: str) -> ParsedFile:
+    """One file of the specs: YAML, or the `.setpointignore` that travels with them."""
+    return parse_ignore_text(name, text) if is_ignore_file(name) else parse_file(name, text)
 
 
 def _is_bundle(key: str) -> bool:
@@ -140,9 +152,17 @@ def _budget(key: str) -> int:
 class S3SpecSource:
     """Loads a SpecCatalog from S3, caching parsed objects by ETag across calls."""
 
-    def __init__(self, s3_client: Any, uri: str, verifier: KmsVerifier | None = None) -> None:
+    def __init__(
+        self,
+        s3_client: Any,
+        uri: str,
+        verifier: KmsVerifier | None = None,
+        extra_rules: Sequence[IgnoreRule] = (),
+    ) -> None:
         self._s3 = s3_client
         self.verifier = verifier
+        # SETPOINT_IGNORE: rules given beside the bucket, on top of a pushed .setpointignore
+        self.extra_rules = tuple(extra_rules)
         # key -> (ETag, reason) of the object now there, refused: not fetched again
         self._refused: dict[str, tuple[str, str]] = {}
         self._sizes: dict[str, int] = {}  # key -> Size at the last listing
@@ -222,7 +242,7 @@ class S3SpecSource:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return (ParsedFile(name, (), (SpecError(f"not UTF-8 text: {exc}", name),)),)
-        return (parse_file(name, text),)
+        return (parse_member(name, text),)
 
     def load(self) -> SpecCatalog:
         """The current catalog; raises SpecSetError (invalid specs) or ConfigError (S3)."""
@@ -285,7 +305,7 @@ class S3SpecSource:
             return self._catalog  # nothing changed: skip re-checking duplicates across specs
         self._catalog = None
         self._catalog = build_catalog(
-            parsed for key in sorted(cache) for parsed in cache[key].files
+            (parsed for key in sorted(cache) for parsed in cache[key].files), self.extra_rules
         )
         self._last_good = self._catalog
         return self._catalog
@@ -309,7 +329,10 @@ class S3SpecSource:
             return key == self.prefix
         if not key.startswith(self.prefix):
             return False
-        return key.lower().endswith(SPEC_SUFFIXES) or key == self.prefix + FOLDER_BUNDLE_NAME
+        return key.lower().endswith(SPEC_SUFFIXES) or key in (
+            self.prefix + FOLDER_BUNDLE_NAME,
+            self.prefix + IGNORE_FILE,
+        )
 
     def forget(self, key: str) -> None:
         """Make the next `load()` fetch one object again (its parsed files stay, as the
@@ -392,7 +415,9 @@ class S3SpecSource:
         files.pop(key, None)
         if body is not None:
             files[key] = self._parse(key, body)
-        return build_catalog(parsed for k in sorted(files) for parsed in files[k])
+        return build_catalog(
+            (parsed for k in sorted(files) for parsed in files[k]), self.extra_rules
+        )
 
 
 class S3SpecProvider:
@@ -407,8 +432,10 @@ class S3SpecProvider:
         make_client: Callable[[], Any],
         uri: str,
         make_verifier: Callable[[], KmsVerifier] | None = None,
+        extra_rules: Sequence[IgnoreRule] = (),
     ) -> None:
         self.uri = uri
+        self.extra_rules = tuple(extra_rules)
         self._make_client = make_client
         self._make_verifier = make_verifier
         self._source: S3SpecSource | None = None
@@ -417,7 +444,7 @@ class S3SpecProvider:
     def source(self) -> S3SpecSource:
         if self._source is None:
             verifier = self._make_verifier() if self._make_verifier is not None else None
-            self._source = S3SpecSource(self._make_client(), self.uri, verifier)
+            self._source = S3SpecSource(self._make_client(), self.uri, verifier, self.extra_rules)
         return self._source
 
     def __call__(self) -> SpecCatalog:

@@ -14,6 +14,7 @@ thread pool (`SweepSettings.concurrency`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -29,7 +30,13 @@ from chalicelib.errors import ConfigError, DeliveryError, SetpointError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, Kind
-from chalicelib.pipeline import Pipeline, guard_ref, spec_bundle_ref, unknown_finding
+from chalicelib.pipeline import (
+    Pipeline,
+    guard_ref,
+    quiet_findings,
+    spec_bundle_ref,
+    unknown_finding,
+)
 from chalicelib.ports import SpecProvider, StateStore, SweepQueue
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
@@ -323,7 +330,16 @@ def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | Non
     catalog = _catalog(service)
     if isinstance(catalog, str):
         return None, _specs_unreadable(service, shard, catalog)
-    return catalog, service.runner.run(shard, catalog)
+    return catalog, _quieted(service, catalog, service.runner.run(shard, catalog))
+
+
+def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -> ShardResult:
+    """The shard's findings after the specs' ignore rules and exceptions, as for events and
+    `setpoint check`: what a user silenced is not alerted by the sweep either."""
+    if not catalog.ignore_rules and not catalog.noise:
+        return result
+    quieted = quiet_findings(result.findings, catalog, service.delivery.clock().date())
+    return dataclasses.replace(result, findings=tuple(quieted))
 
 
 def _first_seen(state: StateStore) -> Callable[[Finding], str | None]:
@@ -409,6 +425,8 @@ def _complete_accounts(
         unread = [summary.unread for summary in shards if summary.unread]
         region = shards[0].shard.split("/")[1]
         findings += regionless_missing(catalog, account, region, matched, unread)
+    if catalog.ignore_rules or catalog.noise:
+        findings = quiet_findings(findings, catalog, delivery.clock().date())
     return deliver_and_summarize(
         delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts"
     )
@@ -471,6 +489,7 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
     else:
 
         def delivered(result: ShardResult) -> None:
+            result = _quieted(service, catalog, result)
             findings.extend(result.findings)
             summaries.append(deliver_and_summarize(delivery, result))
 
@@ -481,8 +500,8 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
             workers=service.settings.concurrency,
             on_result=delivered,
         )
-        completion = ShardResult(ACCOUNT_WIDE, tuple(swept.completion))
-        findings.extend(swept.completion)
+        completion = _quieted(service, catalog, ShardResult(ACCOUNT_WIDE, tuple(swept.completion)))
+        findings.extend(completion.findings)
         summaries.append(deliver_and_summarize(delivery, completion, shard_id="accounts"))
     digest = post_run_digest(service, run_id, summaries)
     return InvocationSweep(run_id, findings, digest)
