@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from chalicelib.cli.common import EXIT_ERROR, exit_code, new_clients
+from chalicelib.cloud_text import one_line, visible_lines
 from chalicelib.errors import ConfigError
 from chalicelib.events.event_file import read_event_file
 from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
@@ -44,7 +45,8 @@ def _alerts_by_finding(outcome: EventOutcome) -> dict[int, Alert]:
 
 def _print_text(outcome: EventOutcome) -> None:
     for skip in outcome.skipped:
-        print(f"skipped ({skip.reason.value}): {skip.detail}")
+        # the detail quotes the record (event names, ids): shown, never obeyed
+        print(f"skipped ({skip.reason.value}): {one_line(skip.detail)}")
     alerts = _alerts_by_finding(outcome)
     for finding in outcome.findings:
         alert = alerts.get(id(finding))
@@ -88,7 +90,7 @@ def run_explain(args: argparse.Namespace) -> int:
     else:
         _print_text(outcome)
     for error in outcome.errors:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {visible_lines(error)}", file=sys.stderr)
     if outcome.errors:
         return EXIT_ERROR
     if args.post:

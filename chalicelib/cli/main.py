@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Sequence
 
 from chalicelib.cli.common import EXIT_ERROR, parse_fail_on
+from chalicelib.cloud_text import visible_lines
 from chalicelib.errors import SetpointError, SpecError, SpecSetError
 from chalicelib.kinds.registry import ALL_KINDS, kind_named
 from chalicelib.model import Kind
@@ -196,11 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args)
     except SpecSetError as exc:
         for error in exc.errors:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {visible_lines(error)}", file=sys.stderr)
         print(f"{len(exc.errors)} spec error(s)", file=sys.stderr)
         return EXIT_ERROR
     except (SpecError, SetpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible_lines(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -214,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if type(exc).__module__.startswith("botocore"):
             # No credentials, endpoint unreachable, AccessDenied on STS: say so, exit 2.
-            print(f"error: AWS: {exc}", file=sys.stderr)
+            print(f"error: AWS: {visible_lines(exc)}", file=sys.stderr)
             return EXIT_ERROR
         raise
     return EXIT_ERROR

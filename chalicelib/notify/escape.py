@@ -100,3 +100,27 @@ def _escape_list_start(match: re.Match[str]) -> str:
     if marker[0].isdigit():
         return f"{indent}{marker[:-1]}\\{marker[-1]}"
     return f"{indent}\\{marker}"
+
+
+# --- Markdown read by a client we do not know (AWS Chatbot's "client-markdown") ----------
+#
+# Chatbot turns a custom notification's markdown into Slack's or Teams' own, so neither
+# Slack entities nor CommonMark backslashes are sure to survive. Characters that could
+# start markup become look-alikes that no client formats (a name still reads the same),
+# `://` loses its link power, and `&`, `<`, `>` are Slack entities as before.
+_MARKUP_LOOKALIKES = {
+    "*": "\u2217",  # ∗ asterisk operator
+    "_": "\uff3f",  # ＿ fullwidth low line
+    "~": "\u223c",  # ∼ tilde operator
+    "`": BACKTICK_LOOKALIKE,
+    "[": "\uff3b",  # ［ fullwidth brackets: no [text](url) link
+    "]": "\uff3d",
+    "|": "\u2223",  # ∣ divides: no <url|text> label
+}
+
+
+def escape_markup(text: object) -> str:
+    """Cloud text for a markdown field whose dialect we cannot know: nothing in it can
+    format, link, mention or ping."""
+    pieces = (_MARKUP_LOOKALIKES.get(ch) or _ENTITIES.get(ch, ch) for ch in str(text))
+    return "".join(pieces).replace("://", ":\u2215\u2215")  # ∕∕ division slashes

@@ -9,6 +9,10 @@ threaded by `metadata.threadId` (the first alert's id), so a topic wired to Chat
 shows alerts and their follow-ups in Slack or Teams. Pick one per topic: email readers
 would see the JSON.
 
+Sizes are bounded by construction: a message within SNS's 256 KiB (UTF-8 bytes), and a
+Chatbot title and description within what Chatbot shows, measured after escaping and
+serialising; a cut says "… and N more lines".
+
 The client is passed in (moto in tests); boto3's own retries apply, and a failure that
 survives them is a DeliveryError naming the topic, never the message.
 """
@@ -24,13 +28,21 @@ from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.alert_message import alert_headline, new_alert, render_alert_text
+from chalicelib.notify.budget import fit, fit_lines, text_bytes, utf8_bytes
 from chalicelib.notify.delivery import new_message_id, own_ref
-from chalicelib.notify.escape import ELLIPSIS, escape_mrkdwn
+from chalicelib.notify.escape import ELLIPSIS, escape_markup
 from chalicelib.sweep.digest import Digest, digest_headline, render_digest_text
 
 # SNS wants a Subject of fewer than 100 characters, on one line, without control
 # characters; ASCII is the only thing every mail client shows the same way.
 SUBJECT_LIMIT = 99
+# SNS refuses a message over 256 KiB (message and attributes); the rest is headroom for
+# the Subject and the attributes SNS adds.
+MESSAGE_LIMIT = 256 * 1024 - 4096
+# Chatbot custom notifications: a title of one line, a description that chat shows whole
+# (Chatbot cuts longer ones without saying so). Bytes of the escaped JSON string.
+CHATBOT_TITLE_LIMIT = 250
+CHATBOT_DESCRIPTION_LIMIT = 8000
 _ASCII = {"—": "-", "–": "-", ELLIPSIS: "...", "⚠": "!", "‘": "'", "’": "'", "“": '"', "”": '"'}
 
 
@@ -67,7 +79,7 @@ class SnsNotifier:
             self._sns.publish(
                 TopicArn=self.topic_arn,
                 Subject=sns_subject(digest_headline(digest)),
-                Message=render_digest_text(digest),
+                Message=bounded_message(render_digest_text(digest)),
             )
         except Exception as error:
             raise DeliveryError(
@@ -79,7 +91,7 @@ class SnsNotifier:
         cite = own_ref(alert, self.name)
         text = render_alert_text(alert, ref=ref, cite=cite)
         subject = sns_subject(alert_headline(alert))
-        message = self._chatbot(alert, text, ref, cite) if self.chatbot else text
+        message = self._chatbot(alert, text, ref, cite) if self.chatbot else bounded_message(text)
         try:
             self._sns.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
         except Exception as error:
@@ -89,19 +101,34 @@ class SnsNotifier:
         return MessageRef(self.name, ref)
 
     def _chatbot(self, alert: Alert, text: str, ref: str, cite: str | None) -> str:
-        """A Chatbot custom notification; its markdown is the chat's, so escape like Slack."""
+        """A Chatbot custom notification. Its markdown becomes Slack's or Teams' own, so
+        cloud text is escaped for either (`escape_markup`) and both fields are bounded."""
         body: Mapping[str, Any] = {
             "version": "1.0",
             "source": "custom",
             "id": ref,
             "content": {
                 "textType": "client-markdown",
-                "title": escape_mrkdwn(alert_headline(alert)),
-                "description": escape_mrkdwn("\n".join(text.splitlines()[1:])),
+                "title": fit(alert_headline(alert), CHATBOT_TITLE_LIMIT, escape_markup),
+                "description": "\n".join(
+                    fit_lines(
+                        text.splitlines()[1:],
+                        CHATBOT_DESCRIPTION_LIMIT,
+                        escape=escape_markup,
+                        measure=text_bytes,
+                    )
+                ),
             },
             "metadata": {"threadId": cite or ref, "eventType": alert.kind.value},
         }
         return json.dumps(body, ensure_ascii=False)
+
+
+def bounded_message(text: str) -> str:
+    """`text` within MESSAGE_LIMIT UTF-8 bytes, whole lines first, the cut said."""
+    if utf8_bytes(text) <= MESSAGE_LIMIT:
+        return text
+    return "\n".join(fit_lines(text.splitlines(), MESSAGE_LIMIT))
 
 
 def _describe(error: Exception) -> str:

@@ -26,7 +26,8 @@ from chalicelib.notify.alert_message import (
     render_alert_text,
     since_last_alert_lines,
 )
-from chalicelib.notify.escape import ELLIPSIS, escape_teams
+from chalicelib.notify.budget import fit, item_cost, json_bytes, more_line
+from chalicelib.notify.escape import escape_teams
 from chalicelib.notify.message import _open_count, _open_sentence, _who_text
 from chalicelib.report.common import (
     alarming_first,
@@ -38,9 +39,16 @@ from chalicelib.report.common import (
 
 CARD_VERSION = "1.4"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+# Teams refuses messages over about 28 KB, and the Workflows trigger answers 202 before it
+# finds out: an oversized card is lost without an error. Every budget is in bytes of the
+# body as sent (escaped, then serialised), and the whole body stays under CARD_LIMIT.
+CARD_LIMIT = 24_000
+FIELD_LIMIT = 600  # one fact value, the headline, one footer part
+LINE_LIMIT = 600  # one change line or next step
+FALLBACK_LIMIT = 2000
 MAX_CHANGE_LINES = 40
-CHANGE_LINE_LIMIT = 400
-FALLBACK_LIMIT = 3000
+# when a card has both, "Since the last alert" takes at most this share of the room left
+SINCE_SHARE = 3
 
 _COLOR = {
     AlertKind.NEW: "Attention",
@@ -53,9 +61,10 @@ _COLOR = {
 }
 
 
-def _text(value: object) -> str:
-    """Cloud text for a TextBlock or fact: one line, markdown neutralised."""
-    return escape_teams(one_line(value))
+def _text(value: object, limit: int = FIELD_LIMIT) -> str:
+    """Cloud text for a TextBlock or fact: one line, markdown neutralised, at most
+    `limit` bytes once escaped and serialised."""
+    return fit(one_line(value), limit, escape_teams)
 
 
 def _block(text: str, **style: Any) -> dict[str, Any]:
@@ -81,40 +90,63 @@ def _resource_facts(finding: Finding) -> list[dict[str, str]]:
 def _actor_facts(actor: Actor, who: str) -> list[dict[str, str]]:
     facts = [_fact(who, _text(_who_text(actor)))]
     when = actor.event_time or "time not recorded"
-    facts.append(_fact("When", f"{_text(when)} ({_text(actor.event_name)})"))
-    origin = [_text(v) for v in (actor.source_ip, actor.user_agent) if v]
+    facts.append(_fact("When", f"{_text(when, 200)} ({_text(actor.event_name, 200)})"))
+    origin = [_text(v, 300) for v in (actor.source_ip, actor.user_agent) if v]
     if origin:
         facts.append(_fact("From", ", ".join(origin)))
     return facts
 
 
-def _clip(line: str) -> str:
-    return line if len(line) <= CHANGE_LINE_LIMIT else line[: CHANGE_LINE_LIMIT - 1] + "…"
-
-
 def _lines(
-    title: str, lines: list[str], steps: list[str | None] | None = None
+    title: str, lines: list[str], room: int, steps: list[str | None] | None = None
 ) -> list[dict[str, Any]]:
-    """A bold title over one monospace TextBlock per line, capped with a count.
+    """A bold title over one monospace TextBlock per line, within `room` bytes.
 
-    `steps` (one next step or None per line) take only the blocks the lines leave of
-    MAX_CHANGE_LINES, first line first: a step never pushes a change out of the card.
+    Lines are kept whole and in order while they fit (at most MAX_CHANGE_LINES); what
+    is left out is counted in a last block, `… and N more changes`, whose room is kept
+    from the start. `steps` (one next step or None per line) take only what the kept
+    lines leave, first line first: a step never pushes a change out of the card.
     """
-    shown = lines[:MAX_CHANGE_LINES]
-    room = MAX_CHANGE_LINES - len(shown)
-    items = [_block(f"**{title}**", spacing="Medium")]
-    for index, line in enumerate(shown):
-        items.append(_block(_text(_clip(line)), fontType="Monospace", spacing="None"))
-        step = steps[index] if steps and index < len(steps) else None
-        if step and room > 0:
-            room -= 1
-            text = _text(_clip("  " + step))
-            items.append(_block(text, fontType="Monospace", isSubtle=True, spacing="None"))
+    if not lines:
+        return []
+    head = _block(f"**{title}**", spacing="Medium")
+    more = _block(more_line(len(lines)), isSubtle=True, spacing="None")
+    budget = room - item_cost(head)
+    shown: list[dict[str, Any]] = []
+    for index, line in enumerate(lines[:MAX_CHANGE_LINES]):
+        block = _block(_text(line, LINE_LIMIT), fontType="Monospace", spacing="None")
+        last = index == len(lines) - 1
+        if item_cost(block) > budget - (0 if last else item_cost(more)):
+            break
+        shown.append(block)
+        budget -= item_cost(block)
     omitted = len(lines) - len(shown)
     if omitted:
-        more = f"{ELLIPSIS} and {omitted} more change{'' if omitted == 1 else 's'}"
-        items.append(_block(more, isSubtle=True, spacing="None"))
+        budget -= item_cost(more)
+    items = [head]
+    spare_blocks = MAX_CHANGE_LINES - len(shown)
+    for index, block in enumerate(shown):
+        items.append(block)
+        step = steps[index] if steps and index < len(steps) else None
+        if step is None or spare_blocks <= 0:
+            continue
+        text = _text("  " + step, LINE_LIMIT)
+        extra = _block(text, fontType="Monospace", isSubtle=True, spacing="None")
+        if item_cost(extra) <= budget:
+            items.append(extra)
+            budget -= item_cost(extra)
+            spare_blocks -= 1
+    if omitted:
+        items.append(_block(more_line(omitted), isSubtle=True, spacing="None"))
     return items
+
+
+def teams_message(card: dict[str, Any]) -> dict[str, Any]:
+    """The Workflows webhook body: a message with one Adaptive Card attachment."""
+    return {
+        "type": "message",
+        "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
 
 
 def render_alert_teams(
@@ -150,16 +182,6 @@ def render_alert_teams(
         if opened:
             sentence = _open_sentence(opened, finding.kind)
             body.append(_block(f"⚠ **Open to the world:** {sentence}", color="Attention"))
-        if alert.kind is AlertKind.CHANGED:
-            since = since_last_alert_lines(alert)
-            if since:
-                body += _lines("Since the last alert", since)
-        if finding.changes:
-            ordered = alarming_first(finding.changes)
-            lines = [change_line(c) for c in ordered]
-            count = len(lines)
-            steps = [first_next_step(c) for c in ordered]
-            body += _lines(f"{count} change{'' if count == 1 else 's'}", lines, steps)
     footer = []
     if finding.spec:
         footer.append(f"Spec {_text(finding.spec)}")
@@ -169,24 +191,35 @@ def render_alert_teams(
         footer.append(f"CloudTrail event {_text(actor.event_id)}")
     if ref:
         footer.append(f"Alert {_text(ref)}")
-    if footer:
-        body.append(_block(" · ".join(footer), isSubtle=True, size="Small"))
+    tail = [_block(" · ".join(footer), isSubtle=True, size="Small")] if footer else []
     # Shown by clients that cannot draw the card, and read as markdown there too.
-    fallback = escape_teams(render_alert_text(alert, ref=ref, cite=cite, threaded=threaded))
-    if len(fallback) > FALLBACK_LIMIT:
-        fallback = fallback[: FALLBACK_LIMIT - 1].rstrip("\\") + ELLIPSIS
+    text = render_alert_text(alert, ref=ref, cite=cite, threaded=threaded)
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
         "body": body,
-        "fallbackText": fallback,
+        "fallbackText": fit(text, FALLBACK_LIMIT, escape_teams),
         "msteams": {"width": "Full"},
     }
-    return {
-        "type": "message",
-        "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": card}],
-    }
+    # What the fixed parts leave is the room of the change lists.
+    room = CARD_LIMIT - json_bytes(teams_message(card)) - sum(item_cost(item) for item in tail)
+    if alert.kind in LISTS_CHANGES:
+        if alert.kind is AlertKind.CHANGED:
+            since = since_last_alert_lines(alert)
+            if since:
+                share = room // SINCE_SHARE if finding.changes else room
+                items = _lines("Since the last alert", since, share)
+                body += items
+                room -= sum(item_cost(item) for item in items)
+        if finding.changes:
+            ordered = alarming_first(finding.changes)
+            lines = [change_line(c) for c in ordered]
+            count = len(lines)
+            steps = [first_next_step(c) for c in ordered]
+            body += _lines(f"{count} change{'' if count == 1 else 's'}", lines, room, steps)
+    body += tail
+    return teams_message(card)
 
 
 def render_teams(finding: Finding) -> dict[str, Any]:

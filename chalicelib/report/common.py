@@ -7,10 +7,10 @@ Pure functions over the frozen model: no clock, no environment, no I/O.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chalicelib.cloud_text import one_line
 from chalicelib.kinds.registry import noun
 from chalicelib.model import Change, Finding, Status, is_gone
 
@@ -24,27 +24,6 @@ PROBLEM_STATUSES: tuple[Status, ...] = (
 
 MARKERS: Mapping[str, str] = {"add": "+", "remove": "-", "modify": "~"}
 OPEN_MARKER = "⚠ open to the world"
-
-# C0/C1 controls (newlines, ESC for terminal escapes) and bidi overrides: all of them can
-# make text from the cloud forge lines or hide what it says.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def one_line(text: object) -> str:
-    """Text from the cloud on one line, with control characters shown, never obeyed.
-
-    A group description holding "\\n+ ingress ..." must not fake a change line, and an
-    ESC sequence in a tag must not repaint the user's terminal.
-    """
-
-    def _show(match: re.Match[str]) -> str:
-        char = match.group()
-        if char in "\n\r\t":
-            return " "
-        code = ord(char)
-        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-    return _UNSAFE.sub(_show, str(text))
 
 
 def kind_noun(kind: str) -> str:
@@ -123,6 +102,7 @@ def change_body(change: Change) -> str:
             summary = f"{_value(change.actual)} (not in spec)"
         else:
             summary = f"{_value(change.expected)} (in spec, missing live)"
+        summary = one_line(summary)
         return f"{path}: {summary}"
     if path and not summary.lower().startswith(path.lower()):
         return f"{path}: {summary}"

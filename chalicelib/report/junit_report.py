@@ -11,8 +11,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from chalicelib.cloud_text import visible_lines
 from chalicelib.model import Finding, Status, is_gone
-from chalicelib.report.common import change_line, kind_noun, sort_key
+from chalicelib.report.common import change_line, kind_noun, one_line, sort_key
 from chalicelib.report.scope import Scope
 
 SUITE_NAME = "setpoint"
@@ -33,22 +34,28 @@ def _xml_text(text: object) -> str:
     return _NOT_XML.sub("\ufffd", str(text))
 
 
+def _line(text: object) -> str:
+    """Cloud text for a name, message or failure line: one line, nothing hidden, and only
+    characters XML can carry (a forged "Back to normal" line stays inside its own)."""
+    return _xml_text(one_line(text))
+
+
 def testcase_name(finding: Finding) -> str:
     """`us-east-1/sg-0abc jenkins`; the name alone when there is no id (missing)."""
-    parts = [p for p in (finding.id, finding.name) if p]
+    parts = [one_line(p) for p in (finding.id, finding.name) if p]
     if len(parts) == 2 and parts[0] == parts[1]:
         parts = parts[:1]
-    return f"{finding.region}/{' '.join(parts) or '?'}"
+    return f"{one_line(finding.region)}/{' '.join(parts) or '?'}"
 
 
 def _detail(finding: Finding) -> str:
     lines = [
         f"{kind_noun(finding.kind)} {testcase_name(finding)}",
-        f"account: {finding.account or '?'}",
-        f"spec: {finding.spec or '(none)'}",
+        f"account: {one_line(finding.account or '?')}",
+        f"spec: {one_line(finding.spec or '(none)')}",
     ]
     if finding.reason:
-        lines.append(f"reason: {finding.reason}")
+        lines.append(f"reason: {one_line(finding.reason)}")
     lines += [change_line(c) for c in finding.changes]
     return "\n".join(lines)
 
@@ -74,14 +81,14 @@ def render_junit(
     if scope is not None:
         properties = ET.SubElement(suite, "properties")
         for name, value in scope.properties().items():
-            ET.SubElement(properties, "property", {"name": name, "value": _xml_text(value)})
+            ET.SubElement(properties, "property", {"name": name, "value": _line(value)})
     # several accounts (--accounts): IAM names and bucket-less names repeat across them, and
     # CI tools merge test cases with equal names; the account keeps them apart
     several = len({f.account for f in ordered if f.account}) > 1
     for finding in ordered:
         name = testcase_name(finding)
         if several and finding.account:
-            name = f"{finding.account}/{name}"
+            name = f"{one_line(finding.account)}/{name}"
         case = ET.SubElement(
             suite,
             "testcase",
@@ -90,7 +97,7 @@ def render_junit(
         if is_gone(finding):
             # deleted while no spec named it: nothing to fix, so not a failure
             message = f"gone: {finding.reason or 'deleted, and no spec names it'}"
-            ET.SubElement(case, "skipped", {"message": _xml_text(message)})
+            ET.SubElement(case, "skipped", {"message": _line(message)})
         elif finding.status in _FAILURE_WORDS:
             changes = len(finding.changes)
             message = f"{finding.status.value}: {_FAILURE_WORDS[finding.status]}"
@@ -102,7 +109,7 @@ def render_junit(
             failure.text = _xml_text(_detail(finding))
         elif finding.status is Status.UNKNOWN:
             message = f"unknown: could not read it: {finding.reason or 'no reason recorded'}"
-            error = ET.SubElement(case, "error", {"type": "unknown", "message": _xml_text(message)})
+            error = ET.SubElement(case, "error", {"type": "unknown", "message": _line(message)})
             error.text = _xml_text(_detail(finding))
     return _document(root)
 
@@ -120,6 +127,6 @@ def render_junit_error(error: str, kind: str) -> str:
     root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
     suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": "0"})
     case = ET.SubElement(suite, "testcase", {"classname": "setpoint", "name": "setpoint check"})
-    element = ET.SubElement(case, "error", {"type": kind, "message": _xml_text(error)})
-    element.text = _xml_text(error)
+    element = ET.SubElement(case, "error", {"type": kind, "message": _line(error)})
+    element.text = _xml_text(visible_lines(error))
     return _document(root)

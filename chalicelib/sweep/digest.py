@@ -15,7 +15,9 @@ from typing import Any
 
 from chalicelib.model import Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
+from chalicelib.notify.budget import fit, item_cost, json_bytes, more_line
 from chalicelib.notify.escape import escape_mrkdwn, escape_teams
+from chalicelib.notify.teams import CARD_LIMIT, LINE_LIMIT, teams_message
 from chalicelib.report.common import kind_noun, one_line
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -361,40 +363,57 @@ def render_digest_slack(digest: Digest) -> dict[str, Any]:
     return {"text": digest_headline(digest), "blocks": blocks}
 
 
+def _teams_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
 def render_digest_teams(digest: Digest) -> dict[str, Any]:
+    """An Adaptive Card within Teams' size limit (the budgets of notify/teams.py): each
+    line bounded, sections kept in order while they fit, and a cut section says how
+    many of its lines were left out."""
+
+    def text(value: str) -> str:
+        return fit(value, LINE_LIMIT, escape_teams)
+
+    headline = digest_headline(digest)
     body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": "Setpoint sweep digest",
-            "weight": "Bolder",
-            "size": "Medium",
-        },
-        {"type": "TextBlock", "text": digest_headline(digest), "wrap": True},
+        _teams_block("Setpoint sweep digest", weight="Bolder", size="Medium"),
+        _teams_block(text(headline)),
     ]
-    for title, lines in digest_sections(digest):
-        body.append(
-            {"type": "TextBlock", "text": escape_teams(title), "weight": "Bolder", "wrap": True}
-        )
-        body += [
-            {"type": "TextBlock", "text": escape_teams(f"• {line}"), "wrap": True} for line in lines
-        ]
     card = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.4",
         "body": body,
-        "fallbackText": escape_teams(digest_headline(digest)),
+        "fallbackText": text(headline),
     }
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": card,
-            }
-        ],
-    }
+    room = CARD_LIMIT - json_bytes(teams_message(card))
+    sections = digest_sections(digest)
+    for number, (title, lines) in enumerate(sections):
+        head = _teams_block(text(title), weight="Bolder")
+        blocks = [_teams_block(text(f"• {line}")) for line in lines]
+        # room for this section's own cut line, and for a title of each section after it
+        cut = _teams_block(more_line(len(lines), "line") + " left out", isSubtle=True)
+        later = sum(
+            item_cost(_teams_block(text(t), weight="Bolder")) for t, _ in sections[number + 1 :]
+        )
+        room -= item_cost(head)
+        if room < later:
+            break
+        body.append(head)
+        shown = 0
+        for index, block in enumerate(blocks):
+            last = index == len(blocks) - 1
+            if item_cost(block) > room - later - (0 if last else item_cost(cut)):
+                break
+            body.append(block)
+            room -= item_cost(block)
+            shown += 1
+        if shown < len(blocks):
+            left = len(blocks) - shown
+            body.append(_teams_block(more_line(left, "line") + " left out", isSubtle=True))
+            room -= item_cost(body[-1])
+    return teams_message(card)
 
 
 def digest_json(digest: Digest) -> dict[str, Any]:
