@@ -19,12 +19,14 @@ from typing import Any
 
 from chalicelib.model import Actor, Change, Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
+from chalicelib.notify.budget import bounded_json
 from chalicelib.notify.escape import escape_code, escape_mrkdwn, escape_truncated
 from chalicelib.notify.message import (
     _STATUS_EMOJI,
     FALLBACK_LIMIT,
     FIELD_LIMIT,
     HEADER_LIMIT,
+    JSON_LISTS,
     MAX_BLOCKS,
     _actor_fields,
     _changes_text,
@@ -335,7 +337,7 @@ def render_alert_json(
     """The finding as `--format json` shows it, plus what the alert says about it."""
     appeared, went = changes_since(alert) if alert.kind is AlertKind.CHANGED else ([], [])
     fixer = ended_by(alert) if alert.kind in _ENDED_BY else None
-    return {
+    payload = {
         **finding_to_dict(alert.finding),
         # the resource's tags, so a receiver can route by team as Setpoint's routes do
         "tags": alert.finding.tag_map,
@@ -352,6 +354,8 @@ def render_alert_json(
         "headline": alert_headline(alert),
         "text": render_alert_text(alert, ref=ref, cite=cite, threaded=threaded),
     }
+    lists = (("alert", "gone_changes"), ("alert", "new_changes"), *JSON_LISTS)
+    return bounded_json(payload, lists)
 
 
 def new_alert(finding: Finding) -> Alert:

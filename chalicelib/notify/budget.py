@@ -96,3 +96,39 @@ def fit_lines(
         kept.append(line)
         used += cost
     return [*kept, more_line(len(lines) - len(kept), noun)]
+
+
+# --- JSON webhooks ------------------------------------------------------------------
+#
+# A generic receiver has no published limit, but many forward into SNS, SQS or
+# EventBridge, which refuse more than 256 KiB. The display fields are bounded always;
+# the data lists only when the whole would not fit, dropped from the end and counted in
+# `<list>_omitted`, so a receiver can tell a cut list from a whole one.
+JSON_LIMIT = 256 * 1024
+JSON_HEADLINE_LIMIT = 1_000
+JSON_TEXT_LIMIT = 16_000
+
+
+def bounded_json(payload: dict[str, Any], lists: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """`payload` with `headline`/`text` bounded and, while it is over JSON_LIMIT, the
+    lists at the `lists` paths (first path cut first) shortened from the end."""
+    if isinstance(payload.get("headline"), str):
+        payload["headline"] = fit(payload["headline"], JSON_HEADLINE_LIMIT)
+    if isinstance(payload.get("text"), str):
+        text_lines = payload["text"].splitlines()
+        payload["text"] = "\n".join(fit_lines(text_lines, JSON_TEXT_LIMIT, measure=text_bytes))
+    for path in lists:
+        *parents, key = path
+        holder: Any = payload
+        for name in parents:
+            holder = holder.get(name) if isinstance(holder, dict) else None
+        items = holder.get(key) if isinstance(holder, dict) else None
+        if not isinstance(items, list):
+            continue
+        while items and (over := json_bytes(payload) - JSON_LIMIT) > 0:
+            # drop about enough, then measure again (the count's digits, the separators)
+            holder.setdefault(f"{key}_omitted", 0)
+            while items and over > 0:
+                over -= item_cost(items.pop())
+                holder[f"{key}_omitted"] += 1
+    return payload

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.model import Actor, Change, Finding, Kind, Status
+from chalicelib.notify.budget import bounded_json
 from chalicelib.notify.escape import (
     ELLIPSIS,
     code_span,
@@ -323,6 +324,16 @@ def render_slack(finding: Finding) -> dict[str, Any]:
     }
 
 
+# the lists a JSON webhook payload may shorten to fit, first cut first
+JSON_LISTS: tuple[tuple[str, ...], ...] = (("excepted",), ("changes",))
+
+
 def render_json(finding: Finding) -> dict[str, Any]:
-    """The finding as DESIGN.md's JSON plus `headline` and `text`, for generic webhooks."""
-    return {**finding_to_dict(finding), "headline": headline(finding), "text": render_text(finding)}
+    """The finding as DESIGN.md's JSON plus `headline` and `text`, for generic webhooks;
+    within the JSON budget (`budget.bounded_json`)."""
+    payload = {
+        **finding_to_dict(finding),
+        "headline": headline(finding),
+        "text": render_text(finding),
+    }
+    return bounded_json(payload, JSON_LISTS)
