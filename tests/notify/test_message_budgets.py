@@ -109,7 +109,7 @@ def test_a_change_list_under_budget_is_shown_whole():
 # --- property: any changes, tags and text ----------------------------------------------
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)),  # lone surrogates: item 2's edge
+    alphabet=st.characters(codec="utf-8"),  # no lone surrogates: item 2 makes those encodable
     max_size=600,
 )
 _CHANGE = st.builds(
