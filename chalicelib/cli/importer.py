@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from chalicelib.cli.common import EXIT_ERROR, EXIT_OK, new_clients, regions_for
+from chalicelib.cloud_text import one_line
 from chalicelib.errors import ConfigError
 from chalicelib.kinds.family import Exporter
 from chalicelib.kinds.registry import FAMILIES
@@ -54,13 +55,14 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _report(sink: SpecSink, out: Path) -> int:
+    # resource names (and the file names made of them) come from the cloud: shown, never obeyed
     for skipped in sink.skipped:
-        print(f"skipped {skipped.target}: {skipped.resource} {skipped.reason}")
+        print(one_line(f"skipped {skipped.target}: {skipped.resource} {skipped.reason}"))
     for target in sink.overwritten:
-        print(f"overwrote {target} (--force)")
+        print(f"overwrote {one_line(target)} (--force)")
     if sink.dry_run:
         for target in sink.written:
-            print(f"would write {target}")
+            print(f"would write {one_line(target)}")
     if sink.only is not None and not (sink.written or sink.overwritten or sink.skipped):
         raise ConfigError(f"--only {sink.only}: no live resource has that id or name")
     verb = "would write" if sink.dry_run else "wrote"

@@ -1,4 +1,4 @@
-"""`explain` never passes terminal escapes from a record to the terminal (issue 13 item 8)."""
+"""`explain` and `import` never pass escapes from the cloud to the terminal (issue 13 item 8)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,17 @@ def test_skip_details_are_shown_never_obeyed(
     assert "\u2028" not in out
     (line,) = [line for line in out.splitlines() if line.startswith("skipped")]
     assert "\\x1b" in line or "\\u202e" in line or "\\u2028" in line
+
+
+def test_import_prints_resource_names_without_their_escapes(
+    ec2: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    # ESC cannot travel in EC2's XML; bidi and zero-width characters can
+    ec2.create_security_group(GroupName="db\u202e\u200b", Description="x", VpcId=vpc)
+    out = tmp_path / "policies"
+    assert main(["import", "--out", str(out)]) == 0
+    assert main(["import", "--out", str(out)]) == 0  # now every group is "skipped"
+    printed = capsys.readouterr().out
+    assert "skipped" in printed
+    assert "\u202e" not in printed and "\u200b" not in printed
