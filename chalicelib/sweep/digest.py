@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.model import Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
-from chalicelib.notify.budget import fit, item_cost, json_bytes, more_line
+from chalicelib.notify.budget import fit, fit_lines, item_cost, json_bytes, more_line
 from chalicelib.notify.escape import escape_mrkdwn, escape_teams
 from chalicelib.notify.teams import CARD_LIMIT, LINE_LIMIT, teams_message
 from chalicelib.report.common import kind_noun, one_line
@@ -346,6 +346,10 @@ def render_digest_text(digest: Digest) -> str:
     return "\n".join(lines)
 
 
+def _slack_bullet(line: str) -> str:
+    return f"• {escape_mrkdwn(line)}"
+
+
 def render_digest_slack(digest: Digest) -> dict[str, Any]:
     """Block Kit with a plain-text fallback; sections stay under Slack's 3000 characters."""
     blocks: list[dict[str, Any]] = [
@@ -356,10 +360,11 @@ def render_digest_slack(digest: Digest) -> dict[str, Any]:
         },
     ]
     for title, body in digest_sections(digest):
-        text = f"*{escape_mrkdwn(title)}*\n" + "\n".join(
-            f"• {escape_mrkdwn(line)}" for line in body
-        )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
+        head = f"*{fit(title, 200, escape_mrkdwn, measure=len)}*\n"
+        # whole lines, escaped before they are measured: a cut never halves an entity
+        lines = fit_lines(body, 2900 - len(head), escape=_slack_bullet, measure=len)
+        text = head + "\n".join(lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     return {"text": digest_headline(digest), "blocks": blocks}
 
 

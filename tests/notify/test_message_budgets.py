@@ -6,6 +6,7 @@ Sizes are measured as the notifiers send them: the JSON body, UTF-8, after escap
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +33,13 @@ from chalicelib.notify.sns import (
 )
 from chalicelib.notify.teams import CARD_LIMIT, LINE_LIMIT, render_alert_teams
 from chalicelib.report.common import alarming_first, change_line, one_line
-from chalicelib.sweep.digest import Digest, DigestItem, UnknownGroup, render_digest_teams
+from chalicelib.sweep.digest import (
+    Digest,
+    DigestItem,
+    UnknownGroup,
+    render_digest_slack,
+    render_digest_teams,
+)
 from tests.chat_server import ChatServer
 from tests.notify.alert_samples import ALL, CHANGED, NEW
 from tests.report.samples import DRIFTED
@@ -181,6 +188,15 @@ def test_a_digest_card_of_long_names_stays_within_the_limit(text):
     texts = _texts(_card(payload))
     assert texts[0] == "Setpoint sweep digest" and texts[1].startswith("Setpoint sweep:")
     assert any(t.startswith("New drift (15)") for t in texts)
+
+
+def test_a_slack_digest_section_is_cut_between_lines_never_inside_an_entity():
+    payload = render_digest_slack(_digest(15, "&<>" * 85))
+    sections = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections)
+    for text in sections:
+        assert re.sub(r"&(amp|lt|gt);", "", text).count("&") == 0  # no "&am" left behind
+    assert any(text.splitlines()[-1].startswith("… and ") for text in sections)
 
 
 # --- SNS and Chatbot ---------------------------------------------------------------
