@@ -6,8 +6,11 @@ connectors. Cards are kept to version 1.4 (what the Workflows card action render
 to TextBlock and FactSet, which every Teams client shows the same way.
 
 Cloud text is escaped with `escape_teams` (TextBlocks and facts read markdown) and kept
-on one line; the change list is capped so a card stays well inside Teams' ~28 KB
-message limit, saying how many changes were left out. Pure, like the other renderers.
+on one line. Sizes are bounded by construction, in bytes of the body as sent: each field
+and line has its budget (cut before escaping, so no escape is halved), the fixed parts
+(headline, facts, footer, fallback) are laid out first, and the change lists take what
+is left of CARD_LIMIT, line by line, ending in "… and N more changes". Pure, like the
+other renderers.
 """
 
 from __future__ import annotations
