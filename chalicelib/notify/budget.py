@@ -50,12 +50,15 @@ def fit(
     """`escape(text)` when it measures at most `limit`, else `escape` of the longest
     prefix of `text` that, with `…` after it, does. Cutting the raw text keeps every
     escape whole. Returns "" only when not even `…` fits."""
-    whole = escape(text)
-    if measure(whole) <= limit:
-        return whole
-    low, high = 0, len(text)  # low always fits, high never does
+    # Every character measures at least 1 and escaping never shrinks text, so a prefix of
+    # more than `limit` characters cannot fit: a long text is never escaped whole.
+    if len(text) <= limit:
+        whole = escape(text)
+        if measure(whole) <= limit:
+            return whole
     if measure(escape(ELLIPSIS)) > limit:
         return ""
+    low, high = 0, min(len(text), limit)  # low always fits, high never does
     while high - low > 1:
         middle = (low + high) // 2
         if measure(escape(text[:middle] + ELLIPSIS)) <= limit:

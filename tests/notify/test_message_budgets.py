@@ -272,3 +272,13 @@ def test_a_json_payload_over_the_budget_drops_changes_from_the_end_and_counts_th
 def test_a_json_payload_under_the_budget_is_unchanged():
     payload = render_json(DRIFTED)
     assert "changes_omitted" not in payload and len(payload["changes"]) == 3
+
+
+@given(text=_TEXT, limit=st.integers(0, 700))
+def test_fit_stays_within_its_limit_and_never_halves_an_escape(text, limit):
+    cut = fit(text, limit, escape_teams)
+    assert json_bytes(cut) - 2 <= limit
+    if cut != escape_teams(text):
+        assert cut == "" or cut.endswith("…")
+        # what is kept is the escape of a prefix of the text, so every escape is whole
+        assert cut == "" or any(escape_teams(text[:n] + "…") == cut for n in range(len(text) + 1))
