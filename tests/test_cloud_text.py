@@ -87,7 +87,9 @@ def test_visible_lines_keeps_newlines_and_shows_the_rest():
 @st.composite
 def hostile(draw: st.DrawFn) -> str:
     """Plausible text, then a break and a forged line, with hidden characters sprinkled."""
-    pieces = [draw(st.text(alphabet="abc-_.:/*[]()<>&`", min_size=1, max_size=8))]
+    # a letter first: the text itself may open a line (a fact, a field); only what
+    # follows a break it smuggled in must not
+    pieces = ["v" + draw(st.text(alphabet="abc-_.:/*[]()<>&`", max_size=8))]
     for _ in range(draw(st.integers(1, 3))):
         pieces.append(draw(st.sampled_from(LINE_BREAKS + HIDING)))
         pieces.append(draw(st.sampled_from([FORGED, "[x](https://evil.example) *bold*", "x"])))
