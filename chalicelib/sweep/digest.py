@@ -15,7 +15,14 @@ from typing import Any
 
 from chalicelib.model import Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
-from chalicelib.notify.budget import fit, fit_lines, item_cost, json_bytes, more_line
+from chalicelib.notify.budget import (
+    bounded_json,
+    fit,
+    fit_lines,
+    item_cost,
+    json_bytes,
+    more_line,
+)
 from chalicelib.notify.escape import escape_mrkdwn, escape_teams
 from chalicelib.notify.teams import CARD_LIMIT, LINE_LIMIT, teams_message
 from chalicelib.report.common import kind_noun, one_line
@@ -422,7 +429,9 @@ def render_digest_teams(digest: Digest) -> dict[str, Any]:
 
 
 def digest_json(digest: Digest) -> dict[str, Any]:
-    return {
+    """The digest for a JSON webhook: data lists (capped already) and its text, within the
+    JSON budget of `budget.bounded_json`."""
+    payload = {
         "type": "sweep_digest",
         "run_id": digest.run_id,
         "shards": digest.shards,
@@ -440,3 +449,5 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "delivery_errors": digest.delivery_errors,
         "text": render_digest_text(digest),
     }
+    lists = (("failed_deliveries",), ("unknown",), ("still_open",), ("resolved",), ("new_drift",))
+    return bounded_json(payload, lists)

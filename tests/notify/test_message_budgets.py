@@ -37,6 +37,7 @@ from chalicelib.sweep.digest import (
     Digest,
     DigestItem,
     UnknownGroup,
+    digest_json,
     render_digest_slack,
     render_digest_teams,
 )
@@ -282,3 +283,10 @@ def test_fit_stays_within_its_limit_and_never_halves_an_escape(text, limit):
         assert cut == "" or cut.endswith("…")
         # what is kept is the escape of a prefix of the text, so every escape is whole
         assert cut == "" or any(escape_teams(text[:n] + "…") == cut for n in range(len(text) + 1))
+
+
+def test_a_json_digest_keeps_its_text_within_budget():
+    payload = digest_json(_digest(15, "r" * 3000))
+    assert json_bytes(payload) <= JSON_LIMIT
+    assert len(payload["text"].encode("utf-8")) <= 16_000
+    assert payload["text"].startswith("Setpoint sweep: 15 checked")
