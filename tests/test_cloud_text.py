@@ -25,6 +25,7 @@ from chalicelib.cloud_text import is_clean, one_line, visible_lines
 from chalicelib.model import Change, Finding, Status, tag_pairs
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.notify.alert_message import (
+    alert_headline,
     render_alert_json,
     render_alert_slack,
     render_alert_text,
@@ -194,7 +195,7 @@ def _displayed(finding: Finding) -> Iterator[tuple[str, str]]:
         yield "alert text", render_alert_text(alert, ref="f00d", cite=FIRST.ref)
         yield "slack", "\n".join(_strings(render_alert_slack(alert)))
         yield "teams", "\n".join(_strings(render_alert_teams(alert)))
-        yield "sns subject", sns_subject(alert.finding.name or "")
+        yield "sns subject", sns_subject(alert_headline(alert))
         chatbot = json.loads(sns._chatbot(alert, render_alert_text(alert), "f00d", None))
         yield "chatbot", "\n".join(_strings(chatbot["content"]))
     summary = summarize("shard", [finding], alerts[:1], lambda f: "2024-05-01T10:00:00Z")
@@ -245,3 +246,4 @@ def test_a_zero_width_space_no_longer_makes_two_names_look_alike():
     plain, spoofed = (replace(DRIFTED, name=name) for name in ("web", "web\u200b"))
     assert render_text(plain) != render_text(spoofed)
     assert 'sg-0abc "web\\u200b"' in render_text(spoofed)
+    assert sns_subject("web\u200b") == "web\\u200b"  # not dropped as non-ASCII

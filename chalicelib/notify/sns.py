@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.cloud_text import one_line
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, MessageRef
@@ -47,8 +48,10 @@ _ASCII = {"—": "-", "–": "-", ELLIPSIS: "...", "⚠": "!", "‘": "'", "’"
 
 
 def sns_subject(text: str) -> str:
-    """`text` as a valid SNS Subject: one ASCII line, at most 99 characters."""
-    plain = "".join(_ASCII.get(ch, ch) for ch in text)
+    """`text` as a valid SNS Subject: one ASCII line, at most 99 characters. Hidden
+    characters are shown first (`one_line`): dropped as non-ASCII, `web\u200b` would
+    read `web`."""
+    plain = "".join(_ASCII.get(ch, ch) for ch in one_line(text))
     plain = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode("ascii")
     plain = " ".join("".join(ch if ch.isprintable() else " " for ch in plain).split())
     if len(plain) > SUBJECT_LIMIT:
