@@ -175,7 +175,13 @@ def _displayed(finding: Finding) -> Iterator[tuple[str, str]]:
     ]
     yield "text", render_text(finding)
     yield "text report", render_text_report([finding], checked=1)
-    yield "markdown", render_markdown([finding], checked=1)
+    # in colour, only our own SGR codes: with them removed, no ESC is left
+    coloured = render_text_report([finding], checked=1, color=True)
+    yield "text report in colour", re.sub(r"\x1b\[[0-9;]*m", "", coloured)
+    markdown = render_markdown([finding], checked=1)
+    yield "markdown", markdown
+    # outside its code blocks (inside them nothing is markup), Markdown must stay inert
+    yield "markdown prose", re.sub(r"(?ms)^(`{3,})diff$.*?^\1$", "", markdown)
     for text in _xml_text(render_junit([finding])):
         yield "junit", text
     sarif = json.loads(render_sarif([finding]))
@@ -217,8 +223,10 @@ def test_no_renderer_lets_cloud_text_forge_a_line_or_hide_a_character(finding):
         assert not hidden, f"{renderer} shows {hidden!r}"
         for line in text.splitlines():
             assert not line.lstrip(" *_`~>|#•+-\\").startswith("FORGED"), (renderer, line)
-        if renderer in ("chatbot", "teams", "digest teams"):
+        if renderer in ("chatbot", "teams", "digest teams", "markdown prose"):
             assert "[x](" not in text and "*bold*" not in text, (renderer, text)
+        if renderer.startswith(("slack", "digest slack")):
+            assert "<" not in text, (renderer, text)  # no <!channel>, no <url|label>
 
 
 def test_a_forged_back_to_normal_line_stays_inside_its_junit_testcase_name():
