@@ -410,7 +410,7 @@ def render_digest_teams(digest: Digest) -> dict[str, Any]:
             item_cost(_teams_block(text(t), weight="Bolder")) for t, _ in sections[number + 1 :]
         )
         room -= item_cost(head)
-        if room < later:
+        if room < later + item_cost(cut):  # a title is shown with room for its cut line
             break
         body.append(head)
         shown = 0

@@ -191,6 +191,14 @@ def test_a_digest_card_of_long_names_stays_within_the_limit(text):
     assert any(t.startswith("New drift (15)") for t in texts)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(1, 15), text=_TEXT)
+def test_any_digest_card_fits(count, text):
+    payload = render_digest_teams(_digest(count, text))
+    assert _sent_size(payload) <= CARD_LIMIT
+    assert _texts(_card(payload))[1].startswith("Setpoint sweep:")
+
+
 def test_a_slack_digest_section_is_cut_between_lines_never_inside_an_entity():
     payload = render_digest_slack(_digest(15, "&<>" * 85))
     sections = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
