@@ -63,6 +63,26 @@ def visible_lines(text: object) -> str:
     return "\n".join(one_line(line) for line in str(text).replace("\r\n", "\n").split("\n"))
 
 
+# JSON writes C0 controls inside strings as escapes already; raw "\n" and "\t" outside
+# strings are its own indentation
+_HIDDEN_IN_JSON = re.compile(_HIDDEN.pattern.replace("\x00-\x1f", ""))
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_shown(document: str) -> str:
+    """A JSON document (as `json.dumps` writes it) with every hidden character written as
+    its JSON escape: a parser reads the very same data, a terminal shows nothing hidden
+    (JSON itself leaves bidi, zero-width and C1 characters raw)."""
+    return _HIDDEN_IN_JSON.sub(_json_escape, document)
+
+
 def is_clean(text: str) -> bool:
     """True when `text` holds no character that `one_line` would show or fold."""
     return _HIDDEN.search(text) is None

@@ -34,6 +34,7 @@ from chalicelib.notify.message import render_json, render_slack, render_text
 from chalicelib.notify.sns import SnsNotifier, sns_subject
 from chalicelib.notify.teams import render_alert_teams
 from chalicelib.report.html_report import render_html
+from chalicelib.report.json_report import render_json_report
 from chalicelib.report.junit_report import render_junit
 from chalicelib.report.markdown_report import render_markdown
 from chalicelib.report.sarif_report import render_sarif
@@ -184,6 +185,11 @@ def _displayed(finding: Finding) -> Iterator[tuple[str, str]]:
     yield "markdown prose", re.sub(r"(?ms)^(`{3,})diff$.*?^\1$", "", markdown)
     for text in _xml_text(render_junit([finding])):
         yield "junit", text
+    # JSON documents as printed: hidden characters written as JSON escapes, data unchanged
+    report = render_json_report([finding], checked=1)
+    assert json.loads(report)["findings"][0]["name"] == finding.name
+    yield "json report", report
+    yield "sarif document", render_sarif([finding])
     sarif = json.loads(render_sarif([finding]))
     for text in _strings(sarif, skip=frozenset({"properties"})):  # properties: data
         yield "sarif", text

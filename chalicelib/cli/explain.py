@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from chalicelib.cli.common import EXIT_ERROR, exit_code, new_clients
-from chalicelib.cloud_text import one_line, visible_lines
+from chalicelib.cloud_text import json_shown, one_line, visible_lines
 from chalicelib.errors import ConfigError
 from chalicelib.events.event_file import read_event_file
 from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
@@ -65,7 +65,7 @@ def _print_json(outcome: EventOutcome, chat_format: str) -> None:
     report["skipped"] = [{"reason": s.reason.value, "detail": s.detail} for s in outcome.skipped]
     report["errors"] = outcome.errors
     report["messages"] = [_message(alert, chat_format) for alert in outcome.alerts]
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(json_shown(json.dumps(report, indent=2, ensure_ascii=False)))
 
 
 def run_explain(args: argparse.Namespace) -> int:

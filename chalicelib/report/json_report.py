@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.cloud_text import json_shown
 from chalicelib.model import Actor, Change, Finding, is_gone
 from chalicelib.report.common import count_statuses, is_off_spec, sort_key
 from chalicelib.report.scope import Scope
@@ -108,11 +109,11 @@ def render_json_report(
 ) -> str:
     """The report as printed: indented, UTF-8 kept readable, trailing newline."""
     report = report_to_dict(findings, checked, scope)
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return json_shown(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_json_error(error: str, kind: str) -> str:
     """What `--format json` writes when the check could not run: the error, no findings,
     so a CI job reading the file sees why instead of a missing report."""
     report = {"format_version": FORMAT_VERSION, "error": {"type": kind, "message": error}}
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return json_shown(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"

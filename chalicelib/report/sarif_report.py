@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.cloud_text import json_shown
 from chalicelib.model import Finding, Status
 from chalicelib.report.common import (
     alarming_first,
@@ -123,4 +124,5 @@ def sarif_log(findings: Sequence[Finding], scope: Scope | None = None) -> dict[s
 
 def render_sarif(findings: Sequence[Finding], scope: Scope | None = None) -> str:
     """The log as written for `github/codeql-action/upload-sarif`."""
-    return json.dumps(sarif_log(findings, scope), indent=2, ensure_ascii=False) + "\n"
+    document = json.dumps(sarif_log(findings, scope), indent=2, ensure_ascii=False)
+    return json_shown(document) + "\n"

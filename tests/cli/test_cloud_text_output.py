@@ -67,3 +67,19 @@ def test_import_prints_resource_names_without_their_escapes(
     printed = capsys.readouterr().out
     assert "skipped" in printed
     assert "\u202e" not in printed and "\u200b" not in printed
+
+
+def test_explain_json_writes_hidden_characters_as_json_escapes(
+    specs: tuple[dict[str, str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids, spec_dir = specs
+    capsys.readouterr()
+    record = {**authorize_record(ids["web"]), "errorCode": "Denied\u202e\u200b\x85"}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert main(["explain", str(path), "--specs", str(spec_dir), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\u202e\u200b\x85")
+    assert "\\u202e\\u200b\\u0085" in out
+    (skipped,) = json.loads(out)["skipped"]
+    assert "Denied\u202e\u200b\x85" in skipped["detail"]  # the data itself is unchanged
