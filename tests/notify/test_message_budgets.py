@@ -22,7 +22,7 @@ from chalicelib.next_steps import aws_command, yaml_flow
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.notify.alert_message import render_alert_json
 from chalicelib.notify.budget import JSON_LIMIT, fit, json_bytes
-from chalicelib.notify.delivery import TeamsWebhookNotifier
+from chalicelib.notify.delivery import JsonWebhookNotifier, TeamsWebhookNotifier
 from chalicelib.notify.escape import escape_teams
 from chalicelib.notify.message import render_json
 from chalicelib.notify.sns import (
@@ -276,6 +276,16 @@ def test_a_json_payload_over_the_budget_drops_changes_from_the_end_and_counts_th
         assert body["changes"][0]["path"] == "tags.k0"  # the order is kept: the tail goes
         assert len(body["text"].encode("utf-8")) <= 16_000
         assert body["text"].splitlines()[-1].startswith("… and ")
+
+
+def test_the_json_webhook_notifier_posts_the_bounded_payload(server: ChatServer):
+    changes = tuple(
+        Change("add", f"tags.k{i}", None, "v" * 256, f"tag k{i} — not in spec") for i in range(3000)
+    )
+    notifier = JsonWebhookNotifier(f"{server.base}/hook", sleep=lambda s: None)
+    notifier.post_alert(replace(NEW, finding=replace(DRIFTED, changes=changes)))
+    (body,) = server.bodies()
+    assert _sent_size(body) <= JSON_LIMIT and body["changes_omitted"] > 0
 
 
 def test_a_json_payload_under_the_budget_is_unchanged():
