@@ -9,7 +9,9 @@ overrides such as U+202E) or hide a difference (`web\\u200b` looks exactly like 
 `\\u200b`, `\\U000e0041`) instead of obeying or hiding it; `one_line` also folds
 newlines and tabs into spaces, for the single-line fields every message is built of.
 Each renderer then applies its own escaping (Slack mrkdwn, Markdown, XML, Teams) on top:
-this module knows nothing of any output format. Pure: str in, str out.
+this module knows nothing of any output format. `json_shown` does the same for a JSON
+document, whose data must stay exact: it writes those characters as JSON escapes.
+Pure: str in, str out.
 """
 
 from __future__ import annotations
