@@ -17,6 +17,11 @@ import yaml
 IMPORT_HINT = "write a spec: setpoint import --only {id}"
 
 
+def is_import_hint(accept: str) -> bool:
+    """Whether an `accept` is the unmanaged resource's hint (no spec to add an exception to)."""
+    return accept.startswith(IMPORT_HINT.partition("{")[0])
+
+
 def aws_command(service: str, operation: str, *args: tuple[str, Any], region: str | None) -> str:
     """`aws SERVICE OPERATION --region R --name value ...`, each value quoted for a shell.
 
@@ -48,3 +53,25 @@ def yaml_flow(value: Any) -> str:
         value, default_flow_style=True, sort_keys=False, width=1_000_000, allow_unicode=True
     ).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+# What the pasted exception leaves for the reviewer to fill in (a date, at most a year
+# ahead, and why): validation refuses the placeholders, so nobody ships one unread.
+UNTIL_PLACEHOLDER = "YYYY-MM-DD"
+REASON_PLACEHOLDER = "WHY"
+
+
+def exception_yaml(op: str, path: str, expected: Any, actual: Any) -> str:
+    """The `exceptions:` entry that accepts one change until a date, as one YAML line.
+
+    The change object is the report's (`op`, `path`, and the side that says what is
+    there: `actual` for an addition or a change, `expected` for what went missing), so it
+    matches exactly this change and nothing else (`noise.apply.matches`).
+    """
+    change: dict[str, Any] = {"op": op, "path": path}
+    if actual is not None:
+        change["actual"] = actual
+    elif expected is not None:
+        change["expected"] = expected
+    entry = {"change": change, "until": UNTIL_PLACEHOLDER, "reason": REASON_PLACEHOLDER}
+    return "exceptions: [" + yaml_flow(entry) + "]"

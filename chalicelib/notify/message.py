@@ -29,6 +29,7 @@ from chalicelib.report.common import (
     change_body,
     change_line,
     described,
+    exception_for,
     first_next_step,
     id_and_name,
     is_alarming,
@@ -157,10 +158,28 @@ def render_text(finding: Finding) -> str:
         lines.append(f"Reason: {one_line(finding.reason)}")
     lines += [line for line in (open_line(finding),) if line]
     lines += changes_lines(finding.changes)
-    lines += [line for line in (spec_line(finding),) if line]
+    lines += [line for line in (spec_line(finding), accept_for_a_while_line(finding)) if line]
     if actor is not None and actor.event_id:
         lines.append(f"CloudTrail event: {one_line(actor.event_id)}")
     return "\n".join(lines)
+
+
+ACCEPT_FOR_A_WHILE = "To accept it until a date, add to the spec"
+
+
+def first_exception(finding: Finding) -> str | None:
+    """The exception that accepts the alert's first change for a while (its first in the
+    order the message lists them), for drift a spec edit could accept."""
+    for change in alarming_first(finding.changes):
+        found = exception_for(change)
+        if found:
+            return found
+    return None
+
+
+def accept_for_a_while_line(finding: Finding) -> str | None:
+    found = first_exception(finding)
+    return f"{ACCEPT_FOR_A_WHILE}: {one_line(found)}" if found else None
 
 
 # --- Slack -----------------------------------------------------------------------------
@@ -313,6 +332,10 @@ def render_slack(finding: Finding) -> dict[str, Any]:
         )
     if finding.changes:
         blocks.append({"type": "section", "text": _mrkdwn(_changes_text(finding.changes))})
+    exception = first_exception(finding)
+    if exception:
+        text = f"{ACCEPT_FOR_A_WHILE}:\n" + code_span(one_line(exception), FIELD_LIMIT)
+        blocks.append({"type": "context", "elements": [_mrkdwn(text)]})
     blocks.append({"type": "context", "elements": _context_elements(finding)})
     return {
         # The fallback is mrkdwn too: entities escaped and backticks neutralised, so a name

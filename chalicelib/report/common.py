@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.cloud_text import one_line
 from chalicelib.kinds.registry import noun
 from chalicelib.model import Change, Finding, Status, is_gone
+from chalicelib.next_steps import exception_yaml, is_import_hint
 
 # The order a reader meets statuses in counts and summaries.
 PROBLEM_STATUSES: tuple[Status, ...] = (
@@ -122,8 +123,20 @@ NEXT_STEP_MARK = "↳"
 
 def next_step_lines(change: Change) -> list[str]:
     """`↳ revert: aws ec2 …` and `↳ accept: add to ingress: {…}`, those the change has."""
-    steps = (("revert", change.revert), ("accept", change.accept))
+    steps = (
+        ("revert", change.revert),
+        ("accept", change.accept),
+        ("accept until a date", exception_for(change)),
+    )
     return [f"{NEXT_STEP_MARK} {label}: {one_line(text)}" for label, text in steps if text]
+
+
+def exception_for(change: Change) -> str | None:
+    """The spec exception that accepts a drifted change for a while (docs/noise.md), for
+    the changes a spec edit could accept; None for the others (unmanaged resources)."""
+    if change.accept is None or is_import_hint(change.accept):
+        return None
+    return exception_yaml(change.op, change.path, change.expected, change.actual)
 
 
 def first_next_step(change: Change) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.cloud_text import json_shown
 from chalicelib.model import Actor, Change, Finding, is_gone
-from chalicelib.report.common import count_statuses, is_off_spec, sort_key
+from chalicelib.report.common import count_statuses, exception_for, is_off_spec, sort_key
 from chalicelib.report.scope import Scope
 
 FORMAT_VERSION = "1"
@@ -34,6 +34,7 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         data["revert"] = change.revert  # the command (or console action) that reverts it
     if change.accept is not None:
         data["accept"] = change.accept  # the spec edit that accepts it
+        data["exception"] = exception_for(change)  # or accepts it until a date
     return data
 
 

@@ -77,6 +77,9 @@ def test_drifted_text_golden():
         "  - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live\n"
         '  ~ tags.team "platform" -> "ops"\n'
         "Spec: policies/security_groups/jenkins.yaml:3\n"
+        "To accept it until a date, add to the spec: exceptions: [{change: {op: add, "
+        "path: ingress, actual: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}}, "
+        "until: YYYY-MM-DD, reason: WHY}]\n"
         "CloudTrail event: 0b1c2d3e-aaaa-bbbb-cccc-1234567890ab"
     )
 
@@ -112,7 +115,13 @@ def test_slack_drifted_layout():
     assert "via console" in who
     assert "`2024-05-01T10:00:00Z`" in when and "AuthorizeSecurityGroupIngress" in when
     assert "`203.0.113.7`" in where and "aws-cli/2.15.0" in where
-    context = " ".join(e["text"] for e in _blocks(payload, "context")[0]["elements"])
+    accept, context_block = _blocks(payload, "context")
+    # the exception that accepts the world-open change for a while, to paste (docs/noise.md)
+    assert accept["elements"][0]["text"].startswith("To accept it until a date, add to the spec:")
+    assert (
+        "{op: add, path: ingress, actual: {proto: tcp, ports: '22'" in accept["elements"][0]["text"]
+    )
+    context = " ".join(e["text"] for e in context_block["elements"])
     assert "`policies/security_groups/jenkins.yaml:3`" in context
     assert "`0b1c2d3e-aaaa-bbbb-cccc-1234567890ab`" in context
 

@@ -76,6 +76,10 @@ def test_drifted_finding_golden():
                 "world_open": True,
                 "revert": OPEN_SSH.revert,
                 "accept": "add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}",
+                "exception": (
+                    "exceptions: [{change: {op: add, path: ingress, actual: {proto: tcp, "
+                    "ports: '22', cidr: 0.0.0.0/0}}, until: YYYY-MM-DD, reason: WHY}]"
+                ),
             },
             {
                 "op": "modify",
