@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from chalicelib.noise.parse import REASON_PLACEHOLDER
+
 # The advice an unmanaged resource gets instead of a spec edit (its id is filled in).
 IMPORT_HINT = "write a spec: setpoint import --only {id}"
 
@@ -58,7 +60,6 @@ def yaml_flow(value: Any) -> str:
 # What the pasted exception leaves for the reviewer to fill in (a date, at most a year
 # ahead, and why): validation refuses the placeholders, so nobody ships one unread.
 UNTIL_PLACEHOLDER = "YYYY-MM-DD"
-REASON_PLACEHOLDER = "WHY"
 
 
 def exception_yaml(op: str, path: str, expected: Any, actual: Any) -> str:
@@ -74,4 +75,6 @@ def exception_yaml(op: str, path: str, expected: Any, actual: Any) -> str:
     elif expected is not None:
         change["expected"] = expected
     entry = {"change": change, "until": UNTIL_PLACEHOLDER, "reason": REASON_PLACEHOLDER}
-    return "exceptions: [" + yaml_flow(entry) + "]"
+    # quoted, so a reason typed over the placeholder may hold commas and colons
+    text = yaml_flow(entry).removesuffix(f"reason: {REASON_PLACEHOLDER}}}")
+    return f"exceptions: [{text}reason: '{REASON_PLACEHOLDER}'}}]"

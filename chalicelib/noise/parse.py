@@ -15,6 +15,8 @@ IGNORE_FILE = ".setpointignore"
 FIELDS = ("ignore", "exceptions")
 MAX_EXCEPTION_DAYS = 366  # "until" at most a year ahead: an exception is not a new spec
 _CHANGE_KEYS = frozenset({"op", "path", "actual", "expected"})
+# what the pasted exception says until a reviewer fills it in (`next_steps.exception_yaml`)
+REASON_PLACEHOLDER = "WHY"
 
 
 def parse_ignore_file(name: str, text: str, kinds: Iterable[str]) -> list[IgnoreRule]:
@@ -113,11 +115,18 @@ def _exceptions(
             )
             continue
         reason = item.get("reason")
+        bad_reason = True
         if not isinstance(reason, str) or not reason.strip():
             errors.append(doc.error((*path, "reason"), "an exception needs a reason"))
-            continue
+        elif reason.strip() == REASON_PLACEHOLDER:
+            errors.append(
+                doc.error((*path, "reason"), "replace the placeholder WHY with the reason")
+            )
+        else:
+            bad_reason = False
+        # both mistakes of a pasted, unfilled exception at once
         until = _until(doc, (*path, "until"), item.get("until"), today, errors)
-        if until is None:
+        if until is None or bad_reason or not isinstance(reason, str):
             continue
         line = doc.lines.get(path, doc.line)
         found.append(

@@ -172,3 +172,32 @@ def test_validate_refuses_a_bad_ignore_line(
     (specs / ".setpointignore").write_text("# ok\nsecurity_gruop:web\n")
     assert main(["validate", "--specs", str(specs)]) == 2
     assert f"{specs}/.setpointignore:2: unknown kind 'security_gruop'" in capsys.readouterr().err
+
+
+def test_the_exception_a_report_offers_is_refused_until_filled_in_then_accepts_that_change(
+    drifted: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (drifted["specs"] / ".setpointignore").write_text("tag:kubernetes.io/cluster/prod=owned\n")
+    _, before = _check(drifted["specs"], capsys)
+    (change,) = next(f for f in before["findings"] if f["id"] == drifted["web"])["changes"]
+    offered = change["exception"]
+    assert offered.startswith("exceptions: [{change: {op: add, path: ingress, actual: {")
+    spec = drifted["spec"]
+    original = spec.read_text()
+
+    spec.write_text(original + offered + "\n")  # pasted as offered, placeholders and all
+    assert main(["validate", "--specs", str(drifted["specs"])]) == 2
+    errors = capsys.readouterr()
+    shown = errors.out + errors.err
+    assert "'YYYY-MM-DD' is not a date" in shown and "placeholder WHY" in shown
+
+    until = (date.today() + timedelta(days=7)).isoformat()
+    spec.write_text(
+        original
+        + offered.replace("YYYY-MM-DD", until).replace("WHY", "vendor session, INC-9")
+        + "\n"
+    )
+    code, report = _check(drifted["specs"], capsys)
+    assert "summary" in report, (report, spec.read_text())
+    assert report["summary"]["excepted"] == 1, report
+    assert code == 0, report

@@ -79,7 +79,7 @@ def test_drifted_text_golden():
         "Spec: policies/security_groups/jenkins.yaml:3\n"
         "To accept it until a date, add to the spec: exceptions: [{change: {op: add, "
         "path: ingress, actual: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}}, "
-        "until: YYYY-MM-DD, reason: WHY}]\n"
+        "until: YYYY-MM-DD, reason: 'WHY'}]\n"
         "CloudTrail event: 0b1c2d3e-aaaa-bbbb-cccc-1234567890ab"
     )
 

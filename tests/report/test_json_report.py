@@ -78,7 +78,7 @@ def test_drifted_finding_golden():
                 "accept": "add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}",
                 "exception": (
                     "exceptions: [{change: {op: add, path: ingress, actual: {proto: tcp, "
-                    "ports: '22', cidr: 0.0.0.0/0}}, until: YYYY-MM-DD, reason: WHY}]"
+                    "ports: '22', cidr: 0.0.0.0/0}}, until: YYYY-MM-DD, reason: 'WHY'}]"
                 ),
             },
             {

@@ -38,7 +38,8 @@ drifted: security group sg-0abc "jenkins" drifted from its spec
 --ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,\
 "IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'
       ↳ accept: add to ingress: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}
-      ↳ accept until a date: exceptions: [{change: {op: add, path: ingress, actual: {proto: tcp, ports: '22', cidr: 0.0.0.0/0}}, until: YYYY-MM-DD, reason: WHY}]
+      ↳ accept until a date: exceptions: [{change: {op: add, path: ingress, actual: \
+{proto: tcp, ports: '22', cidr: 0.0.0.0/0}}, until: YYYY-MM-DD, reason: 'WHY'}]
     - ingress tcp/443 from 10.0.0.0/8 — in spec, missing live
     ~ tags.team "platform" -> "ops"
     last change: AuthorizeSecurityGroupIngress by \
