@@ -19,6 +19,10 @@ names this account, region and partition as `${AWS::AccountId}`, `${AWS::Region}
 `${AWS::Partition}` (and two parameters of the merge template), which IAM would read
 literally; each such string becomes `Fn::Sub`. A statement that only makes sense with an
 optional parameter (kms:Verify on SpecVerifyKey) is wrapped in `Fn::If` on its condition.
+
+Last, every setting left in the functions' environment (what `.chalice/config.json` gave
+them) becomes a stack parameter with that value as its default (`parameters.py`), so a
+deployment is configured with `--parameter-overrides`, not by editing the project.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 import yaml
 
 from chalicelib.deploy.calls import RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.parameters import settings_as_parameters
 
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
 PARTIAL_BATCH_FUNCTIONS = frozenset({"on_sweep_shard", "on_recheck", "on_outbox"})
@@ -140,6 +145,9 @@ def finish(path: Path) -> list[str]:
     dropped = sorted({item.split(": ", 1)[1] for item in template_resources_win(template)})
     if dropped:
         print(f"from the stack, not .chalice/config.json: {', '.join(dropped)}")
+    settings = settings_as_parameters(template)
+    if settings:
+        print(f"stack parameters (defaults from .chalice/config.json): {', '.join(settings)}")
     if is_json:
         path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     else:

@@ -22,6 +22,8 @@ from chalice.app import SQSEventConfig
 
 from chalicelib.cli.push import bundle_key
 from chalicelib.deploy.finish import finish
+from chalicelib.deploy.parameters import parameter_name
+from chalicelib.deploy.policy import stage_environment
 from chalicelib.kinds.registry import FAMILIES
 from tests.deploy.test_policy import _CfnLoader
 
@@ -151,6 +153,51 @@ def test_every_setting_is_one_the_code_reads(packaged: tuple[Path, dict[str, Any
         for var in {**shared, **props["Environment"]["Variables"]}:
             if var.startswith("SETPOINT_"):
                 assert f'"{var}"' in source, f"{var} is set but nothing reads it"
+
+
+def test_every_config_setting_is_a_stack_parameter_with_the_config_as_default(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    """Configuring a deployment needs --parameter-overrides, never an edit of the project."""
+    template = packaged[1]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    config = stage_environment("prod")
+    settings = {var: value for var, value in config.items() if var not in shared}
+    assert {"SETPOINT_REGIONS", "SETPOINT_ACCOUNTS", "SETPOINT_CHAT_FORMAT"} <= set(settings)
+    for var, value in settings.items():
+        parameter = template["Parameters"][parameter_name(var)]
+        assert parameter["Type"] == "String", var
+        assert parameter["Default"] == value, var
+    for name, props in functions(template).items():
+        variables = props["Environment"]["Variables"]
+        assert variables == {var: {"Ref": parameter_name(var)} for var in settings}, name
+
+
+def test_the_webhook_parameter_is_named_by_a_parameter_under_the_stage_path(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    """The policy reads /setpoint/<stage>/* only: the name may change, the path may not."""
+    template = packaged[1]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    wanted = {"Fn::Sub": "/setpoint/${Stage}/${ChatWebhookParameterName}"}
+    assert shared["SETPOINT_CHAT_URL_PARAM"] == wanted
+    assert template["Outputs"]["ChatWebhookParameter"]["Value"] == wanted
+    name = template["Parameters"]["ChatWebhookParameterName"]
+    assert name["Default"] == "chat-webhook-url"
+    pattern = re.compile(name["AllowedPattern"])
+    assert pattern.match("slack/bot-token") and pattern.match("chat-webhook-url")
+    assert not pattern.match("../other") and not pattern.match("/absolute")
+
+
+def test_no_function_keeps_a_literal_setting(packaged: tuple[Path, dict[str, Any]]) -> None:
+    template = packaged[1]
+    for name, props in functions(template).items():
+        literal = {
+            var: value
+            for var, value in props["Environment"]["Variables"].items()
+            if not isinstance(value, dict)
+        }
+        assert not literal, (name, literal)
 
 
 def test_specs_point_at_the_object_push_writes(packaged: tuple[Path, dict[str, Any]]) -> None:
@@ -329,4 +376,4 @@ def test_the_stack_names_resources_even_where_the_stage_config_names_others(
     path.write_text(json.dumps(template))
     finish(path)
     variables = json.loads(path.read_text())["Resources"]["Sweep"]["Properties"]["Environment"]
-    assert variables == {"Variables": {"SETPOINT_REGIONS": "eu-west-1"}}
+    assert variables == {"Variables": {"SETPOINT_REGIONS": {"Ref": "Regions"}}}
