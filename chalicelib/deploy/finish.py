@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib.deploy.calls import RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.calls import LIST_PARAMETERS, RUNTIME_GRANTS, TEMPLATE_PARAMETERS
 from chalicelib.deploy.parameters import settings_as_parameters
 
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
@@ -97,6 +97,9 @@ def _substituted(value: Any, parameters: set[str], where: str) -> Any:
                 f"{where}: ${{{name}}} is neither a pseudo parameter nor a "
                 "parameter of the template"
             )
+    listed = value.removeprefix("${").removesuffix("}")
+    if value == f"${{{listed}}}" and listed in LIST_PARAMETERS:
+        return {"Fn::Split": [",", {"Ref": listed}]}
     return {"Fn::Sub": value}
 
 
@@ -139,15 +142,16 @@ def finish(path: Path) -> list[str]:
     # Chalice writes intrinsics in their long form (Fn::Sub: ...), so plain YAML reads it.
     template = json.loads(text) if is_json else yaml.safe_load(text)
     changed = report_batch_item_failures(template)
-    pinned = pin_role_policies(template)
-    if pinned:
-        print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
     dropped = sorted({item.split(": ", 1)[1] for item in template_resources_win(template)})
     if dropped:
         print(f"from the stack, not .chalice/config.json: {', '.join(dropped)}")
+    # before pinning: the roles' policy names settings' parameters (RoleName, Accounts)
     settings = settings_as_parameters(template)
     if settings:
         print(f"stack parameters (defaults from .chalice/config.json): {', '.join(settings)}")
+    pinned = pin_role_policies(template)
+    if pinned:
+        print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
     if is_json:
         path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     else:

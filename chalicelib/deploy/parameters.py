@@ -10,10 +10,14 @@ Nothing here lists the settings by hand: whatever variable the config gives the 
 becomes a parameter, named after it (`SETPOINT_CHAT_FORMAT` -> `ChatFormat`). Variables the
 merge template sets for every function (Globals: table, queues, bucket) are the stack's own
 resource names and stay as they are; `finish.py` has already dropped them from the functions.
+The merge template may declare a setting's parameter itself, without a Default, when it
+needs the parameter (a condition, the role policy) or a pattern for it: the config's value
+then becomes that declaration's Default, checked against its pattern.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # The project's own prefix is left out of parameter names; any other prefix is kept.
@@ -73,10 +77,22 @@ def settings_as_parameters(template: dict[str, Any]) -> list[str]:
 
     def declare(name: str, variable: str, default: str, where: list[str], every: bool) -> None:
         existing = parameters.get(name)
+        if isinstance(existing, dict) and "Default" not in existing:
+            # declared by the merge template for its pattern: the config gives the default
+            pattern = existing.get("AllowedPattern")
+            if pattern is not None and not re.fullmatch(pattern, default):
+                raise ValueError(
+                    f"{variable}={default!r} in .chalice/config.json does not match the "
+                    f"pattern of stack parameter {name}: {pattern}"
+                )
+            existing["Default"] = default
+            added.append(name)
+            return
         if existing is not None:
             raise ValueError(
                 f"environment variable {variable} would be stack parameter {name}, "
-                "which the merge template (infra/setpoint.yaml) already declares"
+                "which the merge template (infra/setpoint.yaml) already declares "
+                "with a default of its own"
             )
         parameters[name] = {
             "Type": "String",

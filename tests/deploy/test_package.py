@@ -265,6 +265,9 @@ def unpinned(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"Fn::Sub"}:
             return value["Fn::Sub"]
+        if set(value) == {"Fn::Split"}:
+            _separator, listed = value["Fn::Split"]
+            return "${" + listed["Ref"] + "}"
         if set(value) == {"Fn::If"}:
             _condition, statement, otherwise = value["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}
@@ -290,10 +293,12 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
         # every ${...} is a Fn::Sub of this template's names, none reaches IAM as text
         assert "${" not in json.dumps(unpinned_plain(document))
         assert names_in(document) <= known
-        (verify,) = [s for s in document["Statement"] if "Fn::If" in s]
-        assert verify["Fn::If"][0] == "HasVerifyKey"
-        assert "HasVerifyKey" in template["Conditions"]
-        assert verify["Fn::If"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
+        guarded = {s["Fn::If"][0]: s["Fn::If"] for s in document["Statement"] if "Fn::If" in s}
+        assert set(guarded) == {"HasVerifyKey", "HasAccountIds", "NoAccountIds"}
+        assert set(guarded) <= set(template["Conditions"])
+        assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
+        listed = guarded["HasAccountIds"][1]["Condition"]["StringEquals"]
+        assert listed == {"aws:ResourceAccount": {"Fn::Split": [",", {"Ref": "Accounts"}]}}
 
 
 def unpinned_plain(value: Any) -> Any:

@@ -73,7 +73,7 @@ def test_a_per_function_value_gets_a_parameter_per_function() -> None:
 
 def test_a_setting_named_like_a_template_parameter_is_an_error_naming_both() -> None:
     template = {
-        "Parameters": {"Stage": {"Type": "String", "AllowedValues": ["dev", "prod"]}},
+        "Parameters": {"Stage": {"Type": "String", "Default": "prod"}},
         "Resources": {"Sweep": function("sweep", {"SETPOINT_STAGE": "prod"})},
     }
     with pytest.raises(ValueError, match="SETPOINT_STAGE would be stack parameter Stage"):
@@ -101,3 +101,22 @@ def test_finishing_twice_adds_nothing_more(tmp_path: Path) -> None:
     # the stack's resource names win over the config's, and are no parameter
     variables = once["Resources"]["Sweep"]["Properties"]["Environment"]["Variables"]
     assert variables == {"SETPOINT_REGIONS": {"Ref": "Regions"}}
+
+
+def test_a_parameter_the_template_declares_without_default_gets_the_configs() -> None:
+    template = {
+        "Parameters": {"Accounts": {"Type": "String", "AllowedPattern": "^[0-9,]*$"}},
+        "Resources": {"Sweep": function("sweep", {"SETPOINT_ACCOUNTS": "210987654321"})},
+    }
+    assert settings_as_parameters(template) == ["Accounts"]
+    assert template["Parameters"]["Accounts"] == {
+        "Type": "String",
+        "AllowedPattern": "^[0-9,]*$",
+        "Default": "210987654321",
+    }
+    bad = {
+        "Parameters": {"Accounts": {"Type": "String", "AllowedPattern": "^[0-9,]*$"}},
+        "Resources": {"Sweep": function("sweep", {"SETPOINT_ACCOUNTS": "prod-account"})},
+    }
+    with pytest.raises(ValueError, match="SETPOINT_ACCOUNTS='prod-account' in "):
+        settings_as_parameters(bad)
