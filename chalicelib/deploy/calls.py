@@ -56,8 +56,16 @@ SPEC_VERIFY_KEY = "${SpecVerifyKey}"
 # becomes Fn::Split of the comma-separated parameter).
 ROLE_NAME = "${RoleName}"
 ACCOUNTS = "${Accounts}"
-TEMPLATE_PARAMETERS = ("OrganizationId", "SpecVerifyKey", "RoleName", "Accounts")
-LIST_PARAMETERS = ("Accounts",)
+# SNS notifiers given on deploy (the Notifiers parameter) name their topics here as well
+NOTIFIER_TOPICS = "${NotifierTopicArns}"
+TEMPLATE_PARAMETERS = (
+    "OrganizationId",
+    "SpecVerifyKey",
+    "RoleName",
+    "Accounts",
+    "NotifierTopicArns",
+)
+LIST_PARAMETERS = ("Accounts", "NotifierTopicArns")
 ARN = f"arn:{PARTITION}"
 HERE = f"{REGION}:{ACCOUNT}"  # region:account of an ARN, for services that have both
 Resources = Callable[["Names"], list[str]]
@@ -217,6 +225,13 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         lambda _: [SPEC_VERIFY_KEY],
         "signed spec bundles: the one key SETPOINT_SPECS_VERIFY_KEY names (SpecVerifyKey)",
         template_condition="HasVerifyKey",
+    ),
+    Grant(
+        "PublishToNotifierTopics",
+        (Call("sns", "Publish", "sns:Publish"),),
+        lambda _: [NOTIFIER_TOPICS],
+        "SNS notifiers configured on deploy: the topics NotifierTopicArns lists, no other",
+        template_condition="HasNotifierTopics",
     ),
     Grant(
         "ChatWebhookSecret",

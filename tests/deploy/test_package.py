@@ -294,7 +294,12 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
         assert "${" not in json.dumps(unpinned_plain(document))
         assert names_in(document) <= known
         guarded = {s["Fn::If"][0]: s["Fn::If"] for s in document["Statement"] if "Fn::If" in s}
-        assert set(guarded) == {"HasVerifyKey", "HasAccountIds", "NoAccountIds"}
+        assert set(guarded) == {
+            "HasVerifyKey",
+            "HasAccountIds",
+            "NoAccountIds",
+            "HasNotifierTopics",
+        }
         assert set(guarded) <= set(template["Conditions"])
         assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
         listed = guarded["HasAccountIds"][1]["Condition"]["StringEquals"]
