@@ -7,17 +7,12 @@ project: a contract function app.py lacks is missing from the template and fails
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
 from chalice.app import SQSEventConfig
 
 from chalicelib.cli.push import bundle_key
@@ -25,7 +20,6 @@ from chalicelib.deploy.finish import finish
 from chalicelib.deploy.parameters import parameter_name
 from chalicelib.deploy.policy import stage_environment
 from chalicelib.kinds.registry import FAMILIES
-from tests.deploy.test_policy import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -41,44 +35,6 @@ CHANGE_HANDLERS = {family.handler for family in FAMILIES}
 assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
 FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "sweep", *CONTRACT_QUEUES}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
-
-
-def _scratch_project(target: Path) -> None:
-    for name in ("app.py", "requirements.txt"):
-        shutil.copy(ROOT / name, target / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
-    for folder in ("chalicelib", "infra", ".chalice"):
-        shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    project = tmp_path_factory.mktemp("project")
-    _scratch_project(project)
-    out = tmp_path_factory.mktemp("out") / "package"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    done = subprocess.run(
-        [
-            str(BIN / "chalice"),
-            "package",
-            "--stage",
-            "prod",
-            "--merge-template",
-            "infra/setpoint.yaml",
-            str(out),
-        ],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert finish(out / "sam.yaml") == ["on_outbox", "on_recheck", "on_sweep_shard"]
-    text = (out / "sam.yaml").read_text(encoding="utf-8")
-    template = yaml.load(text, Loader=_CfnLoader)
-    yield out / "sam.yaml", template
 
 
 def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
