@@ -79,3 +79,14 @@ def test_the_example_settings_parse_as_the_functions_will_parse_them() -> None:
     # and every SNS topic it names is one the policy lets the functions publish to
     topics = sns_topics({"SETPOINT_NOTIFIERS": values["Notifiers"]})
     assert topics and set(topics) <= set(values["NotifierTopicArns"].split(","))
+
+
+def test_the_functions_the_smoke_test_looks_up_are_resources_of_the_package(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    doc = (EXAMPLES.parents[1] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    logical = set(re.findall(r"--logical-resource-id (\w+)", doc))
+    assert logical == {"Sweep", "OnSweepShard"}
+    resources = packaged[1]["Resources"]
+    for name in logical:
+        assert resources[name]["Type"] == "AWS::Serverless::Function", name
