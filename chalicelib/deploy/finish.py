@@ -63,6 +63,31 @@ def report_batch_item_failures(template: dict[str, Any]) -> list[str]:
     return sorted(changed)
 
 
+# The shard worker's trigger runs at most this many at once: the same number as the
+# sweep's own setting, so one parameter sets both (app.py's decorator holds the default).
+SHARD_FUNCTION = "on_sweep_shard"
+SHARD_CONCURRENCY_PARAMETER = "SweepConcurrency"
+
+
+def shard_concurrency_follows_its_setting(template: dict[str, Any]) -> bool:
+    """The shard trigger's MaximumConcurrency refers to the SweepConcurrency parameter."""
+    if SHARD_CONCURRENCY_PARAMETER not in template.get("Parameters", {}):
+        return False
+    changed = False
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if str(props.get("Handler", "")).removeprefix("app.") != SHARD_FUNCTION:
+            continue
+        for event in props.get("Events", {}).values():
+            if event.get("Type") == "SQS":
+                scaling = event["Properties"].setdefault("ScalingConfig", {})
+                scaling["MaximumConcurrency"] = {"Ref": SHARD_CONCURRENCY_PARAMETER}
+                changed = True
+    return changed
+
+
 def template_resources_win(template: dict[str, Any]) -> list[str]:
     """Drop function variables that Globals sets; "function: VAR" for each one dropped."""
     shared = (
@@ -149,6 +174,7 @@ def finish(path: Path) -> list[str]:
     settings = settings_as_parameters(template)
     if settings:
         print(f"stack parameters (defaults from .chalice/config.json): {', '.join(settings)}")
+    shard_concurrency_follows_its_setting(template)
     pinned = pin_role_policies(template)
     if pinned:
         print(f"pinned to the stack's account and region: {len(pinned)} role(s)")

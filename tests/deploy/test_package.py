@@ -122,7 +122,7 @@ def test_every_config_setting_is_a_stack_parameter_with_the_config_as_default(
     assert {"SETPOINT_REGIONS", "SETPOINT_ACCOUNTS", "SETPOINT_CHAT_FORMAT"} <= set(settings)
     for var, value in settings.items():
         parameter = template["Parameters"][parameter_name(var)]
-        assert parameter["Type"] == "String", var
+        assert parameter["Type"] in ("String", "Number"), var
         assert parameter["Default"] == value, var
     for name, props in functions(template).items():
         variables = props["Environment"]["Variables"]
@@ -143,6 +143,20 @@ def test_the_webhook_parameter_is_named_by_a_parameter_under_the_stage_path(
     pattern = re.compile(name["AllowedPattern"])
     assert pattern.match("slack/bot-token") and pattern.match("chat-webhook-url")
     assert not pattern.match("../other") and not pattern.match("/absolute")
+
+
+def test_every_parameter_has_a_default_so_a_deploy_without_overrides_works(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    parameters = packaged[1]["Parameters"]
+    assert not [name for name, p in parameters.items() if "Default" not in p]
+    # the ones the merge template declares for their pattern got the config's value
+    config = stage_environment("prod")
+    assert parameters["Accounts"]["Default"] == config["SETPOINT_ACCOUNTS"]
+    assert parameters["RoleName"]["Default"] == config["SETPOINT_ROLE_NAME"] == "setpoint-readonly"
+    for parameter in parameters.values():
+        if "AllowedPattern" in parameter:
+            assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"]), parameter
 
 
 def test_no_function_keeps_a_literal_setting(packaged: tuple[Path, dict[str, Any]]) -> None:
@@ -194,8 +208,16 @@ def test_sqs_triggers_consume_queues_the_template_creates(
         (event,) = fns[name]["Events"].values()
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     (shard,) = fns["on_sweep_shard"]["Events"].values()
-    # the fan-out cannot take the whole account's Lambda concurrency
-    assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
+    # the fan-out cannot take the whole account's Lambda concurrency: the sweep's own
+    # concurrency setting caps it, 10 unless the stack is given another number
+    assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SweepConcurrency"}
+    concurrency = template["Parameters"]["SweepConcurrency"]
+    assert int(concurrency["Default"]) <= 10
+    assert (concurrency["Type"], concurrency["MinValue"], concurrency["MaxValue"]) == (
+        "Number",
+        2,
+        1000,
+    )
     outbox = by_name["setpoint-outbox"]["RedrivePolicy"]
     assert outbox["maxReceiveCount"] == 5
     assert outbox["deadLetterTargetArn"] == {

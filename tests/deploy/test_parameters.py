@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.deploy.finish import finish
+from chalicelib.deploy.finish import finish, shard_concurrency_follows_its_setting
 from chalicelib.deploy.parameters import parameter_name, settings_as_parameters
 
 
@@ -120,3 +120,23 @@ def test_a_parameter_the_template_declares_without_default_gets_the_configs() ->
     }
     with pytest.raises(ValueError, match="SETPOINT_ACCOUNTS='prod-account' in "):
         settings_as_parameters(bad)
+
+
+def test_the_shard_triggers_concurrency_follows_the_sweep_concurrency_parameter() -> None:
+    shard = function("on_sweep_shard", {"SETPOINT_SWEEP_CONCURRENCY": "10"})
+    shard["Properties"]["Events"] = {
+        "Queue": {"Type": "SQS", "Properties": {"ScalingConfig": {"MaximumConcurrency": 10}}}
+    }
+    template = {
+        "Parameters": {"SweepConcurrency": {"Type": "Number", "MinValue": 2}},
+        "Resources": {"Shard": shard, "Sweep": function("sweep", {})},
+    }
+    settings_as_parameters(template)
+    assert template["Parameters"]["SweepConcurrency"]["Default"] == "10"
+    assert shard_concurrency_follows_its_setting(template)
+    (event,) = shard["Properties"]["Events"].values()
+    assert event["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "SweepConcurrency"}
+    }
+    del template["Parameters"]["SweepConcurrency"]
+    assert not shard_concurrency_follows_its_setting(template)  # no such setting: left alone
