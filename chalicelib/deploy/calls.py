@@ -52,8 +52,8 @@ ORGANIZATION_ID = "${OrganizationId}"
 SPEC_VERIFY_KEY = "${SpecVerifyKey}"
 # The settings SETPOINT_ROLE_NAME and SETPOINT_ACCOUNTS are stack parameters (their
 # defaults from .chalice/config.json), so a deployment that overrides them gets a policy
-# that follows: the role by name, the accounts as a list (`${Accounts}` alone in a string
-# becomes Fn::Split of the comma-separated parameter).
+# that follows: the role by name, the accounts as a list (a `LIST_PARAMETERS` name alone
+# in a string becomes Fn::Split of the comma-separated parameter).
 ROLE_NAME = "${RoleName}"
 ACCOUNTS = "${Accounts}"
 # SNS notifiers given on deploy (the Notifiers parameter) name their topics here as well

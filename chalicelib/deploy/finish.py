@@ -16,13 +16,16 @@ otherwise prefer it. `.chalice/config.json` may then name local resources for
 
 And it pins the functions' roles to the stack (`pin_role_policies`): the generated policy
 names this account, region and partition as `${AWS::AccountId}`, `${AWS::Region}` and
-`${AWS::Partition}` (and two parameters of the merge template), which IAM would read
-literally; each such string becomes `Fn::Sub`. A statement that only makes sense with an
-optional parameter (kms:Verify on SpecVerifyKey) is wrapped in `Fn::If` on its condition.
+`${AWS::Partition}` (and parameters of the merge template, `TEMPLATE_PARAMETERS`), which
+IAM would read literally; each such string becomes `Fn::Sub`, and a string that is only a
+comma-separated list parameter (`${Accounts}`) becomes `Fn::Split` of it. A statement that
+only makes sense under a condition (kms:Verify when SpecVerifyKey is set) is wrapped in
+`Fn::If` on it.
 
-Last, every setting left in the functions' environment (what `.chalice/config.json` gave
-them) becomes a stack parameter with that value as its default (`parameters.py`), so a
-deployment is configured with `--parameter-overrides`, not by editing the project.
+Before that, every setting left in the functions' environment (what `.chalice/config.json`
+gave them) becomes a stack parameter with that value as its default (`parameters.py`), so a
+deployment is configured with `--parameter-overrides`, not by editing the project; the
+shard trigger's maximum concurrency follows the SweepConcurrency parameter.
 """
 
 from __future__ import annotations
