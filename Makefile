@@ -29,7 +29,8 @@ test: lint package
 # The inner loop: every unit and functional test, without lint, packaging (chalice package +
 # cfn-lint) or the end-to-end tests against a moto HTTP server. `make test` stays the gate.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy/test_package.py
+	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/deploy/test_package.py \
+		--ignore=tests/deploy/test_deploy_examples.py
 
 # The Lambda's IAM policy for every stage, from the families' and the runtime's call tables,
 # and the top spec schema's kind list, from the registry.

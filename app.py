@@ -190,8 +190,8 @@ def sweep(event: Any) -> dict[str, Any]:
     return summary
 
 
-# maximum_concurrency caps how many shards are read at once (keep it equal to
-# SETPOINT_SWEEP_CONCURRENCY; SQS allows 2..1000)
+# maximum_concurrency caps how many shards are read at once; in the packaged stack it is
+# the SweepConcurrency parameter, like SETPOINT_SWEEP_CONCURRENCY (SQS allows 2..1000)
 @app.on_sqs_message(
     queue="setpoint-sweep", batch_size=1, maximum_concurrency=10, name="on_sweep_shard"
 )

@@ -50,7 +50,22 @@ REGION = "${AWS::Region}"
 ACCOUNT = "${AWS::AccountId}"
 ORGANIZATION_ID = "${OrganizationId}"
 SPEC_VERIFY_KEY = "${SpecVerifyKey}"
-TEMPLATE_PARAMETERS = ("OrganizationId", "SpecVerifyKey")
+# The settings SETPOINT_ROLE_NAME and SETPOINT_ACCOUNTS are stack parameters (their
+# defaults from .chalice/config.json), so a deployment that overrides them gets a policy
+# that follows: the role by name, the accounts as a list (a `LIST_PARAMETERS` name alone
+# in a string becomes Fn::Split of the comma-separated parameter).
+ROLE_NAME = "${RoleName}"
+ACCOUNTS = "${Accounts}"
+# SNS notifiers given on deploy (the Notifiers parameter) name their topics here as well
+NOTIFIER_TOPICS = "${NotifierTopicArns}"
+TEMPLATE_PARAMETERS = (
+    "OrganizationId",
+    "SpecVerifyKey",
+    "RoleName",
+    "Accounts",
+    "NotifierTopicArns",
+)
+LIST_PARAMETERS = ("Accounts", "NotifierTopicArns")
 ARN = f"arn:{PARTITION}"
 HERE = f"{REGION}:{ACCOUNT}"  # region:account of an ARN, for services that have both
 Resources = Callable[["Names"], list[str]]
@@ -62,10 +77,6 @@ class Names:
     """Names of one stage's resources, as the shared contract fixes them."""
 
     stage: str
-    role_name: str = "setpoint-readonly"
-    # SETPOINT_ACCOUNTS as ids: the only accounts whose role may be assumed; empty: any
-    # account of the organization the stack is deployed for (its OrganizationId)
-    member_accounts: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -122,16 +133,18 @@ def _logs(names: Names) -> list[str]:
     return [group, f"{group}:log-stream:*"]
 
 
-def _member_roles(names: Names) -> list[str]:
-    accounts = names.member_accounts or ("*",)
-    return [f"{ARN}:iam::{account}:role/{names.role_name}" for account in accounts]
+def _member_roles(_: Names) -> list[str]:
+    return [f"{ARN}:iam::*:role/{ROLE_NAME}"]
 
 
-def _in_organization(names: Names) -> Conditions:
+def _in_organization(_: Names) -> Conditions:
     """Any account of the stack's organization (none when OrganizationId is empty)."""
-    if names.member_accounts:
-        return {}
     return {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION_ID}}
+
+
+def _in_accounts(_: Names) -> Conditions:
+    """Only the accounts the Accounts parameter lists by id."""
+    return {"StringEquals": {"aws:ResourceAccount": ACCOUNTS}}
 
 
 def _own_account(_: Names) -> Conditions:
@@ -170,8 +183,17 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "AssumeReadOnlyRole",
         (Call("sts", "AssumeRole", "sts:AssumeRole"),),
         _member_roles,
-        "the read-only role in member accounts (SETPOINT_ACCOUNTS, else the organization's)",
+        "the read-only role in the organization's accounts (SETPOINT_ACCOUNTS not ids)",
         condition=_in_organization,
+        template_condition="NoAccountIds",
+    ),
+    Grant(
+        "AssumeReadOnlyRoleInAccounts",
+        (Call("sts", "AssumeRole", "sts:AssumeRole"),),
+        _member_roles,
+        "the read-only role in the accounts SETPOINT_ACCOUNTS lists by id, and no other",
+        condition=_in_accounts,
+        template_condition="HasAccountIds",
     ),
     Grant(
         "ListSpecBucket",
@@ -203,6 +225,13 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         lambda _: [SPEC_VERIFY_KEY],
         "signed spec bundles: the one key SETPOINT_SPECS_VERIFY_KEY names (SpecVerifyKey)",
         template_condition="HasVerifyKey",
+    ),
+    Grant(
+        "PublishToNotifierTopics",
+        (Call("sns", "Publish", "sns:Publish"),),
+        lambda _: [NOTIFIER_TOPICS],
+        "SNS notifiers configured on deploy: the topics NotifierTopicArns lists, no other",
+        template_condition="HasNotifierTopics",
     ),
     Grant(
         "ChatWebhookSecret",

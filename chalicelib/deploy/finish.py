@@ -16,9 +16,16 @@ otherwise prefer it. `.chalice/config.json` may then name local resources for
 
 And it pins the functions' roles to the stack (`pin_role_policies`): the generated policy
 names this account, region and partition as `${AWS::AccountId}`, `${AWS::Region}` and
-`${AWS::Partition}` (and two parameters of the merge template), which IAM would read
-literally; each such string becomes `Fn::Sub`. A statement that only makes sense with an
-optional parameter (kms:Verify on SpecVerifyKey) is wrapped in `Fn::If` on its condition.
+`${AWS::Partition}` (and parameters of the merge template, `TEMPLATE_PARAMETERS`), which
+IAM would read literally; each such string becomes `Fn::Sub`, and a string that is only a
+comma-separated list parameter (`${Accounts}`) becomes `Fn::Split` of it. A statement that
+only makes sense under a condition (kms:Verify when SpecVerifyKey is set) is wrapped in
+`Fn::If` on it.
+
+Before that, every setting left in the functions' environment (what `.chalice/config.json`
+gave them) becomes a stack parameter with that value as its default (`parameters.py`), so a
+deployment is configured with `--parameter-overrides`, not by editing the project; the
+shard trigger's maximum concurrency follows the SweepConcurrency parameter.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from typing import Any
 
 import yaml
 
-from chalicelib.deploy.calls import RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.calls import LIST_PARAMETERS, RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.parameters import settings_as_parameters
 
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
 PARTIAL_BATCH_FUNCTIONS = frozenset({"on_sweep_shard", "on_recheck", "on_outbox"})
@@ -56,6 +64,31 @@ def report_batch_item_failures(template: dict[str, Any]) -> list[str]:
                 event["Properties"]["FunctionResponseTypes"] = [REPORT_BATCH_ITEM_FAILURES]
                 changed.append(name)
     return sorted(changed)
+
+
+# The shard worker's trigger runs at most this many at once: the same number as the
+# sweep's own setting, so one parameter sets both (app.py's decorator holds the default).
+SHARD_FUNCTION = "on_sweep_shard"
+SHARD_CONCURRENCY_PARAMETER = "SweepConcurrency"
+
+
+def shard_concurrency_follows_its_setting(template: dict[str, Any]) -> bool:
+    """The shard trigger's MaximumConcurrency refers to the SweepConcurrency parameter."""
+    if SHARD_CONCURRENCY_PARAMETER not in template.get("Parameters", {}):
+        return False
+    changed = False
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if str(props.get("Handler", "")).removeprefix("app.") != SHARD_FUNCTION:
+            continue
+        for event in props.get("Events", {}).values():
+            if event.get("Type") == "SQS":
+                scaling = event["Properties"].setdefault("ScalingConfig", {})
+                scaling["MaximumConcurrency"] = {"Ref": SHARD_CONCURRENCY_PARAMETER}
+                changed = True
+    return changed
 
 
 def template_resources_win(template: dict[str, Any]) -> list[str]:
@@ -92,6 +125,9 @@ def _substituted(value: Any, parameters: set[str], where: str) -> Any:
                 f"{where}: ${{{name}}} is neither a pseudo parameter nor a "
                 "parameter of the template"
             )
+    listed = value.removeprefix("${").removesuffix("}")
+    if value == f"${{{listed}}}" and listed in LIST_PARAMETERS:
+        return {"Fn::Split": [",", {"Ref": listed}]}
     return {"Fn::Sub": value}
 
 
@@ -134,12 +170,17 @@ def finish(path: Path) -> list[str]:
     # Chalice writes intrinsics in their long form (Fn::Sub: ...), so plain YAML reads it.
     template = json.loads(text) if is_json else yaml.safe_load(text)
     changed = report_batch_item_failures(template)
-    pinned = pin_role_policies(template)
-    if pinned:
-        print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
     dropped = sorted({item.split(": ", 1)[1] for item in template_resources_win(template)})
     if dropped:
         print(f"from the stack, not .chalice/config.json: {', '.join(dropped)}")
+    # before pinning: the roles' policy names settings' parameters (RoleName, Accounts)
+    settings = settings_as_parameters(template)
+    if settings:
+        print(f"stack parameters (defaults from .chalice/config.json): {', '.join(settings)}")
+    shard_concurrency_follows_its_setting(template)
+    pinned = pin_role_policies(template)
+    if pinned:
+        print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
     if is_json:
         path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     else:

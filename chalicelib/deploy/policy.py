@@ -5,9 +5,11 @@ no narrower resource, and Setpoint must see every bucket, role and group to repo
 unmanaged ones. Everything that writes is scoped to Setpoint's own resources by name *and*
 to the stack's own account and region (`${AWS::AccountId}`, `${AWS::Region}`, which
 `finish.py` turns into `Fn::Sub` in the packaged roles): its table, its queues, its log
-groups. The spec bucket is this account's (`aws:ResourceAccount`), the member role is
-assumed only in `SETPOINT_ACCOUNTS` (else the stack's organization), and `kms:Verify` is
-granted on the `SpecVerifyKey` parameter only. `.chalice/policy-<stage>.json` must equal
+groups. The spec bucket is this account's (`aws:ResourceAccount`), the member role
+(`${RoleName}`) is assumed only in the accounts the `Accounts` parameter lists (else the
+stack's organization), and `kms:Verify` is granted on the `SpecVerifyKey` parameter only.
+Role name and accounts are stack parameters (finish.py), so the file does not depend on
+their values in `.chalice/config.json`. `.chalice/policy-<stage>.json` must equal
 `render(stage)`; a test says so when someone edits one and not the other.
 """
 
@@ -21,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.deploy.calls import RUNTIME_GRANTS, Names, collector_calls
-from chalicelib.sweep.accounts import parse_accounts
 
 STAGES = ("dev", "prod")
 CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
@@ -99,13 +100,7 @@ def build_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
 
 def render(stage: str, config: dict[str, Any] | None = None) -> str:
     env = stage_environment(stage, config)
-    accounts = parse_accounts(env.get("SETPOINT_ACCOUNTS"))
-    names = Names(
-        stage,
-        env.get("SETPOINT_ROLE_NAME") or Names(stage).role_name,
-        tuple(accounts) if isinstance(accounts, list) else (),
-    )
-    return json.dumps(build_policy(names, sns_topics(env)), indent=2) + "\n"
+    return json.dumps(build_policy(Names(stage), sns_topics(env)), indent=2) + "\n"
 
 
 def policy_path(stage: str, directory: Path = CHALICE_DIR) -> Path:

@@ -26,6 +26,11 @@ class Skip:
     def __call__(self, path: FieldPath) -> bool:
         return any(bad[: len(path)] == path or path[: len(bad)] == bad for bad in self._bad)
 
+    def rejected(self, path: FieldPath) -> bool:
+        """Whether the schema rejected this very field or a parent: a rejection only below
+        it leaves its other parts worth checking (a rule with two mistakes reports both)."""
+        return any(path[: len(bad)] == bad for bad in self._bad)
+
 
 Builder = Callable[[SpecDocument, Skip], tuple[AnySpec | None, list[Issue]]]
 

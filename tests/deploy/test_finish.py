@@ -61,9 +61,10 @@ def test_every_pinned_string_becomes_fn_sub_and_the_verify_grant_needs_a_key() -
 
     statements = statements_of(template)
     assert not [s for s in plain_strings(statements) if "${" in s]  # IAM would read it literally
-    (guarded,) = [s for s in statements if "Fn::If" in s]
-    condition, verify, otherwise = guarded["Fn::If"]
-    assert condition == "HasVerifyKey" and otherwise == {"Ref": "AWS::NoValue"}
+    guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements if "Fn::If" in s}
+    assert set(guarded) == {"HasVerifyKey", "HasAccountIds", "NoAccountIds", "HasNotifierTopics"}
+    _, verify, otherwise = guarded["HasVerifyKey"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
     assert verify["Action"] == ["kms:DescribeKey", "kms:Verify"]
     assert verify["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
     by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
@@ -77,6 +78,34 @@ def test_every_pinned_string_becomes_fn_sub_and_the_verify_grant_needs_a_key() -
     # reads on "*" and everything without a substitution are left as they were
     assert by_sid["ReadEc2"] == {s["Sid"]: s for s in policy["Statement"]}["ReadEc2"]
     assert len(statements) == len(policy["Statement"])
+
+
+def test_the_member_role_follows_the_role_name_and_accounts_parameters() -> None:
+    template = packaged_like(json.loads(render("prod")))
+    pin_role_policies(template)
+    guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements_of(template) if "Fn::If" in s}
+    role = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${RoleName}"}
+    _, listed, _ = guarded["HasAccountIds"]
+    assert listed["Resource"] == role
+    # the comma-separated parameter as the list IAM compares with
+    assert listed["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": {"Fn::Split": [",", {"Ref": "Accounts"}]}}
+    }
+    _, organization, _ = guarded["NoAccountIds"]
+    assert organization["Resource"] == role
+    assert organization["Condition"] == {
+        "StringEquals": {"aws:ResourceOrgID": {"Fn::Sub": "${OrganizationId}"}}
+    }
+
+
+def test_sns_topics_given_on_deploy_are_the_only_ones_published_to() -> None:
+    template = packaged_like(json.loads(render("prod")))
+    pin_role_policies(template)
+    guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements_of(template) if "Fn::If" in s}
+    _, publish, otherwise = guarded["HasNotifierTopics"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert publish["Action"] == ["sns:Publish"]
+    assert publish["Resource"] == {"Fn::Split": [",", {"Ref": "NotifierTopicArns"}]}
 
 
 def test_pinning_twice_changes_nothing_more() -> None:

@@ -7,23 +7,19 @@ project: a contract function app.py lacks is missing from the template and fails
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
 from chalice.app import SQSEventConfig
 
 from chalicelib.cli.push import bundle_key
 from chalicelib.deploy.finish import finish
+from chalicelib.deploy.parameters import parameter_name
+from chalicelib.deploy.policy import stage_environment
 from chalicelib.kinds.registry import FAMILIES
-from tests.deploy.test_policy import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -39,44 +35,6 @@ CHANGE_HANDLERS = {family.handler for family in FAMILIES}
 assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
 FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "sweep", *CONTRACT_QUEUES}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
-
-
-def _scratch_project(target: Path) -> None:
-    for name in ("app.py", "requirements.txt"):
-        shutil.copy(ROOT / name, target / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "venv")
-    for folder in ("chalicelib", "infra", ".chalice"):
-        shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
-    project = tmp_path_factory.mktemp("project")
-    _scratch_project(project)
-    out = tmp_path_factory.mktemp("out") / "package"
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    done = subprocess.run(
-        [
-            str(BIN / "chalice"),
-            "package",
-            "--stage",
-            "prod",
-            "--merge-template",
-            "infra/setpoint.yaml",
-            str(out),
-        ],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert finish(out / "sam.yaml") == ["on_outbox", "on_recheck", "on_sweep_shard"]
-    text = (out / "sam.yaml").read_text(encoding="utf-8")
-    template = yaml.load(text, Loader=_CfnLoader)
-    yield out / "sam.yaml", template
 
 
 def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -153,6 +111,65 @@ def test_every_setting_is_one_the_code_reads(packaged: tuple[Path, dict[str, Any
                 assert f'"{var}"' in source, f"{var} is set but nothing reads it"
 
 
+def test_every_config_setting_is_a_stack_parameter_with_the_config_as_default(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    """Configuring a deployment needs --parameter-overrides, never an edit of the project."""
+    template = packaged[1]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    config = stage_environment("prod")
+    settings = {var: value for var, value in config.items() if var not in shared}
+    assert {"SETPOINT_REGIONS", "SETPOINT_ACCOUNTS", "SETPOINT_CHAT_FORMAT"} <= set(settings)
+    for var, value in settings.items():
+        parameter = template["Parameters"][parameter_name(var)]
+        assert parameter["Type"] in ("String", "Number"), var
+        assert parameter["Default"] == value, var
+    for name, props in functions(template).items():
+        variables = props["Environment"]["Variables"]
+        assert variables == {var: {"Ref": parameter_name(var)} for var in settings}, name
+
+
+def test_the_webhook_parameter_is_named_by_a_parameter_under_the_stage_path(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    """The policy reads /setpoint/<stage>/* only: the name may change, the path may not."""
+    template = packaged[1]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    wanted = {"Fn::Sub": "/setpoint/${Stage}/${ChatWebhookParameterName}"}
+    assert shared["SETPOINT_CHAT_URL_PARAM"] == wanted
+    assert template["Outputs"]["ChatWebhookParameter"]["Value"] == wanted
+    name = template["Parameters"]["ChatWebhookParameterName"]
+    assert name["Default"] == "chat-webhook-url"
+    pattern = re.compile(name["AllowedPattern"])
+    assert pattern.match("slack/bot-token") and pattern.match("chat-webhook-url")
+    assert not pattern.match("../other") and not pattern.match("/absolute")
+
+
+def test_every_parameter_has_a_default_so_a_deploy_without_overrides_works(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    parameters = packaged[1]["Parameters"]
+    assert not [name for name, p in parameters.items() if "Default" not in p]
+    # the ones the merge template declares for their pattern got the config's value
+    config = stage_environment("prod")
+    assert parameters["Accounts"]["Default"] == config["SETPOINT_ACCOUNTS"]
+    assert parameters["RoleName"]["Default"] == config["SETPOINT_ROLE_NAME"] == "setpoint-readonly"
+    for parameter in parameters.values():
+        if "AllowedPattern" in parameter:
+            assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"]), parameter
+
+
+def test_no_function_keeps_a_literal_setting(packaged: tuple[Path, dict[str, Any]]) -> None:
+    template = packaged[1]
+    for name, props in functions(template).items():
+        literal = {
+            var: value
+            for var, value in props["Environment"]["Variables"].items()
+            if not isinstance(value, dict)
+        }
+        assert not literal, (name, literal)
+
+
 def test_specs_point_at_the_object_push_writes(packaged: tuple[Path, dict[str, Any]]) -> None:
     specs = packaged[1]["Globals"]["Function"]["Environment"]["Variables"]["SETPOINT_SPECS"]
     push_target = packaged[1]["Outputs"]["PushTarget"]["Value"]["Fn::Sub"]
@@ -191,8 +208,16 @@ def test_sqs_triggers_consume_queues_the_template_creates(
         (event,) = fns[name]["Events"].values()
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     (shard,) = fns["on_sweep_shard"]["Events"].values()
-    # the fan-out cannot take the whole account's Lambda concurrency
-    assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
+    # the fan-out cannot take the whole account's Lambda concurrency: the sweep's own
+    # concurrency setting caps it, 10 unless the stack is given another number
+    assert shard["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SweepConcurrency"}
+    concurrency = template["Parameters"]["SweepConcurrency"]
+    assert int(concurrency["Default"]) <= 10
+    assert (concurrency["Type"], concurrency["MinValue"], concurrency["MaxValue"]) == (
+        "Number",
+        2,
+        1000,
+    )
     outbox = by_name["setpoint-outbox"]["RedrivePolicy"]
     assert outbox["maxReceiveCount"] == 5
     assert outbox["deadLetterTargetArn"] == {
@@ -218,6 +243,9 @@ def unpinned(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"Fn::Sub"}:
             return value["Fn::Sub"]
+        if set(value) == {"Fn::Split"}:
+            _separator, listed = value["Fn::Split"]
+            return "${" + listed["Ref"] + "}"
         if set(value) == {"Fn::If"}:
             _condition, statement, otherwise = value["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}
@@ -243,10 +271,17 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
         # every ${...} is a Fn::Sub of this template's names, none reaches IAM as text
         assert "${" not in json.dumps(unpinned_plain(document))
         assert names_in(document) <= known
-        (verify,) = [s for s in document["Statement"] if "Fn::If" in s]
-        assert verify["Fn::If"][0] == "HasVerifyKey"
-        assert "HasVerifyKey" in template["Conditions"]
-        assert verify["Fn::If"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
+        guarded = {s["Fn::If"][0]: s["Fn::If"] for s in document["Statement"] if "Fn::If" in s}
+        assert set(guarded) == {
+            "HasVerifyKey",
+            "HasAccountIds",
+            "NoAccountIds",
+            "HasNotifierTopics",
+        }
+        assert set(guarded) <= set(template["Conditions"])
+        assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
+        listed = guarded["HasAccountIds"][1]["Condition"]["StringEquals"]
+        assert listed == {"aws:ResourceAccount": {"Fn::Split": [",", {"Ref": "Accounts"}]}}
 
 
 def unpinned_plain(value: Any) -> Any:
@@ -329,4 +364,4 @@ def test_the_stack_names_resources_even_where_the_stage_config_names_others(
     path.write_text(json.dumps(template))
     finish(path)
     variables = json.loads(path.read_text())["Resources"]["Sweep"]["Properties"]["Environment"]
-    assert variables == {"Variables": {"SETPOINT_REGIONS": "eu-west-1"}}
+    assert variables == {"Variables": {"SETPOINT_REGIONS": {"Ref": "Regions"}}}

@@ -19,6 +19,12 @@ READ_VERBS = ("Describe", "Get", "List", "Head")
 PARTITION, REGION, ACCOUNT = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
 # the only actions that need "*": collector reads (checked below), who am I, which accounts
 UNSCOPED = {"sts:GetCallerIdentity", "organizations:ListAccounts"}
+# the member role: named by the RoleName parameter, in the accounts the Accounts parameter
+# lists by id (Fn::Split on deploy), else in the stack's organization
+MEMBER_ROLE = f"arn:{PARTITION}:iam::*:role/${{RoleName}}"
+IN_ACCOUNTS = {"StringEquals": {"aws:ResourceAccount": "${Accounts}"}}
+IN_ORGANIZATION = {"StringEquals": {"aws:ResourceOrgID": "${OrganizationId}"}}
+ACCOUNT_LIMITS = (IN_ACCOUNTS, IN_ORGANIZATION)
 
 
 def load(stage: str) -> dict[str, Any]:
@@ -77,6 +83,13 @@ def test_no_wildcard_action_and_no_write_outside_setpoint(stage: str) -> None:
             if action == "kms:Verify":
                 assert scoped == ["${SpecVerifyKey}"]
                 continue
+            if action == "sns:Publish" and statement["Sid"] == "PublishToNotifierTopics":
+                assert scoped == ["${NotifierTopicArns}"]  # Fn::Split of the topic list
+                continue
+            if action == "sts:AssumeRole":  # the role parameter, in listed or org accounts
+                assert scoped == [MEMBER_ROLE], statement["Sid"]
+                assert statement["Condition"] in ACCOUNT_LIMITS, statement["Sid"]
+                continue
             for resource in scoped:
                 assert resource != "*", (statement["Sid"], action)
                 assert "setpoint" in resource.split(":", 5)[-1], (statement["Sid"], resource)
@@ -108,9 +121,7 @@ def _pinned(statement: dict[str, Any], resource: str) -> bool:
         bucket = parts[5].split("/", 1)[0]
         return "<A>" in bucket and condition == {"aws:ResourceAccount": ACCOUNT}
     if service == "iam":  # global: no region; another account is the point
-        if account == "*":
-            return condition == {"aws:ResourceOrgID": "${OrganizationId}"}
-        return account.isdigit() and len(account) == 12
+        return account == "*" and statement.get("Condition") in ACCOUNT_LIMITS
     return region == "<R>" and account == "<A>"
 
 
@@ -121,6 +132,9 @@ def test_every_named_resource_is_pinned_to_this_account_and_region(stage: str) -
         named = [r for r in resources(statement) if r != "*"]
         if statement["Sid"] == "VerifySpecs":
             assert named == ["${SpecVerifyKey}"]  # the key parameter, Fn::If-guarded on deploy
+            continue
+        if statement["Sid"] == "PublishToNotifierTopics":  # topics are elsewhere on purpose
+            assert named == ["${NotifierTopicArns}"]
             continue
         if not named:
             assert set(statement["Action"]) <= UNSCOPED | {
@@ -150,7 +164,7 @@ def test_kms_verify_is_granted_on_the_verify_key_parameter_only(stage: str) -> N
 def test_own_resources_are_named_for_the_stage(stage: str) -> None:
     by_sid = {s["Sid"]: s for s in load(stage)["Statement"]}
     arn = f"arn:{PARTITION}"
-    assert resources(by_sid["AssumeReadOnlyRole"]) == [f"{arn}:iam::*:role/setpoint-readonly"]
+    assert resources(by_sid["AssumeReadOnlyRole"]) == [MEMBER_ROLE]
     assert resources(by_sid["AlertState"]) == [
         f"{arn}:dynamodb:{REGION}:{ACCOUNT}:table/setpoint-state-{stage}"
     ]
@@ -164,7 +178,7 @@ def test_own_resources_are_named_for_the_stage(stage: str) -> None:
     assert "dynamodb:Scan" not in by_sid["AlertState"]["Action"]
 
 
-def test_role_name_and_sns_topics_come_from_the_stage_config() -> None:
+def test_sns_topics_come_from_the_stage_config_the_role_name_from_its_parameter() -> None:
     config = {
         "environment_variables": {"SETPOINT_ROLE_NAME": "audit-reader"},
         "stages": {
@@ -186,7 +200,10 @@ def test_role_name_and_sns_topics_come_from_the_stage_config() -> None:
     }
     policy = json.loads(render("prod", config))
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["AssumeReadOnlyRole"]["Resource"] == f"arn:{PARTITION}:iam::*:role/audit-reader"
+    # the config's role name is the RoleName parameter's default, not text in the policy:
+    # a deployment that overrides the parameter gets a policy that follows it
+    assert by_sid["AssumeReadOnlyRole"]["Resource"] == MEMBER_ROLE
+    assert "audit-reader" not in render("prod", config)
     assert by_sid["PublishToTopics"] == {
         "Sid": "PublishToTopics",
         "Effect": "Allow",
@@ -198,23 +215,21 @@ def test_role_name_and_sns_topics_come_from_the_stage_config() -> None:
     }
 
 
-def test_configured_account_ids_are_the_only_roles_assumed() -> None:
+def test_listed_account_ids_are_the_only_roles_assumed_else_the_organizations() -> None:
+    """Two statements, one kept on deploy: HasAccountIds (Accounts lists ids) or not."""
     config = {"environment_variables": {"SETPOINT_ACCOUNTS": "210987654321,111122223333"}}
     by_sid = {s["Sid"]: s for s in json.loads(render("prod", config))["Statement"]}
-    assert by_sid["AssumeReadOnlyRole"] == {
-        "Sid": "AssumeReadOnlyRole",
+    assert by_sid["AssumeReadOnlyRoleInAccounts"] == {
+        "Sid": "AssumeReadOnlyRoleInAccounts",
         "Effect": "Allow",
         "Action": ["sts:AssumeRole"],
-        "Resource": [
-            f"arn:{PARTITION}:iam::111122223333:role/setpoint-readonly",
-            f"arn:{PARTITION}:iam::210987654321:role/setpoint-readonly",
-        ],
+        "Resource": MEMBER_ROLE,
+        "Condition": IN_ACCOUNTS,
     }
+    assert by_sid["AssumeReadOnlyRole"]["Condition"] == IN_ORGANIZATION
+    # the accounts are the Accounts parameter's default, never baked into the file
     organization = {"environment_variables": {"SETPOINT_ACCOUNTS": "organization"}}
-    statement = {s["Sid"]: s for s in json.loads(render("prod", organization))["Statement"]}
-    assert statement["AssumeReadOnlyRole"]["Condition"] == {
-        "StringEquals": {"aws:ResourceOrgID": "${OrganizationId}"}
-    }
+    assert render("prod", organization) == render("prod", config) == render("prod")
 
 
 class _CfnLoader(yaml.SafeLoader):

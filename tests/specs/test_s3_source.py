@@ -96,7 +96,8 @@ def test_changed_object_is_refetched_and_deleted_one_dropped(s3: Any, calls: Cal
 
 
 def test_invalid_spec_names_the_object_and_line_and_stays_cached(s3: Any, calls: Calls):
-    put(s3, "specs/web.yaml", sg("web", "ingress:\n  - proto: tcp\n    ports: 70000\n"))
+    rule = "ingress:\n  - proto: tcp\n    ports: 70000\n    cidr: 10.0.0.0/8\n"
+    put(s3, "specs/web.yaml", sg("web", rule))
     source = S3SpecSource(s3, f"s3://{BUCKET}/specs")
     for _ in range(2):
         with pytest.raises(SpecSetError) as caught:

@@ -262,3 +262,37 @@ def test_a_rule_with_two_mistakes_reports_both() -> None:
     )
     errors = parse_file("web.yaml", text).errors
     assert [(e.line, e.field) for e in errors] == [(4, "ingress[0].proto"), (6, "ingress[0].cidr")]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "field"),
+    [
+        ("    ports: 70000\n", "ingress[0].ports"),  # schema: out of range
+        ("    prots: 22\n", "ingress[0].prots"),  # schema: unknown field
+        ("    ports: 22\n    description: 5\n", "ingress[0].description"),  # schema: type
+    ],
+)
+def test_a_schema_error_in_a_rule_does_not_hide_its_peer_error(mistake: str, field: str) -> None:
+    """Two peers and a schema mistake in one rule: validate names both, not one per run."""
+    text = (
+        "kind: security_group\nname: web\ningress:\n  - proto: tcp\n"
+        + mistake
+        + "    cidr: 10.0.0.0/8\n    group: sg-0123456789abcdef0\n"
+    )
+    errors = parse_file("web.yaml", text).errors
+    assert sorted(e.field or "" for e in errors) == sorted([field, "ingress[0]"])
+    (peer,) = [e for e in errors if e.field == "ingress[0]"]
+    assert "exactly one peer" in peer.message and "cidr, group" in peer.message
+
+
+def test_a_schema_error_in_a_rule_does_not_hide_a_wrong_protocol_or_cidr() -> None:
+    text = (
+        "kind: security_group\nname: web\ningress:\n"
+        "  - proto: tpc\n    ports: 70000\n    cidr: 10.0.0.300/8\n"
+    )
+    errors = parse_file("web.yaml", text).errors
+    assert [(e.line, e.field) for e in errors] == [
+        (4, "ingress[0].proto"),
+        (5, "ingress[0].ports"),
+        (6, "ingress[0].cidr"),
+    ]

@@ -73,19 +73,24 @@ def _listeners(data: Mapping[str, Any], issues: _Issues) -> tuple[Listener, ...]
     listeners = []
     for index, item in enumerate(raw):
         path: FieldPath = ("listeners", index)
-        if issues.skip(path) or not isinstance(item, Mapping):
+        if issues.skip.rejected(path) or not isinstance(item, Mapping):
             continue
-        port, protocol = int(item.get("port", 0)), str(item.get("protocol", ""))
-        if port in found:
+        # each part is checked unless the schema rejected that part itself: a listener with
+        # two mistakes reports both in one run
+        port = None if issues.skip((*path, "port")) else int(item.get("port", 0))
+        protocol = None if issues.skip((*path, "protocol")) else str(item.get("protocol", ""))
+        if port is not None and port in found:
             issues.add((*path, "port"), f"port {port} is also listeners[{found[port]}]")
             continue
-        found[port] = index
+        if port is not None:
+            found[port] = index
         for key in ("ssl_policy", "certificates"):
-            if key in item and protocol not in TLS_PROTOCOLS:
+            if key in item and protocol is not None and protocol not in TLS_PROTOCOLS:
                 issues.add((*path, key), f"{key} only applies to HTTPS and TLS, not {protocol}")
-        action = _action(item.get("default_action"), (*path, "default_action"), issues)
-        if action is None:
-            continue
+        where: FieldPath = (*path, "default_action")
+        action = None if issues.skip(where) else _action(item.get("default_action"), where, issues)
+        if action is None or port is None or protocol is None or issues.skip(path):
+            continue  # no listener is built from a partly rejected item
         listeners.append(
             Listener(
                 port=port,

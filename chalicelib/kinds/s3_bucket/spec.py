@@ -30,6 +30,7 @@ from chalicelib.kinds.s3_bucket.model import (
     PublicAccessBlock,
     Versioning,
 )
+from chalicelib.specs.builder import Skip
 from chalicelib.specs.yamldoc import FieldPath, SpecDocument
 
 Issue = tuple[FieldPath, SpecError]
@@ -53,6 +54,18 @@ class _Issues:
 
     def add(self, path: FieldPath, message: str) -> None:
         if not self.skip(path):
+            self.items.append((path, self.doc.error(path, message)))
+
+    def rejected(self, path: FieldPath) -> bool:
+        """The schema rejected this field or a parent (not merely something below it)."""
+        if isinstance(self.skip, Skip):
+            return self.skip.rejected(path)
+        return self.skip(path)
+
+    def add_beside(self, path: FieldPath, message: str) -> None:
+        """An issue that a schema error below `path` does not explain (a grant's grantee
+        count beside a misspelt permission): reported unless `path` itself was rejected."""
+        if not self.rejected(path):
             self.items.append((path, self.doc.error(path, message)))
 
 
@@ -104,14 +117,18 @@ def _grants(data: Mapping[str, Any], issues: _Issues) -> frozenset[Grant]:
     seen: dict[Grant, int] = {}
     for index, item in enumerate(raw):
         path: FieldPath = ("grants", index)
-        if issues.skip(path) or not isinstance(item, Mapping):
+        if issues.rejected(path) or not isinstance(item, Mapping):
             continue
+        # the grantee is checked even when the schema rejected another field of the grant
         found = [(key, kind) for key, kind in _GRANTEE_KEYS if key in item]
         if len(found) != 1:
             names = ", ".join(key for key, _ in found) or "none"
-            issues.add(path, f"a grant needs exactly one of canonical_id or group; found {names}")
+            message = f"a grant needs exactly one of canonical_id or group; found {names}"
+            issues.add_beside(path, message)
             continue
         key, kind = found[0]
+        if issues.skip((*path, key)):
+            continue
         if kind == "email":
             issues.add((*path, key), EMAIL_GRANTEE_UNSUPPORTED)
             continue
@@ -122,6 +139,8 @@ def _grants(data: Mapping[str, Any], issues: _Issues) -> frozenset[Grant]:
                 known = ", ".join(GROUP_NAMES)
                 issues.add((*path, key), f"unknown group {item[key]!r} (use {known} or its URI)")
                 continue
+        if issues.skip(path):
+            continue  # a field of it was rejected: no grant is built from the rest
         grant = Grant(kind, value, str(item.get("permission", "")))
         if grant in seen:
             issues.add(path, f"same grant as grants[{seen[grant]}]")

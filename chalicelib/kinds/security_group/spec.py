@@ -135,18 +135,22 @@ def _peer(peer_type: PeerType, value: str, path: FieldPath, issues: Issues) -> s
     return value
 
 
+_PORT_KEYS = ("ports", "from_port", "to_port")
+
+
 def _rule(
-    direction: Direction, raw: Mapping[str, Any], path: FieldPath, issues: Issues
+    direction: Direction, raw: Mapping[str, Any], path: FieldPath, issues: Issues, skip: Skip
 ) -> list[tuple[Rule, FieldPath]]:
     """The canonical rules one written rule expands to, each with the path to point at."""
-    # every part is checked even when another is wrong: a rule with two mistakes
-    # reports both, so one validate run shows all there is to fix
-    proto: str | None
-    try:
-        proto = canonical_proto(raw["proto"])
-    except ValueError as exc:
-        issues.add((*path, "proto"), str(exc))
-        proto = None
+    # every part is checked even when another is wrong, and even when the schema rejected
+    # another field of the rule: a rule with two mistakes reports both, so one validate
+    # run shows all there is to fix; a part the schema rejected is left to its message
+    proto: str | None = None
+    if not skip((*path, "proto")):
+        try:
+            proto = canonical_proto(raw["proto"])
+        except ValueError as exc:
+            issues.add((*path, "proto"), str(exc))
     peers = [key for key in PEER_KEYS if key in raw]
     if len(peers) != 1:
         found = ", ".join(peers) if peers else "none"
@@ -154,8 +158,11 @@ def _rule(
             path,
             f"a rule needs exactly one peer (cidr, cidr6, group or prefix_list); found {found}",
         )
-    ranges = _port_ranges(raw, proto, path, issues) if proto is not None else []
-    if len(peers) != 1:
+    ports_rejected = any(skip((*path, key)) for key in _PORT_KEYS)
+    ranges = (
+        _port_ranges(raw, proto, path, issues) if proto is not None and not ports_rejected else []
+    )
+    if len(peers) != 1 or skip((*path, peers[0])):
         return []
     peer_type = peers[0]
     peers_out: list[tuple[str, FieldPath | None]] = []
@@ -167,7 +174,7 @@ def _rule(
             bad = True
         else:
             peers_out.append((peer, item_path if listed else None))
-    if bad or proto is None or not ranges:
+    if bad or proto is None or not ranges or skip(path):
         return []
     description = raw.get("description")
     out = []
@@ -194,9 +201,9 @@ def _rules(
         return frozenset()
     for index, raw in enumerate(items):
         path: FieldPath = (direction, index)
-        if skip(path) or not isinstance(raw, dict):
+        if skip.rejected(path) or not isinstance(raw, dict):
             continue
-        for rule, where in _rule(direction, raw, path, issues):
+        for rule, where in _rule(direction, raw, path, issues, skip):
             if rule.key in rules:
                 first = rules[rule.key][1]
                 issues.add(

@@ -117,3 +117,25 @@ def test_the_same_name_in_two_regions_is_two_load_balancers() -> None:
     other = GOOD.replace("region: eu-west-1", "region: us-east-1")
     catalog = load_documents([("a.yaml", GOOD), ("b.yaml", other)])
     assert len(catalog.specs_of(LOAD_BALANCER)) == 2
+
+
+def test_a_schema_error_in_a_listener_does_not_hide_its_other_mistakes() -> None:
+    """A TLS policy on a plaintext listener and a misspelt field: one run names both."""
+    text = GOOD.replace(
+        "  - port: 80\n    protocol: HTTP\n",
+        "  - port: 80\n    protocol: HTTP\n    ssl_policy: ELBSecurityPolicy-TLS13-1-2-2021-06\n"
+        "    sslpolicy: x\n",
+    )
+    parsed = parse_file("lb.yaml", text)
+    fields = [(e.line, e.field) for e in parsed.errors]
+    assert fields == [(10, "listeners[0].ssl_policy"), (11, "listeners[0].sslpolicy")]
+    assert "only applies to HTTPS and TLS" in parsed.errors[0].message
+
+
+def test_a_rejected_port_is_not_read_and_the_protocol_still_checked() -> None:
+    text = GOOD.replace("  - port: 80\n", "  - port: eighty\n").replace(
+        "    protocol: HTTP\n", "    protocol: HTTP\n    certificates: [arn:aws:acm:x]\n", 1
+    )
+    parsed = parse_file("lb.yaml", text)
+    fields = [e.field for e in parsed.errors]
+    assert fields == ["listeners[0].port", "listeners[0].certificates"]

@@ -145,3 +145,23 @@ def test_the_aws_managed_key_round_trips_through_the_writer() -> None:
     (spec,) = load(text)
     assert spec.encryption == Encryption("aws:kms", "aws/s3", False)
     assert compare_bucket(spec, state) == ()
+
+
+def test_a_grant_with_a_misspelt_permission_still_reports_its_two_grantees() -> None:
+    """A grant with two mistakes reports both in one validate run, not one per run."""
+    from chalicelib.specs.parse import parse_file
+
+    text = (
+        "kind: s3_bucket\nname: logs\ngrants:\n"
+        "  - canonical_id: abc123\n    group: AllUsers\n    permission: READD\n"
+        "  - group: Everyone\n    permission: WRIT\n"
+    )
+    errors = parse_file("logs.yaml", text).errors
+    assert [(e.line, e.field) for e in errors] == [
+        (4, "grants[0]"),
+        (6, "grants[0].permission"),
+        (7, "grants[1].group"),
+        (8, "grants[1].permission"),
+    ]
+    assert "found canonical_id, group" in errors[0].message
+    assert "unknown group 'Everyone'" in errors[2].message
