@@ -11,7 +11,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import handlers, spec_change
 from chalicelib.alerting import utc_now
-from chalicelib.events.table import watched_event_names
+from chalicelib.events.table import eventbridge_source, watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.kinds.family import Family
 from chalicelib.kinds.registry import FAMILIES
@@ -65,14 +65,16 @@ def get_idempotency() -> IdempotentEvents | None:
 
 
 def cloudtrail_pattern(family: Family) -> dict[str, Any]:
-    """The EventBridge pattern for the calls the event table understands, and only those."""
+    """The EventBridge pattern for the calls the event table understands, and only those.
+
+    A family with two sources (the guard) gets their union: no eventName is watched from
+    one source and also exists, unwatched, at the other, and the router keys on both."""
+    sources = family.event_sources
+    names = sorted({name for source in sources for name in watched_event_names(source)})
     return {
-        "source": [family.eventbridge_source],
+        "source": [eventbridge_source(source) for source in sources],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {
-            "eventSource": [family.event_source],
-            "eventName": watched_event_names(family.event_source),
-        },
+        "detail": {"eventSource": list(sources), "eventName": names},
     }
 
 
@@ -119,7 +121,9 @@ def _change_handler(family: Family) -> Callable[[Any], dict[str, Any]]:
         return _on_change(event)
 
     handler.__name__ = handler.__qualname__ = family.handler
-    handler.__doc__ = f"CloudTrail calls on {family.name} resources ({family.event_source})."
+    handler.__doc__ = (
+        f"CloudTrail calls on {family.name} resources ({', '.join(family.event_sources)})."
+    )
     return handler
 
 

@@ -269,6 +269,15 @@ def is_gone(finding: Finding) -> bool:
     return finding.status is Status.MISSING and finding.spec is None
 
 
+def is_critical(finding: Finding) -> bool:
+    """What blinds Setpoint (a guard finding: a stopped trail, a disabled rule, a refused
+    spec bundle) is posted as critical, and every event of it is told, never deduplicated."""
+    return finding.kind is GUARD
+
+
+CRITICAL_PREFIX = "Critical: "
+
+
 def tag_pairs(tags: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
     """Live tags as `Finding.tags` holds them: sorted by key, so equal tags compare equal."""
     return tuple(sorted((str(k), str(v)) for k, v in (tags or {}).items()))

@@ -94,6 +94,36 @@ def test_port_22_opened_by_hand_posts_one_slack_alert(deployed: Any) -> None:
     assert "policies/web.yaml" in blocks
 
 
+def test_a_real_stoplogging_record_reaches_on_guard_change_once(deployed: Any) -> None:
+    client, _, received = deployed
+    region = "us-west-2"  # where the published record was made
+    boto3.client("s3", region_name=region).create_bucket(
+        Bucket="example-trail-logs", CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    cloudtrail = boto3.client("cloudtrail", region_name=region)
+    cloudtrail.create_trail(
+        Name="example-trail", S3BucketName="example-trail-logs", IsMultiRegionTrail=True
+    )
+    cloudtrail.stop_logging(Name="example-trail")
+    record = json.loads(
+        (PROJECT / "tests/fixtures/cloudtrail/cloudtrail/StopLogging__2.json").read_text()
+    )
+    event = client.events.generate_cw_event(
+        source="aws.cloudtrail",
+        detail_type="AWS API Call via CloudTrail",
+        detail=record,
+        resources=[],
+        region=region,
+    )
+    result = client.lambda_.invoke("on_guard_change", event)
+    assert [(f["kind"], f["status"]) for f in result.payload["findings"]] == [("guard", "drifted")]
+    # EventBridge delivers it again: the same event id is one alert, however critical
+    client.lambda_.invoke("on_guard_change", event)
+    (message,) = received
+    assert message["text"].startswith("Critical: Drift: Setpoint guard example-trail")
+    assert "assumed-role/tester" in str(message["blocks"])
+
+
 def test_an_event_that_changes_nothing_posts_nothing(deployed: Any) -> None:
     client, ids, received = deployed
     record = authorize_record(ids["web"], cidr="0.0.0.0/0", port=443)

@@ -202,7 +202,8 @@ def _permission(port: int, **peer: Any) -> dict[str, Any]:
 
 def build_estate(clients: ClientCache) -> dict[str, str]:
     """A small VPC with a web service's groups (each tagged with its team), an audit
-    bucket, a deploy role, two people."""
+    bucket, the account's trail (logging into it, in every region), a deploy role, two
+    people."""
     ec2 = clients.client("ec2", REGION)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ids = {"vpc": vpc}
@@ -244,6 +245,10 @@ def build_estate(clients: ClientCache) -> dict[str, str]:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
+    # without a logging trail Setpoint hears of no change: the guard would say so
+    cloudtrail = clients.client("cloudtrail", REGION)
+    cloudtrail.create_trail(Name="account-trail", S3BucketName=BUCKET, IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="account-trail")
     iam = clients.client("iam", REGION)
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
     for user in ("alice", "bob"):

@@ -154,6 +154,12 @@ class Family:
         """The EventBridge `source` of its CloudTrail events ("ec2.amazonaws.com" -> "aws.ec2")."""
         return "aws." + self.event_source.removesuffix(".amazonaws.com")
 
+    @property
+    def event_sources(self) -> tuple[str, ...]:
+        """Every eventSource its rows watch, `event_source` first: most families have one;
+        the guard watches both CloudTrail's and EventBridge's own calls."""
+        return tuple(dict.fromkeys((self.event_source, *(row.event_source for row in self.rows))))
+
 
 def reads_from_table(rows: Sequence[tuple[str, str]]) -> tuple[Read, ...]:
     """A collector's (API label, IAM action) rows as botocore names them. The service is the

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from chalicelib.kinds.family import Family, SpecKind
+from chalicelib.kinds.guard.family import FAMILY as GUARD_FAMILY
 from chalicelib.kinds.iam.family import FAMILY as IAM
 from chalicelib.kinds.load_balancer.family import FAMILY as LOAD_BALANCER
 from chalicelib.kinds.s3_bucket.family import FAMILY as S3_BUCKET
@@ -25,6 +26,7 @@ FAMILIES: tuple[Family, ...] = (
     S3_BUCKET,
     IAM,
     LOAD_BALANCER,
+    GUARD_FAMILY,
 )
 
 
@@ -37,7 +39,7 @@ def _unique(families: tuple[Family, ...]) -> Mapping[str, Family]:
             ("family", family.name),
             ("handler", family.handler),
             *(("kind", str(kind)) for kind in family.kinds),
-            *(("event", row.event_name) for row in family.rows),
+            *(("event", f"{row.event_source} {row.event_name}") for row in family.rows),
         ]
         for what, name in owned:
             other = claimed.setdefault(f"{what}:{name}", family.name)
@@ -55,7 +57,8 @@ FAMILY_OF: Mapping[Kind, Family] = MappingProxyType(
     {kind: family for family in FAMILIES for kind in family.kinds}
 )
 RESOURCE_KINDS: tuple[Kind, ...] = tuple(FAMILY_OF)
-ALL_KINDS: tuple[Kind, ...] = (*RESOURCE_KINDS, GUARD)
+# the guard is also a registered family now; the core names it either way
+ALL_KINDS: tuple[Kind, ...] = tuple(dict.fromkeys((*RESOURCE_KINDS, GUARD)))
 # every schema file by its name (names are unique across families)
 SCHEMAS: Mapping[str, Path] = MappingProxyType(
     {

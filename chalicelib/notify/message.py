@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.kinds.registry import SPEC_KINDS
-from chalicelib.model import Actor, Change, Finding, Kind, Status
+from chalicelib.model import CRITICAL_PREFIX, Actor, Change, Finding, Kind, Status, is_critical
 from chalicelib.notify.budget import bounded_json
 from chalicelib.notify.escape import (
     ELLIPSIS,
@@ -58,7 +58,13 @@ _STATUS_EMOJI = {
 
 
 def headline(finding: Finding) -> str:
-    """The one sentence a reader sees first (header, notification, console)."""
+    """The one sentence a reader sees first (header, notification, console); what blinds
+    Setpoint says so first ("Critical: ...")."""
+    text = _status_headline(finding)
+    return CRITICAL_PREFIX + text if is_critical(finding) and finding.is_problem else text
+
+
+def _status_headline(finding: Finding) -> str:
     group = described(finding)
     status = finding.status
     if status is Status.DRIFTED:

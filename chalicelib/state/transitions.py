@@ -20,6 +20,9 @@ The rules, in short (previous = the stored record, fp = the finding's fingerprin
 * a `missing` finding without a spec (see `model.gone_finding`) -> GONE (APPLIED if pending);
   on a drifted or missing record (a spec names the resource) it says nothing: the record
   stays open until a read that knows the spec reports the resource missing.
+* critical findings (`model.is_critical`: what blinds Setpoint) are never deduplicated
+  away: the same drift again from a new event (someone stops a stopped trail) -> NEW in
+  the drift's thread, naming the new actor; sweeps and re-checks stay quiet as usual.
 * unknown -> NEW once per distinct reason; on top of an open drift it never closes or
   replaces it (the drift's fingerprint and thread stay; only `unread` remembers the reason).
 
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from chalicelib.model import Finding, Status, is_gone
+from chalicelib.model import Finding, Status, is_critical, is_gone
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.state.errors import StateConflictError
 from chalicelib.state.fingerprint import change_keys, fingerprint
@@ -228,6 +231,8 @@ def _open(
         )
         return Decision(decision.alert, record, previous)
     if fp == previous.fingerprint:
+        if is_critical(finding) and cause == "event" and finding.actor is not None:
+            return _told_again(previous, finding, now)
         return _quiet(previous, finding, now, reminder, unread=None)
     now_keys = change_keys(finding.changes)
     before_keys = change_keys(previous.last_changes)
@@ -259,6 +264,12 @@ def _open(
         unread=None,
     )
     return Decision(alert, record, previous)
+
+
+def _told_again(previous: StateRecord, finding: Finding, now: datetime) -> Decision:
+    """A critical drift acted on again: posted again, in its thread, with the new actor."""
+    alert = Alert(AlertKind.NEW, finding, thread=previous.messages, since=previous.first_seen)
+    return Decision(alert, _advance(previous, finding, now, last_alert_at=iso(now)), previous)
 
 
 def _quiet(

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.cli.main import main
@@ -90,6 +91,15 @@ def build_account(ec2: Any) -> dict[str, str]:
 @pytest.fixture
 def imported(ec2: Any, tmp_path: Path) -> tuple[Any, dict[str, str], Path]:
     ids = build_account(ec2)
+    # the account's trail: without one the guard reports that no change would be heard
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="trail-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    cloudtrail.create_trail(
+        Name="account-trail", S3BucketName="trail-logs", IsMultiRegionTrail=True
+    )
+    cloudtrail.start_logging(Name="account-trail")
     specs = tmp_path / "policies"
     assert main(["import", "--out", str(specs), "--region", REGION]) == 0
     return ec2, ids, specs

@@ -51,6 +51,19 @@ def setpoint(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _account_trail(endpoint: str) -> None:
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint, **keys)
+    s3.create_bucket(
+        Bucket="e2e-trail-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION, endpoint_url=endpoint, **keys)
+    cloudtrail.create_trail(
+        Name="e2e-trail", S3BucketName="e2e-trail-logs", IsMultiRegionTrail=True
+    )
+    cloudtrail.start_logging(Name="e2e-trail")
+
+
 def test_import_check_and_a_hand_made_change_over_http(endpoint: str, tmp_path: Path) -> None:
     ec2 = boto3.client(
         "ec2",
@@ -61,6 +74,7 @@ def test_import_check_and_a_hand_made_change_over_http(endpoint: str, tmp_path: 
     )
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     gid = ec2.create_security_group(GroupName="e2e-api", Description="api", VpcId=vpc)["GroupId"]
+    _account_trail(endpoint)  # without one, the guard reports that no change would be heard
     specs = tmp_path / "policies"
 
     imported = setpoint(endpoint, "import", "--out", str(specs), "--region", REGION)

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.errors import ConfigError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
 from chalicelib.kinds.security_group import SECURITY_GROUP
-from chalicelib.model import GUARD
+from chalicelib.model import GUARD, Kind
 from chalicelib.sweep.shards import (
     MESSAGE_VERSION,
     Shard,
@@ -38,22 +38,27 @@ def test_groups_are_read_per_region_buckets_and_iam_once_per_account() -> None:
     assert s3.regions == tuple(REGIONS)  # one listing, buckets of every region kept
     (iam,) = [s for s in shards if s.family == "iam" and s.account == ACCOUNTS[0]]
     assert set(iam.kinds) == {IAM_POLICY, IAM_ROLE, IAM_USER, IAM_GROUP}
-    # two regional families (groups, load balancers), one account-wide, one global
-    assert len(shards) == len(ACCOUNTS) * (2 * len(REGIONS) + 2)
+    # two regional families (groups, load balancers), two account-wide (buckets, the
+    # guard's trails and rules in every region), one global
+    assert len(shards) == len(ACCOUNTS) * (2 * len(REGIONS) + 3)
     assert len({s.id for s in shards}) == len(shards)
 
 
-def test_500_accounts_in_17_regions_make_18000_shards() -> None:
+def test_500_accounts_in_17_regions_make_18500_shards() -> None:
     accounts = [f"{n:012d}" for n in range(500)]
     regions = [f"r-{n}" for n in range(17)]
-    assert len(plan_shards(accounts, regions)) == 500 * (2 * 17 + 2)
+    assert len(plan_shards(accounts, regions)) == 500 * (2 * 17 + 3)
 
 
-def test_kinds_choose_families_and_guard_cannot_be_swept() -> None:
+def test_kinds_choose_families_and_the_guard_is_one_shard_per_account() -> None:
     shards = plan_shards(ACCOUNTS, REGIONS, [IAM_ROLE])
     assert [(s.family, s.kinds) for s in shards] == [("iam", (IAM_ROLE,))] * 2
-    with pytest.raises(ConfigError, match="guard"):
-        plan_shards(ACCOUNTS, REGIONS, [GUARD])
+    guard = plan_shards(ACCOUNTS, REGIONS, [GUARD])
+    assert [(s.account, s.family, s.regions) for s in guard] == [
+        (account, "guard", tuple(REGIONS)) for account in ACCOUNTS
+    ]
+    with pytest.raises(ConfigError, match="no_such_kind"):
+        plan_shards(ACCOUNTS, REGIONS, [Kind("no_such_kind")])
 
 
 def test_regions_may_differ_per_account() -> None:
@@ -63,6 +68,7 @@ def test_regions_may_differ_per_account() -> None:
         (ACCOUNTS[0], "s3_bucket"),
         (ACCOUNTS[0], "iam"),
         (ACCOUNTS[0], "load_balancer"),
+        (ACCOUNTS[0], "guard"),
         (ACCOUNTS[1], "iam"),
     ]
 

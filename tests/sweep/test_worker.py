@@ -138,8 +138,8 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
     shards = [decode_message(r["body"]).shard for r in records]
     accounts = {s.account for s in shards}
     assert accounts == {MANAGEMENT, org.allowed, org.denied}  # the suspended one is skipped
-    # per account: one security-group shard per region, one S3, one IAM
-    assert len(shards) == 3 * (2 * len(REGIONS) + 2)  # groups and load balancers are regional
+    # per account: groups and load balancers per region; buckets, the guard, IAM once
+    assert len(shards) == 3 * (2 * len(REGIONS) + 3)
 
     (digest,) = digests(received)
     new = {(i["account"], i["kind"], i.get("name")): i for i in digest["new_drift"]}
@@ -151,8 +151,9 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
     # the denied account: every one of its shards unknown, with the reason
     (denied,) = [g for g in digest["unknown"] if org.denied in g["reason"]]
     assert "cannot assume role" in denied["reason"] and "AccessDenied" in denied["reason"]
-    # groups and load balancers per region, s3, the 4 IAM kinds
-    assert denied["count"] == 2 * len(REGIONS) + 1 + 4
+    # groups and load balancers per region, s3, the 4 IAM kinds, the guard's trails and
+    # rules per region
+    assert denied["count"] == 2 * len(REGIONS) + 1 + 4 + 2 * len(REGIONS)
     assert digest["counts"]["unknown"] == denied["count"]
     # the other accounts were read: their default groups are unmanaged, not unknown
     assert {i["account"] for i in digest["new_drift"] if i["status"] == "unmanaged"} == {

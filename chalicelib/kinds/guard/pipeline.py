@@ -1,0 +1,170 @@
+"""The `KindPipeline` for the guard: trail and rule refs, and regional sweeps → findings.
+
+An event names one trail or one of Setpoint's rules by ARN; it is re-read (never the event
+body) and compared with the guard's desired state. A sweep of one account and region reads
+every trail that applies there and Setpoint's rules, and also says whether any trail at
+all logs the region's management writes. Guard refs without an ARN (the spec bundle, the
+sweep: reported by their own callers) have nothing to re-read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import ClientCache
+from chalicelib.errors import ReadError
+from chalicelib.kinds.guard import GUARD
+from chalicelib.kinds.guard.collector import GuardCollector
+from chalicelib.kinds.guard.compare import evaluate_coverage, evaluate_rule, evaluate_trail
+from chalicelib.kinds.guard.events import is_rule_arn, is_trail_arn
+from chalicelib.kinds.guard.model import GuardSpec, TrailState, guards
+from chalicelib.model import Finding, Kind, ResourceRef
+from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.specs.catalog import SpecCatalog
+
+if TYPE_CHECKING:
+    from chalicelib.specs.sink import SpecSink
+
+
+class Desired:
+    """The guard specs that apply to one account, folded into what the pipeline asks."""
+
+    def __init__(self, catalog: SpecCatalog, account: str | None) -> None:
+        self.specs: tuple[GuardSpec, ...] = tuple(
+            s
+            for s in catalog.specs_of(GUARD)
+            if s.account is None or account is None or s.account == account
+        )
+        self.named = {t for s in self.specs for t in s.trails}
+        self.regions = tuple(sorted({r for s in self.specs for r in s.regions}))
+
+    @property
+    def spec(self) -> GuardSpec | None:
+        return self.specs[0] if self.specs else None
+
+    def watches(self, arn: str, name: str | None) -> bool:
+        """Without named trails every trail must keep Setpoint's sight; else the named ones."""
+        return not self.named or arn in self.named or (name is not None and name in self.named)
+
+    def spec_for_trail(self, arn: str, name: str | None) -> GuardSpec | None:
+        for spec in self.specs:
+            if arn in spec.trails or (name is not None and name in spec.trails):
+                return spec
+        return self.spec
+
+
+class GuardPipeline:
+    kinds: tuple[Kind, ...] = (GUARD,)
+
+    def __init__(self, collector: GuardCollector) -> None:
+        self.collector = collector
+
+    def locate_spec(self, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
+        return list(refs)
+
+    def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
+        desired = Desired(catalog, ref.account)
+        try:
+            if is_trail_arn(ref.id):
+                assert ref.id is not None
+                if not desired.watches(ref.id, ref.name):
+                    return []
+                spec = desired.spec_for_trail(ref.id, ref.name)
+                trail = self.collector.read_trail(ref.region, ref.id)
+                return [evaluate_trail(trail, spec, desired.regions, ref=ref)]
+            if ref.id is not None and is_rule_arn(ref.id) and ref.name:
+                bus = _bus_of(ref.id)
+                rule = self.collector.read_rule(ref.region, ref.name, bus)
+                return [evaluate_rule(rule, desired.spec, ref=ref)]
+        except ReadError as exc:
+            return [unknown_finding(ref, str(exc))]
+        return []
+
+    def sweep(
+        self,
+        catalog: SpecCatalog,
+        account: str,
+        regions: Sequence[str],
+        kinds: frozenset[Kind] = frozenset({GUARD}),
+    ) -> SweepResult:
+        result = SweepResult()
+        if GUARD not in kinds:
+            return result
+        desired = Desired(catalog, account)
+        known: dict[str, TrailState] = {}
+        for region in regions:
+            result.findings.extend(self._trails(desired, account, region, known))
+            result.findings.extend(self._rules(desired, account, region))
+        return result
+
+    def _trails(
+        self, desired: Desired, account: str, region: str, known: dict[str, TrailState]
+    ) -> list[Finding]:
+        try:
+            trails = self.collector.list_trails(region, known)
+        except ReadError as exc:
+            ref = ResourceRef(GUARD, account, region, name="(all trails)")
+            return [unknown_finding(ref, str(exc))]
+        findings = []
+        seen: set[str] = set()
+        for trail in trails:
+            seen.update((trail.arn, trail.name))
+            if trail.home_region != region or not desired.watches(trail.arn, trail.name):
+                continue  # another region's (or account's) trail is judged where it lives
+            spec = desired.spec_for_trail(trail.arn, trail.name)
+            findings.append(evaluate_trail(trail, spec, desired.regions))
+        for named in sorted(desired.named - seen):
+            if is_trail_arn(named) and named.split(":")[3] == region:
+                ref = ResourceRef(GUARD, account, region, id=named, name=named.rsplit("/", 1)[-1])
+                findings.append(evaluate_trail(None, desired.spec_for_trail(named, None), (), ref))
+        guarding = [t for t in trails if _guards_region(t, region)]
+        findings.append(evaluate_coverage(account, region, trails, guarding))
+        return findings
+
+    def _rules(self, desired: Desired, account: str, region: str) -> list[Finding]:
+        try:
+            rules = self.collector.list_rules(region)
+        except ReadError as exc:
+            ref = ResourceRef(GUARD, account, region, name="(Setpoint's rules)")
+            return [unknown_finding(ref, str(exc))]
+        return [evaluate_rule(rule, desired.spec) for rule in rules]
+
+
+def _guards_region(trail: TrailState, region: str) -> bool:
+    return guards(trail, (region,))
+
+
+def _bus_of(arn: str) -> str:
+    path = arn.split(":", 5)[-1].removeprefix("rule/")
+    return path.rsplit("/", 1)[0] if "/" in path else "default"
+
+
+def build_guard_pipeline(clients: ClientCache) -> GuardPipeline:
+    return GuardPipeline(GuardCollector(clients.factory("cloudtrail"), clients.factory("events")))
+
+
+def export_guard(
+    clients: ClientCache, regions: list[str], out: SpecSink, kinds: frozenset[Kind]
+) -> int:
+    """Write `out/guard/guard.yaml` naming the trails that keep Setpoint's sight today."""
+    from chalicelib.kinds.guard.writer import render_guard_spec
+
+    collector = GuardCollector(clients.factory("cloudtrail"), clients.factory("events"))
+    found: dict[str, TrailState] = {}
+    for region in regions:
+        try:
+            trails = collector.list_trails(region)
+        except ReadError as exc:
+            print(f"{region}: trails not imported, {exc}")
+            continue
+        found.update((t.arn, t) for t in trails if guards(t, regions))
+    if not found:
+        print("guard: no trail logs management write events in every region; nothing written")
+        return 0
+    target = out.root / "guard" / "guard.yaml"
+    names = sorted(t.name for t in found.values())
+    text = render_guard_spec(names, schema_ref=out.schema_ref(target))
+    written = int(out.write(GUARD, "guard", target, text, "guard"))
+    print(f"guard: {len(names)} trail(s) → {target}")
+    return written

@@ -1,0 +1,99 @@
+"""The guard through the event path: real records in, what chat hears out (moto, chat server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from chalicelib.handlers import handle_cloudtrail_event
+from tests.chat_server import ChatServer
+from tests.events.helpers import load_sample
+from tests.state.world import make_runtime, specs
+
+TRAIL_REGION = "us-west-2"  # where the published StopLogging record was made
+TRAIL_ARN = "arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail"
+RULE = "setpoint-prod-OnEc2ChangeEvent-1Q2W3E4R5T6Y"
+
+
+def _trail() -> Any:
+    s3 = boto3.client("s3", region_name=TRAIL_REGION)
+    s3.create_bucket(
+        Bucket="example-trail-logs", CreateBucketConfiguration={"LocationConstraint": TRAIL_REGION}
+    )
+    cloudtrail = boto3.client("cloudtrail", region_name=TRAIL_REGION)
+    cloudtrail.create_trail(
+        Name="example-trail", S3BucketName="example-trail-logs", IsMultiRegionTrail=True
+    )
+    cloudtrail.start_logging(Name="example-trail")
+    return cloudtrail
+
+
+def _text(message: dict[str, Any]) -> str:
+    return str(message.get("text", ""))
+
+
+def test_a_real_stoplogging_record_is_a_critical_alert_naming_who_and_startlogging_ends_it(
+    aws: None, chat_server: ChatServer
+) -> None:
+    cloudtrail = _trail()
+    runtime = make_runtime(chat_server.url, specs())
+    cloudtrail.stop_logging(Name=TRAIL_ARN)
+    handle_cloudtrail_event(load_sample("cloudtrail", "StopLogging__2"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    (alert,) = chat_server.received
+    assert alert["kind"] == "guard" and alert["id"] == TRAIL_ARN
+    assert _text(alert).startswith("Critical: ")
+    assert "trail is not logging" in _text(alert)
+    assert "arn:aws:sts::123456789012:assumed-role/tester" in _text(alert)
+
+    cloudtrail.start_logging(Name="example-trail")
+    handle_cloudtrail_event(load_sample("cloudtrail", "StartLogging__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:drifted", "back_to_normal:in_sync"]
+    back = _text(chat_server.received[1])
+    assert "Back to normal" in back and "arn:aws:iam::123456789012:user/sec-oncall" in back
+
+
+def test_stopping_a_stopped_trail_again_is_posted_again_never_deduplicated(
+    aws: None, chat_server: ChatServer
+) -> None:
+    cloudtrail = _trail()
+    runtime = make_runtime(chat_server.url, specs())
+    cloudtrail.stop_logging(Name=TRAIL_ARN)
+    record = load_sample("cloudtrail", "StopLogging__2")
+    handle_cloudtrail_event(record, runtime)
+    # someone else stops it again (a new call, a new event id): chat hears of it too
+    again = {**record, "eventID": "2", "userIdentity": {**record["userIdentity"]}}
+    again["userIdentity"]["arn"] = "arn:aws:sts::123456789012:assumed-role/other"
+    handle_cloudtrail_event(again, runtime)
+    assert chat_server.alerts() == ["new:drifted", "new:drifted"]
+    assert "assumed-role/other" in _text(chat_server.received[1])
+
+
+def test_a_disablerule_on_setpoints_own_rule_is_a_critical_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    events.put_rule(Name=RULE, EventPattern='{"source": ["aws.ec2"]}')
+    events.put_targets(
+        Rule=RULE,
+        Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f"}],
+    )
+    events.disable_rule(Name=RULE)
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "DisableRule__setpoint1"), runtime)
+    (alert,) = chat_server.received
+    assert alert["id"] == f"arn:aws:events:us-east-1:123456789012:rule/{RULE}"
+    assert _text(alert).startswith("Critical: ")
+    assert "rule is disabled" in _text(alert)
+    assert "assumed-role/ops/mallory" in _text(alert)
+
+
+def test_a_deleterule_on_another_rule_is_skipped_saying_whose_it_is(
+    aws: None, chat_server: ChatServer
+) -> None:
+    runtime = make_runtime(chat_server.url, specs())
+    outcome = handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint1"), runtime)
+    assert chat_server.received == []
+    (skip,) = outcome.skipped
+    assert "'nightly-report' is not one of Setpoint's" in skip.detail
