@@ -26,7 +26,7 @@ from chalicelib.kinds.s3_bucket.events import account_block_ref
 from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES
 from chalicelib.kinds.s3_bucket.pipeline import S3BucketPipeline, bucket_collector
 from chalicelib.kinds.security_group import SECURITY_GROUP
-from chalicelib.model import ResourceRef
+from chalicelib.model import GUARD, ResourceRef
 from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.s3_source import S3SpecSource
@@ -88,11 +88,28 @@ def build_estate() -> dict[str, str]:
     lb_ids = build_lb_estate(
         ec2, boto3.client("elbv2", region_name=REGION), boto3.client("acm", region_name=REGION)
     )
+    # the guard's reads: a logging trail, and one of Setpoint's own rules with its target
+    s3.create_bucket(Bucket="trail-logs", CreateBucketConfiguration={"LocationConstraint": REGION})
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    trail = cloudtrail.create_trail(
+        Name="org-trail", S3BucketName="trail-logs", IsMultiRegionTrail=True
+    )["TrailARN"]
+    cloudtrail.start_logging(Name=trail)
+    events = boto3.client("events", region_name=REGION)
+    setpoint_rule = events.put_rule(
+        Name="setpoint-prod-OnEc2ChangeEvent-1", EventPattern='{"source": ["aws.ec2"]}'
+    )["RuleArn"]
+    events.put_targets(
+        Rule="setpoint-prod-OnEc2ChangeEvent-1",
+        Targets=[{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:f"}],
+    )
     return {
         **ids,
         "policy": policy["Arn"],
         "rule": rules[0]["SecurityGroupRuleId"],
         "lb": lb_ids["lb"],
+        "trail": trail,
+        "setpoint_rule": setpoint_rule,
     }
 
 
@@ -122,6 +139,10 @@ def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
         ResourceRef(IAM_USER, account, "global", name="ci"),
         ResourceRef(IAM_GROUP, account, "global", name="devs"),
         ResourceRef(LOAD_BALANCER, account, REGION, id=ids["lb"], name="web-public"),
+        ResourceRef(GUARD, account, REGION, id=ids["trail"], name="org-trail"),
+        ResourceRef(
+            GUARD, account, REGION, id=ids["setpoint_rule"], name="setpoint-prod-OnEc2ChangeEvent-1"
+        ),
     ]
     findings = pipeline.evaluate(refs, catalog)
     assert findings and all(f.status.value != "unknown" for f in findings), findings
