@@ -51,6 +51,8 @@ _URL = re.compile(
     r"(?P<host>[^\s/?#\"'<>\\]+)(?P<rest>[/?#\\][^\s\"'<>]*)?",
     re.IGNORECASE,
 )
+# what the URL rule keeps: scheme://host[:port]
+_BASE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/?#\"'<>\\]+)", re.IGNORECASE)
 # a percent-encoded URL (once or twice): https%3A%2F%2F…
 _ENCODED_URL = re.compile(
     r"\b[a-z][a-z0-9+.-]*(?:%3A|%253A)(?:%2F|%252F){2}[^\s\"'<>]*", re.IGNORECASE
@@ -80,11 +82,11 @@ def remember_secret(value: str) -> None:
 def _parts(value: str) -> set[str]:
     """The secret and the pieces of it an error may quote on their own."""
     value = value.strip()
-    parts = {value}
-    parts.update(word for word in value.split() if len(word) >= _MIN_PART)
     split = urllib.parse.urlsplit(value) if "://" in value else None
     if split is None or not split.netloc:
-        return parts
+        return {value} | {word for word in value.split() if len(word) >= _MIN_PART}
+    # a URL: its scheme and host stay readable (the URL rule keeps them), the rest goes
+    parts: set[str] = set()
     tail = value[value.index(split.netloc) + len(split.netloc) :]
     if len(tail) > 1:
         parts.add(tail)  # path, query and fragment together
@@ -106,6 +108,7 @@ def _forms(part: str) -> set[str]:
     forms = {part, urllib.parse.unquote(part), urllib.parse.unquote_plus(part)}
     forms |= {urllib.parse.quote(part, safe=""), urllib.parse.quote(part, safe="/")}
     forms |= {urllib.parse.quote_plus(part, safe="")}
+    forms |= {urllib.parse.quote(form, safe="") for form in list(forms)}  # encoded twice
     for form in list(forms):
         forms.add(json.dumps(form)[1:-1])
         forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
@@ -127,13 +130,18 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     remembered secrets, or `secrets` (given for this call only)."""
     if not text:
         return text
-    known = _by_length
-    extra = [form for part in secrets if part for p in _parts(part) for form in _forms(p)]
-    for secret in sorted(extra, key=len, reverse=True) + list(known):
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, REDACTED)
+    # whole URLs first (their hosts stay), then what is left of the known secrets
     text = _ENCODED_URL.sub(_decoded_url, text)
     text = _URL.sub(_url, text)
+    extra = [form for part in secrets if part for p in _parts(part) for form in _forms(p)]
+    known = [s for s in sorted(extra, key=len, reverse=True) + list(_by_length) if len(s) >= 4]
+    # a short secret ("/hook") must not eat into a host ("https://hooks…"): skip the bases
+    pieces = _BASE.split(text)
+    for index in range(0, len(pieces), 2):
+        for secret in known:
+            if secret in pieces[index]:
+                pieces[index] = pieces[index].replace(secret, REDACTED)
+    text = "".join(pieces)
     text = _PARAM.sub(lambda m: f"{m['q']}{m['name']}{m['q']}{m['sep']}{REDACTED}", text)
     text = _SLACK_TOKEN.sub(lambda m: f"{m['kind']}-{REDACTED}", text)
     return _AUTH.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
@@ -141,11 +149,10 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 def _decoded_url(match: re.Match[str]) -> str:
     url = match.group(0)
-    for _ in range(3):  # encoded once, or twice (%253A)
-        decoded = urllib.parse.unquote(url)
-        if decoded == url:
+    for _ in range(2):  # encoded once, or twice (%253A); no further, or %20 becomes a space
+        if _URL.match(url):
             break
-        url = decoded
+        url = urllib.parse.unquote(url)
     return _URL.sub(_url, url)
 
 
