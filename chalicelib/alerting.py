@@ -98,7 +98,9 @@ def deliver(
     outbox, or when the outbox cannot take it, the old rule holds: if no notifier heard
     it the claim is released and — for events — the invocation fails, so Lambda's retry
     alerts again: nothing is lost. The sweep passes `raise_on_failure=False`: the next
-    sweep finds the same drift anyway.
+    sweep finds the same drift anyway. Any exception a notifier raises counts as that
+    notifier failing (classified and logged, its text scrubbed), and one raised by the
+    posting code itself releases the claim before it propagates.
     """
     failures: list[str] = []
     for finding in findings:
