@@ -22,6 +22,7 @@ every message, every string extra and every traceback logged there.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -190,7 +191,8 @@ class ScrubbingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             _, error, trace = record.exc_info
             if not isinstance(error, ScrubbedError):
-                record.exc_info = (ScrubbedError, ScrubbedError(_chain_text(error)), trace)
+                stand_in = _stand_in(type(error).__name__)
+                record.exc_info = (stand_in, stand_in(_chain_text(error)), trace)
                 record.exc_text = None  # formatted from the scrubbed one
         return True
 
@@ -198,6 +200,13 @@ class ScrubbingFilter(logging.Filter):
 class ScrubbedError(Exception):
     """Stands in for a logged exception: same frames (code, not values), its message
     and those of its causes scrubbed. Formatters (Powertools' too) print this instead."""
+
+
+@functools.cache
+def _stand_in(name: str) -> type[ScrubbedError]:
+    """A ScrubbedError named like the original, so `exception_name` in the logs stays
+    `UnicodeEncodeError`, `ValueError`…"""
+    return type(name, (ScrubbedError,), {"__module__": __name__})
 
 
 def _chain_text(error: BaseException) -> str:

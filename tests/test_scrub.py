@@ -124,8 +124,11 @@ def test_a_bot_token_with_a_newline_reaches_no_traceback(
         raise ValueError(f"Invalid header value {('Bearer ' + token).encode()!r}")
     except ValueError:
         logger.error("boom", exc_info=True)
-    formatted = logging.Formatter().format(caplog.records[-1])
+    record = caplog.records[-1]
+    formatted = logging.Formatter().format(record)
     assert "Traceback" in formatted and "ValueError" in formatted
+    assert record.exc_info is not None and record.exc_info[0] is not None
+    assert record.exc_info[0].__name__ == "ValueError"  # what Powertools logs as its name
     assert "inline-secret" not in formatted and "second-half" not in formatted
 
 
