@@ -20,11 +20,18 @@ from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.errors import DeliveryError
 from chalicelib.events.record import parse_payload
 from chalicelib.handlers import handle_cloudtrail_event
-from chalicelib.notify.delivery import JsonWebhookNotifier, SsmWebhookNotifier, secret_from_ssm
+from chalicelib.notify.delivery import (
+    JsonWebhookNotifier,
+    SlackWebhookNotifier,
+    SsmWebhookNotifier,
+    secret_from_ssm,
+)
 from chalicelib.notify.outbox import SqsOutbox
 from chalicelib.notify.slack_bot import SlackBotNotifier
 from chalicelib.runtime import Runtime
 from chalicelib.state import MemoryStateStore, record_key
+from chalicelib.sweep.digest import merge_digest
+from chalicelib.sweep.post import post_digest
 from tests.chat_server import ChatServer
 from tests.conftest import REGION
 from tests.notify.test_outbox import bodies, lambda_poll, make_queues
@@ -198,3 +205,17 @@ def test_a_bot_token_with_a_newline_parks_the_alert_until_the_token_is_fixed(
     [request] = chat_server.requests
     assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert request["body"]["channel"] == "C0OPS"
+
+
+def test_a_digest_notifier_that_raises_does_not_stop_the_next(chat_server: ChatServer) -> None:
+    """A digest line nobody made encodable (here a dead letter's reason with a lone
+    surrogate) breaks the JSON webhook; the Slack-format one after it still posts."""
+    digest = merge_digest("run-1", [], failed_deliveries=["sg-1 new alert: HTTP 500 \ud800"])
+    json_hook = JsonWebhookNotifier(chat_server.url, max_attempts=1)
+    slack_hook = SlackWebhookNotifier(chat_server.base + "/slack", max_attempts=1)
+
+    posted = post_digest([json_hook, slack_hook], digest)
+
+    assert posted.heard == 1 and len(chat_server.received) == 1
+    [error] = posted.errors
+    assert error.startswith("UnicodeEncodeError: ")
