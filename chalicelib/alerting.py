@@ -19,6 +19,7 @@ from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.delivery import SsmWebhookNotifier
 from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
 from chalicelib.ports import Clock, Notifier, Outbox, StateStore
+from chalicelib.scrub import error_text
 from chalicelib.state import Cause, apply_finding, release, remember_messages
 
 logger = logging.getLogger("setpoint")
@@ -97,7 +98,9 @@ def deliver(
     outbox, or when the outbox cannot take it, the old rule holds: if no notifier heard
     it the claim is released and — for events — the invocation fails, so Lambda's retry
     alerts again: nothing is lost. The sweep passes `raise_on_failure=False`: the next
-    sweep finds the same drift anyway.
+    sweep finds the same drift anyway. Any exception a notifier raises counts as that
+    notifier failing (classified and logged, its text scrubbed), and one raised by the
+    posting code itself releases the claim before it propagates.
     """
     failures: list[str] = []
     for finding in findings:
@@ -110,7 +113,16 @@ def deliver(
                 outcome.deduplicated += 1
             continue
         outcome.alerts.append(alert)
-        posted = post_alert(delivery.notifiers, alert)
+        try:
+            posted = post_alert(delivery.notifiers, alert)
+        except BaseException as exc:  # not a notifier's (those are caught): still not lost
+            released = release(delivery.state, decision)
+            logger.error(
+                "post_crashed",
+                exc_info=True,
+                extra={"error": error_text(exc), "finding_id": finding.id, "released": released},
+            )
+            raise
         outcome.delivered += posted.heard
         if decision.starts_thread and posted.refs and decision.record is not None:
             remember_messages(delivery.state, decision.record, tuple(posted.refs))
@@ -132,10 +144,10 @@ def _park(outbox: Outbox, alert: Alert, posted: Posted, outcome: EventOutcome) -
     try:
         outbox.put(alert, posted.first_error, tuple(posted.failed))
     except Exception as exc:  # any outbox failure: fall back to failing the invocation
-        outcome.errors.append(f"outbox_failed: {exc}")
+        outcome.errors.append(f"outbox_failed: {error_text(exc)}")
         logger.error(
             "outbox_failed",
-            extra={"error": str(exc), "finding_id": alert.finding.id, "alert": alert.kind},
+            extra={"error": error_text(exc), "finding_id": alert.finding.id, "alert": alert.kind},
         )
         return False
     logger.warning(
@@ -211,22 +223,40 @@ def _members(routed: RoutedNotifier) -> list[Any]:
     return list(found.values())
 
 
+def failure_class(error: BaseException) -> str:
+    """What kind of failure a notifier's exception is: `delivery` (the chat would not
+    take it), `config` (a setting or secret is wrong) or `unexpected` (a bug, or input
+    nobody foresaw). Each one fails that notifier only; none is swallowed."""
+    if isinstance(error, RoutedDeliveryError):
+        kinds = {failure_class(f.error) for f in error.failures}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+    if isinstance(error, ConfigError):
+        return "config"
+    if isinstance(error, DeliveryError):
+        return "delivery"
+    return "unexpected"
+
+
 def _post_one(notifier: Notifier, target: Notifier, alert: Alert, posted: Posted) -> None:
     try:
         sent = target.post_alert(alert)
-    except (DeliveryError, ConfigError) as exc:
+    except Exception as exc:  # anything: this notifier failed, the alert is still owed
         partial = tuple(getattr(exc, "refs", ()))  # a routed notifier may half succeed
         posted.refs.extend(partial)
         posted.heard += bool(partial)
-        posted.errors.append(str(exc))
+        text = error_text(exc)  # the one place an exception becomes stored, logged text
+        posted.errors.append(text)
         if isinstance(exc, RoutedDeliveryError):
             posted.failed.extend(target_label(f.notifier) for f in exc.failures)
         else:
             posted.failed.append(target_label(notifier))
+        kind = failure_class(exc)
         logger.error(
             "delivery_failed",
+            exc_info=kind != "delivery",  # a traceback (scrubbed) for what nobody expected
             extra={
-                "error": str(exc),
+                "error": text,
+                "failure": kind,
                 "finding_id": alert.finding.id,
                 "status": alert.finding.status,
                 "alert": alert.kind,

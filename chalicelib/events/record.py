@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.errors import EventError
+from chalicelib.events.encodable import encodable
 from chalicelib.events.fields import ci_get, described
 
 EVENTBRIDGE_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -49,7 +50,8 @@ class CloudTrailRecord:
     def __post_init__(self) -> None:
         if not isinstance(self.raw, Mapping):
             raise EventError(f"{self._where()}a CloudTrail record must be a JSON object")
-        object.__setattr__(self, "raw", MappingProxyType(dict(self.raw)))
+        # lone surrogates replaced here, once: nothing downstream can fail to encode it
+        object.__setattr__(self, "raw", MappingProxyType(dict(encodable(self.raw))))
         self._check()
 
     def _where(self) -> str:
@@ -195,6 +197,7 @@ def parse_payload(payload: object) -> list[CloudTrailRecord]:
             "expected a JSON object (a CloudTrail record, an EventBridge envelope or "
             f'{{"Records": [...]}}), got {described(payload)}'
         )
+    payload = dict(encodable(payload))  # the envelope's fields too (region, account)
     if "eventName" in payload:
         return [CloudTrailRecord(payload)]
     if "detail" in payload:

@@ -11,7 +11,10 @@ can keep it and follow-ups can thread under it (Slack bot) or cite it (webhooks,
 cannot thread: the message shows its id and a follow-up says "re: alert <id>").
 
 A webhook URL is a secret (whoever has it can post to the channel), so nothing here puts
-it in an exception, a log line or a repr: errors name the endpoint's host only.
+it in an exception, a log line or a repr: errors name the endpoint's host only, and what
+an endpoint echoes goes through `chalicelib.scrub` (which also learns the URL, so the
+alerting code scrubs it from any other error too). A URL that cannot be sent as it is
+(non-ASCII, control characters) is a ConfigError at construction, not a crash mid-post.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from chalicelib.notify.alert_message import (
 )
 from chalicelib.notify.message import render_json, render_slack, render_text
 from chalicelib.notify.teams import render_alert_teams, render_teams
+from chalicelib.scrub import remember_secret, scrub
 from chalicelib.sweep.digest import (
     Digest,
     digest_json,
@@ -134,6 +138,8 @@ class WebhookNotifier:
     to urllib's, which honours the usual proxy variables.
     """
 
+    _url_is_secret = True  # a webhook URL is; an API endpoint (Slack's) is not
+
     def __init__(
         self,
         url: str,
@@ -148,6 +154,8 @@ class WebhookNotifier:
         jitter: Callable[[], float] = random.random,
         name: str | None = None,
     ) -> None:
+        if self._url_is_secret:
+            remember_secret(url)
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             # The URL itself stays out of the message: it may be a real secret, mistyped.
@@ -158,6 +166,9 @@ class WebhookNotifier:
             parts.port  # noqa: B018 - raises ValueError on a malformed port
         except ValueError:
             raise ConfigError("webhook URL has a malformed port") from None
+        unsendable = _unsendable(url)
+        if unsendable is not None:
+            raise ConfigError(f"webhook URL {unsendable}: fix the URL (it is not shown here)")
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         self._url = url
@@ -278,9 +289,18 @@ class WebhookNotifier:
         return self._scrub(f"{type(error).__name__}: {reason}")
 
     def _scrub(self, text: str) -> str:
-        path = urllib.parse.urlsplit(self._url).path
-        text = text.replace(self._url, self.host)
-        return text.replace(path, "/…") if len(path) > 1 else text
+        return scrub(text, (self._url,) if self._url_is_secret else ())
+
+
+def _unsendable(url: str) -> str | None:
+    """Why `url` cannot go on the wire as it is (http.client sends it as ASCII and
+    refuses control characters), or None. Says where, never what."""
+    for index, char in enumerate(url):
+        if char.isspace() or not char.isprintable():
+            return f"has a control or space character at position {index}"
+        if not char.isascii():
+            return f"has a non-ASCII character at position {index} (percent-encode it)"
+    return None
 
 
 def _retry_after(headers: Message | None) -> float | None:
@@ -369,6 +389,7 @@ def secret_from_ssm(parameter_name: str, what: str, *, force: bool = False) -> s
         ) from error
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"SSM parameter {parameter_name} holds no {what}")
+    remember_secret(value)
     return value.strip()
 
 
@@ -394,7 +415,12 @@ class SsmWebhookNotifier:
     def _current(self, force: bool = False) -> WebhookNotifier:
         if self._notifier is None or force:
             url = chat_url_from_ssm(self.parameter_name, force=force)
-            self._notifier = notifier_for(url, self.fmt, **self.options)
+            try:
+                self._notifier = notifier_for(url, self.fmt, **self.options)
+            except ConfigError as error:
+                if force:
+                    raise ConfigError(f"SSM parameter {self.parameter_name}: {error}") from None
+                return self._current(force=True)  # the cached URL is bad: fixed since?
         return self._notifier
 
     @property

@@ -14,8 +14,9 @@ A message body is the alert in the codec's versioned JSON plus what failed:
      "error": "could not deliver to hooks.slack.com: HTTP 503 ...",
      "failed_at": "2026-11-26T17:02:11+00:00"}
 
-Error text is scrubbed of URL paths and tokens before it is written: a webhook URL or a
-bot token is a secret, and queue bodies are readable by whoever may read the queue.
+Error text goes through `chalicelib.scrub` before it is written (and again when a dead
+letter is read, for bodies written before): a webhook URL or a bot token is a secret, and
+queue bodies are readable by whoever may read the queue.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from chalicelib.errors import DeliveryError
 from chalicelib.model import Status
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.codec import MalformedAlertError, alert_from_data, alert_to_data, load_json
+from chalicelib.scrub import scrub
 from chalicelib.state import (
     StateConflictError,
     StateStore,
@@ -109,14 +110,14 @@ class SqsOutbox:
         """Park `alert` for the notifiers named in `targets`; raises DeliveryError when
         SQS will not take it (the caller then fails the invocation instead)."""
         failed_at = self._clock().astimezone(UTC).isoformat(timespec="seconds")
-        self.requeue(OutboxMessage(alert, tuple(targets), redact(error), failed_at))
+        self.requeue(OutboxMessage(alert, tuple(targets), scrub(error), failed_at))
 
     def requeue(self, message: OutboxMessage) -> None:
         """Send `message` as it is (a retry that narrowed its targets keeps its first
         error and time)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        message = dataclasses.replace(message, error=redact(message.error))
+        message = dataclasses.replace(message, error=scrub(message.error))
         try:
             self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=message.to_json())
         except (BotoCoreError, ClientError) as error:
@@ -189,7 +190,7 @@ def retry_record(body: str, delivery: Delivery, *, receives: str | int | None = 
         return
     reasons = [*posted.errors]
     reasons += [f"{label}: no such notifier is configured now" for label in posted.unmatched]
-    detail = redact("; ".join(reasons))
+    detail = scrub("; ".join(reasons))
     logger.warning("outbox_retry_failed", extra={**about, "targets": left, "error": detail})
     narrower = set(left) < set(message.targets) if message.targets else posted.heard > 0
     if narrower and delivery.outbox is not None:
@@ -340,7 +341,7 @@ def _dead_letter(raw: Mapping[str, Any]) -> DeadLetter:
             else None
         )
         return DeadLetter(
-            raw["MessageId"], "?", None, None, None, None, f"unreadable: {error}", when
+            raw["MessageId"], "?", None, None, None, None, scrub(f"unreadable: {error}"), when
         )
     finding = message.alert.finding
     return DeadLetter(
@@ -350,7 +351,7 @@ def _dead_letter(raw: Mapping[str, Any]) -> DeadLetter:
         account=finding.account,
         region=finding.region,
         alert_kind=message.alert.kind.value,
-        error=message.error,
+        error=scrub(message.error),
         failed_at=message.failed_at or None,
         targets=message.targets,
     )
@@ -386,18 +387,3 @@ def dead_letters_from_env(
     if not url:
         return None
     return dead_letters(clients.client("sqs", queue_region(url)), url, limit)
-
-
-# the path and the query (some webhooks sign with ?sig=...) are secret; the host is not
-_URL = re.compile(r"\b(https?://[^/?\s\"'<>]+)[/?][^\s\"'<>]*")
-_TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+|\b(Bearer)\s+\S+", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """`text` without URL paths (webhook secrets live there) or bearer/Slack tokens.
-
-    The notifiers already keep both out of their errors; this is the second lock, for
-    text that is about to be stored where others can read it.
-    """
-    text = _URL.sub(r"\1/…", text)
-    return _TOKEN.sub(lambda m: f"{m.group(1)} …" if m.group(1) else "xox…", text)

@@ -31,6 +31,7 @@ from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import new_alert, render_alert_slack
 from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after
+from chalicelib.scrub import remember_secret, scrub
 from chalicelib.sweep.digest import Digest, render_digest_slack
 
 DEFAULT_API_BASE = "https://slack.com/api"
@@ -101,7 +102,9 @@ class SlackBotNotifier(WebhookNotifier):
         self._prefix = f"{name}:" if name else "slack-bot:"
         self._posting = channel  # the channel of the message in flight, for errors
         self._source: TokenSource | None = None if isinstance(token, str) else token
-        self._token: str | None = token if isinstance(token, str) else None
+        self._token: str | None = _checked(token) if isinstance(token, str) else None
+
+    _url_is_secret = False  # the Web API's address; the token is the secret
 
     def __repr__(self) -> str:
         return f"SlackBotNotifier(channel={self.channel!r})"
@@ -182,7 +185,7 @@ class SlackBotNotifier(WebhookNotifier):
         except SlackApiError as error:
             if error.error not in AUTH_ERRORS or self._source is None:
                 raise
-            self._token = self._source(True)  # rotated? read it again, once
+            self._token = _checked(self._source(True))  # rotated? read it again, once
             answer = self.deliver(payload)
         ts = _parse(answer).get("ts")
         if not isinstance(ts, str) or not ts:
@@ -192,7 +195,10 @@ class SlackBotNotifier(WebhookNotifier):
     def _headers(self) -> dict[str, str]:
         if self._token is None:
             assert self._source is not None
-            self._token = self._source(False)
+            try:
+                self._token = _checked(self._source(False))
+            except ConfigError:  # the cached token is malformed: fixed since?
+                self._token = _checked(self._source(True))
         return {**super()._headers(), "Authorization": f"Bearer {self._token}"}
 
     def _check(self, body: bytes, status: int, headers: Message | None) -> None:
@@ -209,8 +215,24 @@ class SlackBotNotifier(WebhookNotifier):
         ) from None
 
     def _scrub(self, text: str) -> str:
-        text = super()._scrub(text)
-        return text.replace(self._token, "xoxb-…") if self._token else text
+        return scrub(text, (self._token,) if self._token else ())
+
+
+def _checked(token: str) -> str:
+    """`token` if it can go into a header; a ConfigError saying where it cannot (a line
+    break from a paste, say), never the token: http.client's own ValueError quotes it."""
+    remember_secret(token)
+    token = token.strip()
+    if not token:
+        raise ConfigError("the Slack bot token is empty")
+    for index, char in enumerate(token):
+        if char.isspace() or not char.isprintable() or not char.isascii():
+            what = "a line break" if char in "\r\n" else f"character U+{ord(char):04X}"
+            raise ConfigError(
+                f"the Slack bot token holds {what} at position {index}: "
+                "fix the token (it is not shown here)"
+            )
+    return token
 
 
 def _parse(body: bytes) -> dict[str, Any]:

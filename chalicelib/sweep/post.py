@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.notify.routing import RoutedDeliveryError
 from chalicelib.ports import Notifier
+from chalicelib.scrub import error_text, scrub
 from chalicelib.sweep.digest import Digest
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def describe_dead_letter(letter: DeadLetter) -> str:
     line += f": {letter.error}"
     if letter.failed_at:
         line += f" (failed at {letter.failed_at})"
-    return line
+    return scrub(line)  # the digest is posted to chat: no secret from an old body either
 
 
 def failed_delivery_lines(
@@ -58,7 +59,7 @@ def failed_delivery_lines(
         # reading the DLQ must not cost the digest; the digest says why it is missing
         reason = _unreadable_reason(exc)
         logger.error("dead_letters_unreadable", extra={"error": reason})
-        return [f"the outbox dead-letter queue could not be read: {reason}"]
+        return [scrub(f"the outbox dead-letter queue could not be read: {reason}")]
     lines = [describe_dead_letter(letter) for letter in report.letters]
     if report.unseen:
         lines.append(f"+{report.unseen} more in the dead-letter queue")
@@ -95,9 +96,9 @@ def post_digest(notifiers: Sequence[Notifier], digest: Digest) -> DigestPosted:
             notifier.post_digest(digest)
         except RoutedDeliveryError as exc:
             posted.heard += exc.attempted > len(exc.failures)
-            posted.errors += [f"{f.name}: {f.error}" for f in exc.failures]
-        except (DeliveryError, ConfigError) as exc:
-            posted.errors.append(str(exc))
+            posted.errors += [f"{f.name}: {error_text(f.error)}" for f in exc.failures]
+        except Exception as exc:  # unexpected ones too: the next notifier still posts
+            posted.errors.append(error_text(exc))
         else:
             posted.heard += 1
     for error in posted.errors:

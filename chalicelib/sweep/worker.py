@@ -38,6 +38,7 @@ from chalicelib.pipeline import (
     unknown_finding,
 )
 from chalicelib.ports import SpecProvider, StateStore, SweepQueue
+from chalicelib.scrub import error_text
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
 from chalicelib.state.record import iso
@@ -515,8 +516,8 @@ def run_scheduled_sweep(service: SweepService) -> dict[str, Any]:
         try:
             return sweep_in_process(service).as_log()
         except DeliveryError as exc:  # the findings are delivered; only the digest was lost
-            logger.error("sweep_digest_failed", extra={"error": str(exc)})
-            return {"digest_error": str(exc)}
+            logger.error("sweep_digest_failed", extra={"error": error_text(exc)})
+            return {"digest_error": error_text(exc)}
     except SetpointError as exc:
         return _sweep_failed(service, exc)
 

@@ -25,11 +25,11 @@ from chalicelib.notify.outbox import (
     handle_outbox_batch,
     outbox_from_env,
     queue_region,
-    redact,
     remember_thread,
 )
 from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.ports import Notifier
+from chalicelib.scrub import scrub
 from chalicelib.state import MemoryStateStore, StateStore, apply_finding, record_key
 from tests.chat_server import ChatServer, Reply
 from tests.conftest import REGION
@@ -362,15 +362,16 @@ def test_queue_region(url: str, region: str | None) -> None:
     assert queue_region(url) == region
 
 
-def test_redact_keeps_hosts_and_drops_paths_and_tokens() -> None:
-    text = redact(
+def test_scrub_keeps_hosts_and_drops_paths_and_tokens() -> None:
+    text = scrub(
         "posting to https://hooks.slack.com/services/T0/B0/XyZ failed; "
         "then https://x.webhook.office.com?sig=SECRET123 refused; "
         "token xoxb-123-456-abc rejected; header Bearer abc.def"
     )
     assert text == (
-        "posting to https://hooks.slack.com/… failed; then https://x.webhook.office.com/… "
-        "refused; token xox… rejected; header Bearer …"
+        "posting to https://hooks.slack.com/[redacted] failed; then "
+        "https://x.webhook.office.com/[redacted] refused; token xoxb-[redacted] rejected; "
+        "header Bearer [redacted]"
     )
 
 
