@@ -135,12 +135,14 @@ def deliver(
         outcome.delivered += posted.heard
         if decision.starts_thread and posted.refs and decision.record is not None:
             remember_messages(delivery.state, decision.record, tuple(posted.refs))
-        if quiet is not None:
-            quiet.posted(alert, decision, posted.refs)
+        if quiet is not None and posted.heard:
+            quiet.posted(alert, decision, posted.refs)  # its window opens
         if not posted.failed:
             continue
         if delivery.outbox is not None and _park(delivery.outbox, alert, posted, outcome):
             outcome.outboxed += 1
+            if quiet is not None and not posted.heard:
+                quiet.posted(alert, decision, ())  # the outbox owes it: fold what follows
             continue
         failures.extend(posted.errors)
         if not posted.heard:

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.notify.quiet import QuietSettings
@@ -223,3 +224,48 @@ def test_300_new_groups_are_a_summary_plus_the_critical_ones(
     assert "security group: 275" in final
     # the 301st group, in a quiet minute, is posted as usual
     assert chat_server.received[-1]["alert"]["kind"] == "new"
+
+
+def test_a_change_that_opens_the_group_to_the_world_is_never_folded(
+    ec2: Any, chat_server: ChatServer
+) -> None:
+    clock = Clock()
+    runtime = make_runtime(chat_server.url, specs(WEB_SPEC), clock=clock)
+    runtime.quiet = QuietSettings(coalesce_seconds=WINDOW, storm_limit=0)
+    group = _web_group(ec2)
+    _storm_of_changes(ec2, runtime, clock, group)
+    clock.advance(1)
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    handle_cloudtrail_event(authorize(group, 22), runtime)
+    assert chat_server.alerts() == ["new:drifted", "changed:drifted"]
+    opened = chat_server.received[1]
+    assert "54 further changes" not in opened["headline"]  # posted at once, as it is
+    assert any(c["world_open"] for c in opened["alert"]["new_changes"])
+
+
+def test_a_follow_up_chat_refused_is_owed_again_and_posted_once(
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer
+) -> None:
+    sqs, url = queue
+    clock = Clock()
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        recheck=RecordingQueue(SqsRecheckQueue(sqs, url)),
+        clock=clock,
+    )
+    runtime.quiet = QuietSettings(coalesce_seconds=WINDOW, storm_limit=0)
+    group = _web_group(ec2)
+    _storm_of_changes(ec2, runtime, clock, group)
+    clock.advance(WINDOW)
+    records = sqs_records(sqs, url)
+    chat_server.fail_first(1, 503)
+    with pytest.raises(BatchProcessingError):  # SQS delivers the re-check again
+        handle_recheck_batch(records, runtime, runtime.delivery())
+    assert chat_server.alerts() == ["new:drifted"]
+    handle_recheck_batch(records, runtime, runtime.delivery())  # the retry
+    handle_recheck_batch(records, runtime, runtime.delivery())  # and a duplicate of it
+    assert chat_server.alerts() == ["new:drifted", "changed:drifted"]
+    assert "54 further changes" in chat_server.received[1]["headline"]
