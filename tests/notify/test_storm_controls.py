@@ -4,6 +4,7 @@ moved by the test, Slack's Web API played by the shared fake chat server."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -81,3 +82,13 @@ def test_the_slack_bot_edits_the_storm_summary_in_place(chat_server: ChatServer)
 
 def first_ts(chat_server: ChatServer) -> str:
     return "1700000000.000001"
+
+
+def test_a_parked_alert_keeps_its_count_and_older_bodies_still_read() -> None:
+    from chalicelib.notify.codec import decode_alert, encode_alert
+
+    alert = Alert(AlertKind.CHANGED, QUIET, coalesced=54, updated_at="2026-03-01T09:00:55+00:00")
+    assert decode_alert(encode_alert(alert)) == alert
+    body = json.loads(encode_alert(Alert(AlertKind.CHANGED, QUIET)))
+    del body["alert"]["coalesced"], body["alert"]["updated_at"]  # written before item 5
+    assert decode_alert(json.dumps(body)).coalesced == 0
