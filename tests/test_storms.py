@@ -14,7 +14,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.notify.delivery import notifier_for
 from chalicelib.notify.quiet import QuietSettings
+from chalicelib.notify.routing import RoutedNotifier
 from chalicelib.notify.slack_bot import SlackBotNotifier
 from chalicelib.recheck import SqsRecheckQueue, handle_recheck_batch
 from chalicelib.state import DynamoStateStore, MemoryStateStore, StateStore
@@ -269,3 +271,32 @@ def test_a_follow_up_chat_refused_is_owed_again_and_posted_once(
     handle_recheck_batch(records, runtime, runtime.delivery())  # and a duplicate of it
     assert chat_server.alerts() == ["new:drifted", "changed:drifted"]
     assert "54 further changes" in chat_server.received[1]["headline"]
+
+
+def test_with_a_bot_and_a_webhook_only_the_webhook_gets_the_follow_up(
+    ec2: Any, queue: tuple[Any, str], chat_server: ChatServer
+) -> None:
+    sqs, url = queue
+    chat_server.default = lambda n: {"ok": True, "channel": "C0WEB", "ts": f"1700000000.{n:06d}"}
+    clock = Clock()
+    runtime = make_runtime(
+        chat_server.url,
+        specs(WEB_SPEC),
+        recheck=RecordingQueue(SqsRecheckQueue(sqs, url)),
+        clock=clock,
+    )
+    bot = SlackBotNotifier("xoxb-test", "C0WEB", api_base=f"{chat_server.base}/api", sleep=Sleeps())
+    hook = notifier_for(chat_server.url, "json", sleep=lambda _: None, max_attempts=1)
+    runtime.notifiers = [RoutedNotifier([], [bot, hook])]
+    runtime.quiet = QuietSettings(coalesce_seconds=WINDOW, storm_limit=0)
+    group = _web_group(ec2)
+    _storm_of_changes(ec2, runtime, clock, group)
+    clock.advance(WINDOW)
+    handle_recheck_batch(sqs_records(sqs, url), runtime, runtime.delivery())
+
+    paths = [r["path"] for r in chat_server.requests]
+    assert paths.count("/api/chat.postMessage") == 1
+    assert paths.count("/api/chat.update") == CHANGES - 1
+    hooked = [r["body"] for r in chat_server.requests if r["path"] == "/hook"]
+    assert [m["alert"]["kind"] for m in hooked] == ["new", "changed"]
+    assert "54 further changes" in hooked[1]["headline"]
