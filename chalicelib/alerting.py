@@ -10,17 +10,21 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ConfigError, DeliveryError
 from chalicelib.events.route import Skipped
 from chalicelib.model import Finding, is_gone
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.delivery import SsmWebhookNotifier
+from chalicelib.notify.quiet import QuietSettings
 from chalicelib.notify.routing import RoutedDeliveryError, RoutedNotifier
-from chalicelib.ports import Clock, Notifier, Outbox, StateStore
+from chalicelib.ports import Clock, Notifier, Outbox, RecheckQueue, StateStore
 from chalicelib.scrub import error_text
 from chalicelib.state import Cause, apply_finding, release, remember_messages
+
+if TYPE_CHECKING:
+    from chalicelib.notify.quieter import Quieter
 
 logger = logging.getLogger("setpoint")
 
@@ -42,6 +46,9 @@ class Delivery:
     clock: Clock = utc_now
     outbox: Outbox | None = None
     reminder: timedelta | None = None
+    # alert storms (notify/quiet.py): None posts every alert as decided
+    quiet: QuietSettings | None = None
+    recheck: RecheckQueue | None = None  # asked to read a resource when its window ends
 
 
 @dataclass
@@ -55,6 +62,9 @@ class EventOutcome:
     alerts: list[Alert] = field(default_factory=list)
     deduplicated: int = 0
     outboxed: int = 0  # alerts parked in the outbox for the notifiers that failed
+    coalesced: int = 0  # changes folded into a message already posted (notify/coalesce.py)
+    held: int = 0  # new alerts summarised by the storm cap (notify/storm.py)
+    quieted: list[Finding] = field(default_factory=list)  # the findings folded or held
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -77,6 +87,8 @@ class EventOutcome:
             "delivered": self.delivered,
             "deduplicated": self.deduplicated,
             "outboxed": self.outboxed,
+            "coalesced": self.coalesced,
+            "held": self.held,
         }
 
 
@@ -103,18 +115,27 @@ def deliver(
     posting code itself releases the claim before it propagates.
     """
     failures: list[str] = []
+    quiet = _quieter(delivery)
     for finding in findings:
         decision = apply_finding(
             delivery.state, finding, now=delivery.clock(), cause=cause, reminder=delivery.reminder
         )
         alert = decision.alert
-        if alert is None:
+        flush = quiet.owed(finding, decision) if quiet is not None else None
+        if flush is not None:  # a coalescing window ended with changes chat has not seen
+            alert = flush.alert
+        elif alert is None:
             if finding.is_problem and not is_gone(finding):
                 outcome.deduplicated += 1
             continue
+        elif quiet is not None:
+            alert = quiet.screen(alert, decision)
+            if alert is None:  # folded into a message already posted, or held for a summary
+                outcome.quieted.append(finding)
+                continue
         outcome.alerts.append(alert)
         try:
-            posted = post_alert(delivery.notifiers, alert)
+            posted = post_alert(delivery.notifiers, alert, flush.only if flush else None)
         except BaseException as exc:  # not a notifier's (those are caught): still not lost
             released = release(delivery.state, decision)
             logger.error(
@@ -126,17 +147,36 @@ def deliver(
         outcome.delivered += posted.heard
         if decision.starts_thread and posted.refs and decision.record is not None:
             remember_messages(delivery.state, decision.record, tuple(posted.refs))
+        if quiet is not None and posted.heard:
+            quiet.posted(alert, decision, posted.refs)  # its window opens
         if not posted.failed:
             continue
         if delivery.outbox is not None and _park(delivery.outbox, alert, posted, outcome):
             outcome.outboxed += 1
+            if quiet is not None and not posted.heard:
+                quiet.posted(alert, decision, ())  # the outbox owes it: fold what follows
             continue
         failures.extend(posted.errors)
         if not posted.heard:
-            release(delivery.state, decision)  # nobody heard it: let the retry alert again
+            if flush is not None and quiet is not None:
+                quiet.give_back(flush)  # the window still owes its follow-up
+            else:
+                release(delivery.state, decision)  # nobody heard it: let the retry alert again
+    if quiet is not None:
+        outcome.coalesced += quiet.coalesced
+        outcome.held += quiet.held
+        outcome.errors.extend(quiet.finish())
     outcome.errors.extend(f"delivery_failed: {failure}" for failure in failures)
     if failures and raise_on_failure:
         raise DeliveryError("; ".join(failures))
+
+
+def _quieter(delivery: Delivery) -> Quieter | None:
+    if delivery.quiet is None or not delivery.quiet.active:
+        return None
+    from chalicelib.notify.quieter import Quieter  # loaded only where storms are controlled
+
+    return Quieter(delivery, delivery.quiet, target_label)
 
 
 def _park(outbox: Outbox, alert: Alert, posted: Posted, outcome: EventOutcome) -> bool:

@@ -237,6 +237,7 @@ class Settling:
     def after_delivery(self, findings: Sequence[Finding], outcome: EventOutcome) -> None:
         """Re-read once what the event explained nothing about: the read may be stale."""
         alerted = {id(alert.finding) for alert in outcome.alerts}
+        alerted |= {id(finding) for finding in outcome.quieted}  # chat heard it (folded)
         for finding in findings:
             if id(finding) in alerted or is_gone(finding) or finding.status is Status.UNKNOWN:
                 continue

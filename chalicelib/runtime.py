@@ -32,6 +32,7 @@ from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.noise.model import ENV_IGNORE
 from chalicelib.notify.delivery import ConsoleNotifier, SsmWebhookNotifier, notifier_for
+from chalicelib.notify.quiet import QuietSettings, quiet_from_env
 from chalicelib.pipeline import Pipeline, evaluate_with_specs
 from chalicelib.ports import (
     Clock,
@@ -115,6 +116,8 @@ class Runtime:
     external_id: str | None = None
     # SETPOINT_ACCOUNTS (ids or "organization"): no role is assumed in any other account
     accounts: list[str] | str | None = None
+    # alert storms: coalescing and the storm cap (SETPOINT_COALESCE_SECONDS, _STORM_LIMIT)
+    quiet: QuietSettings | None = None
     _sessions: RoleSessions | None = field(default=None, repr=False)
     _pipelines: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
@@ -168,7 +171,15 @@ class Runtime:
 
     def delivery(self) -> Delivery:
         """What `deliver` needs, as configured now (tests swap notifiers between calls)."""
-        return Delivery(self.state, tuple(self.notifiers), self.clock, self.outbox, self.reminder)
+        return Delivery(
+            self.state,
+            tuple(self.notifiers),
+            self.clock,
+            self.outbox,
+            self.reminder,
+            quiet=self.quiet,
+            recheck=self.recheck,
+        )
 
     def spec_change_context(self, location: str | None = None) -> SpecChangeContext:
         """What the spec-change handler reads and delivers with; `location` is where the
@@ -275,6 +286,7 @@ def runtime_from_env(
         role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,
         external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
         accounts=parse_accounts(env.get(ENV_ACCOUNTS)),
+        quiet=quiet_from_env(env),
     )
 
 

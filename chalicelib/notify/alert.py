@@ -44,3 +44,7 @@ class Alert:
     previous_changes: tuple[Change, ...] = ()  # what the previous alert listed
     # a hand change on a resource whose spec change was waiting to be applied
     unapproved_over_pending: bool = False
+    # alert storms (notify/coalesce.py): changes folded into this message since the last
+    # one chat saw, and when the latest of them arrived (ISO time)
+    coalesced: int = 0
+    updated_at: str | None = None

@@ -96,8 +96,24 @@ def ended_by(alert: Alert) -> Actor | None:
     return alert.fixed_by or alert.finding.actor
 
 
+def coalesced_note(alert: Alert) -> str | None:
+    """`54 further changes since the last message, latest at …`: what coalescing folded
+    into this message (notify/coalesce.py), so a quiet channel still has exact counts."""
+    count = alert.coalesced
+    if count <= 0:
+        return None
+    latest = f", latest at {one_line(alert.updated_at)}" if alert.updated_at else ""
+    return f"{count} further change{'s' if count != 1 else ''} since the last message{latest}"
+
+
 def alert_headline(alert: Alert) -> str:
-    """The one sentence a reader sees first, per alert kind."""
+    """The one sentence a reader sees first, per alert kind (with what was coalesced)."""
+    text = _headline(alert)
+    note = coalesced_note(alert)
+    return f"{text} ({note})" if note else text
+
+
+def _headline(alert: Alert) -> str:
     finding = alert.finding
     group = described(finding)
     kind = alert.kind
@@ -202,6 +218,10 @@ def render_alert_text(
     finding = alert.finding
     if alert.kind is AlertKind.NEW:
         lines = [render_text(finding)]
+        note = coalesced_note(alert)
+        if note:  # under the headline: a long drift list must not cut it off
+            first, _, rest = lines[0].partition("\n")
+            lines = [first, f"Updated: {note}", rest]
     else:
         lines = [alert_headline(alert)]
         lines += _present([citation(alert, cite, threaded=threaded)])
@@ -247,6 +267,9 @@ def _context(alert: Alert, ref: str | None) -> dict[str, Any]:
         elements.append(_mrkdwn("CloudTrail event " + _span(actor.event_id)))
     if ref:
         elements.append(_mrkdwn("Alert " + _span(ref)))
+    note = coalesced_note(alert)
+    if note:
+        elements.append(_mrkdwn(escape_mrkdwn(note)))
     return {"type": "context", "elements": elements or [_mrkdwn("No spec recorded")]}
 
 
@@ -263,12 +286,15 @@ def render_alert_slack(
         payload = render_slack(finding)
         if ref:
             payload["blocks"][-1]["elements"].append(_mrkdwn("Alert " + _span(ref)))
+        note = coalesced_note(alert)
+        if note:
+            payload["blocks"][-1]["elements"].append(_mrkdwn(escape_mrkdwn(note)))
         payload["text"] = fallback
         return payload
     emoji = _KIND_EMOJI.get(alert.kind, _STATUS_EMOJI[finding.status])
     # A header holds 150 characters; "— fixed by <ARN> after 2h 13m" would be cut off
     # there, so it gets a line of its own under a header that says "back to normal".
-    title, dash, _ending = alert_headline(alert).partition(" — ")
+    title, dash, _ending = _headline(alert).partition(" — ")  # the count goes in the context
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

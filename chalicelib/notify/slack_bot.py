@@ -20,6 +20,7 @@ thread, even if the tag changed in between.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from chalicelib.model import Finding
 from chalicelib.notify.alert import Alert, AlertKind, MessageRef
 from chalicelib.notify.alert_message import new_alert, render_alert_slack
 from chalicelib.notify.delivery import Opener, WebhookNotifier, _Retry, _retry_after
+from chalicelib.notify.notice import slack_notice
 from chalicelib.scrub import remember_secret, scrub
 from chalicelib.sweep.digest import Digest, render_digest_slack
 
@@ -191,6 +193,36 @@ class SlackBotNotifier(WebhookNotifier):
         if not isinstance(ts, str) or not ts:
             raise DeliveryError(f"Slack accepted the message to {channel} but gave no ts")
         return MessageRef(self.ref_name(channel), ts)
+
+    # --- alert storms (notify/coalesce.py, notify/storm.py): edit in place ---------------
+
+    def update_alert(self, alert: Alert, ref: MessageRef) -> None:
+        """Rewrite the message `ref` (which this notifier posted) to show `alert`."""
+        channel = self._channel_of(ref)
+        payload = self._message(alert, channel, None)
+        self._call("chat.update", {**payload, "ts": ref.ref})
+
+    def post_notice(self, text: str) -> MessageRef:
+        """A plain notice (a storm summary) to the default channel; its ref, to edit."""
+        answer = self._call("chat.postMessage", {**slack_notice(text), "channel": self.channel})
+        ts = _parse(answer).get("ts")
+        if not isinstance(ts, str) or not ts:
+            raise DeliveryError(f"Slack accepted the notice to {self.channel} but gave no ts")
+        return MessageRef(self.name, ts)
+
+    def update_notice(self, text: str, ref: MessageRef) -> None:
+        channel = self._channel_of(ref)
+        self._call("chat.update", {**slack_notice(text), "channel": channel, "ts": ref.ref})
+
+    def _call(self, method: str, payload: Mapping[str, Any]) -> bytes:
+        """POST to another Web API method: a twin of this notifier (same token, opener and
+        retries) aimed at `method`, so the one posting alerts is never re-pointed."""
+        twin = copy.copy(self)
+        twin._url = self._url.rsplit("/", 1)[0] + "/" + method
+        twin._posting = str(payload.get("channel", self.channel))
+        answer = twin.deliver(payload)
+        self._token = twin._token
+        return answer
 
     def _headers(self) -> dict[str, str]:
         if self._token is None:
