@@ -28,8 +28,12 @@ class Call:
 
 
 # Reads the sweep makes besides the collectors', in every account it covers (the member
-# accounts' read-only role needs them too): which regions an account has enabled.
-SWEEP_READS: tuple[tuple[str, str], ...] = (("DescribeRegions", "ec2:DescribeRegions"),)
+# accounts' read-only role needs them too): which regions an account has enabled, and
+# who probably made drift no event announced (CloudTrail's event history, sweep.lookup).
+SWEEP_READS: tuple[tuple[str, str], ...] = (
+    ("DescribeRegions", "ec2:DescribeRegions"),
+    ("LookupEvents", "cloudtrail:LookupEvents"),
+)
 
 
 def collector_calls() -> tuple[Call, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.model import Finding, Status
+from chalicelib.model import ACTOR_FROM_LOOKUP, Actor, Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.notify.budget import (
     bounded_json,
@@ -46,11 +46,14 @@ class DigestItem:
     status: str
     since: str | None = None  # first seen (ISO 8601), for open drift
     reason: str | None = None
+    # who made new drift, in words ("probably ARN (EventName at time)" when looked up)
+    who: str | None = None
 
     def label(self) -> str:
         name, rid = self.name, self.id
         text = f"{name} ({rid})" if name and rid and name != rid else (name or rid or "?")
-        return one_line(f"{kind_noun(self.kind)} {text} in {self.account or '?'}/{self.region}")
+        where = f"{kind_noun(self.kind)} {text} in {self.account or '?'}/{self.region}"
+        return one_line(f"{where} — {self.who}" if self.who else where)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -66,6 +69,7 @@ class DigestItem:
             status=str(data["status"]),
             since=data.get("since"),
             reason=data.get("reason"),
+            who=data.get("who"),
         )
 
 
@@ -79,7 +83,17 @@ def item_of(finding: Finding, since: str | None = None) -> DigestItem:
         status=finding.status.value,
         since=since,
         reason=finding.reason if finding.status is Status.UNKNOWN else None,
+        who=who_of(finding.actor) if finding.status in OPEN_STATUSES else None,
     )
+
+
+def who_of(actor: Actor | None) -> str | None:
+    """`probably ARN (EventName at TIME)` for a looked-up actor, the ARN for an event's."""
+    if actor is None or not actor.arn:
+        return None
+    if actor.source != ACTOR_FROM_LOOKUP:
+        return f"by {actor.arn}"
+    return f"probably {actor.arn} ({actor.event_name} at {actor.event_time or 'an unknown time'})"
 
 
 @dataclass(frozen=True)

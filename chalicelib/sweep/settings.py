@@ -19,6 +19,10 @@ ENV_CONCURRENCY = "SETPOINT_SWEEP_CONCURRENCY"
 ENV_REGIONS = "SETPOINT_REGIONS"
 ENV_STATE = "SETPOINT_STATE"
 ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
+# hours of CloudTrail event history searched for who made drift only the sweep saw
+# (0: never look up); LookupEvents keeps 90 days
+ENV_LOOKUP_HOURS = "SETPOINT_ACTOR_LOOKUP_HOURS"
+DEFAULT_LOOKUP_HOURS = 90 * 24
 DEFAULT_WINDOW_SECONDS = 600
 DEFAULT_CONCURRENCY = 10
 
@@ -37,6 +41,9 @@ class SweepSettings:
     queue_url: str | None = None
     state_uri: str = "memory://"
     outbox_dlq_url: str | None = None
+    # the Lambda looks up by default (settings_from_env); settings built by hand (the CLI,
+    # tests on moto, which lacks LookupEvents) leave it off unless they ask
+    lookup_hours: int = 0
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -67,4 +74,5 @@ def settings_from_env(
         queue_url=env.get(ENV_QUEUE_URL, "").strip() or None,
         state_uri=env.get(ENV_STATE, "").strip() or "memory://",
         outbox_dlq_url=env.get(ENV_OUTBOX_DLQ_URL, "").strip() or None,
+        lookup_hours=_int(env, ENV_LOOKUP_HOURS, DEFAULT_LOOKUP_HOURS, 0, DEFAULT_LOOKUP_HOURS),
     )

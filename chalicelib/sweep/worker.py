@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
@@ -40,9 +41,10 @@ from chalicelib.pipeline import (
 from chalicelib.ports import SpecProvider, StateStore, SweepQueue
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
-from chalicelib.state.record import iso
+from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
+from chalicelib.sweep.lookup import CloudTrailLookup, attach_actors
 from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
 from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
 from chalicelib.sweep.run import (
@@ -102,6 +104,8 @@ class SweepService:
     queue: SweepQueue | None = None
     failed_deliveries: FailedDeliveries | None = None
     epoch: Callable[[], float] = time.time
+    # who probably made drift no event announced (None: SETPOINT_ACTOR_LOOKUP_HOURS=0)
+    lookup: CloudTrailLookup | None = None
 
     @property
     def clients(self) -> ClientCache:
@@ -148,7 +152,19 @@ def build_sweep_service(
         if settings.queue_url
         else None,
         failed_deliveries=failed_deliveries,
+        lookup=history_lookup(sessions, settings),
     )
+
+
+def history_lookup(sessions: RoleSessions, settings: SweepSettings) -> CloudTrailLookup | None:
+    """CloudTrail's event history in each resource's account (its read-only role there)."""
+    if not settings.lookup_hours:
+        return None
+
+    def client_for(account: str | None, region: str) -> Any:
+        return sessions.clients_for(account or "").client("cloudtrail", region)
+
+    return CloudTrailLookup(client_for, lookback=timedelta(hours=settings.lookup_hours))
 
 
 def _pipelines_of(own: Pipeline) -> Callable[[RoleSessions, str], Pipeline]:
@@ -296,7 +312,7 @@ def handle_shard_message(
         service.queue.defer(body or encode_message(message), math.ceil(wait))
         return {"shard": message.shard.id, "deferred_seconds": math.ceil(wait)}
     catalog, result = _sweep_shard(service, message.shard)
-    summary = deliver_and_summarize(service.delivery, result)
+    summary = deliver_and_summarize(service.delivery, result, lookup=service.lookup)
     now = iso(service.delivery.clock())
     done = service.runs.finish_shard(message.run_id, message.index, summary, now)
     log = {
@@ -342,28 +358,40 @@ def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -
     return dataclasses.replace(result, findings=tuple(quieted))
 
 
-def _first_seen(state: StateStore) -> Callable[[Finding], str | None]:
-    def lookup(finding: Finding) -> str | None:
+def _first_seen(
+    state: StateStore, read: Mapping[str, StateRecord | None] | None = None
+) -> Callable[[Finding], str | None]:
+    def first_seen(finding: Finding) -> str | None:
+        key = record_key(finding)
+        if read is not None and key in read and read[key] is not None:
+            return read[key].first_seen  # type: ignore[union-attr]
         try:
-            record = state.get(record_key(finding))
+            record = state.get(key)
         except StateStoreError:
             return None
         return record.first_seen if record is not None else None
 
-    return lookup
+    return first_seen
 
 
 def deliver_and_summarize(
-    delivery: Delivery, result: ShardResult, shard_id: str | None = None
+    delivery: Delivery,
+    result: ShardResult,
+    shard_id: str | None = None,
+    lookup: CloudTrailLookup | None = None,
 ) -> ShardSummary:
     findings = list(result.findings)
+    read: dict[str, StateRecord | None] | None = None
+    if lookup is not None:  # who probably made new drift no event announced
+        attached = attach_actors(lookup, delivery.state, findings, delivery.clock())
+        findings, read = attached.findings, attached.records
     outcome = EventOutcome(findings=findings)
     deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
     return summarize(
         shard_id or result.shard.id,
         findings,
         outcome.alerts,
-        _first_seen(delivery.state),
+        _first_seen(delivery.state, read),
         delivery_errors=len(outcome.errors),
         regionless_matched=result.regionless_matched,
         unread=result.unread,
@@ -491,7 +519,7 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
         def delivered(result: ShardResult) -> None:
             result = _quieted(service, catalog, result)
             findings.extend(result.findings)
-            summaries.append(deliver_and_summarize(delivery, result))
+            summaries.append(deliver_and_summarize(delivery, result, lookup=service.lookup))
 
         swept = run_in_process(
             shards,
