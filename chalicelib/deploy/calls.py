@@ -110,6 +110,11 @@ CONSUMED_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 SENT_TO_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 
 
+# SETPOINT_REPORT_PREFIX's default (sweep/settings.py); another bucket or prefix needs its
+# own grant
+REPORT_PREFIX = "reports/"
+
+
 def _queues(names: tuple[str, ...]) -> Resources:
     return lambda _: [f"{ARN}:sqs:{HERE}:{queue}" for queue in names]
 
@@ -219,6 +224,14 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "spec source: the bundle, and an older version of it by id",
         condition=_own_account,
         extra_actions=("s3:GetObjectVersion",),
+    ),
+    Grant(
+        "WriteSweepReports",
+        (Call("s3", "PutObject", "s3:PutObject"),),
+        lambda n: [f"{ARN}:s3:::{n.spec_bucket}/{REPORT_PREFIX}*"],
+        "the sweep's report (latest, history, the fan-out's parts) under reports/ only; "
+        "the digest's presigned link reads it with ReadSpecObjects",
+        condition=_own_account,
     ),
     Grant(
         "VerifySpecs",

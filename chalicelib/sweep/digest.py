@@ -239,6 +239,9 @@ class Digest:
     failed_delivery_total: int = 0
     delivery_errors: int = 0
     skipped_shards: int = 0
+    # the run's report in S3 (a presigned URL to latest.html), or why it was not written
+    report_url: str | None = None
+    report_error: str | None = None
 
     @property
     def quiet(self) -> bool:
@@ -354,6 +357,10 @@ def digest_sections(digest: Digest) -> list[tuple[str, list[str]]]:
             lines.append(f"{digest.delivery_errors} alert(s) of this sweep could not be posted")
         total = digest.failed_delivery_total + digest.delivery_errors
         sections.append((f"Failed deliveries ({total})", lines))
+    if digest.report_url:
+        sections.append(("Report", [f"latest report: {digest.report_url}"]))
+    elif digest.report_error:
+        sections.append(("Report", [f"not written: {one_line(digest.report_error)}"]))
     return sections
 
 
@@ -461,6 +468,8 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "failed_deliveries": list(digest.failed_deliveries),
         "failed_delivery_total": digest.failed_delivery_total,
         "delivery_errors": digest.delivery_errors,
+        "report_url": digest.report_url,
+        "report_error": digest.report_error,
         "text": render_digest_text(digest),
     }
     lists = (("failed_deliveries",), ("unknown",), ("still_open",), ("resolved",), ("new_drift",))

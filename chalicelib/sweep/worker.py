@@ -47,6 +47,7 @@ from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summariz
 from chalicelib.sweep.lookup import CloudTrailLookup, attach_actors
 from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
 from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
+from chalicelib.sweep.report_store import ReportStore, ReportStoreError, report_store_for
 from chalicelib.sweep.run import (
     ShardResult,
     ShardRunner,
@@ -106,6 +107,8 @@ class SweepService:
     epoch: Callable[[], float] = time.time
     # who probably made drift no event announced (None: SETPOINT_ACTOR_LOOKUP_HOURS=0)
     lookup: CloudTrailLookup | None = None
+    # where each run's report is kept (None: no bucket configured, no report)
+    reports: ReportStore | None = None
 
     @property
     def clients(self) -> ClientCache:
@@ -153,6 +156,11 @@ def build_sweep_service(
         else None,
         failed_deliveries=failed_deliveries,
         lookup=history_lookup(sessions, settings),
+        reports=report_store_for(
+            clients, settings.report_bucket, settings.report_prefix, settings.report_url_seconds
+        )
+        if settings.report_bucket
+        else None,
     )
 
 
@@ -312,7 +320,13 @@ def handle_shard_message(
         service.queue.defer(body or encode_message(message), math.ceil(wait))
         return {"shard": message.shard.id, "deferred_seconds": math.ceil(wait)}
     catalog, result = _sweep_shard(service, message.shard)
-    summary = deliver_and_summarize(service.delivery, result, lookup=service.lookup)
+    delivered: list[Finding] = []
+    summary = deliver_and_summarize(service.delivery, result, lookup=service.lookup, out=delivered)
+    if service.reports is not None:  # the last shard gathers every part into the report
+        try:
+            service.reports.put_part(message.run_id, message.index, delivered)
+        except ReportStoreError as exc:
+            logger.error("sweep_report_part_failed", extra={"error": str(exc)})
     now = iso(service.delivery.clock())
     done = service.runs.finish_shard(message.run_id, message.index, summary, now)
     log = {
@@ -379,12 +393,17 @@ def deliver_and_summarize(
     result: ShardResult,
     shard_id: str | None = None,
     lookup: CloudTrailLookup | None = None,
+    out: list[Finding] | None = None,
 ) -> ShardSummary:
+    """Deliver a shard's findings and boil them down for the digest; `out` receives the
+    findings as delivered (looked-up actors attached), for the report."""
     findings = list(result.findings)
     read: dict[str, StateRecord | None] | None = None
     if lookup is not None:  # who probably made new drift no event announced
         attached = attach_actors(lookup, delivery.state, findings, delivery.clock())
         findings, read = attached.findings, attached.records
+    if out is not None:
+        out.extend(findings)
     outcome = EventOutcome(findings=findings)
     deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
     return summarize(
@@ -416,9 +435,16 @@ def finish_run(
         if catalog is None:
             loaded = _catalog(service)
             catalog = loaded if not isinstance(loaded, str) else None
+        completion: list[Finding] = []
         if catalog is not None:
-            summaries.append(_complete_accounts(service.delivery, summaries, catalog))
-        return post_run_digest(service, run_id, summaries)
+            summaries.append(
+                _complete_accounts(service.delivery, summaries, catalog, out=completion)
+            )
+        report = None
+        if service.reports is not None:
+            findings, unread = service.reports.parts(run_id, total)
+            report = publish_report(service, run_id, findings + completion, unread)
+        return post_run_digest(service, run_id, summaries, report)
     except BaseException as exc:
         _release(service, run_id, exc)
         raise
@@ -439,7 +465,10 @@ def _release(service: SweepService, run_id: str, cause: BaseException) -> None:
 
 
 def _complete_accounts(
-    delivery: Delivery, summaries: Sequence[ShardSummary], catalog: SpecCatalog
+    delivery: Delivery,
+    summaries: Sequence[ShardSummary],
+    catalog: SpecCatalog,
+    out: list[Finding] | None = None,
 ) -> ShardSummary:
     """Region-less specs no region matched (see run.regionless_missing)."""
     per_account: dict[str, list[ShardSummary]] = {}
@@ -456,12 +485,37 @@ def _complete_accounts(
     if catalog.ignore_rules or catalog.noise:
         findings = quiet_findings(findings, catalog, delivery.clock().date())
     return deliver_and_summarize(
-        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts"
+        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts", out=out
     )
 
 
+def publish_report(
+    service: SweepService, run_id: str, findings: Sequence[Finding], unread: Sequence[str] = ()
+) -> tuple[str | None, str | None]:
+    """(a presigned URL to the latest report, or why there is none) for the digest.
+
+    A report that cannot be written costs the digest nothing: it says why instead.
+    """
+    if service.reports is None:
+        return None, None
+    try:
+        published = service.reports.publish(
+            findings, len(findings), run_id, iso(service.delivery.clock())
+        )
+    except ReportStoreError as exc:
+        logger.error("sweep_report_failed", extra={"run_id": run_id, "error": str(exc)})
+        return None, str(exc)
+    logger.info("sweep_report", extra={"run_id": run_id, "key": published.latest_key})
+    if unread:  # written, but without the shards whose findings could not be read back
+        return published.url, f"{len(unread)} shard(s) missing from it: {unread[0]}"
+    return published.url, None
+
+
 def post_run_digest(
-    service: SweepService, run_id: str, summaries: Sequence[ShardSummary]
+    service: SweepService,
+    run_id: str,
+    summaries: Sequence[ShardSummary],
+    report: tuple[str | None, str | None] | None = None,
 ) -> Digest:
     """Merge, add the outbox's dead letters, post. If no notifier heard it, raise
     DeliveryError (finish_run releases the claim, so the SQS retry posts it again); if
@@ -470,6 +524,8 @@ def post_run_digest(
         service.failed_deliveries, service.sqs, service.settings.outbox_dlq_url
     )
     digest = merge_digest(run_id, summaries, failed_deliveries=lines)
+    if report is not None:
+        digest = dataclasses.replace(digest, report_url=report[0], report_error=report[1])
     posted = post_digest(service.delivery.notifiers, digest)
     errors = posted.errors
     logger.info(
@@ -512,14 +568,14 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
     if isinstance(catalog, str):
         # one alert about the specs, not one per shard: nothing was compared anywhere
         result = _specs_unreadable(service, shards[0] if shards else ACCOUNT_WIDE, catalog)
-        findings += result.findings
-        summaries.append(deliver_and_summarize(delivery, result))
+        summaries.append(deliver_and_summarize(delivery, result, out=findings))
     else:
 
         def delivered(result: ShardResult) -> None:
             result = _quieted(service, catalog, result)
-            findings.extend(result.findings)
-            summaries.append(deliver_and_summarize(delivery, result, lookup=service.lookup))
+            summaries.append(
+                deliver_and_summarize(delivery, result, lookup=service.lookup, out=findings)
+            )
 
         swept = run_in_process(
             shards,
@@ -529,9 +585,11 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
             on_result=delivered,
         )
         completion = _quieted(service, catalog, ShardResult(ACCOUNT_WIDE, tuple(swept.completion)))
-        findings.extend(completion.findings)
-        summaries.append(deliver_and_summarize(delivery, completion, shard_id="accounts"))
-    digest = post_run_digest(service, run_id, summaries)
+        summaries.append(
+            deliver_and_summarize(delivery, completion, shard_id="accounts", out=findings)
+        )
+    report = publish_report(service, run_id, findings) if service.reports else None
+    digest = post_run_digest(service, run_id, summaries, report)
     return InvocationSweep(run_id, findings, digest)
 
 
