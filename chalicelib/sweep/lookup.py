@@ -32,7 +32,7 @@ from chalicelib.errors import EventError
 from chalicelib.events.record import parse_payload
 from chalicelib.events.route import Routed, route
 from chalicelib.kinds.registry import FAMILY_OF
-from chalicelib.model import ACTOR_FROM_LOOKUP, GLOBAL_REGION, Actor, Finding, Status
+from chalicelib.model import ACTOR_FROM_LOOKUP, GLOBAL_REGION, GUARD, Actor, Finding, Status
 from chalicelib.ports import StateStore
 from chalicelib.state import StateStoreError, record_key
 from chalicelib.state.record import StateRecord
@@ -227,7 +227,8 @@ def needs_lookup(finding: Finding, previous: StateRecord | None) -> bool:
     """New drift no event explains: nothing remembered yet (or only an unreadable spell)."""
     if finding.actor is not None or finding.status not in LOOKED_UP:
         return False
-    if finding.kind not in FAMILY_OF:
+    if finding.kind not in FAMILY_OF or finding.kind is GUARD:
+        # Setpoint's own sight ("CloudTrail coverage") is no resource event history names
         return False
     return previous is None or (previous.status is Status.UNKNOWN and not previous.last_actors)
 

@@ -318,7 +318,7 @@ def test_drift_only_the_sweep_saw_is_alerted_with_its_probable_author_and_looked
         assert alert["actor"]["event_id"] == "e-1"
         assert "(probably:" in alert["text"]
         assert "CloudTrail event: e-1" in alert["text"]
-        (item,) = [i for i in digest["new_drift"] if i["id"] == group]
+        (item,) = [i for i in digest["new_drift"] if i.get("id") == group]
         assert item["who"].startswith(f"probably arn:aws:iam::{ACCOUNT}:user/alice")
         assert "AuthorizeSecurityGroupIngress at 2026-11-30T02:07:41Z" in digest["text"]
         remembered = state.get(

@@ -99,7 +99,8 @@ def test_a_sweep_writes_its_report_with_history_and_the_digest_links_the_latest(
     assert len(history) == 4  # two runs, each .json and .html, kept side by side
     report = json.loads(body("reports/latest.json"))
     assert report["format_version"] == "1"
-    assert [f["name"] for f in report["findings"] if f["status"] == "drifted"] == ["web"]
+    groups = [f for f in report["findings"] if f["kind"] == "security_group"]
+    assert [f["name"] for f in groups if f["status"] == "drifted"] == ["web"]
     assert "<h1>Setpoint drift report</h1>" in body("reports/latest.html")
     last = digests(received)[-1]
     assert_links_latest(last["report_url"], 7200)
