@@ -148,6 +148,10 @@ def at_spec_fields(changes: Iterable[Change], source: SourceLocation) -> tuple[C
 
 VIA_USER_AGENT = "user_agent"
 VIA_CLOUDTRAIL = "cloudtrail"
+# where an Actor came from: the event that announced the change, or CloudTrail's event
+# history searched afterwards for drift only the sweep saw (then it is a likely author)
+ACTOR_FROM_EVENT = "event"
+ACTOR_FROM_LOOKUP = "lookup"
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,9 @@ class Actor:
     region: str | None = None
     # VIA_USER_AGENT when only the userAgent, which the caller chooses, names `via`
     via_source: str | None = None
+    # ACTOR_FROM_EVENT, or ACTOR_FROM_LOOKUP: the newest matching write found in CloudTrail's
+    # history after the sweep saw the drift; someone else may have changed it since
+    source: str | None = ACTOR_FROM_EVENT
 
     @property
     def via_label(self) -> str | None:
@@ -187,6 +194,14 @@ class Actor:
         if self.via_source == VIA_USER_AGENT:
             return f"(user agent says {self.via})"
         return f"via {self.via}"
+
+    @property
+    def probably_label(self) -> str | None:
+        """`(probably: newest matching write in CloudTrail event history)` for a looked-up
+        actor: chat must not state as fact what was inferred after the event."""
+        if self.source != ACTOR_FROM_LOOKUP:
+            return None
+        return "(probably: the newest matching write in CloudTrail event history)"
 
 
 @dataclass(frozen=True)

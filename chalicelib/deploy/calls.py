@@ -28,8 +28,12 @@ class Call:
 
 
 # Reads the sweep makes besides the collectors', in every account it covers (the member
-# accounts' read-only role needs them too): which regions an account has enabled.
-SWEEP_READS: tuple[tuple[str, str], ...] = (("DescribeRegions", "ec2:DescribeRegions"),)
+# accounts' read-only role needs them too): which regions an account has enabled, and
+# who probably made drift no event announced (CloudTrail's event history, sweep.lookup).
+SWEEP_READS: tuple[tuple[str, str], ...] = (
+    ("DescribeRegions", "ec2:DescribeRegions"),
+    ("LookupEvents", "cloudtrail:LookupEvents"),
+)
 
 
 def collector_calls() -> tuple[Call, ...]:
@@ -104,6 +108,11 @@ OUTBOX_QUEUE = "setpoint-outbox"
 OUTBOX_DLQ = "setpoint-outbox-dlq"
 CONSUMED_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 SENT_TO_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
+
+
+# SETPOINT_REPORT_PREFIX's default (sweep/settings.py); another bucket or prefix needs its
+# own grant
+REPORT_PREFIX = "reports/"
 
 
 def _queues(names: tuple[str, ...]) -> Resources:
@@ -215,6 +224,14 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "spec source: the bundle, and an older version of it by id",
         condition=_own_account,
         extra_actions=("s3:GetObjectVersion",),
+    ),
+    Grant(
+        "WriteSweepReports",
+        (Call("s3", "PutObject", "s3:PutObject"),),
+        lambda n: [f"{ARN}:s3:::{n.spec_bucket}/{REPORT_PREFIX}*"],
+        "the sweep's report (latest, history, the fan-out's parts) under reports/ only; "
+        "the digest's presigned link reads it with ReadSpecObjects",
+        condition=_own_account,
     ),
     Grant(
         "VerifySpecs",

@@ -144,10 +144,19 @@ class Family:
     # modules translated into its spec documents (`chalicelib.sources`), loaded when used
     terraform: Callable[[], TerraformMapping] | None = None
     ansible: Callable[[], AnsibleMapping] | None = None
+    # the ResourceName CloudTrail's event history files a resource under, to find who
+    # changed drift only the sweep saw (`sweep.lookup`); None: the finding's id, else name
+    lookup_name: Callable[[Finding], str | None] | None = None
 
     @property
     def kinds(self) -> tuple[Kind, ...]:
         return tuple(spec.kind for spec in self.specs)
+
+    def history_name(self, finding: Finding) -> str | None:
+        """The name to look `finding` up by in CloudTrail's event history."""
+        if self.lookup_name is not None:
+            return self.lookup_name(finding)
+        return finding.id or finding.name
 
     @property
     def eventbridge_source(self) -> str:

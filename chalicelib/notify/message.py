@@ -103,6 +103,8 @@ def _who_text(actor: Actor) -> str:
         who += f" (role {one_line(actor.session_issuer)})"
     if actor.via_label:
         who += f" {one_line(actor.via_label)}"
+    if actor.probably_label:
+        who += f" {actor.probably_label}"
     return who
 
 
@@ -222,6 +224,8 @@ def _actor_fields(actor: Actor, who_title: str = "Who") -> list[dict[str, Any]]:
         who.append("role " + _span(actor.session_issuer))
     if actor.via_label:
         who.append(escape_mrkdwn(one_line(actor.via_label)))
+    if actor.probably_label:
+        who.append(actor.probably_label)
     when = [_span(actor.event_time) if actor.event_time else "time not recorded"]
     when.append(_span(actor.event_name))
     fields = [_field(who_title, *who), _field("When", *when)]

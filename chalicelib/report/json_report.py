@@ -52,6 +52,7 @@ def actor_to_dict(actor: Actor) -> dict[str, Any]:
         "identity_type": actor.identity_type,
         "account": actor.account,
         "region": actor.region,
+        "source": actor.source or "event",  # "lookup": found afterwards in CloudTrail history
     }
 
 

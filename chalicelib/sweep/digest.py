@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.model import Finding, Status
+from chalicelib.model import ACTOR_FROM_LOOKUP, Actor, Finding, Status
 from chalicelib.notify.alert import Alert, AlertKind
 from chalicelib.notify.budget import (
     bounded_json,
@@ -46,11 +46,14 @@ class DigestItem:
     status: str
     since: str | None = None  # first seen (ISO 8601), for open drift
     reason: str | None = None
+    # who made new drift, in words ("probably ARN (EventName at time)" when looked up)
+    who: str | None = None
 
     def label(self) -> str:
         name, rid = self.name, self.id
         text = f"{name} ({rid})" if name and rid and name != rid else (name or rid or "?")
-        return one_line(f"{kind_noun(self.kind)} {text} in {self.account or '?'}/{self.region}")
+        where = f"{kind_noun(self.kind)} {text} in {self.account or '?'}/{self.region}"
+        return one_line(f"{where} — {self.who}" if self.who else where)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -66,6 +69,7 @@ class DigestItem:
             status=str(data["status"]),
             since=data.get("since"),
             reason=data.get("reason"),
+            who=data.get("who"),
         )
 
 
@@ -79,7 +83,17 @@ def item_of(finding: Finding, since: str | None = None) -> DigestItem:
         status=finding.status.value,
         since=since,
         reason=finding.reason if finding.status is Status.UNKNOWN else None,
+        who=who_of(finding.actor) if finding.status in OPEN_STATUSES else None,
     )
+
+
+def who_of(actor: Actor | None) -> str | None:
+    """`probably ARN (EventName at TIME)` for a looked-up actor, the ARN for an event's."""
+    if actor is None or not actor.arn:
+        return None
+    if actor.source != ACTOR_FROM_LOOKUP:
+        return f"by {actor.arn}"
+    return f"probably {actor.arn} ({actor.event_name} at {actor.event_time or 'an unknown time'})"
 
 
 @dataclass(frozen=True)
@@ -225,6 +239,9 @@ class Digest:
     failed_delivery_total: int = 0
     delivery_errors: int = 0
     skipped_shards: int = 0
+    # the run's report in S3 (a presigned URL to latest.html), or why it was not written
+    report_url: str | None = None
+    report_error: str | None = None
 
     @property
     def quiet(self) -> bool:
@@ -340,6 +357,10 @@ def digest_sections(digest: Digest) -> list[tuple[str, list[str]]]:
             lines.append(f"{digest.delivery_errors} alert(s) of this sweep could not be posted")
         total = digest.failed_delivery_total + digest.delivery_errors
         sections.append((f"Failed deliveries ({total})", lines))
+    if digest.report_url:
+        sections.append(("Report", [f"latest report: {digest.report_url}"]))
+    elif digest.report_error:
+        sections.append(("Report", [f"not written: {one_line(digest.report_error)}"]))
     return sections
 
 
@@ -447,6 +468,8 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "failed_deliveries": list(digest.failed_deliveries),
         "failed_delivery_total": digest.failed_delivery_total,
         "delivery_errors": digest.delivery_errors,
+        "report_url": digest.report_url,
+        "report_error": digest.report_error,
         "text": render_digest_text(digest),
     }
     lists = (("failed_deliveries",), ("unknown",), ("still_open",), ("resolved",), ("new_drift",))

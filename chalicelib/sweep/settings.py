@@ -19,6 +19,17 @@ ENV_CONCURRENCY = "SETPOINT_SWEEP_CONCURRENCY"
 ENV_REGIONS = "SETPOINT_REGIONS"
 ENV_STATE = "SETPOINT_STATE"
 ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
+# hours of CloudTrail event history searched for who made drift only the sweep saw
+# (0: never look up); LookupEvents keeps 90 days
+ENV_LOOKUP_HOURS = "SETPOINT_ACTOR_LOOKUP_HOURS"
+DEFAULT_LOOKUP_HOURS = 90 * 24
+# where the sweep keeps its report (default: the spec bucket of SETPOINT_SPECS, reports/)
+ENV_REPORT_BUCKET = "SETPOINT_REPORT_BUCKET"
+ENV_REPORT_PREFIX = "SETPOINT_REPORT_PREFIX"
+ENV_REPORT_URL_SECONDS = "SETPOINT_REPORT_URL_SECONDS"
+ENV_SPECS = "SETPOINT_SPECS"
+DEFAULT_REPORT_PREFIX = "reports/"
+DEFAULT_REPORT_URL_SECONDS = 24 * 3600
 DEFAULT_WINDOW_SECONDS = 600
 DEFAULT_CONCURRENCY = 10
 
@@ -37,6 +48,14 @@ class SweepSettings:
     queue_url: str | None = None
     state_uri: str = "memory://"
     outbox_dlq_url: str | None = None
+    # the Lambda looks up by default (settings_from_env); settings built by hand (the CLI,
+    # tests on moto, which lacks LookupEvents) leave it off unless they ask
+    lookup_hours: int = 0
+    # None: no report is written (settings built by hand); the Lambda defaults to the
+    # spec bucket
+    report_bucket: str | None = None
+    report_prefix: str = DEFAULT_REPORT_PREFIX
+    report_url_seconds: int = DEFAULT_REPORT_URL_SECONDS
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -67,4 +86,20 @@ def settings_from_env(
         queue_url=env.get(ENV_QUEUE_URL, "").strip() or None,
         state_uri=env.get(ENV_STATE, "").strip() or "memory://",
         outbox_dlq_url=env.get(ENV_OUTBOX_DLQ_URL, "").strip() or None,
+        lookup_hours=_int(env, ENV_LOOKUP_HOURS, DEFAULT_LOOKUP_HOURS, 0, DEFAULT_LOOKUP_HOURS),
+        report_bucket=env.get(ENV_REPORT_BUCKET, "").strip()
+        or report_bucket_from(env.get(ENV_SPECS)),
+        report_prefix=env.get(ENV_REPORT_PREFIX, "").strip() or DEFAULT_REPORT_PREFIX,
+        report_url_seconds=_int(
+            env, ENV_REPORT_URL_SECONDS, DEFAULT_REPORT_URL_SECONDS, 60, 7 * 24 * 3600
+        ),
     )
+
+
+def report_bucket_from(specs: str | None) -> str | None:
+    """The spec bucket: the first `s3://` source of SETPOINT_SPECS, if any."""
+    for source in (specs or "").split(","):
+        source = source.strip()
+        if source.startswith("s3://"):
+            return source[len("s3://") :].split("/", 1)[0] or None
+    return None

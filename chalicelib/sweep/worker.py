@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
@@ -41,11 +42,13 @@ from chalicelib.ports import SpecProvider, StateStore, SweepQueue
 from chalicelib.scrub import error_text
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
-from chalicelib.state.record import iso
+from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
+from chalicelib.sweep.lookup import CloudTrailLookup, attach_actors
 from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
 from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
+from chalicelib.sweep.report_store import ReportStore, ReportStoreError, report_store_for
 from chalicelib.sweep.run import (
     ShardResult,
     ShardRunner,
@@ -103,6 +106,10 @@ class SweepService:
     queue: SweepQueue | None = None
     failed_deliveries: FailedDeliveries | None = None
     epoch: Callable[[], float] = time.time
+    # who probably made drift no event announced (None: SETPOINT_ACTOR_LOOKUP_HOURS=0)
+    lookup: CloudTrailLookup | None = None
+    # where each run's report is kept (None: no bucket configured, no report)
+    reports: ReportStore | None = None
 
     @property
     def clients(self) -> ClientCache:
@@ -149,7 +156,24 @@ def build_sweep_service(
         if settings.queue_url
         else None,
         failed_deliveries=failed_deliveries,
+        lookup=history_lookup(sessions, settings),
+        reports=report_store_for(
+            clients, settings.report_bucket, settings.report_prefix, settings.report_url_seconds
+        )
+        if settings.report_bucket
+        else None,
     )
+
+
+def history_lookup(sessions: RoleSessions, settings: SweepSettings) -> CloudTrailLookup | None:
+    """CloudTrail's event history in each resource's account (its read-only role there)."""
+    if not settings.lookup_hours:
+        return None
+
+    def client_for(account: str | None, region: str) -> Any:
+        return sessions.clients_for(account or "").client("cloudtrail", region)
+
+    return CloudTrailLookup(client_for, lookback=timedelta(hours=settings.lookup_hours))
 
 
 def _pipelines_of(own: Pipeline) -> Callable[[RoleSessions, str], Pipeline]:
@@ -297,7 +321,13 @@ def handle_shard_message(
         service.queue.defer(body or encode_message(message), math.ceil(wait))
         return {"shard": message.shard.id, "deferred_seconds": math.ceil(wait)}
     catalog, result = _sweep_shard(service, message.shard)
-    summary = deliver_and_summarize(service.delivery, result)
+    delivered: list[Finding] = []
+    summary = deliver_and_summarize(service.delivery, result, lookup=service.lookup, out=delivered)
+    if service.reports is not None:  # the last shard gathers every part into the report
+        try:
+            service.reports.put_part(message.run_id, message.index, delivered)
+        except ReportStoreError as exc:
+            logger.error("sweep_report_part_failed", extra={"error": str(exc)})
     now = iso(service.delivery.clock())
     done = service.runs.finish_shard(message.run_id, message.index, summary, now)
     log = {
@@ -343,28 +373,45 @@ def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -
     return dataclasses.replace(result, findings=tuple(quieted))
 
 
-def _first_seen(state: StateStore) -> Callable[[Finding], str | None]:
-    def lookup(finding: Finding) -> str | None:
+def _first_seen(
+    state: StateStore, read: Mapping[str, StateRecord | None] | None = None
+) -> Callable[[Finding], str | None]:
+    def first_seen(finding: Finding) -> str | None:
+        key = record_key(finding)
+        if read is not None and key in read and read[key] is not None:
+            return read[key].first_seen  # type: ignore[union-attr]
         try:
-            record = state.get(record_key(finding))
+            record = state.get(key)
         except StateStoreError:
             return None
         return record.first_seen if record is not None else None
 
-    return lookup
+    return first_seen
 
 
 def deliver_and_summarize(
-    delivery: Delivery, result: ShardResult, shard_id: str | None = None
+    delivery: Delivery,
+    result: ShardResult,
+    shard_id: str | None = None,
+    lookup: CloudTrailLookup | None = None,
+    out: list[Finding] | None = None,
 ) -> ShardSummary:
+    """Deliver a shard's findings and boil them down for the digest; `out` receives the
+    findings as delivered (looked-up actors attached), for the report."""
     findings = list(result.findings)
+    read: dict[str, StateRecord | None] | None = None
+    if lookup is not None:  # who probably made new drift no event announced
+        attached = attach_actors(lookup, delivery.state, findings, delivery.clock())
+        findings, read = attached.findings, attached.records
+    if out is not None:
+        out.extend(findings)
     outcome = EventOutcome(findings=findings)
     deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
     return summarize(
         shard_id or result.shard.id,
         findings,
         outcome.alerts,
-        _first_seen(delivery.state),
+        _first_seen(delivery.state, read),
         delivery_errors=len(outcome.errors),
         regionless_matched=result.regionless_matched,
         unread=result.unread,
@@ -389,9 +436,16 @@ def finish_run(
         if catalog is None:
             loaded = _catalog(service)
             catalog = loaded if not isinstance(loaded, str) else None
+        completion: list[Finding] = []
         if catalog is not None:
-            summaries.append(_complete_accounts(service.delivery, summaries, catalog))
-        return post_run_digest(service, run_id, summaries)
+            summaries.append(
+                _complete_accounts(service.delivery, summaries, catalog, out=completion)
+            )
+        report = None
+        if service.reports is not None:
+            findings, unread = service.reports.parts(run_id, total)
+            report = publish_report(service, run_id, findings + completion, unread)
+        return post_run_digest(service, run_id, summaries, report)
     except BaseException as exc:
         _release(service, run_id, exc)
         raise
@@ -412,7 +466,10 @@ def _release(service: SweepService, run_id: str, cause: BaseException) -> None:
 
 
 def _complete_accounts(
-    delivery: Delivery, summaries: Sequence[ShardSummary], catalog: SpecCatalog
+    delivery: Delivery,
+    summaries: Sequence[ShardSummary],
+    catalog: SpecCatalog,
+    out: list[Finding] | None = None,
 ) -> ShardSummary:
     """Region-less specs no region matched (see run.regionless_missing)."""
     per_account: dict[str, list[ShardSummary]] = {}
@@ -429,12 +486,37 @@ def _complete_accounts(
     if catalog.ignore_rules or catalog.noise:
         findings = quiet_findings(findings, catalog, delivery.clock().date())
     return deliver_and_summarize(
-        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts"
+        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts", out=out
     )
 
 
+def publish_report(
+    service: SweepService, run_id: str, findings: Sequence[Finding], unread: Sequence[str] = ()
+) -> tuple[str | None, str | None]:
+    """(a presigned URL to the latest report, or why there is none) for the digest.
+
+    A report that cannot be written costs the digest nothing: it says why instead.
+    """
+    if service.reports is None:
+        return None, None
+    try:
+        published = service.reports.publish(
+            findings, len(findings), run_id, iso(service.delivery.clock())
+        )
+    except ReportStoreError as exc:
+        logger.error("sweep_report_failed", extra={"run_id": run_id, "error": str(exc)})
+        return None, str(exc)
+    logger.info("sweep_report", extra={"run_id": run_id, "key": published.latest_key})
+    if unread:  # written, but without the shards whose findings could not be read back
+        return published.url, f"{len(unread)} shard(s) missing from it: {unread[0]}"
+    return published.url, None
+
+
 def post_run_digest(
-    service: SweepService, run_id: str, summaries: Sequence[ShardSummary]
+    service: SweepService,
+    run_id: str,
+    summaries: Sequence[ShardSummary],
+    report: tuple[str | None, str | None] | None = None,
 ) -> Digest:
     """Merge, add the outbox's dead letters, post. If no notifier heard it, raise
     DeliveryError (finish_run releases the claim, so the SQS retry posts it again); if
@@ -443,6 +525,8 @@ def post_run_digest(
         service.failed_deliveries, service.sqs, service.settings.outbox_dlq_url
     )
     digest = merge_digest(run_id, summaries, failed_deliveries=lines)
+    if report is not None:
+        digest = dataclasses.replace(digest, report_url=report[0], report_error=report[1])
     posted = post_digest(service.delivery.notifiers, digest)
     errors = posted.errors
     logger.info(
@@ -485,14 +569,14 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
     if isinstance(catalog, str):
         # one alert about the specs, not one per shard: nothing was compared anywhere
         result = _specs_unreadable(service, shards[0] if shards else ACCOUNT_WIDE, catalog)
-        findings += result.findings
-        summaries.append(deliver_and_summarize(delivery, result))
+        summaries.append(deliver_and_summarize(delivery, result, out=findings))
     else:
 
         def delivered(result: ShardResult) -> None:
             result = _quieted(service, catalog, result)
-            findings.extend(result.findings)
-            summaries.append(deliver_and_summarize(delivery, result))
+            summaries.append(
+                deliver_and_summarize(delivery, result, lookup=service.lookup, out=findings)
+            )
 
         swept = run_in_process(
             shards,
@@ -502,9 +586,11 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
             on_result=delivered,
         )
         completion = _quieted(service, catalog, ShardResult(ACCOUNT_WIDE, tuple(swept.completion)))
-        findings.extend(completion.findings)
-        summaries.append(deliver_and_summarize(delivery, completion, shard_id="accounts"))
-    digest = post_run_digest(service, run_id, summaries)
+        summaries.append(
+            deliver_and_summarize(delivery, completion, shard_id="accounts", out=findings)
+        )
+    report = publish_report(service, run_id, findings) if service.reports else None
+    digest = post_run_digest(service, run_id, summaries, report)
     return InvocationSweep(run_id, findings, digest)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from chalicelib.pipeline import Pipeline
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.s3_source import S3SpecSource
 from chalicelib.sweep.accounts import enabled_regions, organization_accounts
+from chalicelib.sweep.lookup import CloudTrailLookup
+from chalicelib.sweep.report_store import ReportStore
 from tests.conftest import REGION, make_vpc_with_web
 from tests.kinds.load_balancer.test_pipeline import build_estate as build_lb_estate
 
@@ -150,6 +153,18 @@ def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
     enabled_regions(clients.client("ec2"))
     organization_accounts(clients.client("organizations", "us-east-1"))
     S3SpecSource(clients.client("s3"), "s3://estate/policies").load()
+    # who probably made sweep-only drift: the call goes out (recorded above); moto does
+    # not implement LookupEvents, which the lookup reports (tests/sweep/test_lookup.py
+    # answers it with botocore's Stubber instead)
+    cloudtrail = clients.client("cloudtrail", REGION)
+    lookup = CloudTrailLookup(lambda account, region: cloudtrail, sleep=lambda _: None)
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    assert lookup.find(findings[0], since, until).error == "LookupEvents is not implemented here"
+    # the sweep's report and the fan-out's parts
+    reports = ReportStore(clients.client("s3"), "estate")
+    reports.put_part("run-1", 0, findings)
+    assert reports.parts("run-1", 1)[1] == []
+    reports.publish(findings, len(findings), "run-1", "2026-12-01T09:00:00+00:00")
 
 
 def test_every_operation_the_lambda_sends_is_in_the_call_table(recorded: Any) -> None:

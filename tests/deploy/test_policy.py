@@ -15,7 +15,8 @@ from chalicelib.deploy.policy import STAGES, main, render
 from chalicelib.events.table import EVENT_SOURCES, eventbridge_source
 
 ROOT = Path(__file__).resolve().parents[2]
-READ_VERBS = ("Describe", "Get", "List", "Head")
+# LookupEvents reads CloudTrail event history; it has no resource-level permissions
+READ_VERBS = ("Describe", "Get", "List", "Head", "Lookup")
 PARTITION, REGION, ACCOUNT = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
 # the only actions that need "*": collector reads (checked below), who am I, which accounts
 UNSCOPED = {"sts:GetCallerIdentity", "organizations:ListAccounts"}

@@ -103,6 +103,7 @@ def test_drifted_finding_golden():
             "identity_type": "AssumedRole",
             "account": "123456789012",
             "region": "us-east-1",
+            "source": "event",
         },
         "vpc_id": "vpc-0123",
         "reason": None,

@@ -18,7 +18,7 @@ from chalicelib.kinds.iam.spec import (
     build_iam_user,
     iam_conflicts,
 )
-from chalicelib.model import GLOBAL_REGION, Kind, ResourceRef
+from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
@@ -77,6 +77,14 @@ def _spec_kind(kind: Kind, noun: str, build: Any) -> SpecKind:
     return SpecKind(kind, noun, schema, build, iam_conflicts, identity=_identity, refs=_refs)
 
 
+def _history_name(finding: Finding) -> str | None:
+    """Event history files roles, users and groups under their name and customer-managed
+    policies under their ARN (the name the call's resource element carries)."""
+    if finding.kind is IAM_POLICY:
+        return finding.id or finding.name
+    return finding.name or (finding.id or "").rsplit("/", 1)[-1] or None
+
+
 FAMILY = Family(
     name="iam",
     specs=(
@@ -105,6 +113,7 @@ FAMILY = Family(
         }
     ),
     scope="global",
+    lookup_name=_history_name,
     reads=_reads,
     pipeline=_pipeline,
     exporter=_export,
