@@ -7,7 +7,10 @@ customer-managed IAM policies, S/10 roles with an inline and attached policies),
 `setpoint import`, make 20 out-of-band changes, then run `setpoint check --format json`
 in a child process several times: wall time and peak RSS of the child, AWS requests by
 operation (a botocore `before-call` hook, see counted_cli.py), requests against the
-lower bound, and whether every change was reported (matched by resource id).
+lower bound, and whether every change was reported (matched by resource id). Each
+check alternates with a Cloud Custodian run over the same server and estate (its
+nearest four policies, benchmarks/custodian_peer.py), and both are measured alike: wall
+time, the child's own CPU, moto's CPU over the same span (/proc), requests by operation.
 
 moto is not AWS: times here are moto's, request counts carry over. Nothing asserts on time.
 """
@@ -40,7 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: `python benchmarks/bench_sweep.py`
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.custodian_peer import (  # noqa: E402
+    PeerInstall,
+    custodian_command,
+    ensure_custodian,
+    matched_by_policy,
+    peer_env,
+    policy_file_text,
+    read_counts,
+)
 from benchmarks.report_sections import git_commit, write_section  # noqa: E402
+from benchmarks.server_cpu import process_cpu_s  # noqa: E402
 from benchmarks.sweep_estate import (  # noqa: E402
     CHANGES,
     REGIONS,
@@ -60,8 +73,10 @@ COUNTED_CLI = Path(__file__).with_name("counted_cli.py")
 TARGET_REQUEST_RATIO = 1.2
 TARGET_RSS_MB = 200.0
 TARGET_TIME_RATIO = 4.5
-# Cloud Custodian's nearest four policies over the same estate, measured on this machine.
-CUSTODIAN_S = {500: 44.0, 2000: 134.0}
+TARGET_WALL_OVER_MOTO_CPU = 1.3  # wall time at most this many times moto's own CPU time
+TARGET_CPU_VS_PEER = 5.0  # the check's client CPU at least this many times below Custodian's
+PEER_MAX_SCALE = 2000  # Custodian runs beside the check up to this scale (minutes above it)
+PEER_VENV = ROOT / "build" / "custodian-venv"
 
 # EC2 DescribeSecurityGroups: at most 1000 per page. IAM GetAccountAuthorizationDetails:
 # MaxItems at most 1000. S3 ListBuckets: MaxBuckets at most 10000.
@@ -92,8 +107,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclasses.dataclass(frozen=True)
+class MotoServer:
+    endpoint: str
+    pid: int  # its CPU time is read from /proc before and after each measured run
+
+
 @contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server() -> Iterator[MotoServer]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
@@ -111,7 +132,7 @@ def moto_server() -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the moto server did not start") from None
                 time.sleep(0.2)
-        yield endpoint
+        yield MotoServer(endpoint, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -192,11 +213,16 @@ class ChildRun:
     stderr: str
     load1: float  # the machine's 1-minute load average when the child started
     cpu_s: float  # the child's own user + system CPU time (moto runs in another process)
+    server_cpu_s: float | None = None  # moto's own CPU time during the run (None: no /proc)
 
 
-def run_child(args: Sequence[str], env: dict[str, str], cwd: Path) -> ChildRun:
-    """Wall time and peak RSS of one child (os.wait4 gives this child's own rusage)."""
+def run_child(
+    args: Sequence[str], env: dict[str, str], cwd: Path, server_pid: int | None = None
+) -> ChildRun:
+    """Wall time and peak RSS of one child (os.wait4 gives this child's own rusage), and
+    the moto server's CPU time over the same span when its pid is given."""
     load1 = os.getloadavg()[0]
+    server_before = process_cpu_s(server_pid) if server_pid is not None else None
     start = time.perf_counter()
     proc = subprocess.Popen(
         list(args), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -205,12 +231,23 @@ def run_child(args: Sequence[str], env: dict[str, str], cwd: Path) -> ChildRun:
     stderr = proc.stderr.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    server_after = process_cpu_s(server_pid) if server_pid is not None else None
+    server_cpu = (
+        server_after - server_before
+        if server_before is not None and server_after is not None
+        else None
+    )
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     proc.stderr.close()
     # ru_maxrss is in kilobytes on Linux (bytes on macOS).
     rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
     cpu = usage.ru_utime + usage.ru_stime
-    return ChildRun(wall, rss_mb, proc.returncode, stderr, load1, cpu)
+    return ChildRun(wall, rss_mb, proc.returncode, stderr, load1, cpu, server_cpu)
+
+
+def median_or_none(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 SPEC_LOAD = """
@@ -264,6 +301,8 @@ class ScaleResult:
     extra: Counter[str]  # status counts of findings not caused by the 20 changes
     summary: dict[str, int]
     families: dict[str, tuple[ChildRun, int]]  # family -> its check run, resources in it
+    peer: PeerResult | None = None  # Cloud Custodian over the same server, interleaved
+    peer_note: str = ""  # why the peer did not run at this scale
 
     @property
     def wall_median_s(self) -> float:
@@ -276,6 +315,41 @@ class ScaleResult:
     @property
     def rss_max_mb(self) -> float:
         return max(run.max_rss_mb for run in self.runs)
+
+    @property
+    def server_cpu_median_s(self) -> float | None:
+        return median_or_none([run.server_cpu_s for run in self.runs])
+
+    @property
+    def requests(self) -> int:
+        return sum(self.ops.values())
+
+
+@dataclasses.dataclass
+class PeerResult:
+    """Cloud Custodian's runs at one scale, beside the check's."""
+
+    version: str
+    runs: list[ChildRun]
+    ops: Counter[str]  # the first run's requests by operation
+    ops_consistent: bool
+    matched: dict[str, int]  # resources each policy matched (first run)
+
+    @property
+    def wall_median_s(self) -> float:
+        return statistics.median(run.wall_s for run in self.runs)
+
+    @property
+    def cpu_median_s(self) -> float:
+        return statistics.median(run.cpu_s for run in self.runs)
+
+    @property
+    def rss_max_mb(self) -> float:
+        return max(run.max_rss_mb for run in self.runs)
+
+    @property
+    def server_cpu_median_s(self) -> float | None:
+        return median_or_none([run.server_cpu_s for run in self.runs])
 
     @property
     def requests(self) -> int:
@@ -303,6 +377,10 @@ class Prepared:
     call_seconds: list[dict[str, float]] = dataclasses.field(default_factory=list)
     spec_load: list[tuple[float, float]] = dataclasses.field(default_factory=list)
     families: dict[str, ChildRun] = dataclasses.field(default_factory=dict)
+    server_pid: int | None = None
+    peer_runs: list[ChildRun] = dataclasses.field(default_factory=list)
+    peer_ops: list[Counter[str]] = dataclasses.field(default_factory=list)
+    peer_matched: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 # One family of kinds per check, to split the CPU time by what is swept. The baseline
@@ -342,9 +420,9 @@ def run_families(p: Prepared) -> None:
 
 
 def prepare(scale: int, workdir: Path, stack: ExitStack) -> Prepared:
-    endpoint = stack.enter_context(moto_server())
-    aws = Aws(endpoint)
-    env = child_env(endpoint)
+    server = stack.enter_context(moto_server())
+    aws = Aws(server.endpoint)
+    env = child_env(server.endpoint)
     log(f"S={scale}: seeding {counts_for(scale)}")
     t0 = time.perf_counter()
     estate = seed(aws, scale)
@@ -381,11 +459,12 @@ def prepare(scale: int, workdir: Path, stack: ExitStack) -> Prepared:
         seed_s,
         imported.wall_s,
         written,
+        server_pid=server.pid,
     )
 
 
 def run_once(p: Prepared, index: int, total: int) -> None:
-    run = run_child(setpoint_cmd(p.counts_file, *p.check), p.env, ROOT)
+    run = run_child(setpoint_cmd(p.counts_file, *p.check), p.env, ROOT, p.server_pid)
     if run.exit_code not in (0, 1):
         raise RuntimeError(f"setpoint check exited {run.exit_code}:\n{run.stderr}")
     p.runs.append(run)
@@ -398,7 +477,34 @@ def run_once(p: Prepared, index: int, total: int) -> None:
     )
 
 
-def finish(p: Prepared, profile: Path | None) -> ScaleResult:
+def run_peer_once(p: Prepared, install: PeerInstall, workdir: Path, index: int, total: int) -> None:
+    """One `custodian run` over the same moto server, its requests counted by the hook."""
+    folder = workdir / f"custodian-{p.scale}"
+    out = folder / f"out-{index}"
+    shutil.rmtree(out, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    policy_file = folder / "policies.yml"
+    policy_file.write_text(policy_file_text(REGIONS[0]), encoding="utf-8")
+    counts_file = folder / f"counts-{index}.json"
+    counts_file.unlink(missing_ok=True)
+    env = peer_env(p.env, counts_file, folder)
+    argv = custodian_command(install, policy_file, out, REGIONS)
+    run = run_child(argv, env, folder, p.server_pid)
+    if run.exit_code != 0:
+        raise RuntimeError(f"custodian run exited {run.exit_code}:\n{run.stderr[-4000:]}")
+    p.peer_runs.append(run)
+    p.peer_ops.append(read_counts(counts_file))
+    if index == 0:
+        p.peer_matched = matched_by_policy(out)
+    log(
+        f"S={p.scale}: custodian run {index + 1}/{total}: {run.wall_s:.2f} s, "
+        f"{run.cpu_s:.2f} s CPU, {sum(p.peer_ops[-1].values())} requests, load {run.load1:.1f}"
+    )
+
+
+def finish(
+    p: Prepared, profile: Path | None, peer_version: str = "", peer_note: str = ""
+) -> ScaleResult:
     if profile is not None:
         target = profile.with_suffix(f".{p.scale}")
         profile_env = dict(p.env, SETPOINT_BENCH_PROFILE=str(target))
@@ -420,6 +526,15 @@ def finish(p: Prepared, profile: Path | None) -> ScaleResult:
         + len(p.estate.roles)
     )
     first = p.ops[0]
+    peer = None
+    if p.peer_runs:
+        peer = PeerResult(
+            version=peer_version,
+            runs=p.peer_runs,
+            ops=p.peer_ops[0],
+            ops_consistent=all(ops == p.peer_ops[0] for ops in p.peer_ops),
+            matched=p.peer_matched,
+        )
     return ScaleResult(
         scale=p.scale,
         counts=counts_for(p.scale),
@@ -440,7 +555,20 @@ def finish(p: Prepared, profile: Path | None) -> ScaleResult:
         extra=extra,
         summary=dict(found_json.get("summary", {})),
         families={family: (run, family_size(p, family)) for family, run in p.families.items()},
+        peer=peer,
+        peer_note=peer_note,
     )
+
+
+def peer_note_for(scale: int, peer: PeerInstall | None, peer_scales: Sequence[int]) -> str:
+    """Why Custodian does not run beside the check at this scale ("" when it does)."""
+    if peer is None:
+        return "not run (--no-peer)"
+    if not peer.ok:
+        return f"not run: {peer.error}"
+    if scale not in peer_scales:
+        return "not run at this scale"
+    return ""
 
 
 def measure(
@@ -449,23 +577,30 @@ def measure(
     workdir: Path,
     profile: Path | None = None,
     split_families: bool = False,
+    peer: PeerInstall | None = None,
+    peer_scales: Sequence[int] = (),
 ) -> list[ScaleResult]:
-    """Every scale prepared first (each on its own moto server), then the check runs
-    interleaved (S=500, S=2000, S=500, ...) so load from other work on the machine
-    falls on every scale alike rather than on whichever ran during a busy spell."""
+    """Every scale prepared first (each on its own moto server), then the runs interleaved
+    (S=500 check, S=500 Custodian, S=2000 check, S=2000 Custodian, S=500 check, ...) so
+    load from other work on the machine falls on every scale and both tools alike rather
+    than on whichever ran during a busy spell."""
     if not scales:
         raise ValueError("no scale given")
+    notes = {scale: peer_note_for(scale, peer, peer_scales) for scale in scales}
     with ExitStack() as stack:
         prepared = [prepare(scale, workdir, stack) for scale in scales]
         for index in range(runs):
             for p in prepared:
                 run_once(p, index, runs)
+                if peer is not None and not notes[p.scale]:
+                    run_peer_once(p, peer, workdir, index, runs)
         for _ in range(runs):
             for p in prepared:
                 p.spec_load.append(time_spec_load(p.specs, p.env))
         if split_families:
             run_families(prepared[-1])
-        return [finish(p, profile) for p in prepared]
+        version = peer.version if peer is not None else ""
+        return [finish(p, profile, version, notes[p.scale]) for p in prepared]
 
 
 def measure_scale(scale: int, runs: int, workdir: Path, profile: Path | None) -> ScaleResult:
@@ -558,6 +693,166 @@ def over_bound(result: ScaleResult) -> list[str]:
     return notes
 
 
+def ratio_text(num: float, den: float, unit: str = " s") -> str:
+    return f"{num:.1f}{unit} / {den:.1f}{unit} = {num / den:.2f}×" if den > 0 else "—"
+
+
+def floor_rows(results: Sequence[ScaleResult]) -> list[list[object]]:
+    """Wall time against moto's own CPU time during the same runs (the emulator's floor)."""
+    rows: list[list[object]] = []
+    for r in results:
+        moto = r.server_cpu_median_s
+        label = f"wall time / moto's CPU time during the check, S={r.scale}, medians"
+        target = f"≤ {TARGET_WALL_OVER_MOTO_CPU}×"
+        if moto is None or moto <= 0:
+            rows.append([label, target, "moto's CPU time not readable (no /proc)", ""])
+            continue
+        ratio = r.wall_median_s / moto
+        rows.append(
+            [
+                label,
+                target,
+                ratio_text(r.wall_median_s, moto),
+                verdict(ratio <= TARGET_WALL_OVER_MOTO_CPU),
+            ]
+        )
+    return rows
+
+
+def peer_summary_rows(results: Sequence[ScaleResult]) -> list[list[object]]:
+    """Client CPU against Cloud Custodian's (the target), wall and requests beside it."""
+    rows: list[list[object]] = []
+    for r in results:
+        label = f"client CPU, Cloud Custodian / `setpoint check`, S={r.scale}, medians"
+        target = f"≥ {TARGET_CPU_VS_PEER:.0f}× less"
+        if r.peer is None:
+            if r.peer_note != "not run at this scale":
+                rows.append([label, target, r.peer_note, ""])
+            continue
+        ratio = r.peer.cpu_median_s / r.cpu_median_s
+        rows.append(
+            [
+                label,
+                target,
+                ratio_text(r.peer.cpu_median_s, r.cpu_median_s),
+                verdict(ratio >= TARGET_CPU_VS_PEER),
+            ]
+        )
+        rows.append(
+            [
+                f"wall time, Cloud Custodian / `setpoint check`, S={r.scale}, medians",
+                "—",
+                ratio_text(r.peer.wall_median_s, r.wall_median_s),
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"AWS requests, Cloud Custodian / `setpoint check`, S={r.scale}",
+                "—",
+                f"{r.peer.requests} / {r.requests} = {r.peer.requests / r.requests:.2f}×",
+                "",
+            ]
+        )
+    return rows
+
+
+def seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def peer_lines(results: Sequence[ScaleResult], runs: int) -> list[str]:
+    """The side-by-side section: both tools, each scale, from this run only."""
+    out = ["### Side by side with Cloud Custodian (this run)", ""]
+    with_peer = [r for r in results if r.peer is not None]
+    if not with_peer:
+        notes = sorted({r.peer_note for r in results if r.peer_note})
+        return [*out, "Cloud Custodian: " + "; ".join(notes) + ". No comparison is shown.", ""]
+    version = with_peer[0].peer.version if with_peer[0].peer else ""
+    out += [
+        f"Cloud Custodian {version} (`c7n` from PyPI, in its own venv) ran `custodian run` "
+        f"{runs} times per scale on the same moto server as `setpoint check`, alternating "
+        "with it (check, Custodian, check, Custodian, ...), over both regions, with its "
+        "resource cache off. Its four policies read what the sweep compares through "
+        "Custodian's nearest filters (benchmarks/custodian_peer.py): security groups "
+        "(`ingress`, `egress`), buckets (`global-grants`, `has-statement`, "
+        "`check-public-block`, `bucket-encryption`, value filters on versioning and logging, "
+        "which `import`-written specs pin; `augment-keys` names those properties, so it "
+        "reads no bucket property its filters do not use), customer-managed "
+        "IAM policies (`has-allow-all`: each default version's document) and roles "
+        "(`cross-account`, `has-inline-policy`, `has-specific-managed-policy`). Client CPU "
+        "is each child's own user + system time (os.wait4); moto's CPU is the server "
+        "process's over the same span (/proc). Custodian's requests are counted the way "
+        "Setpoint's are: a botocore `before-call` handler loaded at start-up in its venv "
+        "(a `.pth` file, benchmarks/request_count_hook.py), once per API call.",
+        "",
+    ]
+    rows: list[list[object]] = []
+    for r in results:
+        tools: list[tuple[str, Sequence[ChildRun], int, float | None]] = [
+            ("`setpoint check`", r.runs, r.requests, r.server_cpu_median_s)
+        ]
+        if r.peer is not None:
+            tools.append(
+                ("Cloud Custodian", r.peer.runs, r.peer.requests, r.peer.server_cpu_median_s)
+            )
+        for name, tool_runs, requests, moto in tools:
+            wall = statistics.median(run.wall_s for run in tool_runs)
+            cpu = statistics.median(run.cpu_s for run in tool_runs)
+            walls = ", ".join(f"{run.wall_s:.1f}" for run in tool_runs)
+            rows.append(
+                [
+                    r.scale,
+                    name,
+                    f"{wall:.2f} s ({walls})",
+                    f"{cpu:.2f} s",
+                    seconds(moto),
+                    f"{wall / moto:.2f}×" if moto else "—",
+                    requests,
+                    f"{max(run.max_rss_mb for run in tool_runs):.0f} MB",
+                ]
+            )
+        if r.peer is None:
+            rows.append([r.scale, "Cloud Custodian", r.peer_note, "", "", "", "", ""])
+    out += table(
+        [
+            "S",
+            "tool",
+            f"wall, median of {runs} (all runs)",
+            "client CPU, median",
+            "moto's CPU during the run, median",
+            "wall / moto's CPU",
+            "AWS requests",
+            "peak RSS",
+        ],
+        rows,
+    )
+    out.append("")
+    for r in with_peer:
+        assert r.peer is not None
+        consistent = "" if r.peer.ops_consistent else " (differed between runs; first shown)"
+        out += [
+            f"Cloud Custodian's requests at S={r.scale}: {r.peer.requests}{consistent}; "
+            f"`setpoint check` made {r.requests}.",
+            "",
+            *table(
+                ["operation", "Cloud Custodian", "`setpoint check`"],
+                [
+                    [f"`{op}`", r.peer.ops.get(op, 0), r.ops.get(op, 0)]
+                    for op in sorted(set(r.peer.ops) | set(r.ops))
+                ],
+            ),
+            "",
+            "Resources its policies matched (first run; informational: the filters are there "
+            "to make Custodian read, and its `egress` filter matches every group that allows "
+            "all outbound traffic): "
+            + ", ".join(f"{name} {n}" for name, n in r.peer.matched.items())
+            + ".",
+            "",
+        ]
+    return out
+
+
 def family_lines(results: list[ScaleResult]) -> list[str]:
     """CPU time per resource by family of kinds, from the one-family checks."""
     split = [r for r in results if r.families]
@@ -609,7 +904,8 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
         "Access, default encryption), S/4 customer-managed IAM policies and S/10 roles (an",
         "inline policy and one or two attached policies each). `setpoint import` writes the",
         f"specs, then {CHANGES} out-of-band changes are made and `setpoint check --format json`",
-        f"runs as a child process {runs} times. Rerun with `make bench` or",
+        f"runs as a child process {runs} times, each run followed by one of Cloud "
+        "Custodian's over the same server (up to S=2000). Rerun with `make bench` or",
         "`python benchmarks/bench_sweep.py --output docs/performance.md` "
         f"(this run took {elapsed_s:.0f} s).",
         "",
@@ -670,18 +966,10 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
                 "",
             ]
         )
-    for r in results:
-        if r.scale in CUSTODIAN_S:
-            speedup = CUSTODIAN_S[r.scale] / r.wall_median_s
-            rows.append(
-                [
-                    f"wall time, S={r.scale}, vs Cloud Custodian ({CUSTODIAN_S[r.scale]:.0f} s)",
-                    "several times faster",
-                    f"{r.wall_median_s:.1f} s ({speedup:.1f}× faster)",
-                    verdict(speedup >= 2.0),
-                ]
-            )
+    rows += floor_rows(results)
+    rows += peer_summary_rows(results)
     out += [*table(["measure", "target", "result", ""], rows), ""]
+    out += peer_lines(results, runs)
 
     out += ["### Per scale", ""]
     rows = []
@@ -835,8 +1123,14 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
         "  lower bound counts none. moto ignores page sizes on DescribeSecurityGroups and",
         "  GetAccountAuthorizationDetails (one page, however large), so the page counts of",
         "  the bound are what AWS would need, and moto's answer is one page.",
-        "- Cloud Custodian's times were measured on this machine over the same kind of estate",
-        "  (its nearest four policies: about 11 requests per bucket and one per IAM policy).",
+        "- moto's CPU time is read from `/proc/PID/stat` (utime + stime, every thread) of the",
+        "  server process just before each child starts and just after it exits: the work",
+        "  moto did to answer that run. On one emulator process this is the floor: no client",
+        "  can finish faster than moto can answer, so wall time is judged against it.",
+        "- Cloud Custodian runs in this same benchmark run, on the same moto server and the",
+        "  same estate, interleaved with the check (see the side-by-side section); it is",
+        "  installed in a throwaway venv (`build/custodian-venv`, reused while its stamp names",
+        "  the same pinned version). No number from another day is compared.",
         "- No test asserts on these numbers; tests/benchmarks checks the harness at tiny scale.",
     ]
     return "\n".join(out)
@@ -846,7 +1140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--output", help="write the sweep section of this page (default: stdout)")
     parser.add_argument(
-        "--scale", default="500,2000", help="comma-separated scales S (default 500,2000)"
+        "--scale",
+        "--scales",
+        default="500,2000",
+        help="comma-separated scales S (default 500,2000)",
+    )
+    parser.add_argument(
+        "--with-10k",
+        action="store_true",
+        help="also sweep S=10000 (the check alone; about 10 more minutes, so off by default)",
+    )
+    parser.add_argument(
+        "--no-peer", action="store_true", help="do not run Cloud Custodian beside the check"
+    )
+    parser.add_argument(
+        "--peer-venv",
+        default=str(PEER_VENV),
+        help="where Cloud Custodian is installed (default build/custodian-venv, reused by stamp)",
     )
     parser.add_argument("--runs", type=int, default=3, help="check runs per scale (default 3)")
     parser.add_argument("--json", help="also write the raw results here as JSON")
@@ -858,9 +1168,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     scales = [int(v) for v in args.scale.split(",") if v.strip()]
+    if args.with_10k and 10000 not in scales:
+        scales.append(10000)
     profile = Path(args.profile) if args.profile else None
+    peer = None
+    if not args.no_peer:
+        log(f"installing Cloud Custodian into {args.peer_venv} (reused when its stamp matches)")
+        peer = ensure_custodian(Path(args.peer_venv))
+        log(
+            f"Cloud Custodian {peer.version} ready" + (" (reused)" if peer.reused else "")
+            if peer.ok
+            else f"Cloud Custodian not installed: {peer.error}; the check runs alone"
+        )
+    peer_scales = [scale for scale in scales if scale <= PEER_MAX_SCALE]
     with tempfile.TemporaryDirectory(prefix="setpoint-bench-") as tmp:
-        results = measure(scales, args.runs, Path(tmp), profile, not args.no_split)
+        results = measure(
+            scales, args.runs, Path(tmp), profile, not args.no_split, peer, peer_scales
+        )
     report = render(results, args.runs, time.perf_counter() - started)
     if args.output:
         write_section(Path(args.output), "sweep", report)
@@ -898,6 +1222,18 @@ def raw(result: ScaleResult) -> dict[str, Any]:
             family: {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "resources": size}
             for family, (run, size) in result.families.items()
         },
+        "server_cpu_median_s": result.server_cpu_median_s,
+        "peer": None
+        if result.peer is None
+        else {
+            "version": result.peer.version,
+            "runs": [
+                dataclasses.asdict(run) | {"stderr": run.stderr[-2000:]} for run in result.peer.runs
+            ],
+            "ops": dict(result.peer.ops),
+            "matched": result.peer.matched,
+        },
+        "peer_note": result.peer_note,
     }
 
 

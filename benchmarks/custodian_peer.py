@@ -7,7 +7,8 @@ read what Setpoint's sweep compares, through Custodian's nearest filters:
 
 - security groups: `ingress` / `egress` (the rules, from DescribeSecurityGroups);
 - buckets: `global-grants` (ACL), `has-statement` (bucket policy), `check-public-block`
-  (Block Public Access), `bucket-encryption` (default encryption), with `augment-keys`
+  (Block Public Access), `bucket-encryption` (default encryption), value filters on
+  versioning and logging (which `import`-written specs pin), with `augment-keys`
   naming the properties those filters read (Custodian then reads only those, plus the
   location and tags it always reads: its cheapest setting) and a `region` condition
   (ListBuckets lists every region's buckets, so they are read in the first region's
@@ -124,9 +125,11 @@ def ensure_custodian(venv: Path, spec: str = CUSTODIAN_SPEC) -> PeerInstall:
 # --------------------------------------------------------------------------------------
 # The policies
 
-# Custodian's names for the bucket properties its `global-grants` and `has-statement`
-# filters read (its S3 resource adds Location and Tags itself).
-S3_AUGMENT_KEYS = ("Acl", "Policy")
+# Custodian's names for the bucket properties its bucket filters read: the ACL and policy
+# (`global-grants`, `has-statement`), versioning and logging (value filters: `import`
+# pins both in every bucket spec, so the sweep compares them). Its S3 resource adds
+# Location and Tags itself.
+S3_AUGMENT_KEYS = ("Acl", "Policy", "Versioning", "Logging")
 
 POLICY_NAMES = {
     "security groups": "setpoint-peer-security-groups",
@@ -169,6 +172,8 @@ def policies(first_region: str) -> dict[str, Any]:
                             {"type": "has-statement", "statement_ids": ["PublicRead"]},
                             {"type": "check-public-block"},
                             {"type": "bucket-encryption", "state": False},
+                            {"type": "value", "key": "Versioning.Status", "value": "Suspended"},
+                            {"type": "value", "key": "Logging", "value": "absent"},
                         ]
                     }
                 ],

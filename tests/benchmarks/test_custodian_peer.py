@@ -77,7 +77,14 @@ def test_the_policy_file_reads_every_kind_the_sweep_compares() -> None:
         "has-statement",
         "check-public-block",
         "bucket-encryption",
+        "value",
     }
+    # the properties Setpoint's bucket specs compare, read by Custodian's filters
+    assert {f["key"] for f in group["or"] if f["type"] == "value"} == {
+        "Versioning.Status",
+        "Logging",
+    }
+    assert set(buckets["query"][0]["augment-keys"]) == {"Acl", "Policy", "Versioning", "Logging"}
     # buckets are listed once for every region: read them in the first region only
     assert buckets["conditions"] == [{"type": "value", "key": "region", "value": "us-east-1"}]
     roles = by_name[POLICY_NAMES["IAM roles"]]
