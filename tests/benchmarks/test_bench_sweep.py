@@ -7,11 +7,13 @@ not only in a long benchmark run. Nothing here asserts on time.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure, render
+from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure, peer_note_for, render
+from benchmarks.custodian_peer import PeerInstall
 from benchmarks.sweep_estate import CHANGES, REGIONS, VPCS_PER_REGION, counts_for
 
 pytestmark = pytest.mark.e2e
@@ -78,3 +80,23 @@ def test_the_cpu_time_is_split_by_family(tiny: ScaleResult) -> None:
     _, groups = tiny.families["security groups"]
     assert groups == sum(tiny.bound.groups_by_region.values())
     assert all(run.cpu_s > 0 for run, _ in tiny.families.values())
+
+
+def test_moto_cpu_is_measured_beside_the_check(tiny: ScaleResult) -> None:
+    (run,) = tiny.runs
+    assert run.server_cpu_s is not None and run.server_cpu_s > 0  # moto answered requests
+    text = render([tiny], runs=1, elapsed_s=1.0)
+    assert "| wall time / moto's CPU time during the check, S=20, medians | ≤ 1.3× |" in text
+
+
+def test_without_custodian_the_comparison_says_not_run(tiny: ScaleResult) -> None:
+    """No figure from another day: the rows name why the peer did not run."""
+    assert tiny.peer is None
+    failed = PeerInstall(Path("venv"), "c7n", error="`pip install c7n` failed: no network")
+    for note in (tiny.peer_note, peer_note_for(20, failed, [20])):
+        text = render([dataclasses.replace(tiny, peer_note=note)], runs=1, elapsed_s=1.0)
+        row = "| client CPU, Cloud Custodian / `setpoint check`, S=20, medians | ≥ 5× less |"
+        assert f"{row} {note} |  |" in text
+        assert note.startswith("not run")
+        assert "Cloud Custodian: " + note in text
+        assert "× faster" not in text and "wall time, Cloud Custodian" not in text
