@@ -902,7 +902,8 @@ def render(results: list[ScaleResult], runs: int, elapsed_s: float) -> str:
         f"ingress rules each across {VPCS_PER_REGION * len(REGIONS)} VPCs in "
         f"{len(REGIONS)} regions ({', '.join(REGIONS)}), S/4 buckets (policy, Block Public",
         "Access, default encryption), S/4 customer-managed IAM policies and S/10 roles (an",
-        "inline policy and one or two attached policies each). `setpoint import` writes the",
+        "inline policy and one or two attached policies each), and one multi-region trail",
+        "(the `guard` kind reports a region no trail covers). `setpoint import` writes the",
         f"specs, then {CHANGES} out-of-band changes are made and `setpoint check --format json`",
         f"runs as a child process {runs} times, each run followed by one of Cloud "
         "Custodian's over the same server (up to S=2000). Rerun with `make bench` or",

@@ -40,6 +40,7 @@ class Aws:
         self.ec2 = {region: client("ec2", region) for region in REGIONS}
         self.s3 = {region: client("s3", region) for region in REGIONS}
         self.iam = client("iam", REGIONS[0])
+        self.cloudtrail = client("cloudtrail", REGIONS[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -229,6 +230,14 @@ def seed(aws: Aws, scale: int) -> Estate:
 
     buckets = pmap(create_bucket, range(counts.buckets))
     requests += 4 * len(buckets)
+
+    # The account's trail (Setpoint's guard kind reports a region no trail covers): one
+    # multi-region trail, logging to the first bucket, so the estate has no extra bucket.
+    aws.cloudtrail.create_trail(
+        Name="setpoint-bench-trail", S3BucketName=buckets[0][0], IsMultiRegionTrail=True
+    )
+    aws.cloudtrail.start_logging(Name="setpoint-bench-trail")
+    requests += 2
 
     def create_policy(index: int) -> str:
         actions = ["s3:GetObject", "s3:ListBucket"][: 1 + index % 2]
