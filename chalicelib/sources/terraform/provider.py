@@ -278,6 +278,16 @@ class TerraformProvider:
         self._catalog: SpecCatalog | None = None
         self._checked: Checked = {}
 
+    @property
+    def last_catalog(self) -> SpecCatalog | None:
+        """The catalog of the last successful load (what was in force before a state write)."""
+        return self._catalog
+
+    def owns(self, bucket: str, key: str) -> bool:
+        """Whether the S3 object `bucket`/`key` is one of this source's states."""
+        states = self.states
+        return isinstance(states, S3States) and states.bucket == bucket and states.owns(key)
+
     def __call__(self) -> SpecCatalog:
         reads = self.states.load()
         seen = tuple((origin, read.version) for origin, read in reads)
