@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from chalicelib.errors import ConfigError, SpecError
-from chalicelib.sources.ansible.model import AnsibleMapping
+from chalicelib.sources.ansible.model import AnsibleMapping, AnsibleTask
 from chalicelib.sources.ansible.playbook import Frame, Play, Reader
 from chalicelib.sources.ansible.variables import inventory_layers
 from chalicelib.sources.ansible.yamlfile import load_file
 from chalicelib.sources.declared import Declared, declared_file
-from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.catalog import SpecCatalog, Undeclared
 
 # folders of roles, inventories and collections, never playbooks themselves
 NOT_PLAYBOOKS = frozenset(
@@ -117,7 +118,42 @@ def load_ansible(target: str) -> SpecCatalog:
     items: list[Declared | SpecError] = list(reader.errors)
     for mapping in mapped:
         items.extend(mapping.declare([t for t in reader.tasks if t.module in mapping.modules]))
-    return build_catalog([declared_file(name, items)])
+    catalog = build_catalog([declared_file(name, items)])
+    return replace(catalog, undeclared=tuple(undeclared_of(reader, mapped)))
+
+
+def _mapping_of(task: AnsibleTask, mapped: list[AnsibleMapping]) -> AnsibleMapping:
+    return next(m for m in mapped if task.module in m.modules)
+
+
+def undeclared_of(reader: Reader, mapped: list[AnsibleMapping]) -> list[Undeclared]:
+    """The resources of tasks that cannot be resolved (each `unknown`, naming file, line
+    and expression), then those whose last task says `state: absent`."""
+    out: list[Undeclared] = []
+    for task, problems in reader.unresolved:
+        who = _mapping_of(task, mapped).identify(task)
+        reason = "; ".join(str(problem) for problem in problems)
+        out.append(
+            Undeclared(
+                "unresolved", task.file, task.line, reason, who.kind, who.name, who.id, who.region
+            )
+        )
+    last: dict[tuple[str, str | None, str | None, str | None], tuple[AnsibleTask, bool]] = {}
+    for task in reader.tasks:
+        who = _mapping_of(task, mapped).identify(task)
+        if who.part or (who.name is None and who.id is None):
+            continue
+        absent = str(task.args.get("state", "present")) == "absent"
+        key = (who.kind, who.name, who.id, who.region)
+        last.pop(key, None)  # insertion order follows the last task
+        last[key] = (task, absent)
+    for (kind, name, ident, region), (task, absent) in last.items():
+        if absent:
+            reason = f"{task.module} with state: absent"
+            out.append(
+                Undeclared("absent", task.file, task.line, reason, kind, name, ident, region)
+            )
+    return out
 
 
 def ansible_provider(target: str) -> Callable[[], SpecCatalog]:
