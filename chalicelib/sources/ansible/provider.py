@@ -117,9 +117,27 @@ def load_ansible(target: str) -> SpecCatalog:
     reader, name = read_source(target, mapped)
     items: list[Declared | SpecError] = list(reader.errors)
     for mapping in mapped:
-        items.extend(mapping.declare([t for t in reader.tasks if t.module in mapping.modules]))
+        for item in mapping.declare([t for t in reader.tasks if t.module in mapping.modules]):
+            # a registered result known only when Ansible runs (or whose task is itself
+            # unresolved): that task's resource is unknown, like an undefined variable
+            if not isinstance(item, SpecError) or not (tasks := _tasks_at(reader.tasks, item)):
+                items.append(item)
+                continue
+            reader.unresolved.extend((task, (item,)) for task in tasks)
     catalog = build_catalog([declared_file(name, items)])
     return replace(catalog, undeclared=tuple(undeclared_of(reader, mapped)))
+
+
+def _tasks_at(tasks: list[AnsibleTask], error: SpecError) -> list[AnsibleTask]:
+    """The tasks written where an unresolved-expression `error` points (every iteration
+    of a looped task); none for any other error."""
+    if not error.message.startswith("cannot resolve"):
+        return []
+    return [
+        task
+        for task in tasks
+        if task.file == error.file and error.line in (task.line, *task.lines.values())
+    ]
 
 
 def _mapping_of(task: AnsibleTask, mapped: list[AnsibleMapping]) -> AnsibleMapping:
@@ -130,9 +148,12 @@ def undeclared_of(reader: Reader, mapped: list[AnsibleMapping]) -> list[Undeclar
     """The resources of tasks that cannot be resolved (each `unknown`, naming file, line
     and expression), then those whose last task says `state: absent`."""
     out: list[Undeclared] = []
+    grouped: dict[int, tuple[AnsibleTask, list[SpecError]]] = {}
     for task, problems in reader.unresolved:
+        grouped.setdefault(id(task), (task, []))[1].extend(problems)
+    for task, why in grouped.values():
         who = _mapping_of(task, mapped).identify(task)
-        reason = "; ".join(str(problem) for problem in problems)
+        reason = "; ".join(str(problem) for problem in why)
         out.append(
             Undeclared(
                 "unresolved", task.file, task.line, reason, who.kind, who.name, who.id, who.region
@@ -140,6 +161,8 @@ def undeclared_of(reader: Reader, mapped: list[AnsibleMapping]) -> list[Undeclar
         )
     last: dict[tuple[str, str | None, str | None, str | None], tuple[AnsibleTask, bool]] = {}
     for task in reader.tasks:
+        if id(task) in grouped:
+            continue
         who = _mapping_of(task, mapped).identify(task)
         if who.part or (who.name is None and who.id is None):
             continue
