@@ -210,7 +210,7 @@ def test_a_group_the_playbook_deletes_must_not_exist(
     assert "must not" in change["summary"] and "state: absent" in change["summary"]
 
     east.delete_security_group(GroupId=ids["jenkins"])
-    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert (code, report["findings"]) == (0, [])
     assert report["summary"]["in_sync"] == report["summary"]["checked"]
@@ -228,7 +228,7 @@ def test_an_unresolvable_expression_makes_its_group_unknown_and_the_rest_is_comp
         encoding="utf-8",
     )
     line = 1 + text.splitlines().index("        description: jenkins")
-    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
     assert code == 2  # something could not be compared, and nothing drifted
     assert (finding["id"], finding["status"]) == (ids["jenkins"], "unknown")
@@ -242,7 +242,7 @@ def test_an_unresolvable_expression_makes_its_group_unknown_and_the_rest_is_comp
     east.authorize_security_group_ingress(
         GroupId=ids["elb"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
     )
-    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
     statuses = {f["name"]: f["status"] for f in json.loads(capsys.readouterr().out)["findings"]}
     assert (code, statuses) == (1, {"jenkins": "unknown", "jenkins-elb": "drifted"})
 
@@ -257,7 +257,7 @@ def test_a_group_that_refers_to_an_unresolved_task_is_unknown_too(
     book = root / "site.yml"
     text = book.read_text(encoding="utf-8")
     book.write_text(text.replace("{{ office_cidr }}", "{{ ofice_cidr }}"), encoding="utf-8")
-    code = main(["check", "--specs", f"ansible:{root}", "--region", EAST, "--format", "json"])
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert code == 2
     assert {f["name"]: f["status"] for f in findings} == {
