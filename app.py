@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from chalice import Chalice, Rate
 
-from chalicelib import handlers, spec_change
+from chalicelib import handlers, spec_change, state_write
 from chalicelib.alerting import utc_now
 from chalicelib.events.table import eventbridge_source, watched_event_names
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
@@ -147,6 +147,24 @@ def on_spec_change(event: Any) -> dict[str, Any]:
     outcome = spec_change.handle_spec_change(payload, get_runtime().spec_change_context())
     summary = outcome.as_log()
     logger.info("spec_change_processed", extra=summary)
+    _publish(summary)
+    return summary
+
+
+# Writes of Terraform states (`*.tfstate`) in a bucket that sends its events to
+# EventBridge: the state bucket is the user's, so the rule matches the key's suffix and the
+# handler ignores any object outside a terraform:s3:// source of SETPOINT_SPECS.
+STATE_WRITES = state_write.state_event_pattern()
+
+
+@app.on_cw_event(STATE_WRITES, name="on_state_write")
+def on_state_write(event: Any) -> dict[str, Any]:
+    """A Terraform state write: re-read what the apply changed, close the drift it explains."""
+    payload = event.to_dict()
+    logger.set_correlation_id(payload.get("id"))
+    outcome = state_write.handle_state_write(payload, get_runtime().spec_change_context())
+    summary = outcome.as_log()
+    logger.info("state_write_processed", extra=summary)
     _publish(summary)
     return summary
 

@@ -37,7 +37,13 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
         logger.error("malformed_event", extra={"error": str(exc)})
         return outcome
     settling = (
-        Settling(runtime.state, runtime.clock, runtime.recheck, runtime.recheck_delay_seconds)
+        Settling(
+            runtime.state,
+            runtime.clock,
+            runtime.recheck,
+            runtime.recheck_delay_seconds,
+            runtime.iac,
+        )
         if runtime.recheck is not None
         else None
     )

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.errors import ConfigError, SetpointError
+from chalicelib.iac_principals import IacPrincipals
 from chalicelib.kinds.registry import creates, kind_named
 from chalicelib.model import Actor, Finding, ResourceRef, Status, is_gone
 from chalicelib.ports import Clock, Evaluator, RecheckQueue, StateStore
@@ -205,9 +206,15 @@ class Settling:
     """The re-check rules for one event invocation (module docstring)."""
 
     def __init__(
-        self, state: StateStore, clock: Clock, queue: RecheckQueue, delay_seconds: int
+        self,
+        state: StateStore,
+        clock: Clock,
+        queue: RecheckQueue,
+        delay_seconds: int,
+        iac: IacPrincipals | None = None,
     ) -> None:
         self.queue = queue
+        self.iac = iac
         self.windows: WindowStore = windows_for(state)
         self.now: datetime = clock()
         self.delay = min(max(int(delay_seconds), 0), SQS_MAX_DELAY_SECONDS)
@@ -216,10 +223,26 @@ class Settling:
     def screen(
         self, routed: Routed, findings: list[Finding]
     ) -> tuple[list[Finding], list[Finding]]:
-        """(post now, held for the re-check at the end of their settle window)."""
-        created = [ref for ref in routed.refs if creates(routed.actor.event_name, ref.kind)]
-        if created:
-            self._open_windows(created, routed.actor)
+        """(post now, held for the re-check at the end of their settle window).
+
+        A call by an IaC deployer opens the longer IaC window on every resource it
+        touched: the state write that follows the apply re-reads them and closes it
+        (`state_write.py`); if none comes, its re-check posts what is still off.
+        """
+        if self.iac is not None and self.iac.deployed_by(routed.actor):
+            seconds = self.iac.settle_seconds
+            # a window that ends in the second half of this one stands; a shorter one (a
+            # create's, an early call of a long apply) is moved on
+            self._open_windows(
+                list(routed.refs),
+                routed.actor,
+                seconds,
+                unless_open_after=self.now + timedelta(seconds=seconds / 2),
+            )
+        else:
+            created = [ref for ref in routed.refs if creates(routed.actor.event_name, ref.kind)]
+            if created:
+                self._open_windows(created, routed.actor, self.delay, unless_open_after=self.now)
         now: list[Finding] = []
         held: list[Finding] = []
         for finding in findings:
@@ -243,27 +266,35 @@ class Settling:
                 continue
             self._ensure_recheck(finding, finding.actor, required=False)
 
-    def _open_windows(self, refs: list[ResourceRef], actor: Actor) -> None:
+    def _open_windows(
+        self,
+        refs: list[ResourceRef],
+        actor: Actor,
+        seconds: int,
+        *,
+        unless_open_after: datetime,
+    ) -> None:
+        until = self.now + timedelta(seconds=seconds)
         claimed = [
             key
             for key in (_key(SETTLE, ref) for ref in refs)
-            if self.windows.claim(key, self.until, unless_open_after=self.now)
+            if self.windows.claim(key, until, unless_open_after=unless_open_after)
         ]
         if not claimed:
             return  # already settling (a duplicate create): its re-check is on its way
         try:
-            self.queue.schedule(refs, actor, self.delay)
+            self.queue.schedule(refs, actor, seconds)
         except RecheckError as exc:
             # no re-check, no window: the first read is posted as it is
             logger.error("recheck_not_scheduled", extra={"error": str(exc)})
             for key in claimed:
-                self.windows.release(key, self.until)
+                self.windows.release(key, until)
             return
         for ref in refs:
-            self.windows.claim(_key(RECHECK, ref), self.until, unless_open_after=self.now)
+            self.windows.claim(_key(RECHECK, ref), until, unless_open_after=self.now)
         logger.info(
             "settle_window_opened",
-            extra={"refs": [ref.label() for ref in refs], "seconds": self.delay},
+            extra={"refs": [ref.label() for ref in refs], "seconds": seconds},
         )
 
     def _ensure_recheck(self, finding: Finding, actor: Actor | None, *, required: bool) -> None:

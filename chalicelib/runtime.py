@@ -28,6 +28,7 @@ from chalicelib.aws import (
     default_region,
 )
 from chalicelib.errors import ConfigError
+from chalicelib.iac_principals import IacPrincipals, iac_from_env
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.model import Actor, Finding, ResourceRef
 from chalicelib.noise.model import ENV_IGNORE
@@ -111,6 +112,8 @@ class Runtime:
     # delayed second reads against eventual consistency; None: conclude from the first read
     recheck: RecheckQueue | None = None
     recheck_delay_seconds: int = 90
+    # SETPOINT_IAC_PRINCIPALS: their calls wait (with a re-check queue) for a state write
+    iac: IacPrincipals | None = None
     # events forwarded from member accounts are re-read there, through this role
     role_name: str = DEFAULT_ROLE_NAME
     external_id: str | None = None
@@ -283,6 +286,7 @@ def runtime_from_env(
         outbox=outbox_from_env(env, clients, clock=clock),
         recheck=recheck_from_env(env, clients),
         recheck_delay_seconds=delay_from(env.get(ENV_RECHECK_DELAY_SECONDS)),
+        iac=iac_from_env(env),
         role_name=env.get(ENV_ROLE_NAME, "").strip() or DEFAULT_ROLE_NAME,
         external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
         accounts=parse_accounts(env.get(ENV_ACCOUNTS)),

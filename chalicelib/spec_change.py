@@ -88,7 +88,7 @@ def handle_spec_change(
     """Re-evaluate the resources whose specs an S3 write changed; alert as pending apply."""
     outcome = EventOutcome()
     try:
-        bucket, raw_key, version_id = _object_of(payload)
+        bucket, raw_key, version_id = object_of(payload)
     except ValueError as exc:
         outcome.errors.append(f"malformed_event: {exc}")
         logger.error("malformed_event", extra={"error": str(exc)})
@@ -100,11 +100,11 @@ def handle_spec_change(
         logger.error("config_error", extra={"error": str(exc)})
         return outcome
     if source is None:
-        return _skip(outcome, f"specs are not read from S3 ({_location(context, location)!r})")
+        return skip_write(outcome, f"specs are not read from S3 ({_location(context, location)!r})")
     key = _key_in(source, bucket, raw_key)
     if key is None:
         where = f"s3://{source.bucket}/{source.prefix}"
-        return _skip(outcome, f"s3://{bucket}/{raw_key} is outside the spec location {where}")
+        return skip_write(outcome, f"s3://{bucket}/{raw_key} is outside the spec location {where}")
 
     before = source.last_catalog
     source.forget(key)
@@ -133,7 +133,7 @@ def handle_spec_change(
     # the specs load again: closes a "specs could not be loaded" alert, if one is open
     outcome.findings.append(finding_for_ref(spec_bundle_ref(context), Status.IN_SYNC))
     if old is None:
-        _skip(outcome, f"no earlier specs to compare s3://{bucket}/{key} with; the sweep will")
+        skip_write(outcome, f"no earlier specs to compare s3://{bucket}/{key} with; the sweep will")
     else:
         diff = diff_catalogs(old, new)
         logger.info(
@@ -178,7 +178,7 @@ def already_off(
     return off
 
 
-def _object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:
+def object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:
     """(bucket, key, version id) of an S3 EventBridge event; ValueError when it is not one."""
     if payload.get("source") != SPEC_EVENT_SOURCE:
         raise ValueError(f"source {payload.get('source')!r} is not {SPEC_EVENT_SOURCE!r}")
@@ -224,7 +224,7 @@ def _key_in(source: S3SpecSource, bucket: str, key: str) -> str | None:
     return None
 
 
-def _skip(outcome: EventOutcome, detail: str) -> EventOutcome:
+def skip_write(outcome: EventOutcome, detail: str) -> EventOutcome:
     skipped = Skipped(SkipReason.NOT_WATCHED, detail)
     outcome.skipped.append(skipped)
     logger.info("skipped", extra={"reason": skipped.reason.value, "detail": detail})
@@ -263,7 +263,7 @@ def reevaluate(
         for spec in change.specs:
             owner = getattr(spec, "account", None)
             if owner and owner != account:
-                _skip(outcome, f"{spec.source}: account {owner} is read by its own sweep")
+                skip_write(outcome, f"{spec.source}: account {owner} is read by its own sweep")
                 continue
             for_spec = spec_refs(change.kind, spec, account, regions)
             kind_pipeline = context.pipeline.kinds.get(kind_named(change.kind))

@@ -39,6 +39,7 @@ from chalicelib.report.sarif_report import render_sarif
 from chalicelib.report.scope import Scope
 from chalicelib.report.text_report import render_text_report
 from chalicelib.runtime import ENV_IGNORE, ENV_REGIONS, build_pipeline, spec_provider
+from chalicelib.sources.undeclared import settle_undeclared
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.sweep.accounts import ENABLED, parse_accounts, partition_regions, resolve_accounts
 from chalicelib.sweep.run import DEFAULT_WORKERS, ShardResult, ShardRunner, run_in_process
@@ -111,7 +112,14 @@ def _check(args: argparse.Namespace) -> int:
     workers = getattr(args, "workers", None) or DEFAULT_WORKERS
     with progress_bar(len(shards), getattr(args, "progress", None)) as advance:
         swept = run_in_process(shards, catalog, runner, workers=workers, on_result=advance)
-    quieted = quiet(swept.findings, catalog.ignore_rules, catalog.noise, date.today())
+    # what a source names without a spec (unresolved: unknown; state absent: must not exist)
+    swept_findings = settle_undeclared(
+        swept.findings,
+        catalog.undeclared,
+        kinds=[str(k) for k in args.kinds] if args.kinds else None,
+        regions=None if enabled_only else regions,
+    )
+    quieted = quiet(swept_findings, catalog.ignore_rules, catalog.noise, date.today())
     findings = quieted.findings
     statuses = [f.status for f in findings]
     read = sum(s not in (Status.MISSING, Status.UNKNOWN) for s in statuses)

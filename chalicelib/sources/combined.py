@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.errors import SpecError, SpecSetError
@@ -22,12 +22,14 @@ def merge_catalogs(catalogs: Sequence[SpecCatalog]) -> SpecCatalog:
     for catalog in catalogs:
         for kind, specs in catalog.by_kind.items():
             by_kind.setdefault(kind, []).extend(specs)
-    return checked_catalog(
+    merged = checked_catalog(
         [name for catalog in catalogs for name in catalog.files],
         by_kind,
         {key: value for catalog in catalogs for key, value in catalog.noise.items()},
         [rule for catalog in catalogs for rule in catalog.ignore_rules],
     )
+    undeclared = tuple(u for catalog in catalogs for u in catalog.undeclared)
+    return replace(merged, undeclared=undeclared) if undeclared else merged
 
 
 @dataclass(frozen=True)

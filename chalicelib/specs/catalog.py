@@ -8,9 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+# unresolved: a source names the resource but not all of what it wants (an Ansible
+# expression that cannot be resolved): `unknown`, never guessed. absent: it must not exist
+# (Ansible's `state: absent`). unread: what a source holds that no kind reads (Terraform
+# types Setpoint has no mapping for), for `validate` to list.
+UndeclaredWhy = Literal["unresolved", "absent", "unread"]
+
+
+@dataclass(frozen=True)
+class Undeclared:
+    """A resource a source speaks of without a spec for it (see `UndeclaredWhy`)."""
+
+    why: UndeclaredWhy
+    origin: str  # the file (or source) that speaks of it
+    line: int | None
+    reason: str  # in words, with the expression or the types
+    kind: str | None = None  # the kind it would be, when known
+    name: str | None = None
+    id: str | None = None
+    region: str | None = None  # None: any region
+
+    @property
+    def where(self) -> str:
+        return f"{self.origin}:{self.line}" if self.line else self.origin
 
 
 @dataclass(frozen=True)
@@ -24,6 +48,8 @@ class SpecCatalog:
     # `.setpointignore` rules of the spec directory (`noise`)
     noise: Mapping[str, Any] = field(default_factory=dict)
     ignore_rules: tuple[Any, ...] = ()
+    # what sources name without a spec for it (`Undeclared`)
+    undeclared: tuple[Undeclared, ...] = ()
     # per-catalog lookup tables a family builds once (see `memo`)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -54,6 +54,9 @@ class WindowStore(Protocol):
     def release(self, key: str, until: datetime) -> None:
         """Remove the window this caller claimed (ending at `until`), if it is still ours."""
 
+    def close(self, key: str) -> None:
+        """End the window at `key` now, whoever opened it (what it waited for came)."""
+
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -89,6 +92,10 @@ class MemoryWindowStore:
         with self._lock:
             if self._until.get(key) == _epoch(until):
                 del self._until[key]
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            self._until.pop(key, None)
 
 
 class DynamoWindowStore:
@@ -145,6 +152,9 @@ class DynamoWindowStore:
                 ExpressionAttributeNames={"#until": "until"},
                 ExpressionAttributeValues={":mine": {"N": str(_epoch(until))}},
             )
+
+    def close(self, key: str) -> None:
+        self._call("delete_item", key, TableName=self.table_name, Key={KEY_ATTRIBUTE: {"S": key}})
 
     def _call(self, operation: str, key: str, **kwargs: Any) -> dict[str, Any]:
         try:

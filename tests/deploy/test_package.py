@@ -33,7 +33,7 @@ CONTRACT_QUEUES = {
 # One CloudTrail handler per registered family; the contract's three must stay among them.
 CHANGE_HANDLERS = {family.handler for family in FAMILIES}
 assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
-FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "sweep", *CONTRACT_QUEUES}
+FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "on_state_write", "sweep", *CONTRACT_QUEUES}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
 
 

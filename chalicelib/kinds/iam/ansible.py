@@ -15,7 +15,14 @@ from typing import Any
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
-from chalicelib.sources.ansible.model import AnsibleTask, ArgPath, final_tasks, find_registered
+from chalicelib.sources.ansible.model import (
+    AnsibleTask,
+    ArgPath,
+    TaskIdentity,
+    final_tasks,
+    find_registered,
+    text_arg,
+)
 from chalicelib.sources.declared import Declared
 
 PRINCIPALS = {"iam_role": IAM_ROLE, "iam_user": IAM_USER, "iam_group": IAM_GROUP}
@@ -112,6 +119,18 @@ class IamAnsible:
     """The family's `AnsibleMapping`."""
 
     modules = MODULES
+
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        args = task.args
+        if task.module == "iam_policy":
+            # an inline policy is part of its role, user or group
+            kind = {"role": IAM_ROLE, "user": IAM_USER, "group": IAM_GROUP}.get(
+                str(args.get("iam_type")), IAM_ROLE
+            )
+            return TaskIdentity(kind, text_arg(args, "iam_name"), part=True)
+        if task.module == "iam_managed_policy":
+            return TaskIdentity(IAM_POLICY, text_arg(args, "policy_name", "name"))
+        return TaskIdentity(PRINCIPALS[task.module], text_arg(args, "name"))
 
     def declare(self, tasks: Sequence[AnsibleTask]) -> Iterable[Declared | SpecError]:
         def key(task: AnsibleTask) -> tuple[str, ...]:

@@ -12,7 +12,14 @@ from typing import Any
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.load_balancer import LOAD_BALANCER
-from chalicelib.sources.ansible.model import AnsibleTask, ArgPath, final_tasks, find_registered
+from chalicelib.sources.ansible.model import (
+    AnsibleTask,
+    ArgPath,
+    TaskIdentity,
+    final_tasks,
+    find_registered,
+    text_arg,
+)
 from chalicelib.sources.declared import Declared
 
 TYPES = {"elb_application_lb": "application", "elb_network_lb": "network"}
@@ -114,6 +121,10 @@ class LoadBalancerAnsible:
     """The family's `AnsibleMapping`."""
 
     modules = MODULES
+
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        args = task.args
+        return TaskIdentity(LOAD_BALANCER, text_arg(args, "name"), region=text_arg(args, "region"))
 
     def declare(self, tasks: Sequence[AnsibleTask]) -> Iterable[Declared | SpecError]:
         def key(task: AnsibleTask) -> tuple[str, str]:

@@ -13,7 +13,14 @@ from typing import Any
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.s3_bucket import S3_BUCKET
-from chalicelib.sources.ansible.model import AnsibleTask, ArgPath, final_tasks, find_registered
+from chalicelib.sources.ansible.model import (
+    AnsibleTask,
+    ArgPath,
+    TaskIdentity,
+    final_tasks,
+    find_registered,
+    text_arg,
+)
 from chalicelib.sources.declared import Declared
 
 MODULES = frozenset({"s3_bucket"})
@@ -103,6 +110,9 @@ class S3BucketAnsible:
     """The family's `AnsibleMapping`."""
 
     modules = MODULES
+
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        return TaskIdentity(S3_BUCKET, text_arg(task.args, "name"))
 
     def declare(self, tasks: Sequence[AnsibleTask]) -> Iterable[Declared | SpecError]:
         for task in final_tasks(tasks, lambda t: str(t.args.get("name"))):

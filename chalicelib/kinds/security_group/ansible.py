@@ -18,8 +18,10 @@ from chalicelib.sources.ansible.model import (
     AnsibleTask,
     ArgPath,
     Registered,
+    TaskIdentity,
     final_tasks,
     find_registered,
+    text_arg,
 )
 from chalicelib.sources.declared import Declared
 
@@ -210,6 +212,16 @@ class SecurityGroupAnsible:
     """The family's `AnsibleMapping`."""
 
     modules = MODULES
+
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        args = task.args
+        region = _region(args)
+        return TaskIdentity(
+            SECURITY_GROUP,
+            text_arg(args, "name"),
+            id=text_arg(args, "group_id"),
+            region=region if isinstance(region, str) else None,
+        )
 
     def declare(self, tasks: Sequence[AnsibleTask]) -> Iterable[Declared | SpecError]:
         for task in final_tasks(tasks, _key):

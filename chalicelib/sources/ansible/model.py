@@ -58,6 +58,29 @@ class Registered:
         )
 
 
+@dataclass(frozen=True)
+class TaskIdentity:
+    """Which resource a task is about, as far as its arguments say: what an unresolved
+    task makes `unknown`, and what a final `state: absent` says must not exist."""
+
+    kind: str
+    name: str | None
+    id: str | None = None
+    region: str | None = None
+    # a part of the resource (an inline policy of a role): its `state: absent` removes the
+    # part, which the resource's spec already leaves out, not the resource
+    part: bool = False
+
+
+def text_arg(args: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of `keys` that holds a string (an unresolved argument holds None)."""
+    for key in keys:
+        value = args.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 class AnsibleMapping(Protocol):
     """A family's translation of its Ansible modules' tasks into spec documents."""
 
@@ -65,6 +88,10 @@ class AnsibleMapping(Protocol):
     def modules(self) -> frozenset[str]: ...
 
     def declare(self, tasks: Sequence[AnsibleTask]) -> Iterable[Declared | SpecError]: ...
+
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        """The resource `task` is about (its name None when that is what cannot resolve)."""
+        ...
 
 
 def final_tasks(

@@ -122,6 +122,8 @@ class Reader:
         self.templar = Templar()
         self.tasks: list[AnsibleTask] = []
         self.errors: list[SpecError] = []
+        # tasks with an argument that cannot be resolved, and why (each names the expression)
+        self.unresolved: list[tuple[AnsibleTask, tuple[SpecError, ...]]] = []
         self.registered: dict[str, RegisteredResult] = {}
 
     def show(self, path: Path) -> str:
@@ -419,9 +421,10 @@ class Reader:
         iterations = self._loop(item, frame, state)
         register = item.get("register") if isinstance(item.get("register"), str) else None
         origin = f"{frame.shown}:{item.line}"
-        problems: list[SpecError] = []
+        unresolved = False
         last: AnsibleTask | None = None
         for extra in iterations:
+            problems: list[SpecError] = []
             when = item.get("when")
             if when is not None:
                 try:
@@ -445,13 +448,16 @@ class Reader:
                 register=register,
                 lines=arg_lines,
             )
-            if not problems:
+            if problems:
+                # its resource is unknown, never guessed; the other tasks still count
+                self.unresolved.append((last, tuple(problems)))
+                unresolved = True
+            else:
                 self.tasks.append(last)
-        self.errors.extend(problems)
         if register:
             looped = len(iterations) != 1 or iterations[0]
             self.registered[register] = RegisteredResult(
-                register, None if looped or problems else last, origin
+                register, None if looped or unresolved else last, origin
             )
 
     def _loop(self, item: Lined, frame: Frame, state: Play) -> list[dict[str, Any]]:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from chalicelib.errors import ConfigError, SpecError
-from chalicelib.sources.ansible.model import AnsibleMapping
+from chalicelib.sources.ansible.model import AnsibleMapping, AnsibleTask
 from chalicelib.sources.ansible.playbook import Frame, Play, Reader
 from chalicelib.sources.ansible.variables import inventory_layers
 from chalicelib.sources.ansible.yamlfile import load_file
 from chalicelib.sources.declared import Declared, declared_file
-from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.catalog import SpecCatalog, Undeclared
 
 # folders of roles, inventories and collections, never playbooks themselves
 NOT_PLAYBOOKS = frozenset(
@@ -116,8 +117,66 @@ def load_ansible(target: str) -> SpecCatalog:
     reader, name = read_source(target, mapped)
     items: list[Declared | SpecError] = list(reader.errors)
     for mapping in mapped:
-        items.extend(mapping.declare([t for t in reader.tasks if t.module in mapping.modules]))
-    return build_catalog([declared_file(name, items)])
+        for item in mapping.declare([t for t in reader.tasks if t.module in mapping.modules]):
+            # a registered result known only when Ansible runs (or whose task is itself
+            # unresolved): that task's resource is unknown, like an undefined variable
+            if not isinstance(item, SpecError) or not (tasks := _tasks_at(reader.tasks, item)):
+                items.append(item)
+                continue
+            reader.unresolved.extend((task, (item,)) for task in tasks)
+    catalog = build_catalog([declared_file(name, items)])
+    return replace(catalog, undeclared=tuple(undeclared_of(reader, mapped)))
+
+
+def _tasks_at(tasks: list[AnsibleTask], error: SpecError) -> list[AnsibleTask]:
+    """The tasks written where an unresolved-expression `error` points (every iteration
+    of a looped task); none for any other error."""
+    if not error.message.startswith("cannot resolve"):
+        return []
+    return [
+        task
+        for task in tasks
+        if task.file == error.file and error.line in (task.line, *task.lines.values())
+    ]
+
+
+def _mapping_of(task: AnsibleTask, mapped: list[AnsibleMapping]) -> AnsibleMapping:
+    return next(m for m in mapped if task.module in m.modules)
+
+
+def undeclared_of(reader: Reader, mapped: list[AnsibleMapping]) -> list[Undeclared]:
+    """The resources of tasks that cannot be resolved (each `unknown`, naming file, line
+    and expression), then those whose last task says `state: absent`."""
+    out: list[Undeclared] = []
+    grouped: dict[int, tuple[AnsibleTask, list[SpecError]]] = {}
+    for task, problems in reader.unresolved:
+        grouped.setdefault(id(task), (task, []))[1].extend(problems)
+    for task, why in grouped.values():
+        who = _mapping_of(task, mapped).identify(task)
+        reason = "; ".join(str(problem) for problem in why)
+        out.append(
+            Undeclared(
+                "unresolved", task.file, task.line, reason, who.kind, who.name, who.id, who.region
+            )
+        )
+    last: dict[tuple[str, str | None, str | None, str | None], tuple[AnsibleTask, bool]] = {}
+    for task in reader.tasks:
+        if id(task) in grouped:
+            continue
+        who = _mapping_of(task, mapped).identify(task)
+        if who.part or (who.name is None and who.id is None):
+            continue
+        absent = str(task.args.get("state", "present")) == "absent"
+        key = (who.kind, who.name, who.id, who.region)
+        last.pop(key, None)  # insertion order follows the last task
+        last[key] = (task, absent)
+    for (kind, name, ident, region), (task, absent) in last.items():
+        if absent:
+            reason = f"{task.module} with state: absent"
+            out.append(
+                Undeclared("absent", task.file, task.line, reason, kind, name, ident, region)
+            )
+    return out
 
 
 def ansible_provider(target: str) -> Callable[[], SpecCatalog]:

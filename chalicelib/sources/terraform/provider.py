@@ -28,7 +28,7 @@ from chalicelib.kinds.registry import FAMILIES
 from chalicelib.sources.declared import Declared, declared_file
 from chalicelib.sources.terraform.model import TerraformMapping, TfInstance
 from chalicelib.sources.terraform.state import parse_state
-from chalicelib.specs.catalog import SpecCatalog
+from chalicelib.specs.catalog import SpecCatalog, Undeclared
 from chalicelib.specs.loading import build_catalog
 from chalicelib.specs.parse import ParsedFile, ParsedSpec
 from chalicelib.specs.s3_source import parse_s3_uri
@@ -119,7 +119,22 @@ def catalog_of(
     if errors:
         parsed = ParsedFile(parsed.name, parsed.specs, (*errors, *parsed.errors))
     catalog = build_catalog([parsed])  # raises SpecSetError with every error
-    return replace(catalog, files=tuple(origin for origin, _ in reads)), used
+    files = tuple(origin for origin, _ in reads)
+    return replace(catalog, files=files, undeclared=unread_types(name, instances)), used
+
+
+def unread_types(name: str, instances: Sequence[TfInstance]) -> tuple[Undeclared, ...]:
+    """The AWS resource types of the states that no family maps, with their instance
+    counts, for `validate` to list (a VPC, an instance: not kinds Setpoint checks)."""
+    read = frozenset(t for mapping in mappings() for t in mapping.types)
+    counts: dict[str, int] = {}
+    for instance in instances:
+        if instance.type not in read:
+            counts[instance.type] = counts.get(instance.type, 0) + 1
+    if not counts:
+        return ()
+    listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    return (Undeclared("unread", name, None, f"{listed} (types no Setpoint kind reads)"),)
 
 
 class LocalStates:
@@ -277,6 +292,16 @@ class TerraformProvider:
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._catalog: SpecCatalog | None = None
         self._checked: Checked = {}
+
+    @property
+    def last_catalog(self) -> SpecCatalog | None:
+        """The catalog of the last successful load (what was in force before a state write)."""
+        return self._catalog
+
+    def owns(self, bucket: str, key: str) -> bool:
+        """Whether the S3 object `bucket`/`key` is one of this source's states."""
+        states = self.states
+        return isinstance(states, S3States) and states.bucket == bucket and states.owns(key)
 
     def __call__(self) -> SpecCatalog:
         reads = self.states.load()

@@ -125,7 +125,7 @@ def write(root: Path, text: str) -> Path:
 PLAY = "- hosts: localhost\n  tasks:\n"
 
 
-def test_a_registered_result_of_another_module_is_an_error_naming_file_line_expression(
+def test_a_registered_result_of_another_module_leaves_the_group_unresolved(
     tmp_path: Path,
 ) -> None:
     root = write(
@@ -137,11 +137,16 @@ def test_a_registered_result_of_another_module_is_an_error_naming_file_line_expr
         "        description: web\n"
         '        vpc_id: "{{ vpc.vpc.id }}"\n',
     )
-    with pytest.raises(SpecSetError) as caught:
-        load_ansible(str(root))
-    (error,) = caught.value.errors
-    assert (error.file, error.line, error.field) == (f"{root}/site.yml", 8, "vpc_id")
-    assert "'{{ vpc.vpc.id }}'" in error.message and f"{root}/site.yml:3" in error.message
+    catalog = load_ansible(str(root))
+    assert catalog.specs_of("security_group") == ()  # never compared with a guess
+    (unresolved,) = catalog.undeclared
+    assert (unresolved.why, unresolved.kind, unresolved.name) == (
+        "unresolved",
+        "security_group",
+        "web",
+    )
+    assert unresolved.reason.startswith(f"{root}/site.yml:8: vpc_id: cannot resolve")
+    assert "'{{ vpc.vpc.id }}'" in unresolved.reason and f"{root}/site.yml:3" in unresolved.reason
 
 
 def test_purge_rules_false_is_refused(tmp_path: Path) -> None:
@@ -178,12 +183,15 @@ def test_state_absent_cancels_the_group_and_rules_split_per_peer(tmp_path: Path)
     assert spec.egress is None  # rules_egress omitted: the AWS default
 
 
-def test_a_group_the_playbook_deletes_is_unmanaged_while_it_exists(
+def test_a_group_the_playbook_deletes_must_not_exist(
     east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`state: absent`: drifted while the group exists, naming the task; in sync once gone."""
     ids = build_account(east)
     root = playbook(tmp_path, ids["vpc"])
-    with (root / "site.yml").open("a", encoding="utf-8") as book:
+    book_path = root / "site.yml"
+    task_line = len(book_path.read_text(encoding="utf-8").splitlines()) + 2
+    with book_path.open("a", encoding="utf-8") as book:
         book.write(
             "\n    - name: retire jenkins\n"
             "      ec2_group: {name: jenkins, vpc_id: '{{ vpc_id }}', region: us-east-1,"
@@ -192,7 +200,94 @@ def test_a_group_the_playbook_deletes_is_unmanaged_while_it_exists(
     code = main([*CHECK, f"ansible:{root}", "--format", "json"])
     assert code == 1
     (finding,) = json.loads(capsys.readouterr().out)["findings"]
-    assert (finding["name"], finding["status"]) == ("jenkins", "unmanaged")
+    assert (finding["name"], finding["id"], finding["status"]) == (
+        "jenkins",
+        ids["jenkins"],
+        "drifted",
+    )
+    assert (finding["spec"], finding["spec_line"]) == (str(book_path), task_line)
+    (change,) = finding["changes"]
+    assert "must not" in change["summary"] and "state: absent" in change["summary"]
+
+    east.delete_security_group(GroupId=ids["jenkins"])
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["findings"]) == (0, [])
+    assert report["summary"]["in_sync"] == report["summary"]["checked"]
+
+
+def test_an_unresolvable_expression_makes_its_group_unknown_and_the_rest_is_compared(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    book = root / "site.yml"
+    text = book.read_text(encoding="utf-8")
+    book.write_text(
+        text.replace("description: jenkins\n", 'description: "{{ jenkins_descr }}"\n'),
+        encoding="utf-8",
+    )
+    line = 1 + text.splitlines().index("        description: jenkins")
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 2  # something could not be compared, and nothing drifted
+    assert (finding["id"], finding["status"]) == (ids["jenkins"], "unknown")
+    assert (
+        f"{book}:{line}: description: cannot resolve '{{{{ jenkins_descr }}}}'"
+        in (finding["reason"])
+    )
+    assert "'jenkins_descr' is undefined" in finding["reason"]
+
+    # the other groups are compared as usual: a hand change on the ELB group is drift
+    east.authorize_security_group_ingress(
+        GroupId=ids["elb"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
+    statuses = {f["name"]: f["status"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert (code, statuses) == (1, {"jenkins": "unknown", "jenkins-elb": "drifted"})
+
+
+def test_a_group_that_refers_to_an_unresolved_task_is_unknown_too(
+    east: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """jenkins' rule names the ELB group's registered result; with the ELB task unresolved,
+    neither group is compared (the rule's peer would be a guess), the default groups are."""
+    ids = build_account(east)
+    root = playbook(tmp_path, ids["vpc"])
+    book = root / "site.yml"
+    text = book.read_text(encoding="utf-8")
+    book.write_text(text.replace("{{ office_cidr }}", "{{ ofice_cidr }}"), encoding="utf-8")
+    code = main([*CHECK, f"ansible:{root}", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 2
+    assert {f["name"]: f["status"] for f in findings} == {
+        "jenkins-elb": "unknown",
+        "jenkins": "unknown",
+    }
+    reasons = {f["name"]: f["reason"] for f in findings}
+    assert "'{{ ofice_cidr }}'" in reasons["jenkins-elb"]
+    assert "'{{ sg_jenkins_elb.group_id }}'" in reasons["jenkins"]
+
+
+def test_validate_lists_what_a_playbook_could_not_resolve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = playbook(tmp_path, "vpc-0abc")
+    book = root / "site.yml"
+    text = book.read_text(encoding="utf-8")
+    book.write_text(
+        text.replace("description: jenkins\n", 'description: "{{ jenkins_descr }}"\n'),
+        encoding="utf-8",
+    )
+    assert main(["validate", "--specs", f"ansible:{root}"]) == 2  # an error, as before
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert out[0] == f"ansible:{root}: 2 resource(s) valid (2 security_group), 1 unresolved"
+    assert out[1].startswith(f"  unresolved: security_group jenkins ({book}:")
+    assert "cannot resolve '{{ jenkins_descr }}'" in out[1]
+    (error, count) = captured.err.splitlines()
+    assert error.startswith(f"error: {book}:") and "jenkins_descr" in error
+    assert count == "1 spec error(s)"
 
 
 def test_a_mistyped_rule_argument_is_an_error_at_its_line(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import ConfigError, SpecError
-from chalicelib.sources.ansible.model import AnsibleTask, Registered
+from chalicelib.sources.ansible.model import AnsibleTask, Registered, TaskIdentity
 from chalicelib.sources.ansible.provider import read_source
 from chalicelib.sources.ansible.templating import RegisteredResult, Scope, Templar, Unresolved
 from chalicelib.sources.declared import Declared
@@ -23,10 +23,15 @@ class _Mapped:
     def declare(self, tasks: Sequence[AnsibleTask]) -> list[Declared | SpecError]:
         return []
 
+    def identify(self, task: AnsibleTask) -> TaskIdentity:
+        return TaskIdentity("security_group", None)
+
 
 def tasks_of(target: str) -> tuple[list[AnsibleTask], list[str]]:
+    """The tasks read, and every error: the source's, then the unresolved tasks'."""
     reader, _ = read_source(target, [_Mapped()])
-    return reader.tasks, [str(e) for e in reader.errors]
+    unresolved = [str(e) for _, problems in reader.unresolved for e in problems]
+    return reader.tasks, [str(e) for e in reader.errors] + unresolved
 
 
 def test_layered_directory_follows_ansible_precedence() -> None:

@@ -150,6 +150,36 @@ def test_validate_sums_up_what_a_state_directory_declares(
     assert out == f"terraform:{states}: 5 resource(s) valid (3 security_group, 2 s3_bucket)\n"
 
 
+def test_validate_lists_the_types_no_kind_reads(
+    states: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def resource(kind: str, name: str, mode: str = "managed") -> dict[str, Any]:
+        instance = {"schema_version": 1, "attributes": {"id": f"{kind}-{name}"}}
+        return {
+            "mode": mode,
+            "type": kind,
+            "name": name,
+            "provider": AWS,
+            "instances": [instance],
+        }
+
+    (states / "compute").mkdir()
+    (states / "compute" / "terraform.tfstate").write_text(
+        _state(
+            resource("aws_vpc", "main"),
+            resource("aws_vpc", "edge"),
+            resource("aws_instance", "web"),
+            resource("aws_ami", "ubuntu", mode="data"),  # data sources declare nothing
+        )
+    )
+    assert main(["validate", "--specs", f"terraform:{states}"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"terraform:{states}: 5 resource(s) valid (3 security_group, 2 s3_bucket)",
+        "  not read: 1 aws_instance, 2 aws_vpc (types no Setpoint kind reads)",
+    ]
+
+
 def test_a_missing_path_or_a_directory_without_states_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         terraform_provider(str(tmp_path / "nope"), ClientCache())
