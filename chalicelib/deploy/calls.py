@@ -62,12 +62,15 @@ ROLE_NAME = "${RoleName}"
 ACCOUNTS = "${Accounts}"
 # SNS notifiers given on deploy (the Notifiers parameter) name their topics here as well
 NOTIFIER_TOPICS = "${NotifierTopicArns}"
+# the user's Terraform state bucket (a `terraform:s3://` source, and `on_state_write`)
+TERRAFORM_STATE_BUCKET = "${TerraformStateBucket}"
 TEMPLATE_PARAMETERS = (
     "OrganizationId",
     "SpecVerifyKey",
     "RoleName",
     "Accounts",
     "NotifierTopicArns",
+    "TerraformStateBucket",
 )
 LIST_PARAMETERS = ("Accounts", "NotifierTopicArns")
 ARN = f"arn:{PARTITION}"
@@ -249,6 +252,21 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         lambda _: [NOTIFIER_TOPICS],
         "SNS notifiers configured on deploy: the topics NotifierTopicArns lists, no other",
         template_condition="HasNotifierTopics",
+    ),
+    Grant(
+        "ReadTerraformStates",
+        (
+            Call("s3", "ListObjectsV2", "s3:ListBucket"),
+            Call("s3", "GetObject", "s3:GetObject"),
+        ),
+        lambda _: [
+            f"{ARN}:s3:::{TERRAFORM_STATE_BUCKET}",
+            f"{ARN}:s3:::{TERRAFORM_STATE_BUCKET}/*",
+        ],
+        "Terraform state as desired state: list and read the one bucket TerraformStateBucket "
+        "names (read only; Terraform writes it), with the earlier versions a diff reads",
+        extra_actions=("s3:GetObjectVersion", "s3:ListBucketVersions"),
+        template_condition="HasTerraformStateBucket",
     ),
     Grant(
         "ChatWebhookSecret",

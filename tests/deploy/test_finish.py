@@ -62,7 +62,13 @@ def test_every_pinned_string_becomes_fn_sub_and_the_verify_grant_needs_a_key() -
     statements = statements_of(template)
     assert not [s for s in plain_strings(statements) if "${" in s]  # IAM would read it literally
     guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements if "Fn::If" in s}
-    assert set(guarded) == {"HasVerifyKey", "HasAccountIds", "NoAccountIds", "HasNotifierTopics"}
+    assert set(guarded) == {
+        "HasVerifyKey",
+        "HasAccountIds",
+        "NoAccountIds",
+        "HasNotifierTopics",
+        "HasTerraformStateBucket",
+    }
     _, verify, otherwise = guarded["HasVerifyKey"]
     assert otherwise == {"Ref": "AWS::NoValue"}
     assert verify["Action"] == ["kms:DescribeKey", "kms:Verify"]
@@ -144,3 +150,21 @@ def test_finish_writes_the_pinned_roles(tmp_path: Path) -> None:
     path.write_text(json.dumps(packaged_like(json.loads(render("dev")))))
     finish(path)
     assert not [s for s in plain_strings(statements_of(json.loads(path.read_text()))) if "${" in s]
+
+
+def test_the_terraform_state_bucket_is_read_only_and_only_when_named() -> None:
+    template = packaged_like(json.loads(render("prod")))
+    pin_role_policies(template)
+    guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements_of(template) if "Fn::If" in s}
+    _, read, otherwise = guarded["HasTerraformStateBucket"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert read["Action"] == [
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+    ]
+    assert read["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TerraformStateBucket}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${TerraformStateBucket}/*"},
+    ]

@@ -277,6 +277,7 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
             "HasAccountIds",
             "NoAccountIds",
             "HasNotifierTopics",
+            "HasTerraformStateBucket",
         }
         assert set(guarded) <= set(template["Conditions"])
         assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}

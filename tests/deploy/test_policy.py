@@ -137,6 +137,11 @@ def test_every_named_resource_is_pinned_to_this_account_and_region(stage: str) -
         if statement["Sid"] == "PublishToNotifierTopics":  # topics are elsewhere on purpose
             assert named == ["${NotifierTopicArns}"]
             continue
+        if statement["Sid"] == "ReadTerraformStates":  # the user's bucket, maybe elsewhere
+            bucket = "arn:${AWS::Partition}:s3:::${TerraformStateBucket}"
+            assert named == [bucket, f"{bucket}/*"]
+            assert not [a for a in statement["Action"] if not a.startswith(("s3:Get", "s3:List"))]
+            continue
         if not named:
             assert set(statement["Action"]) <= UNSCOPED | {
                 c.permission for c in collector_calls()
