@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib.state.errors import StateConflictError, StateStoreError
-from chalicelib.state.store import KEY_ATTRIBUTE, TTL_ATTRIBUTE, DynamoStateStore, StateStore
+from chalicelib.state.store import (
+    KEY_ATTRIBUTE,
+    TTL_ATTRIBUTE,
+    DynamoStateStore,
+    StateStore,
+    call_table,
+    version_condition,
+)
 
-_CONFLICT = "ConditionalCheckFailedException"
 DEFAULT_ATTEMPTS = 8
 
 
@@ -99,15 +103,6 @@ class DynamoRowStore:
 
     def write(self, key: str, body: dict[str, Any], expected: int | None, expires: datetime) -> Row:
         version = (expected or 0) + 1
-        condition: dict[str, Any]
-        if expected is None:
-            condition = {"ConditionExpression": f"attribute_not_exists({KEY_ATTRIBUTE})"}
-        else:
-            condition = {
-                "ConditionExpression": "#version = :expected",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":expected": {"N": str(expected)}},
-            }
         self._call(
             "put_item",
             key,
@@ -118,7 +113,7 @@ class DynamoRowStore:
                 "version": {"N": str(version)},
                 TTL_ATTRIBUTE: {"N": str(int(expires.astimezone(UTC).timestamp()))},
             },
-            **condition,
+            **version_condition(expected),
         )
         return Row(body, version)
 
@@ -126,20 +121,7 @@ class DynamoRowStore:
         self._call("delete_item", key, TableName=self.table_name, Key={KEY_ATTRIBUTE: {"S": key}})
 
     def _call(self, operation: str, key: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == _CONFLICT:
-                raise StateConflictError(f"{key}: written by someone else first", code) from exc
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} {key} failed ({code})", code
-            ) from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} {key} failed: {exc}"
-            ) from exc
-        return response
+        return call_table(self._client, self.table_name, operation, key, **kwargs)
 
 
 def change_row(

@@ -128,11 +128,11 @@ class DynamoStateStore:
             record.key,
             TableName=self.table_name,
             Item=encode_item(record, self._ttl),
-            **_condition(expected_version),
+            **version_condition(expected_version),
         )
 
     def delete(self, key: str, expected_version: int | None) -> None:
-        condition = _condition(expected_version) if expected_version is not None else {}
+        condition = version_condition(expected_version) if expected_version is not None else {}
         self._call(
             "delete_item",
             key,
@@ -142,23 +142,31 @@ class DynamoStateStore:
         )
 
     def _call(self, operation: str, key: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == _CONFLICT:
-                raise StateConflictError(f"{key}: written by someone else first", code) from exc
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} failed ({code})", code
-            ) from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} failed: {exc}"
-            ) from exc
-        return response
+        return call_table(self._client, self.table_name, operation, key, **kwargs)
 
 
-def _condition(expected_version: int | None) -> dict[str, Any]:
+def call_table(
+    client: Any, table_name: str, operation: str, key: str, **kwargs: Any
+) -> dict[str, Any]:
+    """One call on the state table, for every store that keeps rows there (alert records,
+    settle windows, coalescing rows): a condition that did not hold is StateConflictError,
+    any other failure StateStoreError naming the table, the call and the key."""
+    try:
+        response: dict[str, Any] = getattr(client, operation)(**kwargs)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == _CONFLICT:
+            raise StateConflictError(f"{key}: written by someone else first", code) from exc
+        raise StateStoreError(
+            f"state table {table_name}: {operation} {key} failed ({code})", code
+        ) from exc
+    except BotoCoreError as exc:
+        raise StateStoreError(f"state table {table_name}: {operation} {key} failed: {exc}") from exc
+    return response
+
+
+def version_condition(expected_version: int | None) -> dict[str, Any]:
+    """A put that wins only over the version it read (None: only where there was none)."""
     if expected_version is None:
         return {"ConditionExpression": f"attribute_not_exists({KEY_ATTRIBUTE})"}
     return {

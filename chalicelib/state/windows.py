@@ -14,17 +14,20 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib.model import Kind
-from chalicelib.state.errors import StateStoreError
-from chalicelib.state.store import KEY_ATTRIBUTE, TTL_ATTRIBUTE, DynamoStateStore, StateStore
+from chalicelib.state.errors import StateConflictError
+from chalicelib.state.store import (
+    KEY_ATTRIBUTE,
+    TTL_ATTRIBUTE,
+    DynamoStateStore,
+    StateStore,
+    call_table,
+)
 
 SETTLE = "settle"
 RECHECK = "recheck"
 # rows outlive their window by this much, then TTL removes them
 LINGER = timedelta(days=1)
-_CONFLICT = "ConditionalCheckFailedException"
 
 
 def window_key(
@@ -137,12 +140,12 @@ class DynamoWindowStore:
                 ExpressionAttributeNames={"#until": "until"},
                 ExpressionAttributeValues={":after": {"N": str(_epoch(unless_open_after))}},
             )
-        except _Conflict:
+        except StateConflictError:  # another writer's window stands
             return False
         return True
 
     def release(self, key: str, until: datetime) -> None:
-        with contextlib.suppress(_Conflict):  # someone moved it on: theirs now
+        with contextlib.suppress(StateConflictError):  # someone moved it on: theirs now
             self._call(
                 "delete_item",
                 key,
@@ -157,24 +160,7 @@ class DynamoWindowStore:
         self._call("delete_item", key, TableName=self.table_name, Key={KEY_ATTRIBUTE: {"S": key}})
 
     def _call(self, operation: str, key: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == _CONFLICT:
-                raise _Conflict(key) from exc
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} {key} failed ({code})", code
-            ) from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(
-                f"state table {self.table_name}: {operation} {key} failed: {exc}"
-            ) from exc
-        return response
-
-
-class _Conflict(Exception):
-    """The condition did not hold: another writer's window stands."""
+        return call_table(self._client, self.table_name, operation, key, **kwargs)
 
 
 _MEMORY: weakref.WeakKeyDictionary[Any, MemoryWindowStore] = weakref.WeakKeyDictionary()
