@@ -31,6 +31,7 @@ from chalicelib.ports import SpecProvider
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecDiff, diff_catalogs, spec_refs
 from chalicelib.specs.s3_source import S3SpecProvider, S3SpecSource
+from chalicelib.state import Cause
 from chalicelib.state.fingerprint import change_keys
 from chalicelib.state.record import alias_key, record_key
 
@@ -87,12 +88,10 @@ def handle_spec_change(
 ) -> EventOutcome:
     """Re-evaluate the resources whose specs an S3 write changed; alert as pending apply."""
     outcome = EventOutcome()
-    try:
-        bucket, raw_key, version_id = object_of(payload)
-    except ValueError as exc:
-        outcome.errors.append(f"malformed_event: {exc}")
-        logger.error("malformed_event", extra={"error": str(exc)})
+    written = written_object(payload, outcome)
+    if written is None:
         return outcome
+    bucket, raw_key, version_id = written
     try:
         source = _source_for(context, location)
     except ConfigError as exc:
@@ -114,10 +113,7 @@ def handle_spec_change(
         # a broken push (or an unreadable bucket): say which file and line, compare
         # nothing, so no drift is called "pending" against specs that are not in force
         logger.error("spec_error", extra={"error": str(exc), "key": key})
-        reason = f"specs could not be loaded: {exc}"
-        outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
-        deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
-        return outcome
+        return specs_not_in_force(context, outcome, f"specs could not be loaded: {exc}")
 
     if source.refusals:
         # a forged or unsigned write: the last verified specs stay in force, nothing is
@@ -126,9 +122,7 @@ def handle_spec_change(
             source.refusals
         )
         logger.error("spec_refused", extra={"error": reason, "key": key})
-        outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
-        deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
-        return outcome
+        return specs_not_in_force(context, outcome, reason)
     old = _previous_catalog(source, key, version_id, before)
     # the specs load again: closes a "specs could not be loaded" alert, if one is open
     outcome.findings.append(finding_for_ref(spec_bundle_ref(context), Status.IN_SYNC))
@@ -176,6 +170,28 @@ def already_off(
         if change_keys(finding.changes) & change_keys(tuple(c for f in before for c in f.changes)):
             off.append(finding)
     return off
+
+
+def written_object(
+    payload: Mapping[str, Any], outcome: EventOutcome
+) -> tuple[str, str, str | None] | None:
+    """`object_of`, or None with the malformed event recorded in `outcome` and logged."""
+    try:
+        return object_of(payload)
+    except ValueError as exc:
+        outcome.errors.append(f"malformed_event: {exc}")
+        logger.error("malformed_event", extra={"error": str(exc)})
+        return None
+
+
+def specs_not_in_force(
+    context: SpecChangeContext, outcome: EventOutcome, reason: str, cause: Cause = "spec_change"
+) -> EventOutcome:
+    """Compare nothing against specs that did not load (or were refused): one `unknown`
+    finding on the spec bundle says why, followed to its end like any alert."""
+    outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
+    deliver(context.delivery, outcome.findings, outcome, cause=cause)
+    return outcome
 
 
 def object_of(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:

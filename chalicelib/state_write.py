@@ -21,14 +21,14 @@ from urllib.parse import unquote_plus
 from chalicelib.alerting import EventOutcome, deliver
 from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.model import Finding, Status, finding_for_ref
-from chalicelib.pipeline import unknown_finding
 from chalicelib.ports import SpecProvider
 from chalicelib.spec_change import (
     SpecChangeContext,
-    object_of,
     reevaluate,
     skip_write,
     spec_bundle_ref,
+    specs_not_in_force,
+    written_object,
 )
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.diff import SpecChange, SpecDiff, diff_catalogs
@@ -70,12 +70,10 @@ def terraform_sources(specs: SpecProvider) -> list[TerraformProvider]:
 def handle_state_write(payload: Mapping[str, Any], context: SpecChangeContext) -> EventOutcome:
     """Re-evaluate the resources a state write changed (module docstring)."""
     outcome = EventOutcome()
-    try:
-        bucket, key, _ = object_of(payload)
-    except ValueError as exc:
-        outcome.errors.append(f"malformed_event: {exc}")
-        logger.error("malformed_event", extra={"error": str(exc)})
+    written = written_object(payload, outcome)
+    if written is None:
         return outcome
+    bucket, key, _ = written
     owner = _owner(terraform_sources(context.specs), bucket, key)
     if owner is None:
         return skip_write(
@@ -87,10 +85,9 @@ def handle_state_write(payload: Mapping[str, Any], context: SpecChangeContext) -
         catalog = context.specs()  # every source: conflicts with other sources still count
     except (SpecSetError, ConfigError) as exc:
         logger.error("spec_error", extra={"error": str(exc), "key": key})
-        reason = f"specs could not be loaded: {exc}"
-        outcome.findings.append(unknown_finding(spec_bundle_ref(context), reason))
-        deliver(context.delivery, outcome.findings, outcome, cause="event")
-        return outcome
+        return specs_not_in_force(
+            context, outcome, f"specs could not be loaded: {exc}", cause="event"
+        )
     after = source.last_catalog or catalog
     diff = changed_entries(before, after, key)
     logger.info(
