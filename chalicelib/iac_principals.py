@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from chalicelib.env_numbers import whole_number
 from chalicelib.errors import ConfigError
 from chalicelib.model import Actor
 
@@ -57,18 +58,14 @@ def parse_principals(value: str, where: str = ENV_IAC_PRINCIPALS) -> tuple[str, 
 
 
 def settle_seconds_from(value: str | None) -> int:
-    if value is None or not value.strip():
-        return DEFAULT_SETTLE_SECONDS
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise ConfigError(f"{ENV_IAC_SETTLE_SECONDS}={value!r} is not a whole number") from None
-    if not 1 <= seconds <= MAX_SETTLE_SECONDS:
-        raise ConfigError(
-            f"{ENV_IAC_SETTLE_SECONDS}={seconds}: the window ends with an SQS re-check, "
-            f"which can wait 1..{MAX_SETTLE_SECONDS} seconds"
-        )
-    return seconds
+    return whole_number(
+        ENV_IAC_SETTLE_SECONDS,
+        value,
+        DEFAULT_SETTLE_SECONDS,
+        1,
+        MAX_SETTLE_SECONDS,
+        why=f"the window ends with an SQS re-check, which can wait 1..{MAX_SETTLE_SECONDS} seconds",
+    )
 
 
 def iac_from_env(env: Mapping[str, str]) -> IacPrincipals | None:

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
-from chalicelib.errors import ConfigError, SetpointError
+from chalicelib.env_numbers import whole_number
+from chalicelib.errors import SetpointError
 from chalicelib.iac_principals import IacPrincipals
 from chalicelib.kinds.registry import creates, kind_named
 from chalicelib.model import Actor, Finding, ResourceRef, Status, is_gone
@@ -173,17 +174,14 @@ class SqsRecheckQueue:
 
 def delay_from(value: str | None) -> int:
     """Seconds before a re-check, from the environment; SQS allows 0..900."""
-    if value is None or not value.strip():
-        return DEFAULT_DELAY_SECONDS
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise ConfigError(f"{ENV_RECHECK_DELAY_SECONDS}={value!r} is not a whole number") from None
-    if not 0 <= seconds <= SQS_MAX_DELAY_SECONDS:
-        raise ConfigError(
-            f"{ENV_RECHECK_DELAY_SECONDS}={seconds}: SQS delays a message 0..900 seconds"
-        )
-    return seconds
+    return whole_number(
+        ENV_RECHECK_DELAY_SECONDS,
+        value,
+        DEFAULT_DELAY_SECONDS,
+        0,
+        SQS_MAX_DELAY_SECONDS,
+        why="SQS delays a message 0..900 seconds",
+    )
 
 
 def recheck_from_env(env: Mapping[str, str], clients: Any) -> SqsRecheckQueue | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.env_numbers import whole_number
 from chalicelib.errors import ConfigError
 from chalicelib.model import GUARD, Change, Finding
 
@@ -48,16 +49,7 @@ def quiet_from_env(env: Mapping[str, str]) -> QuietSettings:
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r} must be 0 (off) or more")
-    return value
+    return whole_number(name, env.get(name), default, 0, why="must be 0 (off) or more")
 
 
 def is_alarming_change(change: Change) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chalicelib.aws import DEFAULT_ROLE_NAME
-from chalicelib.errors import ConfigError
+from chalicelib.env_numbers import whole_number
 from chalicelib.sweep.accounts import parse_accounts, parse_regions
 
 ENV_QUEUE_URL = "SETPOINT_SWEEP_QUEUE_URL"
@@ -59,16 +59,7 @@ class SweepSettings:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is outside {low}..{high}")
-    return value
+    return whole_number(name, env.get(name), default, low, high)
 
 
 def settings_from_env(
