@@ -367,8 +367,6 @@ def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | Non
 def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -> ShardResult:
     """The shard's findings after the specs' ignore rules and exceptions, as for events and
     `setpoint check`: what a user silenced is not alerted by the sweep either."""
-    if not catalog.ignore_rules and not catalog.noise:
-        return result
     quieted = quiet_findings(result.findings, catalog, service.delivery.clock().date())
     return dataclasses.replace(result, findings=tuple(quieted))
 
@@ -483,8 +481,7 @@ def _complete_accounts(
         unread = [summary.unread for summary in shards if summary.unread]
         region = shards[0].shard.split("/")[1]
         findings += regionless_missing(catalog, account, region, matched, unread)
-    if catalog.ignore_rules or catalog.noise:
-        findings = quiet_findings(findings, catalog, delivery.clock().date())
+    findings = quiet_findings(findings, catalog, delivery.clock().date())
     return deliver_and_summarize(
         delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts", out=out
     )
