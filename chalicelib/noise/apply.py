@@ -27,11 +27,11 @@ class Quieted:
     stale: tuple[str, ...]  # "policies/web.yaml:12: exception matched nothing", ...
 
 
-def _names(rule: IgnoreRule, finding: Finding) -> bool:
-    """Whether a `KIND:ID_GLOB` rule names this finding's resource (by id or by name)."""
-    return rule.kind == str(finding.kind) and any(
+def _names(rule: IgnoreRule, resource: Finding | ResourceRef) -> bool:
+    """Whether a `KIND:ID_GLOB` rule names this resource (by id or by name)."""
+    return rule.kind == str(resource.kind) and any(
         value is not None and fnmatchcase(value, rule.id_glob or "")
-        for value in (finding.id, finding.name)
+        for value in (resource.id, resource.name)
     )
 
 
@@ -53,11 +53,9 @@ def ignored_ref(ref: ResourceRef, rules: Sequence[IgnoreRule]) -> IgnoreRule | N
             continue
         if rule.kind != str(ref.kind):
             continue
-        known = [value for value in (ref.id, ref.name) if value is not None]
-        hit = any(fnmatchcase(value, rule.id_glob or "") for value in known)
-        if hit:
+        if _names(rule, ref):
             verdict = None if rule.negate else rule
-        elif rule.negate and verdict is not None and len(known) < 2:
+        elif rule.negate and verdict is not None and (ref.id is None or ref.name is None):
             verdict = None  # the name (or id) this line may match is unknown before the read
     return verdict
 
