@@ -51,6 +51,7 @@ border-radius:4px;margin-right:.5em}
 pre.diff{background:#f6f8fa;padding:.5em;overflow-x:auto;margin:.4em 0}
 .add{color:#116329}.remove{color:#a40e26}.modify{color:#7d4e00}
 .open{font-weight:700;color:#a40e26}
+.probably{font-style:italic}
 [hidden]{display:none}
 """
 
@@ -151,7 +152,12 @@ def _finding_html(finding: Finding) -> list[str]:
         who = _e(actor.arn or "unknown principal")
         what = _e(actor.event_name or "?")
         when = _e(actor.event_time or "?")
-        out.append(f'<p class="meta">last change: {what} by {who} at {when}</p>')
+        line = f"last change: {what} by {who} at {when}"
+        if actor.probably_label:  # found afterwards in CloudTrail's history, not announced
+            line += f' <span class="probably">{_e(actor.probably_label)}</span>'
+        if actor.event_id:
+            line += f" · CloudTrail event {_e(actor.event_id)}"
+        out.append(f'<p class="meta actor">{line}</p>')
     out.append("</div>")
     return out
 

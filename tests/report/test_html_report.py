@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from html.parser import HTMLParser
 
-from chalicelib.model import Change
+from chalicelib.model import ACTOR_FROM_LOOKUP, Change
 from chalicelib.report.html_report import render_html
 from chalicelib.report.scope import Scope
 from tests.report.samples import ALL, DRIFTED, IN_SYNC
@@ -67,6 +67,15 @@ def test_each_finding_has_its_diff_actor_and_spec_and_is_filterable() -> None:
         in text
     )
     assert 'type="checkbox" name="status" value="unmanaged"' in text
+
+
+def test_an_actor_found_in_cloudtrail_history_is_called_probable_with_its_event() -> None:
+    assert DRIFTED.actor is not None
+    looked_up = replace(DRIFTED, actor=replace(DRIFTED.actor, source=ACTOR_FROM_LOOKUP))
+    text = render_html([looked_up], checked=1)
+    assert "(probably: the newest matching write in CloudTrail event history)" in text
+    assert "CloudTrail event 0b1c2d3e-aaaa-bbbb-cccc-1234567890ab" in text
+    assert "(probably:" not in render_html([DRIFTED], checked=1)  # an event names its actor
 
 
 def test_oldest_known_change_comes_first() -> None:
