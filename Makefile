@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast lint bench clean policy package
+.PHONY: venv demo test test-fast lint bench clean policy package screenshot
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_events.py --output docs/performance.md
 	$(BIN)/python benchmarks/bench_sweep.py --output docs/performance.md
 	$(BIN)/python benchmarks/bench_terraform.py --output docs/performance.md
+
+# docs/img/report.png: the demo estate's sweep report in headless Chromium (needs the
+# Debian packages chromium and chromium-driver; .ci/run installs them). Prints the alerts.
+screenshot: $(STAMP)
+	$(BIN)/python -m tools.report_screenshot --output docs/img/report.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info build

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from chalicelib.model import Change, Finding
 from chalicelib.report.common import (
@@ -48,7 +49,7 @@ border-radius:4px;margin-right:.5em}
 .missing{background:#ddf4ff;color:#0a3069}.unknown{background:#eaeef2;color:#424a53}
 .gone{background:#eaeef2;color:#424a53}
 .meta{color:#57606a;margin:.2em 0}
-pre.diff{background:#f6f8fa;padding:.5em;overflow-x:auto;margin:.4em 0}
+pre.diff{background:#f6f8fa;padding:.5em;margin:.4em 0;white-space:pre-wrap;overflow-wrap:anywhere}
 .add{color:#116329}.remove{color:#a40e26}.modify{color:#7d4e00}
 .open{font-weight:700;color:#a40e26}
 .probably{font-style:italic}
@@ -127,7 +128,31 @@ def _oldest_first(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(dated, key=lambda f: str(f.actor.event_time if f.actor else "")) + undated
 
 
-def _finding_html(finding: Finding) -> list[str]:
+def _instant(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def age(since: str | None, until: str | None) -> str | None:
+    """`41 days` (or hours, or minutes) from `since` to `until`, both ISO 8601 instants;
+    None when either is absent or unreadable, or `since` comes later."""
+    start, end = _instant(since), _instant(until)
+    if start is None or end is None or end < start:
+        return None
+    seconds = int((end - start).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "under a minute"
+
+
+def _finding_html(finding: Finding, generated_at: str | None = None) -> list[str]:
     status = "gone" if is_gone(finding) else finding.status.value
     attrs = (
         f'data-status="{_e(finding.status.value)}" data-kind="{_e(finding.kind)}" '
@@ -153,6 +178,9 @@ def _finding_html(finding: Finding) -> list[str]:
         what = _e(actor.event_name or "?")
         when = _e(actor.event_time or "?")
         line = f"last change: {what} by {who} at {when}"
+        old = age(actor.event_time, generated_at)
+        if old:
+            line += f" ({old} before this report)"
         if actor.probably_label:  # found afterwards in CloudTrail's history, not announced
             line += f' <span class="probably">{_e(actor.probably_label)}</span>'
         if actor.event_id:
@@ -206,7 +234,7 @@ def render_html(
         out.append("<h2>Findings (oldest known change first)</h2>")
         out += _filters(problems)
         for finding in _oldest_first(problems):
-            out += _finding_html(finding)
+            out += _finding_html(finding, generated_at)
     if gone:
         out.append("<h2>Deleted while no spec named them</h2>")
         for finding in sorted(gone, key=sort_key):

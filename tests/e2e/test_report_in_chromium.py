@@ -19,6 +19,7 @@ from chalicelib.model import ACTOR_FROM_LOOKUP, Change, Finding
 from chalicelib.report.html_report import render_html
 from tests.browser import REQUIRE_VARIABLE, Browser, chromium, missing_reason
 from tests.report.samples import DRIFTED, IN_SYNC, MISSING, UNKNOWN, UNMANAGED
+from tools.report_screenshot import sweep_the_demo_estate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -132,3 +133,24 @@ def test_the_network_check_does_see_a_page_that_fetches(browser: Browser, tmp_pa
     page.write_text('<!DOCTYPE html><img src="http://127.0.0.1:9/pixel.png">', encoding="utf-8")
     browser.open(page.as_uri())
     assert browser.requests_from(page.as_uri()) == [page.as_uri(), "http://127.0.0.1:9/pixel.png"]
+
+
+def test_the_demo_estates_sweep_report_names_who_probably_made_each_drift(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The page `make screenshot` photographs: the demo estate swept after changes no event
+    announced, each author found in (answered) CloudTrail history."""
+    page, chat = sweep_the_demo_estate(tmp_path)
+    report = tmp_path / "report.html"
+    report.write_text(page, encoding="utf-8")
+    browser.open(report.as_uri())
+    cards = [browser.text(f) for f in browser.find_all(".finding")]
+    assert len(cards) == 4
+    assert all(
+        "(probably: the newest matching write in CloudTrail event history)" in c for c in cards
+    )
+    (web,) = [c for c in cards if "security group web" in c]
+    assert "AuthorizeSecurityGroupIngress by arn:aws:iam::123456789012:user/alice" in web
+    assert "(41 days before this report)" in web
+    assert "Who: arn:aws:iam::123456789012:user/alice (probably:" in chat
+    assert "— probably arn:aws:iam::123456789012:user/bob (CreateSecurityGroup" in chat

@@ -8,7 +8,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 from chalicelib.model import ACTOR_FROM_LOOKUP, Change
-from chalicelib.report.html_report import render_html
+from chalicelib.report.html_report import age, render_html
 from chalicelib.report.scope import Scope
 from tests.report.samples import ALL, DRIFTED, IN_SYNC
 
@@ -76,6 +76,16 @@ def test_an_actor_found_in_cloudtrail_history_is_called_probable_with_its_event(
     assert "(probably: the newest matching write in CloudTrail event history)" in text
     assert "CloudTrail event 0b1c2d3e-aaaa-bbbb-cccc-1234567890ab" in text
     assert "(probably:" not in render_html([DRIFTED], checked=1)  # an event names its actor
+
+
+def test_each_drift_says_how_long_before_the_report_its_change_was_made() -> None:
+    text = render_html([DRIFTED], checked=1, generated_at="2024-06-11T09:30:00+00:00")
+    assert "at 2024-05-01T10:00:00Z (40 days before this report)" in text
+    assert "before this report" not in render_html([DRIFTED], checked=1)  # no clock read
+    assert age("2024-05-01T10:00:00Z", "2024-05-01T13:59:00Z") == "3 hours"
+    assert age("2024-05-01T10:00:00Z", "2024-05-01T10:00:30Z") == "under a minute"
+    assert age("later", "2024-05-01T10:00:00Z") is None
+    assert age("2024-05-02T00:00:00Z", "2024-05-01T00:00:00Z") is None
 
 
 def test_oldest_known_change_comes_first() -> None:
