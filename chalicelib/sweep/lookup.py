@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -223,6 +223,41 @@ class CloudTrailLookup:
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
+class ActorLookup(Protocol):
+    """A history searched for who made a finding's drift: `LookupEvents` here, CloudTrail
+    Lake in `sweep.lake`, or several in turn (`FirstFound`)."""
+
+    lookback: timedelta
+    max_lookups: int
+
+    def find(self, finding: Finding, since: datetime, until: datetime) -> LookupResult: ...
+
+
+class FirstFound:
+    """Each history in turn until one names an actor: CloudTrail Lake's years first, then
+    LookupEvents' 90 days (a store created last month knows less than the event history).
+    Each searches its own window: `since`, or its own lookback if that is shorter."""
+
+    def __init__(self, lookups: Sequence[ActorLookup]) -> None:
+        if not lookups:
+            raise ValueError("FirstFound needs at least one lookup")
+        self.lookups = tuple(lookups)
+        self.lookback = max(lookup.lookback for lookup in self.lookups)
+        self.max_lookups = min(lookup.max_lookups for lookup in self.lookups)
+
+    def find(self, finding: Finding, since: datetime, until: datetime) -> LookupResult:
+        requests = 0
+        errors: list[str] = []
+        for lookup in self.lookups:
+            result = lookup.find(finding, max(since, until - lookup.lookback), until)
+            requests += result.requests
+            if result.error:
+                errors.append(result.error)
+            if result.actor is not None:
+                return LookupResult(result.actor, requests, "; ".join(errors) or None)
+        return LookupResult(None, requests, "; ".join(errors) or None)
+
+
 def needs_lookup(finding: Finding, previous: StateRecord | None) -> bool:
     """New drift no event explains: nothing remembered yet (or only an unreadable spell)."""
     if finding.actor is not None or finding.status not in LOOKED_UP:
@@ -248,7 +283,7 @@ class Attached:
 
 
 def attach_actors(
-    lookup: CloudTrailLookup, state: StateStore, findings: Sequence[Finding], now: datetime
+    lookup: ActorLookup, state: StateStore, findings: Sequence[Finding], now: datetime
 ) -> Attached:
     """Each new drift without an actor, with the one CloudTrail's history names, if any."""
     out = Attached(list(findings), {})

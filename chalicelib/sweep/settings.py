@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from chalicelib.aws import DEFAULT_ROLE_NAME
 from chalicelib.env_numbers import whole_number
 from chalicelib.sweep.accounts import parse_accounts, parse_regions
+from chalicelib.sweep.lake import (
+    DEFAULT_LAKE_DAYS,
+    MAX_LAKE_DAYS,
+    EventDataStore,
+    parse_event_data_store,
+)
 
 ENV_QUEUE_URL = "SETPOINT_SWEEP_QUEUE_URL"
 ENV_ACCOUNTS = "SETPOINT_ACCOUNTS"
@@ -23,6 +29,10 @@ ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
 # (0: never look up); LookupEvents keeps 90 days
 ENV_LOOKUP_HOURS = "SETPOINT_ACTOR_LOOKUP_HOURS"
 DEFAULT_LOOKUP_HOURS = 90 * 24
+# a CloudTrail Lake event data store (ARN or id) searched first, for older history, and
+# how many days back (sweep/lake.py)
+ENV_LAKE_EVENT_DATA_STORE = "SETPOINT_ACTOR_LAKE_EVENT_DATA_STORE"
+ENV_LAKE_DAYS = "SETPOINT_ACTOR_LAKE_DAYS"
 # where the sweep keeps its report (default: the spec bucket of SETPOINT_SPECS, reports/)
 ENV_REPORT_BUCKET = "SETPOINT_REPORT_BUCKET"
 ENV_REPORT_PREFIX = "SETPOINT_REPORT_PREFIX"
@@ -51,6 +61,9 @@ class SweepSettings:
     # the Lambda looks up by default (settings_from_env); settings built by hand (the CLI,
     # tests on moto, which lacks LookupEvents) leave it off unless they ask
     lookup_hours: int = 0
+    # CloudTrail Lake, asked before LookupEvents when set (None: LookupEvents only)
+    lake_store: EventDataStore | None = None
+    lake_days: int = DEFAULT_LAKE_DAYS
     # None: no report is written (settings built by hand); the Lambda defaults to the
     # spec bucket
     report_bucket: str | None = None
@@ -78,6 +91,10 @@ def settings_from_env(
         state_uri=env.get(ENV_STATE, "").strip() or "memory://",
         outbox_dlq_url=env.get(ENV_OUTBOX_DLQ_URL, "").strip() or None,
         lookup_hours=_int(env, ENV_LOOKUP_HOURS, DEFAULT_LOOKUP_HOURS, 0, DEFAULT_LOOKUP_HOURS),
+        lake_store=parse_event_data_store(
+            ENV_LAKE_EVENT_DATA_STORE, env.get(ENV_LAKE_EVENT_DATA_STORE)
+        ),
+        lake_days=_int(env, ENV_LAKE_DAYS, DEFAULT_LAKE_DAYS, 1, MAX_LAKE_DAYS),
         report_bucket=env.get(ENV_REPORT_BUCKET, "").strip()
         or report_bucket_from(env.get(ENV_SPECS)),
         report_prefix=env.get(ENV_REPORT_PREFIX, "").strip() or DEFAULT_REPORT_PREFIX,

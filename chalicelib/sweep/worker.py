@@ -45,7 +45,8 @@ from chalicelib.state import StateStoreError, parse_state_uri, record_key
 from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
-from chalicelib.sweep.lookup import CloudTrailLookup, attach_actors
+from chalicelib.sweep.lake import LakeLookup
+from chalicelib.sweep.lookup import ActorLookup, CloudTrailLookup, FirstFound, attach_actors
 from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
 from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
 from chalicelib.sweep.report_store import ReportStore, ReportStoreError, report_store_for
@@ -106,8 +107,9 @@ class SweepService:
     queue: SweepQueue | None = None
     failed_deliveries: FailedDeliveries | None = None
     epoch: Callable[[], float] = time.time
-    # who probably made drift no event announced (None: SETPOINT_ACTOR_LOOKUP_HOURS=0)
-    lookup: CloudTrailLookup | None = None
+    # who probably made drift no event announced (None: SETPOINT_ACTOR_LOOKUP_HOURS=0 and
+    # no CloudTrail Lake event data store)
+    lookup: ActorLookup | None = None
     # where each run's report is kept (None: no bucket configured, no report)
     reports: ReportStore | None = None
 
@@ -165,15 +167,29 @@ def build_sweep_service(
     )
 
 
-def history_lookup(sessions: RoleSessions, settings: SweepSettings) -> CloudTrailLookup | None:
-    """CloudTrail's event history in each resource's account (its read-only role there)."""
-    if not settings.lookup_hours:
+def history_lookup(sessions: RoleSessions, settings: SweepSettings) -> ActorLookup | None:
+    """CloudTrail Lake's event data store when one is set (queried from this account, in
+    its region), then CloudTrail's event history in each resource's account (its read-only
+    role there); None when neither is on."""
+    lookups: list[ActorLookup] = []
+    store = settings.lake_store
+    if store is not None:
+
+        def lake_client(region: str | None) -> Any:
+            return sessions.base.client("cloudtrail", region)
+
+        lookups.append(LakeLookup(store, lake_client, lookback=timedelta(days=settings.lake_days)))
+    if settings.lookup_hours:
+
+        def client_for(account: str | None, region: str) -> Any:
+            return sessions.clients_for(account or "").client("cloudtrail", region)
+
+        lookups.append(
+            CloudTrailLookup(client_for, lookback=timedelta(hours=settings.lookup_hours))
+        )
+    if not lookups:
         return None
-
-    def client_for(account: str | None, region: str) -> Any:
-        return sessions.clients_for(account or "").client("cloudtrail", region)
-
-    return CloudTrailLookup(client_for, lookback=timedelta(hours=settings.lookup_hours))
+    return lookups[0] if len(lookups) == 1 else FirstFound(lookups)
 
 
 def _pipelines_of(own: Pipeline) -> Callable[[RoleSessions, str], Pipeline]:
@@ -391,7 +407,7 @@ def deliver_and_summarize(
     delivery: Delivery,
     result: ShardResult,
     shard_id: str | None = None,
-    lookup: CloudTrailLookup | None = None,
+    lookup: ActorLookup | None = None,
     out: list[Finding] | None = None,
 ) -> ShardSummary:
     """Deliver a shard's findings and boil them down for the digest; `out` receives the
