@@ -64,6 +64,8 @@ ACCOUNTS = "${Accounts}"
 NOTIFIER_TOPICS = "${NotifierTopicArns}"
 # the user's Terraform state bucket (a `terraform:s3://` source, and `on_state_write`)
 TERRAFORM_STATE_BUCKET = "${TerraformStateBucket}"
+# the CloudTrail Lake event data store the actor lookup queries (SETPOINT_ACTOR_LAKE_...)
+LAKE_EVENT_DATA_STORE = "${ActorLakeEventDataStore}"
 TEMPLATE_PARAMETERS = (
     "OrganizationId",
     "SpecVerifyKey",
@@ -71,6 +73,7 @@ TEMPLATE_PARAMETERS = (
     "Accounts",
     "NotifierTopicArns",
     "TerraformStateBucket",
+    "ActorLakeEventDataStore",
 )
 LIST_PARAMETERS = ("Accounts", "NotifierTopicArns")
 ARN = f"arn:{PARTITION}"
@@ -267,6 +270,17 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "names (read only; Terraform writes it), with the earlier versions a diff reads",
         extra_actions=("s3:GetObjectVersion", "s3:ListBucketVersions"),
         template_condition="HasTerraformStateBucket",
+    ),
+    Grant(
+        "QueryCloudTrailLake",
+        (
+            Call("cloudtrail", "StartQuery", "cloudtrail:StartQuery"),
+            Call("cloudtrail", "GetQueryResults", "cloudtrail:GetQueryResults"),
+        ),
+        lambda _: [LAKE_EVENT_DATA_STORE],
+        "who probably made drift no event announced, from older history: SQL queries on the "
+        "one event data store ActorLakeEventDataStore names (sweep.lake), and their results",
+        template_condition="HasActorLakeEventDataStore",
     ),
     Grant(
         "ChatWebhookSecret",

@@ -72,6 +72,12 @@ class EventDataStore:
     region: str | None = None
     arn: str | None = None
 
+    @property
+    def account(self) -> str | None:
+        """The owner's account, from an ARN (an organization's store may be the
+        management account's, queried from a delegated administrator)."""
+        return self.arn.split(":")[4] if self.arn else None
+
 
 def parse_event_data_store(name: str, text: str | None) -> EventDataStore | None:
     """SETPOINT_ACTOR_LAKE_EVENT_DATA_STORE: an event data store ARN or its id; blank: none."""
@@ -234,9 +240,15 @@ class LakeLookup:
         lookback: timedelta = timedelta(days=DEFAULT_LAKE_DAYS),
         max_lookups: int = DEFAULT_MAX_LOOKUPS,
         max_wait: float = MAX_WAIT_SECONDS,
+        own_account: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
+        # another account's store is named by its owner in every call (own_account None:
+        # the store is taken to be this account's)
+        owner = store.account
+        differs = owner is not None and own_account is not None and owner != own_account
+        self._owner = {"EventDataStoreOwnerAccountId": owner} if differs else {}
         self._client_for = client_for
         self.lookback = lookback
         self.max_lookups = max_lookups
@@ -266,7 +278,7 @@ class LakeLookup:
                 until=until,
             )
             client = self._client_for(self.store.region)
-            started, count = self._call(client.start_query, QueryStatement=query)
+            started, count = self._call(client.start_query, QueryStatement=query, **self._owner)
             requests += count
             rows, count = self._rows(client, str(started["QueryId"]))
             requests += count
@@ -288,7 +300,11 @@ class LakeLookup:
         requests = 0
         waited = 0.0
         delay = FIRST_POLL_SECONDS
-        params: dict[str, Any] = {"QueryId": query_id, "MaxQueryResults": PAGE_SIZE}
+        params: dict[str, Any] = {
+            "QueryId": query_id,
+            "MaxQueryResults": PAGE_SIZE,
+            **self._owner,
+        }
         rows: list[Any] = []
         pages = 0
         while True:

@@ -178,7 +178,9 @@ def history_lookup(sessions: RoleSessions, settings: SweepSettings) -> ActorLook
         def lake_client(region: str | None) -> Any:
             return sessions.base.client("cloudtrail", region)
 
-        lookups.append(LakeLookup(store, lake_client, lookback=timedelta(days=settings.lake_days)))
+        lookback = timedelta(days=settings.lake_days)
+        own = sessions.own_account
+        lookups.append(LakeLookup(store, lake_client, lookback=lookback, own_account=own))
     if settings.lookup_hours:
 
         def client_for(account: str | None, region: str) -> Any:

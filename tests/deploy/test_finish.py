@@ -68,6 +68,7 @@ def test_every_pinned_string_becomes_fn_sub_and_the_verify_grant_needs_a_key() -
         "NoAccountIds",
         "HasNotifierTopics",
         "HasTerraformStateBucket",
+        "HasActorLakeEventDataStore",
     }
     _, verify, otherwise = guarded["HasVerifyKey"]
     assert otherwise == {"Ref": "AWS::NoValue"}
@@ -150,6 +151,16 @@ def test_finish_writes_the_pinned_roles(tmp_path: Path) -> None:
     path.write_text(json.dumps(packaged_like(json.loads(render("dev")))))
     finish(path)
     assert not [s for s in plain_strings(statements_of(json.loads(path.read_text()))) if "${" in s]
+
+
+def test_the_lake_store_is_queried_only_when_named_and_only_that_store() -> None:
+    template = packaged_like(json.loads(render("prod")))
+    pin_role_policies(template)
+    guarded = {s["Fn::If"][0]: s["Fn::If"] for s in statements_of(template) if "Fn::If" in s}
+    _, query, otherwise = guarded["HasActorLakeEventDataStore"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert query["Action"] == ["cloudtrail:GetQueryResults", "cloudtrail:StartQuery"]
+    assert query["Resource"] == {"Fn::Sub": "${ActorLakeEventDataStore}"}
 
 
 def test_the_terraform_state_bucket_is_read_only_and_only_when_named() -> None:

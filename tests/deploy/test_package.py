@@ -278,6 +278,7 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
             "NoAccountIds",
             "HasNotifierTopics",
             "HasTerraformStateBucket",
+            "HasActorLakeEventDataStore",
         }
         assert set(guarded) <= set(template["Conditions"])
         assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}

@@ -87,6 +87,10 @@ def test_no_wildcard_action_and_no_write_outside_setpoint(stage: str) -> None:
             if action == "sns:Publish" and statement["Sid"] == "PublishToNotifierTopics":
                 assert scoped == ["${NotifierTopicArns}"]  # Fn::Split of the topic list
                 continue
+            if statement["Sid"] == "QueryCloudTrailLake":
+                # StartQuery runs SQL that Lake allows to be a SELECT only, on one store
+                assert scoped == ["${ActorLakeEventDataStore}"], action
+                continue
             if action == "sts:AssumeRole":  # the role parameter, in listed or org accounts
                 assert scoped == [MEMBER_ROLE], statement["Sid"]
                 assert statement["Condition"] in ACCOUNT_LIMITS, statement["Sid"]
@@ -141,6 +145,11 @@ def test_every_named_resource_is_pinned_to_this_account_and_region(stage: str) -
             bucket = "arn:${AWS::Partition}:s3:::${TerraformStateBucket}"
             assert named == [bucket, f"{bucket}/*"]
             assert not [a for a in statement["Action"] if not a.startswith(("s3:Get", "s3:List"))]
+            continue
+        if statement["Sid"] == "QueryCloudTrailLake":  # an organization's store, maybe
+            # in the management or a delegated administrator account: only that one store
+            assert named == ["${ActorLakeEventDataStore}"]
+            assert statement["Action"] == ["cloudtrail:GetQueryResults", "cloudtrail:StartQuery"]
             continue
         if not named:
             assert set(statement["Action"]) <= UNSCOPED | {

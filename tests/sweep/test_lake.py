@@ -198,7 +198,7 @@ def test_the_query_is_polled_with_a_growing_wait_paged_and_names_the_newest_writ
         regions.append(region)
         return client
 
-    lookup = LakeLookup(STORE, client_for, sleep=sleeps)
+    lookup = LakeLookup(STORE, client_for, own_account=ACCOUNT, sleep=sleeps)
     with stub:
         result = lookup.find(drifted(GROUP), NOW - timedelta(days=365), NOW)
         stub.assert_no_pending_responses()
@@ -219,6 +219,20 @@ def test_the_query_is_polled_with_a_growing_wait_paged_and_names_the_newest_writ
         "2025-06-30T05:00:00Z",
     )
     assert actor.source_ip == newer["sourceIPAddress"]
+
+
+def test_a_store_of_another_account_is_named_by_its_owner_in_every_call() -> None:
+    """An organization's store belongs to the management account; a delegated
+    administrator queries it naming that owner."""
+    client, stub = stubbed()
+    owner = {"EventDataStoreOwnerAccountId": ACCOUNT}
+    stub.add_response("start_query", {"QueryId": QUERY_ID}, {"QueryStatement": ANY, **owner})
+    stub.add_response("get_query_results", results("FINISHED", []), {**polled(), **owner})
+    lookup = LakeLookup(STORE, lambda _: client, own_account="210987654321", sleep=Sleeps())
+    with stub:
+        result = lookup.find(drifted(GROUP), NOW - timedelta(days=30), NOW)
+        stub.assert_no_pending_responses()
+    assert (result.actor, result.error) == (None, None)
 
 
 def test_a_query_still_running_at_its_bound_names_nobody_and_says_so() -> None:
