@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from chalicelib.errors import ConfigError, SetpointError
+from chalicelib.errors import ConfigError, SetpointError, SpecSetError
 from chalicelib.model import (
     GUARD,
     Actor,
@@ -111,7 +111,13 @@ class Pipeline:
             if kind is None:
                 findings.append(unknown_finding(ref, f"kind {ref.kind} is not enabled"))
                 continue
-            found = kind.evaluate_ref(ref, catalog)
+            try:
+                found = kind.evaluate_ref(ref, catalog)
+            except SpecSetError as exc:
+                # an indexed bundle parses this resource's specs only now (`spec_index`)
+                logger.error("spec_error", extra={"error": str(exc)})
+                reason = f"specs could not be loaded: {exc}"
+                found = [unknown_finding(ref, reason, exc.errors[0].file if exc.errors else None)]
             if (
                 actor is not None
                 and self.deletes(actor.event_name, ref.kind)

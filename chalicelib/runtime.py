@@ -136,10 +136,12 @@ class Runtime:
         for ref in refs:
             grouped.setdefault(ref.account, []).append(ref)
         findings: list[Finding] = []
+        # an s3:// bundle with its index: the event parses only the specs it looks up
+        specs: SpecProvider = getattr(self.specs, "for_event", self.specs)
         for account, group in grouped.items():
             pipeline = self.pipeline_for(account)
             findings += evaluate_with_specs(
-                pipeline, self.specs, tuple(group), actor, today=self.clock().date()
+                pipeline, specs, tuple(group), actor, today=self.clock().date()
             )
         return findings
 

@@ -22,9 +22,13 @@ from chalicelib.errors import ConfigError
 from chalicelib.specs.bundle import BUNDLE_NAME, SpecBundle, validated_bundle
 from chalicelib.specs.s3_source import parse_s3_uri
 from chalicelib.specs.signing import SIGNATURE_METADATA, KmsSigner
+from chalicelib.specs.spec_index import INDEX_FORMAT_VERSION
 
-# S3 user metadata key (sent as x-amz-meta-setpoint-content-hash).
+# S3 user metadata keys (sent as x-amz-meta-setpoint-content-hash, ...-index).
 HASH_METADATA = "setpoint-content-hash"
+# the index format the bundle carries (`spec_index`): a bundle pushed without one (by an
+# older Setpoint) is uploaded again even when its specs are the same
+INDEX_METADATA = "setpoint-index"
 
 
 def bundle_key(prefix: str) -> str:
@@ -48,8 +52,9 @@ class PushResult:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None, bool] | None:
-    """(content hash, version id, signed) of the object now at `key`; None when none."""
+def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None, bool, str] | None:
+    """(content hash, version id, signed, index format) of the object now at `key`; None
+    when none."""
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
@@ -59,7 +64,8 @@ def _stored(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None, boo
         raise
     metadata = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
     signed = bool(metadata.get(SIGNATURE_METADATA))
-    return metadata.get(HASH_METADATA), head.get("VersionId"), signed
+    index = metadata.get(INDEX_METADATA, "")
+    return metadata.get(HASH_METADATA), head.get("VersionId"), signed, index
 
 
 def push_bundle(
@@ -68,10 +74,18 @@ def push_bundle(
     """Upload unless the object there already holds the same content (and, when signing,
     is signed already); the signature rides in the same PutObject as the bytes it signs."""
     stored = _stored(s3, bucket, key)
-    if stored is not None and stored[0] == bundle.content_hash and (signer is None or stored[2]):
+    index = INDEX_FORMAT_VERSION if bundle.index is not None else ""
+    if (
+        stored is not None
+        and stored[0] == bundle.content_hash
+        and (signer is None or stored[2])
+        and stored[3] == index
+    ):
         return PushResult(bucket, key, bundle.content_hash, stored[1], uploaded=False)
     body = bundle.body()
     metadata = {HASH_METADATA: bundle.content_hash}
+    if index:
+        metadata[INDEX_METADATA] = index
     if signer is not None:
         metadata.update(signer.sign(body).metadata())
     response = s3.put_object(

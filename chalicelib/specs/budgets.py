@@ -14,6 +14,12 @@ budget and the actual size:
   read, since that directory becomes the bundle: a bundle at this budget (2,045 specs)
   peaked at 112 MB, the largest accepted file adds about 40 MB at most, so the runtime's
   own memory and a second copy during a reload still fit well inside 512 MB.
+- `MAX_BUNDLE_INDEX_BYTES` (4 MiB) more per bundle object for the index `push` writes
+  beside the specs (`spec_index`: about 50 bytes per spec, under a fifth of the specs'
+  text), so the object may reach `MAX_BUNDLE_OBJECT_BYTES` while its specs stay within
+  `MAX_BUNDLE_BYTES`. The event path never parses a whole bundle, so it takes objects up to
+  `MAX_INDEXED_BUNDLE_BYTES` (64 MiB: held as bytes and decoded text, about three times
+  the object) with specs past `MAX_BUNDLE_BYTES`; the sweep, which parses them all, does not.
 - `MAX_DOCUMENT_NODES` (50,000) scalars, collections and aliases per YAML document, and
   `MAX_DOCUMENT_DEPTH` (64) levels of nesting, counted on the parser's event stream before
   anything is composed, so a refused document never becomes a node tree. That group has 4,500
@@ -28,6 +34,9 @@ from chalicelib.errors import SpecError
 
 MAX_SPEC_FILE_BYTES = 1024 * 1024
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+MAX_BUNDLE_INDEX_BYTES = 4 * 1024 * 1024
+MAX_BUNDLE_OBJECT_BYTES = MAX_BUNDLE_BYTES + MAX_BUNDLE_INDEX_BYTES
+MAX_INDEXED_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_DOCUMENT_NODES = 50_000
 MAX_DOCUMENT_DEPTH = 64
 
@@ -60,5 +69,18 @@ def bundle_too_large(name: str, size: int, what: str = "spec bundle") -> SpecErr
     return SpecError(
         f"{what} is {size_text(size)}, over the budget of {size_text(MAX_BUNDLE_BYTES)} "
         "per bundle (what the 512 MB Lambda can parse)",
+        name,
+    )
+
+
+def bundle_object_too_large(
+    name: str, size: int, budget: int = MAX_BUNDLE_OBJECT_BYTES
+) -> SpecError | None:
+    """The error for a bundle object (specs and index) of `size` bytes over `budget`."""
+    if size <= budget:
+        return None
+    return SpecError(
+        f"spec bundle object is {size_text(size)}, over the budget of {size_text(budget)} "
+        "per bundle object (its specs and their index)",
         name,
     )

@@ -8,6 +8,9 @@ comes from there so writer and reader cannot disagree.
 The content hash covers the file names and texts only (not the hash field itself, not
 the upload time), so pushing the same specs twice yields the same hash and the second
 push can be skipped.
+
+A bundle made from validated specs also carries their index (`spec_index`): what each
+spec can be named by, so the Lambda's event path parses only the specs an event names.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Any
 
 from chalicelib.errors import SpecError
 from chalicelib.noise.parse import IGNORE_FILE
 from chalicelib.specs.loading import build_catalog, check_total_size, read_spec_text, spec_files
 from chalicelib.specs.parse import ParsedFile
 from chalicelib.specs.s3_source import BUNDLE_FORMAT_VERSION, content_hash, parse_member
+from chalicelib.specs.spec_index import build_index
 
 # The object name when `--to` names a prefix; s3_source loads a `.json` key as a bundle.
 BUNDLE_NAME = "bundle.json"
@@ -34,19 +39,30 @@ class SpecBundle:
 
     specs: Mapping[str, str]
     content_hash: str
+    # `spec_index.build_index` of these specs; None: a bundle without one (parsed whole)
+    index: Mapping[str, Any] | None = None
 
     def body(self) -> bytes:
         """The object's bytes: stable for the same specs (sorted keys, fixed separators)."""
-        document = {
+        document: dict[str, Any] = {
             "format_version": BUNDLE_FORMAT_VERSION,
             "content_hash": self.content_hash,
             "specs": dict(sorted(self.specs.items())),
         }
+        if self.index is not None:
+            document["index"] = self.index
         return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def make_bundle(specs: Mapping[str, str]) -> SpecBundle:
-    return SpecBundle(dict(specs), content_hash(specs))
+def make_bundle(specs: Mapping[str, str], index: Mapping[str, Any] | None = None) -> SpecBundle:
+    return SpecBundle(dict(specs), content_hash(specs), index)
+
+
+def indexed_bundle(specs: Mapping[str, str]) -> SpecBundle:
+    """The bundle of `specs` with their index; raises SpecSetError as `validate` would."""
+    parsed = {name: parse_member(name, specs[name]) for name in sorted(specs)}
+    build_catalog(parsed.values())  # raises SpecSetError
+    return make_bundle(specs, build_index(parsed))
 
 
 def display_root(root: str | os.PathLike[str], cwd: Path | None = None) -> str:
@@ -101,9 +117,10 @@ def validated_bundle(root: str | os.PathLike[str]) -> SpecBundle:
     what is uploaded is exactly the text that was validated.
     """
     texts, unreadable = read_spec_texts(root)
-    parsed: Iterable[ParsedFile] = [
+    parsed = {name: parse_member(name, text) for name, text in sorted(texts.items())}
+    files: Iterable[ParsedFile] = [
         *(ParsedFile(e.file, (), (e,)) for e in unreadable),
-        *(parse_member(name, text) for name, text in sorted(texts.items())),
+        *parsed.values(),
     ]
-    build_catalog(parsed)  # raises SpecSetError
-    return make_bundle(texts)
+    build_catalog(files)  # raises SpecSetError
+    return make_bundle(texts, build_index(parsed))

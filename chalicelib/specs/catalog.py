@@ -6,9 +6,9 @@ Matching a live resource to its spec needs no I/O; each family matches its own k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -37,6 +37,12 @@ class Undeclared:
         return f"{self.origin}:{self.line}" if self.line else self.origin
 
 
+class SpecLookup(Protocol):
+    """Finds the specs of one kind by key in an index (`specs.spec_index`)."""
+
+    def about(self, kind: str, keys: Iterable[str] | None) -> SpecCatalog: ...
+
+
 @dataclass(frozen=True)
 class SpecCatalog:
     """Every spec of a run, by kind, plus the files they came from."""
@@ -52,6 +58,18 @@ class SpecCatalog:
     undeclared: tuple[Undeclared, ...] = ()
     # per-catalog lookup tables a family builds once (see `memo`)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # an indexed bundle on the event path: specs are parsed as `about` asks for them
+    _lookup: SpecLookup | None = field(default=None, compare=False, repr=False)
+
+    def about(self, kind: str, keys: Iterable[str | None]) -> SpecCatalog:
+        """A catalog holding at least every spec of `kind` that one of `keys` (ids and
+        names: what an event names, or the live resource's) picks, as each kind matches
+        by id or name equality. This catalog itself unless it comes from an indexed
+        bundle, where it holds only those, parsed on first use; matchers then filter by
+        scope as they always do."""
+        if self._lookup is None:
+            return self
+        return self._lookup.about(kind, [key for key in keys if key])
 
     def specs_of(self, kind: str) -> tuple[Any, ...]:
         """Every spec of one kind, in file order."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,10 +43,13 @@ from chalicelib.errors import ConfigError, SpecError
 from chalicelib.noise.model import IgnoreRule
 from chalicelib.noise.parse import IGNORE_FILE
 from chalicelib.specs.budgets import (
-    MAX_BUNDLE_BYTES,
+    MAX_BUNDLE_OBJECT_BYTES,
+    MAX_INDEXED_BUNDLE_BYTES,
     MAX_SPEC_FILE_BYTES,
+    bundle_object_too_large,
     bundle_too_large,
     file_too_large,
+    text_bytes,
 )
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import (
@@ -56,6 +60,9 @@ from chalicelib.specs.loading import (
 )
 from chalicelib.specs.parse import ParsedFile, parse_file
 from chalicelib.specs.signing import KmsVerifier, SpecSignatureError
+from chalicelib.specs.spec_index import IndexedSpecs, indexed_specs
+
+logger = logging.getLogger("setpoint")
 
 BUNDLE_FORMAT_VERSION = "1"
 # the bundle's object name in a folder (`setpoint push --to s3://bucket/prefix`)
@@ -108,32 +115,46 @@ class _Cached:
 
 def parse_bundle(name: str, body: bytes) -> list[ParsedFile]:
     """The files of a `setpoint push` bundle; a malformed bundle is one error on `name`."""
-    too_large = bundle_too_large(name, len(body))
+    too_large = bundle_object_too_large(name, len(body))
     if too_large is not None:
         return [ParsedFile(name, (), (too_large,))]
+    bundle, error = decode_bundle(name, body)
+    if error is not None:
+        return [ParsedFile(name, (), (error,))]
+    specs = bundle["specs"]
+    # the specs' text is what parsing costs (an index beside them is not parsed)
+    too_large = bundle_too_large(name, sum(text_bytes(text) for text in specs.values()))
+    if too_large is not None:
+        return [ParsedFile(name, (), (too_large,))]
+    return [parse_member(file, specs[file]) for file in sorted(specs)]
+
+
+def decode_bundle(name: str, body: bytes) -> tuple[dict[str, Any], SpecError | None]:
+    """The bundle document, checked (format, specs, content hash), or the error saying why
+    it is not one."""
     try:
         bundle = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return [ParsedFile(name, (), (SpecError(f"not a JSON spec bundle: {exc}", name),))]
+        return {}, SpecError(f"not a JSON spec bundle: {exc}", name)
     if not isinstance(bundle, dict) or bundle.get("format_version") != BUNDLE_FORMAT_VERSION:
         version = bundle.get("format_version") if isinstance(bundle, dict) else None
         message = (
             f"unsupported bundle format_version {version!r} (this Setpoint reads "
             f"{BUNDLE_FORMAT_VERSION!r})"
         )
-        return [ParsedFile(name, (), (SpecError(message, name, field="format_version"),))]
+        return {}, SpecError(message, name, field="format_version")
     specs = bundle.get("specs")
     if not isinstance(specs, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in specs.items()
     ):
         message = "bundle 'specs' must map file names to YAML text"
-        return [ParsedFile(name, (), (SpecError(message, name, field="specs"),))]
+        return {}, SpecError(message, name, field="specs")
     claimed = bundle.get("content_hash")
     if claimed is not None and claimed != content_hash(specs):
         # a hand-made bundle (or a damaged one): what it says it holds is not what it holds
         message = f"content_hash {claimed!r} does not match the specs it holds"
-        return [ParsedFile(name, (), (SpecError(message, name, field="content_hash"),))]
-    return [parse_member(file, specs[file]) for file in sorted(specs)]
+        return {}, SpecError(message, name, field="content_hash")
+    return bundle, None
 
 
 def parse_member(name: str, text: str) -> ParsedFile:
@@ -146,7 +167,7 @@ def _is_bundle(key: str) -> bool:
 
 
 def _budget(key: str) -> int:
-    return MAX_BUNDLE_BYTES if _is_bundle(key) else MAX_SPEC_FILE_BYTES
+    return MAX_BUNDLE_OBJECT_BYTES if _is_bundle(key) else MAX_SPEC_FILE_BYTES
 
 
 class S3SpecSource:
@@ -173,6 +194,8 @@ class S3SpecSource:
         self._cache: dict[str, _Cached] = {}
         self._catalog: SpecCatalog | None = None
         self._last_good: SpecCatalog | None = None
+        # the event path's indexed bundle: (ETag, its specs, or None when it has no index)
+        self._indexed: tuple[str, IndexedSpecs | None] | None = None
         self.last_stats = LoadStats()
 
     def _fail(self, exc: Exception, action: str, key: str | None = None) -> ConfigError:
@@ -209,13 +232,13 @@ class S3SpecSource:
             raise ConfigError(f"spec object s3://{self.bucket}/{self.prefix} does not exist")
         return found, pages
 
-    def _get(self, key: str) -> tuple[str, bytes, dict[str, str]] | None:
+    def _get(self, key: str, budget: int | None = None) -> tuple[str, bytes, dict[str, str]] | None:
         """(ETag, body, user metadata) of one object; None when it vanished since the listing."""
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
             # one byte past the budget is enough to tell it is over (the object may have
             # grown since the listing)
-            body = response["Body"].read(_budget(key) + 1)
+            body = response["Body"].read((budget or _budget(key)) + 1)
             return response.get("ETag", ""), body, response.get("Metadata", {})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
@@ -228,7 +251,7 @@ class S3SpecSource:
         """The error for object `key` of `size` bytes when that is over its budget."""
         name = f"s3://{self.bucket}/{key}"
         if _is_bundle(key):
-            return bundle_too_large(name, size)
+            return bundle_object_too_large(name, size)
         return file_too_large(name, size)
 
     def _parse(self, key: str, body: bytes) -> tuple[ParsedFile, ...]:
@@ -246,7 +269,60 @@ class S3SpecSource:
 
     def load(self) -> SpecCatalog:
         """The current catalog; raises SpecSetError (invalid specs) or ConfigError (S3)."""
+        return self._load(*self._list())
+
+    def load_for_event(self) -> SpecCatalog:
+        """The catalog one event needs, at the same one listing per call as `load`.
+
+        When the prefix holds a pushed bundle and nothing else, and the bundle carries its
+        index, the catalog parses only the specs the event's kinds look up (`spec_index`),
+        each once per bundle version. Anything else (spec objects one per file, loose
+        objects beside a bundle, a bundle pushed by an older Setpoint, a refused or
+        oversized one) is loaded whole by `load`, exactly as before. Raises as `load`.
+        """
         listed, pages = self._list()
+        key = self.prefix if self.single else self.prefix + FOLDER_BUNDLE_NAME
+        if not _is_bundle(key) or set(listed) != {key}:
+            self._indexed = None
+            return self._load(listed, pages)
+        etag = listed[key]
+        gets = 0
+        if self._indexed is None or self._indexed[0] != etag:
+            gets = 1
+            kept = self._indexed[1] if self._indexed is not None else None
+            try:
+                self._indexed = (etag, self._fetch_indexed(key))
+            except SpecSignatureError as exc:
+                if kept is None:  # nothing verified to keep: `load` refuses the set
+                    self._indexed = None
+                    return self._load(listed, pages)
+                # the last verified version stays in force, as `load` keeps it
+                logger.error("spec_refused", extra={"key": key, "reason": str(exc)})
+                self._refused[key] = (etag, f"{exc}; refused")
+                self._indexed = (etag, kept)
+        indexed = self._indexed[1]
+        if indexed is None:
+            return self._load(listed, pages)
+        self.last_stats = LoadStats(pages, gets, 1 - gets, 0)
+        return indexed.catalog()
+
+    def _fetch_indexed(self, key: str) -> IndexedSpecs | None:
+        """The bundle at `key` behind its index; None when `load` must read it instead."""
+        if self._sizes.get(key, 0) > MAX_INDEXED_BUNDLE_BYTES:
+            return None
+        fetched = self._get(key, MAX_INDEXED_BUNDLE_BYTES)
+        if fetched is None or len(fetched[1]) > MAX_INDEXED_BUNDLE_BYTES:
+            return None
+        _, body, metadata = fetched
+        name = f"s3://{self.bucket}/{key}"
+        if self.verifier is not None:
+            self.verifier.verify(name, body, metadata)  # SpecSignatureError: refused
+        bundle, error = decode_bundle(name, body)
+        if error is not None:
+            return None  # `load` reports it
+        return indexed_specs(name, bundle, self.extra_rules)
+
+    def _load(self, listed: dict[str, str], pages: int) -> SpecCatalog:
         cache: dict[str, _Cached] = {}
         gets = reused = 0
         refused: dict[str, tuple[str, str]] = {}
@@ -449,3 +525,7 @@ class S3SpecProvider:
 
     def __call__(self) -> SpecCatalog:
         return self.source.load()
+
+    def for_event(self) -> SpecCatalog:
+        """What one event is evaluated against (`S3SpecSource.load_for_event`)."""
+        return self.source.load_for_event()

@@ -18,6 +18,7 @@ import pytest
 from chalicelib.errors import SpecSetError
 from chalicelib.specs.budgets import (
     MAX_BUNDLE_BYTES,
+    MAX_BUNDLE_OBJECT_BYTES,
     MAX_DOCUMENT_DEPTH,
     MAX_DOCUMENT_NODES,
     MAX_SPEC_FILE_BYTES,
@@ -132,12 +133,23 @@ def bundle(specs: dict[str, str]) -> bytes:
 
 
 def test_a_bundle_over_budget_is_refused_before_json_is_read() -> None:
-    body = b"{" + b" " * MAX_BUNDLE_BYTES + b"}"  # would parse (to {}) if it were read
+    body = b"{" + b" " * MAX_BUNDLE_OBJECT_BYTES + b"}"  # would parse (to {}) if it were read
     (parsed,) = parse_bundle("s3://specs/policies/bundle.json", body)
     (error,) = parsed.errors
     assert error.file == "s3://specs/policies/bundle.json"
     assert f"{len(body):,} bytes" in error.message
-    assert f"{MAX_BUNDLE_BYTES:,} bytes" in error.message
+    assert f"{MAX_BUNDLE_OBJECT_BYTES:,} bytes" in error.message
+
+
+def test_a_bundle_whose_specs_are_over_budget_is_refused_though_the_object_is_not() -> None:
+    """The object may hold an index beside the specs; the specs' text alone has the budget."""
+    text = HEADER + "# " + "x" * (MAX_SPEC_FILE_BYTES - len(HEADER) - 10) + "\n"
+    count = MAX_BUNDLE_BYTES // len(text) + 1
+    body = bundle({f"policies/g{i}.yaml": text for i in range(count)})
+    assert len(body) < MAX_BUNDLE_OBJECT_BYTES
+    (parsed,) = parse_bundle("s3://specs/policies/bundle.json", body)
+    (error,) = parsed.errors
+    assert "per bundle" in error.message and f"{MAX_BUNDLE_BYTES:,} bytes" in error.message
 
 
 def test_a_file_in_a_bundle_over_budget_is_named() -> None:
@@ -213,7 +225,7 @@ def test_an_oversized_object_is_an_error_and_is_not_fetched(s3: Any) -> None:
 
 def test_an_oversized_bundle_is_not_fetched(s3: Any) -> None:
     key = "policies/bundle.json"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=b" " * (MAX_BUNDLE_BYTES + 1))
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b" " * (MAX_BUNDLE_OBJECT_BYTES + 1))
     calls = Calls()
     s3.meta.events.register("before-call.s3", calls)
     with pytest.raises(SpecSetError, match="per bundle"):
@@ -235,7 +247,7 @@ def test_with_a_verify_key_an_oversized_object_is_refused_like_a_bad_signature(
     s3.put_object(Bucket=BUCKET, Key=object_key, Body=good, Metadata=metadata)
     source = S3SpecSource(s3, f"s3://{BUCKET}/{object_key}", verifier)
     assert [spec.name for spec in source.load().specs_of("security_group")] == ["web"]
-    s3.put_object(Bucket=BUCKET, Key=object_key, Body=b" " * (MAX_BUNDLE_BYTES + 1))
+    s3.put_object(Bucket=BUCKET, Key=object_key, Body=b" " * (MAX_BUNDLE_OBJECT_BYTES + 1))
     assert [spec.name for spec in source.load().specs_of("security_group")] == ["web"]
     (reason,) = source.refusals
     assert "over the budget" in reason and "refused" in reason

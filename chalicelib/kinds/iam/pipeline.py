@@ -42,6 +42,11 @@ def aws_owned(state: IamState) -> bool:
     return isinstance(state, IamIdentityState) and state.service_linked
 
 
+def _arn_name(arn: str | None) -> str | None:
+    parsed = parse_arn(arn or "")
+    return parsed.name if parsed else None
+
+
 def _specs(catalog: SpecCatalog, kind: Kind) -> list[IamSpec]:
     return list(catalog.specs_of(kind.value))
 
@@ -54,14 +59,14 @@ class IamPipeline:
 
     def _named_by(self, ref: ResourceRef, specs: Iterable[IamSpec]) -> list[IamSpec]:
         """Specs a reference to a resource that is gone (or unreadable) may have meant."""
-        name = ref.name or (parsed.name if (parsed := parse_arn(ref.id or "")) else None)
+        name = ref.name or _arn_name(ref.id)
         return [s for s in specs if s.name == name and in_account(s, ref.account)]
 
     def locate_spec(self, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
         return list(refs)  # a spec names its resource exactly
 
     def evaluate_ref(self, ref: ResourceRef, catalog: SpecCatalog) -> list[Finding]:
-        specs = _specs(catalog, ref.kind)
+        specs = _specs(catalog.about(ref.kind, (ref.name, _arn_name(ref.id))), ref.kind)
         try:
             state = self.collector.read(ref)
         except ReadError as exc:
@@ -73,7 +78,7 @@ class IamPipeline:
                 ref = self._ref_for(first, ref.kind, ref.account or "", partition_of(ref.id))
             return [unknown_finding(ref, str(exc), str(first.source))]
         if state is not None:
-            spec = match_iam(specs, state)
+            spec = match_iam(_specs(catalog.about(ref.kind, (state.name,)), ref.kind), state)
             if spec is None and aws_owned(state):
                 return []
             return [evaluate_iam(spec, state)]

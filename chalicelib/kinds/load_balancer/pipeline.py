@@ -46,7 +46,7 @@ class LoadBalancerPipeline:
     def _specs_for(self, ref: ResourceRef, catalog: SpecCatalog) -> list[LoadBalancerSpec]:
         return [
             spec
-            for spec in load_balancer_specs(catalog)
+            for spec in load_balancer_specs(catalog.about(LOAD_BALANCER, (ref.name,)))
             if spec.name == ref.name
             and spec.region == ref.region
             and _in_account(spec, ref.account)
@@ -60,9 +60,8 @@ class LoadBalancerPipeline:
             return [unknown_finding(ref, str(exc), str(specs[0].source) if specs else None)]
         if state is None:
             return [evaluate_load_balancer(s, None, ref=ref) for s in self._specs_for(ref, catalog)]
-        spec = match_load_balancer(
-            load_balancer_specs(catalog), state.name, state.account, state.region
-        )
+        named = load_balancer_specs(catalog.about(LOAD_BALANCER, (state.name,)))
+        spec = match_load_balancer(named, state.name, state.account, state.region)
         return [evaluate_load_balancer(spec, state)]
 
     def sweep(

@@ -74,7 +74,7 @@ class S3BucketPipeline:
         name = ref.id or ref.name
         if not name:
             return []
-        specs = bucket_specs(catalog)
+        specs = bucket_specs(catalog.about(KIND, (name,)))
         try:
             region = self.collector.region_of(name)
         except ReadError as exc:

@@ -46,7 +46,7 @@ class SecurityGroupPipeline:
     def _specs_named_by(self, ref: ResourceRef, catalog: SpecCatalog) -> list[SecurityGroupSpec]:
         """Specs that a reference to a group that no longer exists may have meant."""
         found = []
-        for spec in group_specs(catalog):
+        for spec in group_specs(catalog.about(SECURITY_GROUP, (ref.id, ref.name))):
             if not _in_account(spec, ref.account) or spec.region not in (None, ref.region):
                 continue
             by_id = bool(ref.id) and spec.group_id == ref.id

@@ -377,6 +377,7 @@ def security_group_claimants(
     catalog: SpecCatalog, state: SecurityGroupState
 ) -> list[SecurityGroupSpec]:
     """Every spec that would govern this live group: its id spec first, then by name."""
+    catalog = catalog.about(SECURITY_GROUP, (state.group_id, state.name))
     by_id, named = catalog.memo("security_group.index", _index)
     found: SecurityGroupSpec | None = by_id.get(state.group_id)
     matches = [found] if found is not None else []
