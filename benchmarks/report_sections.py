@@ -18,6 +18,8 @@ own section, between its `<!-- begin: ... -->` and `<!-- end: ... -->` markers; 
 inside a section are overwritten, edits outside are kept.
 
 - [Event path](#event-path-bench_eventspy): one CloudTrail event, `benchmarks/bench_events.py`
+- [Event path over an indexed bundle](#event-path-over-an-indexed-bundle-bench_eventspy): the
+  same event with 100 to 50,000 pushed specs, `benchmarks/bench_events.py`
 - [Full sweep](#full-sweep-bench_sweeppy): `setpoint check` over a seeded estate,
   `benchmarks/bench_sweep.py`
 - [Terraform state loading](#terraform-state-loading-bench_terraformpy): `terraform:` sources,
@@ -25,7 +27,7 @@ inside a section are overwritten, edits outside are kept.
 """
 
 # The order sections take when a page is created or a section is missing.
-SECTION_ORDER = ("events", "sweep", "terraform")
+SECTION_ORDER = ("events", "event-index", "sweep", "terraform")
 
 
 def begin_marker(name: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from chalicelib.errors import SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
 from chalicelib.noise.model import IgnoreRule, SpecNoise
+from chalicelib.noise.parse import IGNORE_FILE
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.specs.loading import is_ignore_file, parse_ignore_text
 from chalicelib.specs.parse import ParsedFile, parse_file
@@ -113,20 +114,19 @@ class IndexedSpecs:
         self.noise: dict[str, SpecNoise] = {}
         rules = list(extra_rules)
         errors: list[SpecError] = []
-        for member in self._names:
-            if is_ignore_file(member):
-                parsed = parse_ignore_text(member, specs[member])
-                rules += parsed.ignore_rules
-                errors += parsed.errors
+        ignore_files = [m for m in self._names if m.endswith(IGNORE_FILE) and is_ignore_file(m)]
+        for member in ignore_files:
+            parsed = parse_ignore_text(member, specs[member])
+            rules += parsed.ignore_rules
+            errors += parsed.errors
         if errors:
             raise SpecSetError(errors)
         self.ignore_rules = tuple(rules)
-        self.files = tuple(n for n in self._names if not is_ignore_file(n))
-
-    @property
-    def parsed_members(self) -> int:
-        """How many members have been parsed so far (for logs and tests)."""
-        return len(self._parsed)
+        self.files = (
+            tuple(n for n in self._names if n not in ignore_files)
+            if ignore_files
+            else tuple(self._names)
+        )
 
     def catalog(self) -> SpecCatalog:
         """The whole catalog, each kind parsed when first asked for."""
