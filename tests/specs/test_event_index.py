@@ -22,6 +22,7 @@ from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.runtime import Runtime, spec_provider
 from chalicelib.specs.bundle import SpecBundle, indexed_bundle, make_bundle
 from chalicelib.specs.s3_source import content_hash
+from chalicelib.specs.signing import KmsSigner
 from tests.conftest import REGION, authorize_record, make_vpc_with_web
 from tests.runtime_builder import build_runtime
 
@@ -253,3 +254,45 @@ def test_push_uploads_again_over_the_same_specs_pushed_without_an_index(
     assert push_bundle(s3, indexed_bundle(texts), BUCKET, KEY).uploaded
     assert not push_bundle(s3, indexed_bundle(texts), BUCKET, KEY).uploaded
     assert b'"index"' in s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read()
+
+
+def test_with_a_verify_key_an_unsigned_bundle_leaves_the_last_verified_one_in_force(
+    estate: tuple[Any, Any, str],
+) -> None:
+    s3, _, web = estate
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    signed = indexed_bundle({WEB: web_spec(443)})
+    assert push_bundle(s3, signed, BUCKET, KEY, KmsSigner(kms, key)).uploaded
+    session = boto3.session.Session(region_name=REGION)
+    clients = ClientCache(session)
+    runtime = build_runtime(
+        clients=clients,
+        specs=spec_provider(f"s3://{BUCKET}/policies", clients, verify_key=key),
+        regions=[REGION],
+        account=ACCOUNT,
+    )
+    assert event(runtime, web) == [("in_sync", f"{WEB}:1")]
+    # someone without the key uploads specs that would accept port 22 as well
+    put_bundle(s3, indexed_bundle({WEB: web_spec(443, 22)}))
+    boto3.client("ec2", region_name=REGION).authorize_security_group_ingress(
+        GroupId=web,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    assert event(runtime, web) == [("drifted", f"{WEB}:1")]  # judged by the signed specs
+    # a container that never saw a verified version refuses the set instead
+    cold = build_runtime(
+        clients=ClientCache(boto3.session.Session(region_name=REGION)),
+        specs=spec_provider(f"s3://{BUCKET}/policies", clients, verify_key=key),
+        regions=[REGION],
+        account=ACCOUNT,
+    )
+    ((status, _),) = event(cold, web)
+    assert status == "unknown"
