@@ -347,10 +347,18 @@ def _twin_error(later: SecurityGroupSpec, first: SecurityGroupSpec) -> SpecError
     )
 
 
-def _index(catalog: SpecCatalog) -> tuple[Mapping[str, SecurityGroupSpec], list[SecurityGroupSpec]]:
+def _index(
+    catalog: SpecCatalog,
+) -> tuple[Mapping[str, SecurityGroupSpec], Mapping[str | None, list[SecurityGroupSpec]]]:
+    """Specs by group id, and the others by name (each name's specs in file order), so a
+    sweep matches each live group in one lookup rather than a scan of every spec."""
     specs: tuple[SecurityGroupSpec, ...] = catalog.specs_of(SECURITY_GROUP)
     by_id = {s.group_id: s for s in specs if s.group_id is not None}
-    return by_id, [s for s in specs if s.group_id is None]
+    by_name: dict[str | None, list[SecurityGroupSpec]] = {}
+    for spec in specs:
+        if spec.group_id is None:
+            by_name.setdefault(spec.name, []).append(spec)
+    return by_id, by_name
 
 
 def match_security_group(
@@ -377,14 +385,13 @@ def security_group_claimants(
     catalog: SpecCatalog, state: SecurityGroupState
 ) -> list[SecurityGroupSpec]:
     """Every spec that would govern this live group: its id spec first, then by name."""
-    by_id, named = catalog.memo("security_group.index", _index)
+    by_id, by_name = catalog.memo("security_group.index", _index)
     found: SecurityGroupSpec | None = by_id.get(state.group_id)
     matches = [found] if found is not None else []
     matches += [
         spec
-        for spec in named
-        if spec.name == state.name
-        and _in_scope(spec.account, state.account)
+        for spec in by_name.get(state.name, ())
+        if _in_scope(spec.account, state.account)
         and _in_scope(spec.region, state.region)
         and _in_scope(spec.vpc_id, state.vpc_id)
     ]

@@ -189,3 +189,25 @@ def test_parse_handles_all_traffic_icmp_prefix_lists_and_other_accounts():
         Rule("ingress", "-1", None, None, "group", "sg-0bbb"),  # ids are unique across accounts
         Rule("ingress", "50", None, None, "cidr", "192.168.0.0/16"),
     }
+
+
+def test_a_region_listing_shares_each_vpcs_names_between_its_groups(ec2):
+    """Every group of a VPC gets the same id -> name mapping (not a copy each: a sweep of
+    n groups in one VPC would copy and invert n names n times), and a spec may still
+    name any of them as a peer."""
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    other = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    ids = {
+        name: ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        for name in ("lb", "app", "db")
+    }
+    elsewhere = ec2.create_security_group(GroupName="lb", Description="lb", VpcId=other)["GroupId"]
+    states = SecurityGroupCollector(lambda region: ec2).list_region(REGION)
+    in_vpc = [s for s in states if s.vpc_id == vpc]
+    assert len(in_vpc) == 4  # the three and the VPC's default group
+    assert len({id(s.peer_names) for s in in_vpc}) == 1
+    names = in_vpc[0].peer_names
+    assert {names[i] for i in ids.values()} == {"lb", "app", "db"}
+    assert elsewhere not in names  # group names are unique only within one VPC
+    (lb_elsewhere,) = [s for s in states if s.group_id == elsewhere]
+    assert lb_elsewhere.peer_names[elsewhere] == "lb" and ids["lb"] not in lb_elsewhere.peer_names
