@@ -39,18 +39,28 @@ def broken(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key in list(node):
             yield from broken(data, (*path, key))
-        for label, value in (("an unknown field", {"bogus_field": 1}), ("a typo", {"nmae": "x"})):
+        extra: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("an unknown field", {"bogus_field": 1}),
+            ("a typo", {"nmae": "x"}),
+        )
+        for label, fields in extra:
             doc = copy.deepcopy(data)
             target = doc
             for part in path:
                 target = target[part]
-            target.update(value)
+            target.update(fields)
             yield f"{label} at {path}", doc
     elif isinstance(node, list):
         for index in range(len(node)):
             yield from broken(data, (*path, index))
     if path:
-        for label, value in (("a number", 12345), ("empty", None), ("text", "x"), ("a list", [])):
+        wrong: tuple[tuple[str, Any], ...] = (
+            ("a number", 12345),
+            ("empty", None),
+            ("text", "x"),
+            ("a list", []),
+        )
+        for label, value in wrong:
             doc = copy.deepcopy(data)
             target = doc
             for part in path[:-1]:
