@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -13,9 +12,9 @@ from chalicelib.kinds.security_group.canonical import (
     ALL,
     ICMP,
     PORTED,
-    canonical_cidr,
     canonical_ports,
     canonical_proto,
+    cidr_version,
     parse_ports,
 )
 from chalicelib.kinds.security_group.model import (
@@ -110,8 +109,7 @@ def _peer(peer_type: PeerType, value: str, path: FieldPath, issues: Issues) -> s
     if peer_type in ("cidr", "cidr6"):
         want = 4 if peer_type == "cidr" else 6
         try:
-            version = ipaddress.ip_network(value.strip(), strict=False).version
-            canonical = canonical_cidr(value)
+            version, canonical = cidr_version(value.strip())
         except ValueError:
             issues.add(path, f"{value!r} is not a valid IPv{want} CIDR (like 10.0.0.0/8)")
             return None

@@ -211,3 +211,38 @@ def test_a_region_listing_shares_each_vpcs_names_between_its_groups(ec2):
     assert elsewhere not in names  # group names are unique only within one VPC
     (lb_elsewhere,) = [s for s in states if s.group_id == elsewhere]
     assert lb_elsewhere.peer_names[elsewhere] == "lb" and ids["lb"] not in lb_elsewhere.peer_names
+
+
+def test_each_distinct_cidr_is_parsed_once(monkeypatch):
+    """A sweep meets 0.0.0.0/0 and 10.0.0.0/8 in thousands of rules: parsed once each."""
+    import ipaddress
+
+    from chalicelib.kinds.security_group import canonical
+
+    parsed: list[str] = []
+    real = ipaddress.ip_network
+
+    def counting(value: str, strict: bool = True):
+        parsed.append(value)
+        return real(value, strict=strict)
+
+    canonical.cidr_version.cache_clear()
+    monkeypatch.setattr(canonical.ipaddress, "ip_network", counting)
+    raw = {
+        "GroupId": "sg-0123456789abcdef0",
+        "GroupName": "web",
+        "IpPermissions": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": p,
+                "ToPort": p,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            }
+            for p in (22, 80, 443)
+        ],
+        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    }
+    states = [parse_security_group(raw, REGION) for _ in range(3)]
+    assert sorted(parsed) == ["0.0.0.0/0", "10.0.0.0/8"]
+    assert all(s.rules == states[0].rules for s in states)
+    canonical.cidr_version.cache_clear()
