@@ -179,7 +179,16 @@ def seed(aws: Aws, scale: int) -> Estate:
         )
         return Group(region, vpc, str(response["GroupId"]), name, [])
 
-    groups = pmap(create_group, range(counts.groups))
+    # moto looks each new group's name up in its VPC's table while other threads add to
+    # that table (a 500, "dictionary changed size", at S=10,000): one thread per VPC makes
+    # that VPC's groups in turn, and the list keeps the order of the indexes
+    def create_vpc_groups(first: int) -> list[Group]:
+        return [create_group(index) for index in range(first, counts.groups, len(vpcs))]
+
+    groups: list[Group] = [None] * counts.groups  # type: ignore[list-item]
+    for first, made in enumerate(pmap(create_vpc_groups, range(len(vpcs)))):
+        for turn, group in enumerate(made):
+            groups[first + turn * len(vpcs)] = group
     requests += len(groups)
     hub_of: dict[str, str] = {}
     for group in groups:  # the first group of each VPC is its hub
@@ -267,7 +276,9 @@ def seed(aws: Aws, scale: int) -> Estate:
             )
         return name, str(arn)
 
-    roles = pmap(create_role, range(counts.roles))
+    # one after another: moto's role table is read while other threads add to it (a 500 at
+    # S=10,000, as for groups); S/10 roles, so seeding stays about as fast
+    roles = [create_role(index) for index in range(counts.roles)]
     requests += sum(3 + i % 2 for i in range(len(roles)))
     return Estate(groups, set(hub_of.values()), buckets, policies, roles, requests)
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_sweep import S3_SECURITY_READS, ScaleResult, measure, peer_note_for, render
+from benchmarks.bench_sweep import (
+    S3_SECURITY_READS,
+    ScaleResult,
+    measure,
+    peer_note_for,
+    render,
+    spec_sources,
+)
 from benchmarks.custodian_peer import PeerInstall
 from benchmarks.sweep_estate import CHANGES, REGIONS, VPCS_PER_REGION, counts_for
 
@@ -100,3 +107,22 @@ def test_without_custodian_the_comparison_says_not_run(tiny: ScaleResult) -> Non
         assert note.startswith("not run")
         assert "Cloud Custodian: " + note in text
         assert "× faster" not in text and "wall time, Cloud Custodian" not in text
+
+
+def test_specs_over_the_directory_budget_are_checked_as_several_sources(tmp_path: Path) -> None:
+    """S=10,000 writes 11.6 MiB of specs, and `check` refuses a directory over 8 MiB."""
+    for folder, size in (("security_groups/us-east-1", 600), ("security_groups/eu-west-1", 600)):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "a.yaml").write_text("x" * size)
+    (tmp_path / "s3_buckets").mkdir()
+    (tmp_path / "s3_buckets" / "b.yaml").write_text("x" * 100)
+    assert spec_sources(tmp_path, budget=2000) == [tmp_path]
+    assert spec_sources(tmp_path, budget=1250) == [
+        tmp_path / "s3_buckets",
+        tmp_path / "security_groups",
+    ]
+    assert spec_sources(tmp_path, budget=700) == [
+        tmp_path / "s3_buckets",
+        tmp_path / "security_groups" / "eu-west-1",
+        tmp_path / "security_groups" / "us-east-1",
+    ]

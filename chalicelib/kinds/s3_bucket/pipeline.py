@@ -132,6 +132,9 @@ class S3BucketPipeline:
         if S3_BUCKET not in kinds:
             return result
         specs = [s for s in bucket_specs(catalog) if s.account in (None, account)]
+        named: dict[str, list[BucketSpec]] = {}  # one lookup per bucket, not a scan of specs
+        for each in specs:
+            named.setdefault(each.name, []).append(each)
         if self.sweep_account_block:
             result.findings.append(self._account_block(account, self.collector.home_region))
         try:
@@ -148,11 +151,11 @@ class S3BucketPipeline:
                 continue  # deleted between ListBuckets and GetBucketLocation
             seen.add(name)
             if isinstance(region, ReadError):
-                spec = match_bucket(specs, name, account, None)
+                spec = match_bucket(named.get(name, ()), name, account, None)
                 if spec is None or spec.region is None or spec.region in wanted:
                     result.findings.append(self._unlocated(account, name, spec, region))
             elif region in wanted:
-                chosen[name] = match_bucket(specs, name, account, region)
+                chosen[name] = match_bucket(named.get(name, ()), name, account, region)
         outcomes = self.collector.read_many(
             list(chosen),
             account=account,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from functools import lru_cache
 
 from chalicelib.kinds.security_group.model import Rule
 
@@ -88,8 +89,18 @@ def parse_ports(value: object) -> tuple[int, int]:
 
 def canonical_cidr(value: str) -> str:
     """Normalize an IPv4/IPv6 CIDR (`::/0`, lower case, host bits kept as written)."""
+    return cidr_version(value)[1]
+
+
+@lru_cache(maxsize=8192)
+def cidr_version(value: str) -> tuple[int, str]:
+    """(IP version, canonical form) of a CIDR; ValueError when it is none.
+
+    Kept per text: a sweep meets the same few CIDRs (10.0.0.0/8, 0.0.0.0/0) in thousands
+    of rules, spec and live, and `ipaddress` parses each one at some cost.
+    """
     network = ipaddress.ip_network(str(value).strip(), strict=False)
-    return f"{network.network_address.compressed}/{network.prefixlen}"
+    return network.version, f"{network.network_address.compressed}/{network.prefixlen}"
 
 
 def format_ports(proto: str, from_port: int | None, to_port: int | None) -> str:

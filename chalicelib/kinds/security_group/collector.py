@@ -18,7 +18,13 @@ from chalicelib.kinds.security_group.canonical import (
     canonical_ports,
     canonical_proto,
 )
-from chalicelib.kinds.security_group.model import Direction, PeerType, Rule, SecurityGroupState
+from chalicelib.kinds.security_group.model import (
+    Direction,
+    GroupNames,
+    PeerType,
+    Rule,
+    SecurityGroupState,
+)
 from chalicelib.model import ResourceRef
 
 # EC2 accepts 5..1000 for DescribeSecurityGroups MaxResults; the largest page means fewest calls.
@@ -67,8 +73,11 @@ def parse_security_group(
             *_rules_of(raw.get("IpPermissionsEgress", []), "egress"),
         ]
     )
-    names = dict(peer_names or {})
-    names[raw["GroupId"]] = raw.get("GroupName", "")
+    group_id, name = raw["GroupId"], raw.get("GroupName", "")
+    if isinstance(peer_names, GroupNames) and peer_names.get(group_id) == name:
+        names: Mapping[str, str] = peer_names  # its VPC's names, shared: it is among them
+    else:
+        names = {**(peer_names or {}), group_id: name}
     return SecurityGroupState(
         group_id=raw["GroupId"],
         name=raw.get("GroupName", ""),
@@ -221,10 +230,8 @@ class SecurityGroupCollector:
     def list_region(self, region: str) -> list[SecurityGroupState]:
         """Every group in the region, canonical, with VPC-local names for group peers."""
         raws = self._all_pages(region)
-        names_by_vpc: dict[str | None, dict[str, str]] = {}
+        names_by_vpc: dict[str | None, GroupNames] = {}
         for raw in raws:
-            names_by_vpc.setdefault(raw.get("VpcId"), {})[raw["GroupId"]] = raw.get("GroupName", "")
-        return [
-            parse_security_group(raw, region, names_by_vpc.get(raw.get("VpcId"), {}))
-            for raw in raws
-        ]
+            names = names_by_vpc.setdefault(raw.get("VpcId"), GroupNames())
+            names[raw["GroupId"]] = raw.get("GroupName", "")
+        return [parse_security_group(raw, region, names_by_vpc[raw.get("VpcId")]) for raw in raws]

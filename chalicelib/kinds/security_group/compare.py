@@ -12,7 +12,12 @@ from collections.abc import Iterable, Mapping
 
 from chalicelib.kinds.security_group import SECURITY_GROUP
 from chalicelib.kinds.security_group.canonical import ALL, format_ports, is_world, rule_to_spec
-from chalicelib.kinds.security_group.model import Rule, SecurityGroupSpec, SecurityGroupState
+from chalicelib.kinds.security_group.model import (
+    Rule,
+    SecurityGroupSpec,
+    SecurityGroupState,
+    ids_by_name,
+)
 from chalicelib.kinds.security_group.next_steps import drift_next_steps, unmanaged_next_steps
 from chalicelib.model import (
     Change,
@@ -66,9 +71,7 @@ def _resolve_spec_peers(rules: Iterable[Rule], live: SecurityGroupState) -> froz
     A name that no live group carries stays a name: it can only ever show up as
     "in spec, missing", which is exactly right.
     """
-    by_name: dict[str, list[str]] = {}
-    for group_id, name in live.peer_names.items():
-        by_name.setdefault(name, []).append(group_id)
+    by_name = ids_by_name(live.peer_names)
     resolved = set()
     for rule in rules:
         if rule.peer_type == "group" and not rule.peer.startswith("sg-") and "/" not in rule.peer:

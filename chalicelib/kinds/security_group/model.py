@@ -43,6 +43,36 @@ class Rule:
         )
 
 
+class GroupNames(dict[str, str]):
+    """id -> name of every group in one VPC, shared (never copied) by all the groups a
+    sweep reads there, with the reverse lookup a spec's peer names need built once.
+
+    Read-only once made: a sweep of n groups in one VPC would otherwise copy and invert
+    the VPC's n names once per group (n² work and memory)."""
+
+    __slots__ = ("_by_name",)
+
+    def ids_by_name(self) -> Mapping[str, list[str]]:
+        """name -> the ids carrying it (names repeat across VPCs, rarely within one)."""
+        try:
+            return self._by_name
+        except AttributeError:
+            self._by_name: Mapping[str, list[str]] = _invert(self)
+            return self._by_name
+
+
+def _invert(names: Mapping[str, str]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = {}
+    for group_id, name in names.items():
+        by_name.setdefault(name, []).append(group_id)
+    return by_name
+
+
+def ids_by_name(names: Mapping[str, str]) -> Mapping[str, list[str]]:
+    """Invert id -> name (`GroupNames` keeps the result; a plain mapping is inverted anew)."""
+    return names.ids_by_name() if isinstance(names, GroupNames) else _invert(names)
+
+
 @dataclass(frozen=True)
 class SecurityGroupState:
     """A security group as read from AWS, already canonical."""

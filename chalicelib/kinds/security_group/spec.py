@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -13,9 +12,9 @@ from chalicelib.kinds.security_group.canonical import (
     ALL,
     ICMP,
     PORTED,
-    canonical_cidr,
     canonical_ports,
     canonical_proto,
+    cidr_version,
     parse_ports,
 )
 from chalicelib.kinds.security_group.model import (
@@ -110,8 +109,7 @@ def _peer(peer_type: PeerType, value: str, path: FieldPath, issues: Issues) -> s
     if peer_type in ("cidr", "cidr6"):
         want = 4 if peer_type == "cidr" else 6
         try:
-            version = ipaddress.ip_network(value.strip(), strict=False).version
-            canonical = canonical_cidr(value)
+            version, canonical = cidr_version(value.strip())
         except ValueError:
             issues.add(path, f"{value!r} is not a valid IPv{want} CIDR (like 10.0.0.0/8)")
             return None
@@ -347,10 +345,18 @@ def _twin_error(later: SecurityGroupSpec, first: SecurityGroupSpec) -> SpecError
     )
 
 
-def _index(catalog: SpecCatalog) -> tuple[Mapping[str, SecurityGroupSpec], list[SecurityGroupSpec]]:
+def _index(
+    catalog: SpecCatalog,
+) -> tuple[Mapping[str, SecurityGroupSpec], Mapping[str | None, list[SecurityGroupSpec]]]:
+    """Specs by group id, and the others by name (each name's specs in file order), so a
+    sweep matches each live group in one lookup rather than a scan of every spec."""
     specs: tuple[SecurityGroupSpec, ...] = catalog.specs_of(SECURITY_GROUP)
     by_id = {s.group_id: s for s in specs if s.group_id is not None}
-    return by_id, [s for s in specs if s.group_id is None]
+    by_name: dict[str | None, list[SecurityGroupSpec]] = {}
+    for spec in specs:
+        if spec.group_id is None:
+            by_name.setdefault(spec.name, []).append(spec)
+    return by_id, by_name
 
 
 def match_security_group(
@@ -378,14 +384,13 @@ def security_group_claimants(
 ) -> list[SecurityGroupSpec]:
     """Every spec that would govern this live group: its id spec first, then by name."""
     catalog = catalog.about(SECURITY_GROUP, (state.group_id, state.name))
-    by_id, named = catalog.memo("security_group.index", _index)
+    by_id, by_name = catalog.memo("security_group.index", _index)
     found: SecurityGroupSpec | None = by_id.get(state.group_id)
     matches = [found] if found is not None else []
     matches += [
         spec
-        for spec in named
-        if spec.name == state.name
-        and _in_scope(spec.account, state.account)
+        for spec in by_name.get(state.name, ())
+        if _in_scope(spec.account, state.account)
         and _in_scope(spec.region, state.region)
         and _in_scope(spec.vpc_id, state.vpc_id)
     ]

@@ -189,3 +189,60 @@ def test_parse_handles_all_traffic_icmp_prefix_lists_and_other_accounts():
         Rule("ingress", "-1", None, None, "group", "sg-0bbb"),  # ids are unique across accounts
         Rule("ingress", "50", None, None, "cidr", "192.168.0.0/16"),
     }
+
+
+def test_a_region_listing_shares_each_vpcs_names_between_its_groups(ec2):
+    """Every group of a VPC gets the same id -> name mapping (not a copy each: a sweep of
+    n groups in one VPC would copy and invert n names n times), and a spec may still
+    name any of them as a peer."""
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    other = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    ids = {
+        name: ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        for name in ("lb", "app", "db")
+    }
+    elsewhere = ec2.create_security_group(GroupName="lb", Description="lb", VpcId=other)["GroupId"]
+    states = SecurityGroupCollector(lambda region: ec2).list_region(REGION)
+    in_vpc = [s for s in states if s.vpc_id == vpc]
+    assert len(in_vpc) == 4  # the three and the VPC's default group
+    assert len({id(s.peer_names) for s in in_vpc}) == 1
+    names = in_vpc[0].peer_names
+    assert {names[i] for i in ids.values()} == {"lb", "app", "db"}
+    assert elsewhere not in names  # group names are unique only within one VPC
+    (lb_elsewhere,) = [s for s in states if s.group_id == elsewhere]
+    assert lb_elsewhere.peer_names[elsewhere] == "lb" and ids["lb"] not in lb_elsewhere.peer_names
+
+
+def test_each_distinct_cidr_is_parsed_once(monkeypatch):
+    """A sweep meets 0.0.0.0/0 and 10.0.0.0/8 in thousands of rules: parsed once each."""
+    import ipaddress
+
+    from chalicelib.kinds.security_group import canonical
+
+    parsed: list[str] = []
+    real = ipaddress.ip_network
+
+    def counting(value: str, strict: bool = True):
+        parsed.append(value)
+        return real(value, strict=strict)
+
+    canonical.cidr_version.cache_clear()
+    monkeypatch.setattr(canonical.ipaddress, "ip_network", counting)
+    raw = {
+        "GroupId": "sg-0123456789abcdef0",
+        "GroupName": "web",
+        "IpPermissions": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": p,
+                "ToPort": p,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            }
+            for p in (22, 80, 443)
+        ],
+        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    }
+    states = [parse_security_group(raw, REGION) for _ in range(3)]
+    assert sorted(parsed) == ["0.0.0.0/0", "10.0.0.0/8"]
+    assert all(s.rules == states[0].rules for s in states)
+    canonical.cidr_version.cache_clear()
