@@ -10,7 +10,10 @@ template (no list of names: a function added to app.py gets them too):
 
 - an `AWS::Lambda::EventInvokeConfig` per asynchronously invoked function: a bounded
   number of retries, a maximum event age, and the on-failure destination
-  `EventsDeadLetterQueue` (the functions' role may send to it: calls.py);
+  `EventsDeadLetterQueue`. Lambda sends there with the function's role, and refuses the
+  config if that role may not: the committed policy grants it (calls.py,
+  `DeliverFailedEvents`), and a role in the template without it (a function with a role
+  of its own) gets a policy of its own for that one queue;
 - `DeadLetterConfig` and `RetryPolicy` on every rule event (SAM writes them onto the
   `AWS::Events::Rule` target it generates);
 - the policy of `RulesDeadLetterQueue`: events.amazonaws.com may send to it for exactly
@@ -22,12 +25,16 @@ event adds nothing but its actor, and that actor is kept in the dead-letter mess
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from chalicelib.deploy.calls import EVENTS_DLQ
 
 EVENTS_DLQ_ID = "EventsDeadLetterQueue"
 RULES_DLQ_ID = "RulesDeadLetterQueue"
 RULES_DLQ_POLICY_ID = "RulesDeadLetterQueuePolicy"
 INVOKE_CONFIG_SUFFIX = "InvokeConfig"
+DESTINATION_POLICY_NAME = "OnFailureDestination"
 
 # SAM event types that Lambda invokes asynchronously (SQS, Kinesis and DynamoDB are polled
 # synchronously; Api and HttpApi answer a caller)
@@ -87,6 +94,7 @@ def add_on_failure_destinations(template: dict[str, Any]) -> list[str]:
     if EVENTS_DLQ_ID not in resources:
         return []
     functions = async_functions(template)
+    grant_destinations(template)
     for logical in functions:
         resources[logical + INVOKE_CONFIG_SUFFIX] = {
             "Type": "AWS::Lambda::EventInvokeConfig",
@@ -99,6 +107,55 @@ def add_on_failure_destinations(template: dict[str, Any]) -> list[str]:
             },
         }
     return functions
+
+
+def _grants_destination(role: dict[str, Any]) -> bool:
+    """Whether a role's inline policies already allow sqs:SendMessage on the events DLQ."""
+    for policy in role.get("Properties", {}).get("Policies") or []:
+        statements = policy.get("PolicyDocument", {}).get("Statement") or []
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            where = json.dumps(statement.get("Resource"))
+            if "sqs:SendMessage" in actions and (EVENTS_DLQ in where or EVENTS_DLQ_ID in where):
+                return True
+    return False
+
+
+def grant_destinations(template: dict[str, Any]) -> list[str]:
+    """A policy allowing sqs:SendMessage on EventsDeadLetterQueue for each role of an
+    asynchronously invoked function that lacks it; the roles' logical ids."""
+    resources = template.get("Resources", {})
+    granted = []
+    for logical in async_functions(template):
+        role_ref = resources[logical]["Properties"].get("Role")
+        if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
+            continue  # SAM's own role, or one outside the template: not ours to change
+        target = role_ref["Fn::GetAtt"]
+        role_id = str(target[0] if isinstance(target, list) else target.split(".")[0])
+        role = resources.get(role_id, {})
+        if role.get("Type") != "AWS::IAM::Role" or _grants_destination(role):
+            continue
+        role.setdefault("Properties", {}).setdefault("Policies", []).append(
+            {
+                "PolicyName": DESTINATION_POLICY_NAME,
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DeliverFailedEvents",
+                            "Effect": "Allow",
+                            "Action": "sqs:SendMessage",
+                            "Resource": _arn(EVENTS_DLQ_ID),
+                        }
+                    ],
+                },
+            }
+        )
+        granted.append(role_id)
+    return sorted(set(granted))
 
 
 def add_rule_dead_letters(template: dict[str, Any]) -> list[str]:

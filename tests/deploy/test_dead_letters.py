@@ -8,6 +8,7 @@ each function's triggers, never from a list of names.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from chalicelib.deploy.checkov_skips import add_checkov_skips
@@ -17,6 +18,7 @@ from chalicelib.deploy.dead_letters import (
     add_on_failure_destinations,
     add_rule_dead_letters,
 )
+from chalicelib.deploy.policy import render
 from tests.deploy.sam import of_type, transformed
 
 QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True}}
@@ -161,3 +163,38 @@ def test_a_dead_letter_skip_is_only_given_where_its_reason_holds() -> None:
     assert "CKV_AWS_27" not in skips_of(resources["Clear"])
     for resource in resources.values():
         assert all(len(comment) > 40 for comment in skips_of(resource).values())
+
+
+def role(policy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+            "Policies": [{"PolicyName": "DefaultRolePolicy", "PolicyDocument": policy}],
+        },
+    }
+
+
+def test_a_role_of_its_own_without_the_grant_gets_it_for_the_events_queue_only() -> None:
+    """Lambda refuses an on-failure destination its role may not send to, so a function
+    with a role of its own (one the committed policy does not make) is granted that."""
+    template = chalice_like()
+    resources = template["Resources"]
+    own = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:X"}]}
+    resources["OnTrailChangeRole"] = role(own)
+    resources["OnTrailChange"]["Properties"]["Role"] = {"Fn::GetAtt": ["OnTrailChangeRole", "Arn"]}
+    committed = json.loads(render("prod"))
+    resources["NightlyRole"] = role(copy.deepcopy(committed))
+    resources["Nightly"]["Properties"]["Role"] = {"Fn::GetAtt": ["NightlyRole", "Arn"]}
+
+    add_on_failure_destinations(template)
+    add_on_failure_destinations(template)  # twice: still one grant
+
+    policies = resources["OnTrailChangeRole"]["Properties"]["Policies"]
+    assert [p["PolicyName"] for p in policies] == ["DefaultRolePolicy", "OnFailureDestination"]
+    (statement,) = policies[1]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    # the committed policy already grants it (DeliverFailedEvents): nothing added
+    (kept,) = resources["NightlyRole"]["Properties"]["Policies"]
+    assert kept["PolicyDocument"] == committed
