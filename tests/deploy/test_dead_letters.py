@@ -20,6 +20,7 @@ from chalicelib.deploy.dead_letters import (
 )
 from chalicelib.deploy.policy import render
 from tests.deploy.sam import of_type, transformed
+from tests.deploy.test_policy import member_template
 
 QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True}}
 
@@ -198,3 +199,32 @@ def test_a_role_of_its_own_without_the_grant_gets_it_for_the_events_queue_only()
     # the committed policy already grants it (DeliverFailedEvents): nothing added
     (kept,) = resources["NightlyRole"]["Properties"]["Policies"]
     assert kept["PolicyDocument"] == committed
+
+
+def test_the_member_accounts_forwarding_rule_keeps_what_the_central_bus_refuses() -> None:
+    """infra/member-account.yaml: every rule's target has a dead-letter queue and a retry
+    policy, the queue is encrypted, and only that rule may send to it."""
+    member = member_template()
+    resources = member["Resources"]
+    rules = {k: r for k, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
+    assert rules
+    for logical, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            queue_id = target["DeadLetterConfig"]["Arn"]["GetAtt"].split(".")[0]
+            queue = resources[queue_id]["Properties"]
+            assert queue["SqsManagedSseEnabled"] is True
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
+            (policy,) = [
+                r["Properties"]
+                for r in resources.values()
+                if r["Type"] == "AWS::SQS::QueuePolicy"
+                and r["Properties"]["Queues"] == [{"Ref": queue_id}]
+            ]
+            (statement,) = policy["PolicyDocument"]["Statement"]
+            assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+            assert statement["Condition"] == {
+                "ArnEquals": {"aws:SourceArn": {"GetAtt": f"{logical}.Arn"}}
+            }
+    for resource in resources.values():
+        if resource["Type"] == "AWS::SQS::Queue":
+            assert resource["Properties"].get("SqsManagedSseEnabled") is True
