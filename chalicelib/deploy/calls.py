@@ -112,6 +112,13 @@ SWEEP_DLQ = "setpoint-sweep-dlq"
 RECHECK_QUEUE = "setpoint-recheck"
 OUTBOX_QUEUE = "setpoint-outbox"
 OUTBOX_DLQ = "setpoint-outbox-dlq"
+# infra/setpoint.yaml: Lambda's on-failure destination of the asynchronously invoked
+# functions, and the dead-letter queue of the EventBridge rule targets
+EVENTS_DLQ = "setpoint-events-dlq"
+RULES_DLQ = "setpoint-rules-dlq"
+# what the sweep digest lists (SETPOINT_DEAD_LETTER_QUEUE_URLS); the outbox's dead letters
+# have their own section (failed deliveries)
+DIGEST_DEAD_LETTER_QUEUES = (EVENTS_DLQ, RULES_DLQ, SWEEP_DLQ)
 CONSUMED_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 SENT_TO_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 
@@ -337,6 +344,24 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         ),
         _queues((OUTBOX_DLQ,)),
         "the sweep digest counts and quotes undelivered alerts; it never deletes them",
+    ),
+    Grant(
+        "DeliverFailedEvents",
+        (),
+        _queues((EVENTS_DLQ,)),
+        "Lambda's on-failure destination: an event the function failed on after its "
+        "retries is sent there with the function's role (no code of ours sends it)",
+        extra_actions=("sqs:SendMessage",),
+    ),
+    Grant(
+        "PeekDeadLetterQueues",
+        (
+            Call("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
+            Call("sqs", "ReceiveMessage", "sqs:ReceiveMessage"),
+        ),
+        _queues(DIGEST_DEAD_LETTER_QUEUES),
+        "the sweep digest counts what waits in the dead-letter queues and quotes a few "
+        "messages; it never deletes them",
     ),
 )
 

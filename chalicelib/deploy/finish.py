@@ -26,6 +26,11 @@ Before that, every setting left in the functions' environment (what `.chalice/co
 gave them) becomes a stack parameter with that value as its default (`parameters.py`), so a
 deployment is configured with `--parameter-overrides`, not by editing the project; the
 shard trigger's maximum concurrency follows the SweepConcurrency parameter.
+
+Then nothing is lost (`dead_letters.py`): every asynchronously invoked function gets an
+on-failure destination and every rule target a dead-letter queue and a retry policy.
+Last, checkov's remaining findings on the generated functions and the queues are skipped
+inline, each with its reason (`checkov_skips.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from typing import Any
 import yaml
 
 from chalicelib.deploy.calls import LIST_PARAMETERS, RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.checkov_skips import add_checkov_skips
+from chalicelib.deploy.dead_letters import add_on_failure_destinations, add_rule_dead_letters
 from chalicelib.deploy.parameters import settings_as_parameters
 
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
@@ -181,6 +188,15 @@ def finish(path: Path) -> list[str]:
     pinned = pin_role_policies(template)
     if pinned:
         print(f"pinned to the stack's account and region: {len(pinned)} role(s)")
+    destined = add_on_failure_destinations(template)
+    if destined:
+        print(f"on-failure destination for: {', '.join(destined)}")
+    rules = add_rule_dead_letters(template)
+    if rules:
+        print(f"dead-letter queue and retry policy for rule targets: {', '.join(rules)}")
+    skipped = add_checkov_skips(template)
+    if skipped:
+        print(f"checkov skips with their reasons: {len(skipped)}")
     if is_json:
         path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     else:

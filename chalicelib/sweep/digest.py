@@ -238,6 +238,9 @@ class Digest:
     failed_deliveries: tuple[str, ...] = ()
     failed_delivery_total: int = 0
     delivery_errors: int = 0
+    # what waits in the dead-letter queues (sweep/dead_letters.py), and how many in all
+    dead_letters: tuple[str, ...] = ()
+    dead_letter_total: int = 0
     skipped_shards: int = 0
     # the run's report in S3 (a presigned URL to latest.html), or why it was not written
     report_url: str | None = None
@@ -246,7 +249,11 @@ class Digest:
     @property
     def quiet(self) -> bool:
         """Nothing new, nothing resolved, nothing open, nothing unread or undelivered."""
-        return not any(self.totals.values()) and not self.failed_delivery_total
+        return (
+            not any(self.totals.values())
+            and not self.failed_delivery_total
+            and not self.dead_letters
+        )
 
 
 def merge_digest(
@@ -254,6 +261,8 @@ def merge_digest(
     summaries: Sequence[ShardSummary],
     *,
     failed_deliveries: Sequence[str] = (),
+    dead_letters: Sequence[str] = (),
+    dead_letter_total: int = 0,
     cap: int = DIGEST_LIST_CAP,
 ) -> Digest:
     counts = {"checked": 0, **{status: 0 for status in STATUSES}}
@@ -293,6 +302,8 @@ def merge_digest(
         failed_deliveries=tuple(failed_deliveries[:cap]),
         failed_delivery_total=len(failed_deliveries),
         delivery_errors=errors,
+        dead_letters=tuple(dead_letters[:cap]),
+        dead_letter_total=dead_letter_total,
         skipped_shards=sum(1 for s in summaries if s.skipped),
     )
 
@@ -357,6 +368,9 @@ def digest_sections(digest: Digest) -> list[tuple[str, list[str]]]:
             lines.append(f"{digest.delivery_errors} alert(s) of this sweep could not be posted")
         total = digest.failed_delivery_total + digest.delivery_errors
         sections.append((f"Failed deliveries ({total})", lines))
+    if digest.dead_letters:
+        lines = [one_line(text) for text in digest.dead_letters]
+        sections.append((f"Waiting in dead-letter queues ({digest.dead_letter_total})", lines))
     if digest.report_url:
         sections.append(("Report", [f"latest report: {digest.report_url}"]))
     elif digest.report_error:
@@ -468,9 +482,18 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "failed_deliveries": list(digest.failed_deliveries),
         "failed_delivery_total": digest.failed_delivery_total,
         "delivery_errors": digest.delivery_errors,
+        "dead_letters": list(digest.dead_letters),
+        "dead_letter_total": digest.dead_letter_total,
         "report_url": digest.report_url,
         "report_error": digest.report_error,
         "text": render_digest_text(digest),
     }
-    lists = (("failed_deliveries",), ("unknown",), ("still_open",), ("resolved",), ("new_drift",))
+    lists = (
+        ("dead_letters",),
+        ("failed_deliveries",),
+        ("unknown",),
+        ("still_open",),
+        ("resolved",),
+        ("new_drift",),
+    )
     return bounded_json(payload, lists)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from chalicelib.aws import DEFAULT_ROLE_NAME
 from chalicelib.env_numbers import whole_number
 from chalicelib.sweep.accounts import parse_accounts, parse_regions
+from chalicelib.sweep.dead_letters import queue_urls
 from chalicelib.sweep.lake import (
     DEFAULT_LAKE_DAYS,
     MAX_LAKE_DAYS,
@@ -25,6 +26,8 @@ ENV_CONCURRENCY = "SETPOINT_SWEEP_CONCURRENCY"
 ENV_REGIONS = "SETPOINT_REGIONS"
 ENV_STATE = "SETPOINT_STATE"
 ENV_OUTBOX_DLQ_URL = "SETPOINT_OUTBOX_DLQ_URL"
+# the dead-letter queues whose contents the digest lists (comma-separated URLs)
+ENV_DEAD_LETTER_QUEUE_URLS = "SETPOINT_DEAD_LETTER_QUEUE_URLS"
 # hours of CloudTrail event history searched for who made drift only the sweep saw
 # (0: never look up); LookupEvents keeps 90 days
 ENV_LOOKUP_HOURS = "SETPOINT_ACTOR_LOOKUP_HOURS"
@@ -58,6 +61,7 @@ class SweepSettings:
     queue_url: str | None = None
     state_uri: str = "memory://"
     outbox_dlq_url: str | None = None
+    dead_letter_queue_urls: tuple[str, ...] = ()
     # the Lambda looks up by default (settings_from_env); settings built by hand (the CLI,
     # tests on moto, which lacks LookupEvents) leave it off unless they ask
     lookup_hours: int = 0
@@ -90,6 +94,7 @@ def settings_from_env(
         queue_url=env.get(ENV_QUEUE_URL, "").strip() or None,
         state_uri=env.get(ENV_STATE, "").strip() or "memory://",
         outbox_dlq_url=env.get(ENV_OUTBOX_DLQ_URL, "").strip() or None,
+        dead_letter_queue_urls=queue_urls(env.get(ENV_DEAD_LETTER_QUEUE_URLS)),
         lookup_hours=_int(env, ENV_LOOKUP_HOURS, DEFAULT_LOOKUP_HOURS, 0, DEFAULT_LOOKUP_HOURS),
         lake_store=parse_event_data_store(
             ENV_LAKE_EVENT_DATA_STORE, env.get(ENV_LAKE_EVENT_DATA_STORE)

@@ -31,6 +31,7 @@ from chalicelib.errors import ConfigError, DeliveryError, SetpointError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, Kind
+from chalicelib.notify.outbox import queue_region
 from chalicelib.pipeline import (
     Pipeline,
     guard_ref,
@@ -44,6 +45,7 @@ from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
 from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
+from chalicelib.sweep.dead_letters import read_dead_letters
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
 from chalicelib.sweep.lake import LakeLookup
 from chalicelib.sweep.lookup import ActorLookup, CloudTrailLookup, FirstFound, attach_actors
@@ -533,13 +535,24 @@ def post_run_digest(
     summaries: Sequence[ShardSummary],
     report: tuple[str | None, str | None] | None = None,
 ) -> Digest:
-    """Merge, add the outbox's dead letters, post. If no notifier heard it, raise
+    """Merge, add the outbox's dead letters and what waits in the other dead-letter
+    queues, post. If no notifier heard it, raise
     DeliveryError (finish_run releases the claim, so the SQS retry posts it again); if
     some did, the failures are logged and not retried (the others would hear it twice)."""
     lines = failed_delivery_lines(
         service.failed_deliveries, service.sqs, service.settings.outbox_dlq_url
     )
-    digest = merge_digest(run_id, summaries, failed_deliveries=lines)
+    waiting, waiting_total = read_dead_letters(
+        lambda url: service.clients.client("sqs", queue_region(url)),
+        service.settings.dead_letter_queue_urls,
+    )
+    digest = merge_digest(
+        run_id,
+        summaries,
+        failed_deliveries=lines,
+        dead_letters=waiting,
+        dead_letter_total=waiting_total,
+    )
     if report is not None:
         digest = dataclasses.replace(digest, report_url=report[0], report_error=report[1])
     posted = post_digest(service.delivery.notifiers, digest)

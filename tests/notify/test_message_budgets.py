@@ -179,6 +179,8 @@ def _digest(count: int, text: str) -> Digest:
         unknown=(UnknownGroup(reason=text * 4, count=count, examples=items[:3]),),
         failed_deliveries=tuple(text for _ in range(count)),
         failed_delivery_total=count,
+        dead_letters=tuple(f"setpoint-events-dlq: {text}" for _ in range(count)),
+        dead_letter_total=count,
     )
 
 

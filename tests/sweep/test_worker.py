@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -337,3 +338,26 @@ def test_a_sweep_that_cannot_list_the_organization_says_so_in_chat(
     (alert,) = received  # one alert about the sweep, no digest
     assert "sweep" in str(alert) and "unknown" in str(alert)
     assert "AccessDeniedException" in str(alert)
+
+
+def test_an_event_in_the_dead_letter_queue_is_in_the_sweep_digest(
+    setup: tuple[SweepService, str, list[dict[str, Any]]],
+) -> None:
+    """An event function that gave up on an event: the next digest in chat says so."""
+    from tests.sweep.test_dead_letters import on_failure_record
+
+    service, queue_url, received = setup
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    events = sqs.create_queue(QueueName="setpoint-events-dlq")["QueueUrl"]
+    rules = sqs.create_queue(QueueName="setpoint-rules-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=events, MessageBody=json.dumps(on_failure_record("Task timed out")))
+    settings = dataclasses.replace(service.settings, dead_letter_queue_urls=(events, rules))
+    sweep_once(dataclasses.replace(service, settings=settings), queue_url)
+
+    (digest,) = digests(received)
+    assert digest["dead_letter_total"] == 1
+    head, sample = digest["dead_letters"]
+    assert head.startswith("setpoint-events-dlq: 1 waiting, oldest sent ")
+    assert sample.startswith("setpoint-events-dlq: setpoint-prod-OnEc2Change gave up")
+    assert "DeliveryError: Task timed out on AuthorizeSecurityGroupIngress" in sample
+    assert "Waiting in dead-letter queues (1):" in digest["text"]
