@@ -150,7 +150,7 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
 def revert_lines(finding: Finding) -> list[str]:
     """What Setpoint reverted, would revert, or could not, each with its API call; a
     revert that gave up or failed says why, classified (`gave_up: …`, `denied: …`)."""
-    lines = []
+    lines: list[str] = []
     for revert in finding.reverts:
         what = f"{one_line(revert.action)} ({revert.call})"
         if revert.done:
@@ -161,7 +161,7 @@ def revert_lines(finding: Finding) -> list[str]:
             lines.append(f"Gave up reverting: {what} — {one_line(revert.error)}")
         else:
             lines.append(f"Not reverted: {what} — {one_line(revert.error)}")
-    return lines
+    return list(dict.fromkeys(lines))  # one call undoing several changes is said once
 
 
 def spec_line(finding: Finding) -> str | None:
