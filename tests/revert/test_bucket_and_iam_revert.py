@@ -192,3 +192,27 @@ def test_an_attached_policy_the_spec_does_not_list_is_detached_and_kept(
     assert iam.list_attached_role_policies(RoleName="deploy")["AttachedPolicies"] == []
     assert iam.get_policy(PolicyArn=wide["Arn"])["Policy"]["PolicyName"] == "wide"
     assert f"Reverted: detach {wide['Arn']}" in capsys.readouterr().out
+
+
+def test_a_weakened_listener_tls_policy_is_restored(
+    aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.kinds.load_balancer.test_pipeline import build_estate
+
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    ids = build_estate(
+        boto3.client("ec2", region_name=REGION), elbv2, boto3.client("acm", region_name=REGION)
+    )
+    specs = tmp_path / "policies"
+    assert main(["import", "--out", str(specs), "--kinds", "load_balancer"]) == 0
+    opt_in(specs, "web-public")
+    elbv2.modify_listener(ListenerArn=ids["https"], SslPolicy="ELBSecurityPolicy-2016-08")
+    params = {"listenerArn": ids["https"], "sslPolicy": "ELBSecurityPolicy-2016-08"}
+    event = write(
+        tmp_path, record("elasticloadbalancing.amazonaws.com", "ModifyListener", REGION, params)
+    )
+    assert main(["explain", event, "--specs", str(specs), "--apply-reverts"]) == 1
+    (listener,) = elbv2.describe_listeners(ListenerArns=[ids["https"]])["Listeners"]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    said = "Reverted: restore TLS policy ELBSecurityPolicy-TLS13-1-2-2021-06 on listener 443"
+    assert said in capsys.readouterr().out
