@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib.deploy.calls import RUNTIME_GRANTS, Names, collector_calls
+from chalicelib.deploy.calls import (
+    ACCOUNT,
+    RUNTIME_GRANTS,
+    Names,
+    collector_calls,
+    revert_rows,
+)
 
 STAGES = ("dev", "prod")
 CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
@@ -81,15 +87,67 @@ def sns_topics(env: dict[str, str]) -> list[str]:
     return sorted(found)
 
 
-def build_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
-    """The policy document for one stage."""
-    reads = collector_calls()
+def _read_statements() -> list[dict[str, Any]]:
     statements = []
     by_prefix: dict[str, set[str]] = {}
-    for call in reads:
+    for call in collector_calls():
         by_prefix.setdefault(call.permission.split(":", 1)[0], set()).add(call.permission)
     for prefix, actions in by_prefix.items():
         statements.append(_statement(_read_sid(prefix), sorted(actions), ["*"]))
+    return statements
+
+
+# What the revert function does besides reverting: read the resource again, read specs,
+# keep alert state and the revert allowance, post (or park) the alert. Not: assume roles
+# in other accounts, hand reverts off, write sweep reports, consume the sweep's queues.
+REVERT_RUNTIME_SIDS = (
+    "Logs",
+    "WhoAmI",
+    "ListSpecBucket",
+    "ReadSpecObjects",
+    "VerifySpecs",
+    "PublishToNotifierTopics",
+    "ReadTerraformStates",
+    "ChatWebhookSecret",
+    "DecryptChatWebhookSecret",
+    "AlertState",
+    "SendToQueues",
+)
+
+
+def revert_statements() -> list[dict[str, Any]]:
+    """One statement per service: the revert tables' actions on their ARN patterns, all in
+    the stack's own account (S3 ARNs name none: `aws:ResourceAccount` says it)."""
+    by_prefix: dict[str, tuple[set[str], set[str]]] = {}
+    for row in revert_rows():
+        actions, resources = by_prefix.setdefault(row.permission.split(":", 1)[0], (set(), set()))
+        actions.add(row.permission)
+        resources.add(row.resource)
+    statements = []
+    for prefix, (actions, resources) in by_prefix.items():
+        condition = {"StringEquals": {"aws:ResourceAccount": ACCOUNT}} if prefix == "s3" else None
+        sid = "Revert" + prefix.title().replace("-", "")
+        statements.append(_statement(sid, sorted(actions), sorted(resources), condition))
+    return statements
+
+
+def build_revert_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
+    """The revert function's own role: reads, its runtime needs, and the tables' writes."""
+    statements = _read_statements()
+    for grant in RUNTIME_GRANTS:
+        if grant.sid not in REVERT_RUNTIME_SIDS:
+            continue
+        condition = grant.condition(names) if grant.condition else None
+        statements.append(_statement(grant.sid, grant.actions(), grant.resources(names), condition))
+    if topics:
+        statements.append(_statement("PublishToTopics", ["sns:Publish"], list(topics)))
+    statements += revert_statements()
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def build_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
+    """The policy document for one stage: every function's but the revert function's."""
+    statements = _read_statements()
     for grant in RUNTIME_GRANTS:
         condition = grant.condition(names) if grant.condition else None
         statements.append(_statement(grant.sid, grant.actions(), grant.resources(names), condition))
@@ -103,8 +161,17 @@ def render(stage: str, config: dict[str, Any] | None = None) -> str:
     return json.dumps(build_policy(Names(stage), sns_topics(env)), indent=2) + "\n"
 
 
+def render_revert(stage: str, config: dict[str, Any] | None = None) -> str:
+    env = stage_environment(stage, config)
+    return json.dumps(build_revert_policy(Names(stage), sns_topics(env)), indent=2) + "\n"
+
+
 def policy_path(stage: str, directory: Path = CHALICE_DIR) -> Path:
     return directory / f"policy-{stage}.json"
+
+
+def revert_policy_path(stage: str, directory: Path = CHALICE_DIR) -> Path:
+    return directory / f"policy-revert-{stage}.json"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,9 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=CHALICE_DIR)
     args = parser.parse_args(argv)
     stale = []
-    for stage in STAGES:
-        path = policy_path(stage, args.dir)
-        wanted = render(stage)
+    files = [(policy_path(s, args.dir), render(s)) for s in STAGES]
+    files += [(revert_policy_path(s, args.dir), render_revert(s)) for s in STAGES]
+    for path, wanted in files:
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == wanted:
             continue
