@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +115,24 @@ REVERT_RUNTIME_SIDS = (
 )
 
 
-def revert_statements() -> list[dict[str, Any]]:
+def revert_statements(opted: Mapping[str, Sequence[Any]] | None = None) -> list[dict[str, Any]]:
     """One statement per service: the revert tables' actions on their ARN patterns, all in
-    the stack's own account (S3 ARNs name none: `aws:ResourceAccount` says it)."""
+    the stack's own account (S3 ARNs name none: `aws:ResourceAccount` says it).
+
+    Given `opted` (kind -> the specs that say `on_drift: revert`), each row's action is
+    granted only on those specs' resources, and a row no spec needs is left out."""
     by_prefix: dict[str, tuple[set[str], set[str]]] = {}
     for row in revert_rows():
+        if opted is None:
+            wanted = {row.resource}
+        else:
+            specs = [spec for kind in row.kinds for spec in opted.get(str(kind), ())]
+            wanted = {arn for spec in specs for arn in (row.scope(spec) or (row.resource,))}
+            if not wanted:
+                continue
         actions, resources = by_prefix.setdefault(row.permission.split(":", 1)[0], (set(), set()))
         actions.add(row.permission)
-        resources.add(row.resource)
+        resources.update(wanted)
     statements = []
     for prefix, (actions, resources) in by_prefix.items():
         condition = {"StringEquals": {"aws:ResourceAccount": ACCOUNT}} if prefix == "s3" else None
@@ -131,8 +141,25 @@ def revert_statements() -> list[dict[str, Any]]:
     return statements
 
 
-def build_revert_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, Any]:
-    """The revert function's own role: reads, its runtime needs, and the tables' writes."""
+def opted_in_specs(catalog: Any, defaults: Mapping[str, str]) -> dict[str, list[Any]]:
+    """kind -> the specs of `catalog` that say `on_drift: revert` (or whose kind does)."""
+    from chalicelib.noise.model import ON_DRIFT_REVERT
+
+    found: dict[str, list[Any]] = {}
+    for kind in catalog.kinds:
+        for spec in catalog.specs_of(kind):
+            noise = catalog.noise.get(str(spec.source))
+            choice = getattr(noise, "on_drift", None) or defaults.get(kind)
+            if choice == ON_DRIFT_REVERT:
+                found.setdefault(kind, []).append(spec)
+    return found
+
+
+def build_revert_policy(
+    names: Names, topics: Sequence[str] = (), opted: Mapping[str, Sequence[Any]] | None = None
+) -> dict[str, Any]:
+    """The revert function's own role: reads, its runtime needs, and the tables' writes
+    (narrowed to the `opted` specs' resources when given)."""
     statements = _read_statements()
     for grant in RUNTIME_GRANTS:
         if grant.sid not in REVERT_RUNTIME_SIDS:
@@ -141,7 +168,7 @@ def build_revert_policy(names: Names, topics: Sequence[str] = ()) -> dict[str, A
         statements.append(_statement(grant.sid, grant.actions(), grant.resources(names), condition))
     if topics:
         statements.append(_statement("PublishToTopics", ["sns:Publish"], list(topics)))
-    statements += revert_statements()
+    statements += revert_statements(opted)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -161,9 +188,20 @@ def render(stage: str, config: dict[str, Any] | None = None) -> str:
     return json.dumps(build_policy(Names(stage), sns_topics(env)), indent=2) + "\n"
 
 
-def render_revert(stage: str, config: dict[str, Any] | None = None) -> str:
+def render_revert(
+    stage: str, config: dict[str, Any] | None = None, specs: str | None = None
+) -> str:
+    """The revert role's file; with `specs` (a spec directory) its writes name only the
+    resources of the specs there that opt in to revert."""
     env = stage_environment(stage, config)
-    return json.dumps(build_revert_policy(Names(stage), sns_topics(env)), indent=2) + "\n"
+    opted = None
+    if specs is not None:
+        from chalicelib.revert.settings import kind_defaults
+        from chalicelib.specs.loading import load_directory
+
+        opted = opted_in_specs(load_directory(specs), kind_defaults(env.get("SETPOINT_ON_DRIFT")))
+    policy = build_revert_policy(Names(stage), sns_topics(env), opted)
+    return json.dumps(policy, indent=2) + "\n"
 
 
 def policy_path(stage: str, directory: Path = CHALICE_DIR) -> Path:
@@ -179,10 +217,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
     parser.add_argument("--dir", type=Path, default=CHALICE_DIR)
+    parser.add_argument(
+        "--revert-specs",
+        metavar="DIR",
+        help="narrow the revert role to the resources of the specs in DIR that opt in",
+    )
     args = parser.parse_args(argv)
     stale = []
     files = [(policy_path(s, args.dir), render(s)) for s in STAGES]
-    files += [(revert_policy_path(s, args.dir), render_revert(s)) for s in STAGES]
+    files += [
+        (revert_policy_path(s, args.dir), render_revert(s, specs=args.revert_specs)) for s in STAGES
+    ]
     for path, wanted in files:
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == wanted:

@@ -51,6 +51,10 @@ class Undo:
     plan: Callable[[Change, Finding, Any], Plan] = field(compare=False)
     # a read first, for a parameter the spec and the finding do not hold
     lookup: Callable[[Change, Finding], Lookup | None] | None = field(default=None, compare=False)
+    # the ARNs one spec's resource has under `resource`, to narrow the revert role to the
+    # specs that opt in (`make policy REVERT_SPECS=DIR`); () when a spec cannot say (a
+    # group named by name only keeps the row's pattern)
+    scope: Callable[[Any], tuple[str, ...]] = field(default=lambda spec: (), compare=False)
 
     def undoes(self, finding: Finding, change: Change) -> bool:
         if finding.kind not in self.kinds or change.op != self.op:

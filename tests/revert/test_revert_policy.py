@@ -81,3 +81,26 @@ def test_no_revert_row_deletes_anything() -> None:
 
 def test_the_revert_role_cannot_assume_roles_elsewhere() -> None:
     assert "sts:AssumeRole" not in actions(load("policy-revert-prod.json"))
+
+
+def test_given_the_specs_the_revert_role_writes_only_what_opts_in(tmp_path: Path) -> None:
+    specs = tmp_path / "policies"
+    specs.mkdir()
+    (specs / "web.yaml").write_text(
+        "kind: security_group\ngroup_id: sg-0abc1234\nregion: eu-west-1\ningress: []\n"
+        "on_drift: revert\n"
+    )
+    (specs / "named.yaml").write_text(
+        "kind: security_group\nname: db\nregion: eu-west-1\ningress: []\non_drift: revert\n"
+    )
+    (specs / "logs.yaml").write_text("kind: s3_bucket\nname: acme-logs\non_drift: revert\n")
+    (specs / "quiet.yaml").write_text("kind: s3_bucket\nname: acme-quiet\n")
+    policy = json.loads(render_revert("prod", specs=str(specs)))
+    writes = {s["Sid"]: s for s in policy["Statement"] if s["Sid"].startswith("Revert")}
+    assert set(writes) == {"RevertEc2", "RevertS3"}  # no IAM or ELB spec opts in
+    assert writes["RevertS3"]["Resource"] == "arn:${AWS::Partition}:s3:::acme-logs"
+    # the group named by id is named; the one named by name only keeps the type's pattern
+    assert writes["RevertEc2"]["Resource"] == [
+        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*",
+        "arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:security-group/sg-0abc1234",
+    ]

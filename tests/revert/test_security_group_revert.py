@@ -152,3 +152,16 @@ def _clients() -> Any:
     from chalicelib.aws import ClientCache
 
     return ClientCache()
+
+
+def test_a_teams_card_says_what_was_reverted(
+    opted_in: Any, tmp_path: Path, webhook: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2, ids, specs = opted_in
+    url, received = webhook
+    event = _open_ssh(ec2, tmp_path, ids["web"])
+    args = ["explain", event, "--specs", str(specs), "--apply-reverts", "--post"]
+    assert main([*args, "--chat-format", "teams", "--chat-url", url]) == 1
+    card = received[0]["attachments"][0]["content"]
+    texts = [block.get("text", "") for block in card["body"]]
+    assert any(t.startswith("Reverted: revoke ingress tcp/22 from 0.0.0.0/0") for t in texts)

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.compare.policy_document import PolicyDocument, document_json
 from chalicelib.kinds.iam import IAM_GROUP, IAM_POLICY, IAM_ROLE, IAM_USER
+from chalicelib.kinds.iam.model import normal_path
 from chalicelib.model import Change, ChangeOp, Finding, Kind
 from chalicelib.revert.table import Plan, Undo
 
@@ -67,6 +68,17 @@ def _detach(change: Change, finding: Finding, spec: Any) -> Plan:
     return f"detach {change.actual}", {name_key: finding.name, "PolicyArn": change.actual}
 
 
+def _named(arn_type: str) -> Any:
+    """The spec's ARN under its path, or under any path when the spec names none."""
+
+    def scope(spec: Any) -> tuple[str, ...]:
+        if spec.path:
+            return (f"{_IAM}{arn_type}{normal_path(spec.path)}{spec.name}",)
+        return (f"{_IAM}{arn_type}/{spec.name}", f"{_IAM}{arn_type}/*/{spec.name}")
+
+    return scope
+
+
 def _rows() -> tuple[Undo, ...]:
     rows = [
         Undo(
@@ -78,6 +90,7 @@ def _rows() -> tuple[Undo, ...]:
             "iam:CreatePolicyVersion",
             _IAM + "policy/*",
             _policy_document,
+            scope=_named("policy"),
         )
         for op in _OPS
     ]
@@ -91,6 +104,7 @@ def _rows() -> tuple[Undo, ...]:
             "iam:UpdateAssumeRolePolicy",
             _IAM + "role/*",
             _trust_policy,
+            scope=_named("role"),
         )
         for op in _OPS
     ]
@@ -105,6 +119,7 @@ def _rows() -> tuple[Undo, ...]:
                 f"iam:Put{word}Policy",
                 f"{_IAM}{arn_type}/*",
                 _inline_policy,
+                scope=_named(arn_type),
             )
             for op in _OPS
         ]
@@ -118,6 +133,7 @@ def _rows() -> tuple[Undo, ...]:
                 f"iam:Detach{word}Policy",
                 f"{_IAM}{arn_type}/*",
                 _detach,
+                scope=_named(arn_type),
             )
         )
     return tuple(rows)

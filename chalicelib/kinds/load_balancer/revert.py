@@ -47,6 +47,13 @@ def _listener(change: Change, finding: Finding) -> Lookup | None:
     )
 
 
+def _scope(spec: object) -> tuple[str, ...]:
+    name = getattr(spec, "name", "")
+    region = getattr(spec, "region", None) or "${AWS::Region}"
+    base = f"arn:${{AWS::Partition}}:elasticloadbalancing:{region}:${{AWS::AccountId}}:listener"
+    return (f"{base}/app/{name}/*", f"{base}/net/{name}/*")
+
+
 REVERTS: tuple[Undo, ...] = (
     Undo(
         (LOAD_BALANCER,),
@@ -58,5 +65,6 @@ REVERTS: tuple[Undo, ...] = (
         _LISTENER_ARN,
         _tls_policy,
         lookup=_listener,
+        scope=_scope,
     ),
 )

@@ -60,8 +60,14 @@ def _encryption(change: Change, finding: Finding, spec: Any) -> Plan:
     )
 
 
+def _scope(spec: Any) -> tuple[str, ...]:
+    return (f"arn:${{AWS::Partition}}:s3:::{spec.name}",)
+
+
 def _row(op: Any, path: str, operation: str, plan: Any) -> Undo:
-    return Undo((S3_BUCKET,), op, path, "s3", operation, f"s3:{operation}", _BUCKET_ARN, plan)
+    return Undo(
+        (S3_BUCKET,), op, path, "s3", operation, f"s3:{operation}", _BUCKET_ARN, plan, scope=_scope
+    )
 
 
 REVERTS: tuple[Undo, ...] = (

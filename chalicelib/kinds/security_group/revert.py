@@ -76,6 +76,15 @@ def _revoke(change: Change, finding: Finding, spec: Any) -> Plan:
     return f"revoke {describe_rule(rule, {})}", params
 
 
+def _scope(spec: Any) -> tuple[str, ...]:
+    if spec.group_id is None:
+        return ()  # named by name only: no ARN says which group that is
+    region = spec.region or "${AWS::Region}"
+    return (
+        f"arn:${{AWS::Partition}}:ec2:{region}:${{AWS::AccountId}}:security-group/{spec.group_id}",
+    )
+
+
 REVERTS: tuple[Undo, ...] = (
     Undo(
         (SECURITY_GROUP,),
@@ -86,6 +95,7 @@ REVERTS: tuple[Undo, ...] = (
         "ec2:RevokeSecurityGroupIngress",
         _GROUP_ARN,
         _revoke,
+        scope=_scope,
     ),
     Undo(
         (SECURITY_GROUP,),
@@ -96,5 +106,6 @@ REVERTS: tuple[Undo, ...] = (
         "ec2:RevokeSecurityGroupEgress",
         _GROUP_ARN,
         _revoke,
+        scope=_scope,
     ),
 )
