@@ -76,6 +76,15 @@ class EventOutcome:
                     "status": f.status.value,
                     "changes": len(f.changes),
                     **({"gone": True} if is_gone(f) else {}),  # deleted: not drift
+                    # on_drift: revert: calls that went through, and those that did not
+                    **(
+                        {
+                            "reverted": sum(r.done for r in f.reverts),
+                            "not_reverted": sum(not r.done for r in f.reverts),
+                        }
+                        if f.reverts
+                        else {}
+                    ),
                 }
                 for f in self.findings
             ],
