@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chalicelib.errors import SetpointError
 from chalicelib.iac_principals import IacPrincipals
 from chalicelib.model import Finding, Revert, Status
 from chalicelib.noise.model import ON_DRIFT_REVERT
@@ -85,7 +86,11 @@ class Reverter:
                 kept.append(finding)
                 continue
             if catalog is None:
-                catalog = self.specs()
+                try:
+                    catalog = self.specs()
+                except SetpointError as exc:  # the findings say so already: nothing to revert
+                    logger.error("revert_specs_unreadable", extra={"error": error_text(exc)})
+                    return list(findings), []
             if not opted_in(finding, catalog, self.settings):
                 kept.append(finding)
                 continue
@@ -122,7 +127,12 @@ class Reverter:
         if self.executor is None:
             return _with(finding, steps, {})  # planned only
         runnable = [s for s in steps if s.params is not None]
-        if runnable and self.budget is not None and not self.budget.take(finding):
+        try:
+            spent = bool(runnable) and self.budget is not None and not self.budget.take(finding)
+        except SetpointError as exc:  # no count, no revert: it could not be limited
+            error = f"failed: the revert count could not be kept: {error_text(exc)}"
+            return _with(finding, steps, {s.key: error for s in runnable})
+        if spent and self.budget is not None:
             gave_up = (
                 f"gave_up: {self.budget.limit} reverts of this resource in the last hour "
                 f"({ENV_REVERT_LIMIT}={self.budget.limit}); not reverting again, fix the cause"
