@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 READ_VERBS = ("Describe", "Get", "List", "Head", "Lookup")
 # the services whose resources Setpoint watches: a write there changes the user's estate
 WATCHED = {"ec2", "s3", "iam", "elasticloadbalancing", "cloudtrail", "events"}
-# Setpoint's own objects on S3: the sweep's reports under its spec bucket
-OWN_WRITES = {"s3:PutObject"}
+# Setpoint's own objects on S3 (the sweep's reports under its spec bucket), and a CloudTrail
+# Lake query (it reads events; the verb is not Get or List)
+OWN_WRITES = {"s3:PutObject", "cloudtrail:StartQuery"}
 
 
 def load(name: str) -> dict[str, Any]:
