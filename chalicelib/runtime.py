@@ -307,7 +307,8 @@ def reverter_from_env(env: Mapping[str, str], runtime: Runtime) -> Reverter:
     from chalicelib.revert.settings import revert_settings_from_env
 
     function = (env.get(ENV_REVERT_FUNCTION) or "").strip()
-    hand_off = LambdaHandOff(runtime.clients.client("lambda"), function) if function else None
+    clients = runtime.clients
+    hand_off = LambdaHandOff(lambda: clients.client("lambda"), function) if function else None
     return build_reverter(runtime, revert_settings_from_env(env), apply=True, hand_off=hand_off)
 
 

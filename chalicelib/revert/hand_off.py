@@ -47,11 +47,18 @@ def read_request(payload: Any) -> tuple[list[ResourceRef], Actor | None]:
 
 
 class LambdaHandOff:
-    """Invokes the revert function asynchronously; the Lambda client is given to it."""
+    """Invokes the revert function asynchronously; the Lambda client is given to it (or a
+    function that makes it, so a cold start without a revert to hand off makes none)."""
 
     def __init__(self, lambda_client: Any, function_name: str) -> None:
-        self.client = lambda_client
+        self._client = lambda_client
         self.function_name = function_name
+
+    @property
+    def client(self) -> Any:
+        if callable(self._client) and not hasattr(self._client, "invoke"):
+            self._client = self._client()
+        return self._client
 
     def __call__(self, finding: Finding) -> None:
         self.client.invoke(

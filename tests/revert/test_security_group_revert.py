@@ -165,3 +165,30 @@ def test_a_teams_card_says_what_was_reverted(
     card = received[0]["attachments"][0]["content"]
     texts = [block.get("text", "") for block in card["body"]]
     assert any(t.startswith("Reverted: revoke ingress tcp/22 from 0.0.0.0/0") for t in texts)
+
+
+def test_a_revert_function_that_cannot_be_invoked_still_gets_the_drift_alerted(
+    opted_in: Any, webhook: Any
+) -> None:
+    """The hand-off fails (no such function): the event function alerts itself, saying so."""
+    import boto3
+
+    from chalicelib.revert.hand_off import LambdaHandOff
+
+    ec2, ids, specs = opted_in
+    url, received = webhook
+    runtime = build_runtime(
+        specs=spec_provider([str(specs)], _clients()), notifiers=[notifier_for(url, "slack")]
+    )
+    lam = boto3.client("lambda", region_name="eu-west-1")
+    hand_off = LambdaHandOff(lambda: lam, "setpoint-dev-on_revert")
+    runtime.reverter = build_reverter(runtime, RevertSettings(), apply=False, hand_off=hand_off)
+    ec2.authorize_security_group_ingress(
+        GroupId=ids["web"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    outcome = handle_cloudtrail_event(authorize_record(ids["web"]), runtime)
+    assert outcome.handed_off == 0
+    (alert,) = received
+    assert "Not reverted: revoke ingress tcp/22 from 0.0.0.0/0" in json.dumps(alert)
+    assert "handoff_failed: " in json.dumps(alert)
+    assert (22, "0.0.0.0/0") in _ingress(ec2, ids["web"])
