@@ -33,9 +33,10 @@ test-fast: $(STAMP)
 		--ignore=tests/deploy/test_deploy_examples.py
 
 # The Lambda's IAM policy for every stage, from the families' and the runtime's call tables,
-# and the top spec schema's kind list, from the registry.
+# and the top spec schema's kind list, from the registry. `make policy REVERT_SPECS=policies`
+# narrows the revert role's writes to the resources of the specs that opt in (docs/revert.md).
 policy: $(STAMP)
-	$(BIN)/python -m chalicelib.deploy.policy
+	$(BIN)/python -m chalicelib.deploy.policy $(if $(REVERT_SPECS),--revert-specs $(REVERT_SPECS))
 	$(BIN)/python -m chalicelib.specs.top_schema
 
 # The deployable CloudFormation template (SAM) for prod, with the infrastructure Chalice does

@@ -195,6 +195,18 @@ def on_recheck(event: Any) -> dict[str, Any]:
     return dict(response)
 
 
+# Reverts for specs with `on_drift: revert`, invoked asynchronously by the event functions
+# (SETPOINT_REVERT_FUNCTION): the one function whose role may write, and only what the
+# kinds' revert tables list (.chalice/policy-revert-<stage>.json)
+@app.lambda_function(name="on_revert")
+def on_revert(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Read the resource again, revert what its spec opts in to, alert saying what was done."""
+    summary = handlers.handle_revert_request(event, get_runtime()).as_log()
+    logger.info("revert_processed", extra=summary)
+    _publish(summary)
+    return summary
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS), name="sweep")
 def sweep(event: Any) -> dict[str, Any]:
     """One message per shard (account x region x kind) when SETPOINT_SWEEP_QUEUE_URL is set,

@@ -65,6 +65,7 @@ class EventOutcome:
     coalesced: int = 0  # changes folded into a message already posted (notify/coalesce.py)
     held: int = 0  # new alerts summarised by the storm cap (notify/storm.py)
     quieted: list[Finding] = field(default_factory=list)  # the findings folded or held
+    handed_off: int = 0  # findings sent to the revert function, which alerts on them
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,15 @@ class EventOutcome:
                     "status": f.status.value,
                     "changes": len(f.changes),
                     **({"gone": True} if is_gone(f) else {}),  # deleted: not drift
+                    # on_drift: revert: calls that went through, and those that did not
+                    **(
+                        {
+                            "reverted": sum(r.done for r in f.reverts),
+                            "not_reverted": sum(not r.done for r in f.reverts),
+                        }
+                        if f.reverts
+                        else {}
+                    ),
                 }
                 for f in self.findings
             ],
@@ -89,6 +99,7 @@ class EventOutcome:
             "outboxed": self.outboxed,
             "coalesced": self.coalesced,
             "held": self.held,
+            "handed_off": self.handed_off,
         }
 
 

@@ -7,6 +7,7 @@ and hands its parts (`ports.py`) to the code below.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -61,9 +62,49 @@ def handle_cloudtrail_event(payload: Mapping[str, Any] | Any, runtime: Runtime) 
                     extra={"kind": finding.kind.value, "id": finding.id, "status": finding.status},
                 )
         outcome.findings.extend(findings)
+    handed: list[Finding] = []
+    if runtime.reverter is not None:
+        outcome.findings, handed = runtime.reverter.apply(outcome.findings)
+        outcome.handed_off += len(handed)
     deliver(runtime.delivery(), outcome.findings, outcome)
     if settling is not None:
         settling.after_delivery(outcome.findings, outcome)
+    _read_reverted_again(outcome, runtime)
+    return outcome
+
+
+def _read_reverted_again(outcome: EventOutcome, runtime: Runtime) -> None:
+    """After a revert went through, read the resource again and deliver what it is now:
+    "back to normal" follows the alert that says what was reverted."""
+    from chalicelib.revert.apply import reverted
+
+    done = reverted(outcome.findings)
+    if not done:
+        return
+    fresh = runtime.evaluate([finding.ref for finding in done], None)
+    outcome.findings.extend(fresh)
+    deliver(runtime.delivery(), fresh, outcome)
+
+
+def handle_revert_request(payload: Any, runtime: Runtime) -> EventOutcome:
+    """The revert function: read the resource again (the event may be stale), revert
+    what its spec opts in to, deliver the alert saying what was done, read it again."""
+    from chalicelib.revert.hand_off import read_request
+
+    outcome = EventOutcome()
+    try:
+        refs, actor = read_request(payload)
+    except EventError as exc:
+        outcome.errors.append(f"malformed_event: {exc}")
+        logger.error("malformed_revert_request", extra={"error": str(exc)})
+        return outcome
+    findings = runtime.evaluate(refs, actor)
+    if runtime.reverter is not None:
+        here = dataclasses.replace(runtime.reverter, hand_off=None)
+        findings, _ = here.apply(findings)
+    outcome.findings.extend(findings)
+    deliver(runtime.delivery(), outcome.findings, outcome)
+    _read_reverted_again(outcome, runtime)
     return outcome
 
 

@@ -164,6 +164,20 @@ class Excepted:
 
 
 @dataclass(frozen=True)
+class Revert:
+    """What Setpoint did (or would do) to undo one change of a spec that opts in
+    (`on_drift: revert`): `action` in words, `call` the API call, `done` whether it went
+    through, `error` why not, classified by its leading word (`denied: …`, `gave_up: …`).
+    Planned only (`explain` without `--apply-reverts`): done False, error None."""
+
+    change: Change
+    action: str
+    call: str  # "ec2:RevokeSecurityGroupIngress"
+    done: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who made the change, as CloudTrail recorded it."""
 
@@ -224,6 +238,8 @@ class Finding:
     tags: tuple[tuple[str, str], ...] = ()
     # changes an unexpired exception in the spec accepts (`noise.apply`)
     excepted: tuple[Excepted, ...] = ()
+    # what was undone (or tried, or would be) for a spec with `on_drift: revert`
+    reverts: tuple[Revert, ...] = ()
 
     @property
     def tag_map(self) -> dict[str, str]:

@@ -48,6 +48,7 @@ from chalicelib.spec_change import SpecChangeContext
 from chalicelib.state import MemoryStateStore, parse_state_uri
 
 if TYPE_CHECKING:
+    from chalicelib.revert.apply import Reverter
     from chalicelib.sweep.runs import SweepRunStore
     from chalicelib.sweep.settings import SweepSettings
     from chalicelib.sweep.worker import SweepService
@@ -121,6 +122,9 @@ class Runtime:
     accounts: list[str] | str | None = None
     # alert storms: coalescing and the storm cap (SETPOINT_COALESCE_SECONDS, _STORM_LIMIT)
     quiet: QuietSettings | None = None
+    # opt-in revert (`chalicelib/revert`): None never reverts (check, the sweep); the
+    # event functions hand it to the revert function, which runs it in process
+    reverter: Reverter | None = None
     _sessions: RoleSessions | None = field(default=None, repr=False)
     _pipelines: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
@@ -271,7 +275,7 @@ def runtime_from_env(
     from chalicelib.sweep.accounts import parse_accounts
 
     clients = ClientCache(session)
-    return Runtime(
+    runtime = Runtime(
         clients=clients,
         pipeline=build_pipeline(clients),
         specs=spec_provider(
@@ -293,6 +297,46 @@ def runtime_from_env(
         external_id=env.get(ENV_EXTERNAL_ID, "").strip() or None,
         accounts=parse_accounts(env.get(ENV_ACCOUNTS)),
         quiet=quiet_from_env(env),
+    )
+    runtime.reverter = reverter_from_env(env, runtime)
+    return runtime
+
+
+def reverter_from_env(env: Mapping[str, str], runtime: Runtime) -> Reverter:
+    """The revert step of the Lambda: handed to the function SETPOINT_REVERT_FUNCTION
+    names when set (the event functions), else run here with this role's clients."""
+    from chalicelib.revert.hand_off import ENV_REVERT_FUNCTION, LambdaHandOff
+    from chalicelib.revert.settings import revert_settings_from_env
+
+    function = (env.get(ENV_REVERT_FUNCTION) or "").strip()
+    clients = runtime.clients
+    hand_off = LambdaHandOff(lambda: clients.client("lambda"), function) if function else None
+    return build_reverter(runtime, revert_settings_from_env(env), apply=True, hand_off=hand_off)
+
+
+def build_reverter(
+    runtime: Runtime,
+    settings: Any = None,
+    *,
+    apply: bool,
+    hand_off: Any = None,
+) -> Reverter:
+    """A revert step over this runtime's specs, state, clients and IaC principals;
+    `apply` False only plans (`explain` without `--apply-reverts`)."""
+    from chalicelib.revert.apply import Reverter
+    from chalicelib.revert.budget import RevertBudget
+    from chalicelib.revert.executor import RevertExecutor
+    from chalicelib.revert.settings import RevertSettings
+    from chalicelib.state.rows import rows_for
+
+    settings = settings or RevertSettings()
+    return Reverter(
+        settings,
+        runtime.specs,
+        executor=RevertExecutor(runtime.clients) if apply else None,
+        budget=RevertBudget(rows_for(runtime.state), settings.limit, runtime.clock),
+        iac=runtime.iac,
+        hand_off=hand_off,
     )
 
 

@@ -13,18 +13,21 @@ from chalicelib.cloud_text import json_shown, one_line, visible_lines
 from chalicelib.errors import ConfigError
 from chalicelib.events.event_file import read_event_file
 from chalicelib.handlers import EventOutcome, handle_cloudtrail_event
+from chalicelib.iac_principals import iac_from_env
 from chalicelib.notify.alert import Alert
 from chalicelib.notify.alert_message import render_alert_json, render_alert_slack, render_alert_text
 from chalicelib.notify.delivery import notifier_for
 from chalicelib.notify.message import render_text
 from chalicelib.notify.teams import render_alert_teams
 from chalicelib.report.json_report import report_to_dict
+from chalicelib.revert.settings import revert_settings_from_env
 from chalicelib.runtime import (
     ENV_CHAT_URL,
     ENV_IGNORE,
     PostsAlerts,
     Runtime,
     build_pipeline,
+    build_reverter,
     spec_provider,
     state_store,
 )
@@ -83,6 +86,12 @@ def run_explain(args: argparse.Namespace) -> int:
         specs=spec_provider(args.specs, clients, ignore=os.environ.get(ENV_IGNORE)),
         notifiers=notifiers,
         state=state_store(args.state or "memory://", clients),
+    )
+    runtime.iac = iac_from_env(os.environ)
+    runtime.reverter = build_reverter(
+        runtime,
+        revert_settings_from_env(os.environ),
+        apply=bool(getattr(args, "apply_reverts", False)),
     )
     outcome = handle_cloudtrail_event(payload, runtime)
     if args.format == "json":

@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chat-url", help="webhook URL (default: $SETPOINT_CHAT_URL)")
     p.add_argument("--chat-format", choices=["slack", "teams", "json"], default="slack")
     p.add_argument("--state", help="state table URI (dynamodb://TABLE)")
+    p.add_argument(
+        "--apply-reverts",
+        action="store_true",
+        help="do the reverts specs opt in to (on_drift: revert); without it they are printed",
+    )
 
     p = sub.add_parser("push", help="validate, then upload the spec bundle to S3")
     p.add_argument("--specs", default="policies", help="spec directory (default: policies)")

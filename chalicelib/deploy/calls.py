@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.kinds.family import reads_from_table
 from chalicelib.kinds.registry import FAMILIES
+from chalicelib.revert.table import Undo
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ DIGEST_DEAD_LETTER_QUEUES = (EVENTS_DLQ, RULES_DLQ, SWEEP_DLQ)
 CONSUMED_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 SENT_TO_QUEUES = (SWEEP_QUEUE, RECHECK_QUEUE, OUTBOX_QUEUE)
 
+
+# the function that reverts (app.py `on_revert`), invoked asynchronously by the others
+REVERT_FUNCTION = "on_revert"
 
 # SETPOINT_REPORT_PREFIX's default (sweep/settings.py); another bucket or prefix needs its
 # own grant
@@ -337,6 +341,13 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "the SQS event source mappings of on_sweep_shard, on_recheck and on_outbox",
     ),
     Grant(
+        "HandOffReverts",
+        (Call("lambda", "Invoke", "lambda:InvokeFunction"),),
+        lambda n: [f"{ARN}:lambda:{HERE}:function:{n.function_prefix}{REVERT_FUNCTION}"],
+        "a drift whose spec says on_drift: revert goes to the revert function, the only one "
+        "whose role may write (the event functions' role stays read-only)",
+    ),
+    Grant(
         "PeekOutboxDeadLetters",
         (
             Call("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
@@ -364,6 +375,11 @@ RUNTIME_GRANTS: tuple[Grant, ...] = (
         "messages; it never deletes them",
     ),
 )
+
+
+def revert_rows() -> tuple[Undo, ...]:
+    """Every registered family's revert table: the only writes the revert role gets."""
+    return tuple(row for family in FAMILIES if family.reverts for row in family.reverts())
 
 
 def runtime_calls() -> tuple[Call, ...]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.deploy.calls import EVENTS_DLQ
+from chalicelib.deploy.calls import EVENTS_DLQ, REVERT_FUNCTION
 
 EVENTS_DLQ_ID = "EventsDeadLetterQueue"
 RULES_DLQ_ID = "RulesDeadLetterQueue"
@@ -69,9 +69,22 @@ def _events(props: dict[str, Any], types: frozenset[str]) -> list[tuple[str, dic
     ]
 
 
+# Handlers our own functions invoke with InvocationType=Event: no trigger in the template
+# says so, and a failed revert must land in the dead-letter queue like a failed event.
+INVOKED_BY_OUR_FUNCTIONS = frozenset({REVERT_FUNCTION})
+
+
+def _invoked_by_us(props: dict[str, Any]) -> bool:
+    return str(props.get("Handler", "")).removeprefix("app.") in INVOKED_BY_OUR_FUNCTIONS
+
+
 def async_functions(template: dict[str, Any]) -> list[str]:
-    """Logical ids of the functions some trigger invokes asynchronously, sorted."""
-    return sorted(fn for fn, props in _functions(template) if _events(props, ASYNC_EVENT_TYPES))
+    """Logical ids of the functions a trigger or one of ours invokes asynchronously, sorted."""
+    return sorted(
+        fn
+        for fn, props in _functions(template)
+        if _events(props, ASYNC_EVENT_TYPES) or _invoked_by_us(props)
+    )
 
 
 def rule_ids(template: dict[str, Any]) -> list[str]:

@@ -44,7 +44,12 @@ from typing import Any
 
 import yaml
 
-from chalicelib.deploy.calls import LIST_PARAMETERS, RUNTIME_GRANTS, TEMPLATE_PARAMETERS
+from chalicelib.deploy.calls import (
+    LIST_PARAMETERS,
+    REVERT_FUNCTION,
+    RUNTIME_GRANTS,
+    TEMPLATE_PARAMETERS,
+)
 from chalicelib.deploy.checkov_skips import add_checkov_skips
 from chalicelib.deploy.dead_letters import add_on_failure_destinations, add_rule_dead_letters
 from chalicelib.deploy.parameters import settings_as_parameters
@@ -96,6 +101,24 @@ def shard_concurrency_follows_its_setting(template: dict[str, Any]) -> bool:
                 scaling["MaximumConcurrency"] = {"Ref": SHARD_CONCURRENCY_PARAMETER}
                 changed = True
     return changed
+
+
+# The revert function gets a fixed name, so the event functions can invoke it by name
+# (SETPOINT_REVERT_FUNCTION in the merge template's Globals; a Ref to it there would make
+# its own environment refer to itself) and their grant names it (calls.HandOffReverts).
+REVERT_FUNCTION_NAME = "setpoint-${Stage}-on_revert"
+
+
+def name_revert_function(template: dict[str, Any]) -> bool:
+    """Give app.py's on_revert its fixed name; False when the template has no such function."""
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        if str(props.get("Handler", "")).removeprefix("app.") == REVERT_FUNCTION:
+            props["FunctionName"] = {"Fn::Sub": REVERT_FUNCTION_NAME}
+            return True
+    return False
 
 
 def template_resources_win(template: dict[str, Any]) -> list[str]:
@@ -185,6 +208,7 @@ def finish(path: Path) -> list[str]:
     if settings:
         print(f"stack parameters (defaults from .chalice/config.json): {', '.join(settings)}")
     shard_concurrency_follows_its_setting(template)
+    name_revert_function(template)
     pinned = pin_role_policies(template)
     if pinned:
         print(f"pinned to the stack's account and region: {len(pinned)} role(s)")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.errors import SpecError
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.revert.table import Undo
     from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.builder import Builder
@@ -147,6 +148,9 @@ class Family:
     # the ResourceName CloudTrail's event history files a resource under, to find who
     # changed drift only the sweep saw (`sweep.lookup`); None: the finding's id, else name
     lookup_name: Callable[[Finding], str | None] | None = None
+    # what drift the family can undo for specs with `on_drift: revert` (`revert.table`):
+    # the rows plan the reverts and the revert role's policy is generated from them
+    reverts: Callable[[], tuple[Undo, ...]] | None = None
 
     @property
     def kinds(self) -> tuple[Kind, ...]:

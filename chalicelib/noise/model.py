@@ -43,3 +43,11 @@ class SpecNoise:
 
     ignore: tuple[str, ...] = ()
     exceptions: tuple[SpecException, ...] = field(default_factory=tuple)
+    # `on_drift:` what to do beyond alerting: None (the kind's default), ON_DRIFT_ALERT or
+    # ON_DRIFT_REVERT (undo what is safe to undo, see chalicelib/revert/)
+    on_drift: str | None = None
+
+
+ON_DRIFT_ALERT = "alert"
+ON_DRIFT_REVERT = "revert"
+ON_DRIFT_CHOICES = (ON_DRIFT_ALERT, ON_DRIFT_REVERT)

@@ -8,11 +8,11 @@ from typing import Any
 
 from chalicelib.errors import SpecError
 from chalicelib.model import SourceLocation
-from chalicelib.noise.model import IgnoreRule, SpecException, SpecNoise
+from chalicelib.noise.model import ON_DRIFT_CHOICES, IgnoreRule, SpecException, SpecNoise
 from chalicelib.specs.yamldoc import SpecDocument
 
 IGNORE_FILE = ".setpointignore"
-FIELDS = ("ignore", "exceptions")
+FIELDS = ("ignore", "exceptions", "on_drift")
 MAX_EXCEPTION_DAYS = 366  # "until" at most a year ahead: an exception is not a new spec
 _CHANGE_KEYS = frozenset({"op", "path", "actual", "expected"})
 # what the pasted exception says until a reviewer fills it in (`next_steps.exception_yaml`)
@@ -74,9 +74,20 @@ def split_noise(
     errors: list[SpecError] = []
     ignore = _ignore_globs(doc, data.get("ignore"), errors)
     exceptions = _exceptions(doc, data.get("exceptions"), errors, today or date.today())
+    on_drift = _on_drift(doc, data.get("on_drift"), errors)
     rest = {k: v for k, v in data.items() if k not in FIELDS}
     stripped = SpecDocument(doc.file, doc.index, rest, doc.line, doc.lines, doc.plain)
-    return stripped, SpecNoise(tuple(ignore), tuple(exceptions)), errors
+    return stripped, SpecNoise(tuple(ignore), tuple(exceptions), on_drift), errors
+
+
+def _on_drift(doc: SpecDocument, value: Any, errors: list[SpecError]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in ON_DRIFT_CHOICES:
+        choices = ", ".join(ON_DRIFT_CHOICES)
+        errors.append(doc.error(("on_drift",), f"on_drift is one of {choices}, not {value!r}"))
+        return None
+    return value
 
 
 def _ignore_globs(doc: SpecDocument, value: Any, errors: list[SpecError]) -> list[str]:

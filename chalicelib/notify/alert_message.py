@@ -43,6 +43,7 @@ from chalicelib.notify.message import (
     render_slack,
     render_text,
     resource_line,
+    revert_lines,
     spec_line,
 )
 from chalicelib.report.common import alarming_first, change_line, described, one_line
@@ -240,6 +241,7 @@ def render_alert_text(
                 if since:
                     lines += ["Since the last alert:"] + [f"  {line}" for line in since]
             lines += changes_lines(finding.changes)
+            lines += revert_lines(finding)
         lines += _present([spec_line(finding)])
         if actor is not None and actor.event_id:
             lines.append(f"CloudTrail event: {one_line(actor.event_id)}")

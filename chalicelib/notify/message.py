@@ -147,6 +147,23 @@ def changes_lines(changes: Sequence[Change]) -> list[str]:
     return lines
 
 
+def revert_lines(finding: Finding) -> list[str]:
+    """What Setpoint reverted, would revert, or could not, each with its API call; a
+    revert that gave up or failed says why, classified (`gave_up: …`, `denied: …`)."""
+    lines: list[str] = []
+    for revert in finding.reverts:
+        what = f"{one_line(revert.action)} ({revert.call})"
+        if revert.done:
+            lines.append(f"Reverted: {what}")
+        elif revert.error is None:
+            lines.append(f"Would revert: {what}")
+        elif revert.error.startswith("gave_up"):
+            lines.append(f"Gave up reverting: {what} — {one_line(revert.error)}")
+        else:
+            lines.append(f"Not reverted: {what} — {one_line(revert.error)}")
+    return list(dict.fromkeys(lines))  # one call undoing several changes is said once
+
+
 def spec_line(finding: Finding) -> str | None:
     place = spec_place(finding)
     if place:
@@ -166,6 +183,7 @@ def render_text(finding: Finding) -> str:
         lines.append(f"Reason: {one_line(finding.reason)}")
     lines += [line for line in (open_line(finding),) if line]
     lines += changes_lines(finding.changes)
+    lines += revert_lines(finding)
     lines += [line for line in (spec_line(finding), accept_for_a_while_line(finding)) if line]
     if actor is not None and actor.event_id:
         lines.append(f"CloudTrail event: {one_line(actor.event_id)}")
@@ -342,6 +360,10 @@ def render_slack(finding: Finding) -> dict[str, Any]:
         )
     if finding.changes:
         blocks.append({"type": "section", "text": _mrkdwn(_changes_text(finding.changes))})
+    reverts = revert_lines(finding)
+    if reverts:
+        text = escape_truncated("\n".join(reverts), FIELD_LIMIT)
+        blocks.append({"type": "section", "text": _mrkdwn(text)})
     exception = first_exception(finding)
     if exception:
         text = f"{ACCEPT_FOR_A_WHILE}:\n" + code_span(one_line(exception), FIELD_LIMIT)

@@ -31,7 +31,7 @@ from chalicelib.notify.alert_message import (
 )
 from chalicelib.notify.budget import fit, item_cost, json_bytes, more_line
 from chalicelib.notify.escape import escape_teams
-from chalicelib.notify.message import _open_count, _open_sentence, _who_text
+from chalicelib.notify.message import _open_count, _open_sentence, _who_text, revert_lines
 from chalicelib.report.common import (
     alarming_first,
     change_line,
@@ -185,6 +185,8 @@ def render_alert_teams(
         if opened:
             sentence = _open_sentence(opened, finding.kind)
             body.append(_block(f"⚠ **Open to the world:** {sentence}", color="Attention"))
+        # what on_drift: revert did, before the change list (which takes the room left)
+        body += [_block(_text(line)) for line in revert_lines(finding)]
     footer = []
     if finding.spec:
         footer.append(f"Spec {_text(finding.spec)}")

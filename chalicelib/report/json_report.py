@@ -79,6 +79,17 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
             {"change": change_to_dict(e.change), "until": e.until, "reason": e.reason}
             for e in finding.excepted
         ]
+    if finding.reverts:
+        out["reverts"] = [
+            {
+                "change": change_to_dict(r.change),
+                "action": r.action,
+                "call": r.call,
+                "done": r.done,
+                "error": r.error,
+            }
+            for r in finding.reverts
+        ]
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.errors import SpecError
 from chalicelib.kinds.registry import SPEC_KINDS
-from chalicelib.noise.model import IgnoreRule, SpecNoise
+from chalicelib.noise.model import ON_DRIFT_REVERT, IgnoreRule, SpecNoise
 from chalicelib.noise.parse import split_noise
 from chalicelib.specs.builder import AnySpec, Skip
 from chalicelib.specs.validate import schema_problems
@@ -74,9 +74,18 @@ def parse_document(doc: SpecDocument) -> tuple[ParsedSpec | None, list[SpecError
     errors = [p.error for p in plain] + [error for _, error in issues]
     errors += [p.error for p in problems if p.combinator and not _covered(p.path, explained)]
     errors += noise_errors
+    if noise is not None and noise.on_drift == ON_DRIFT_REVERT and not _revertible(kind):
+        errors.append(doc.error(("on_drift",), f"Setpoint reverts nothing of kind {kind}"))
     if errors or spec is None:
         return None, _tidy(errors)
     return ParsedSpec(kind, spec, noise), []
+
+
+def _revertible(kind: str) -> bool:
+    from chalicelib.kinds.registry import FAMILY_OF
+
+    family = FAMILY_OF.get(SPEC_KINDS[kind].kind)
+    return family is not None and family.reverts is not None
 
 
 def _tidy(errors: Iterable[SpecError]) -> list[SpecError]:

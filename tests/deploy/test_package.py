@@ -33,7 +33,16 @@ CONTRACT_QUEUES = {
 # One CloudTrail handler per registered family; the contract's three must stay among them.
 CHANGE_HANDLERS = {family.handler for family in FAMILIES}
 assert {"on_ec2_change", "on_s3_change", "on_iam_change"} <= CHANGE_HANDLERS
-FUNCTIONS = {*CHANGE_HANDLERS, "on_spec_change", "on_state_write", "sweep", *CONTRACT_QUEUES}
+# invoked by the event functions, not by an event source: the one role that may write
+REVERT_FUNCTION = "on_revert"
+FUNCTIONS = {
+    *CHANGE_HANDLERS,
+    "on_spec_change",
+    "on_state_write",
+    "sweep",
+    *CONTRACT_QUEUES,
+    REVERT_FUNCTION,
+}
 PSEUDO = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
 
 
@@ -80,7 +89,8 @@ def test_app_defines_every_contract_function_itself() -> None:
     import app
 
     sources = {source.name: source for source in app.app.event_sources}
-    assert set(sources) == FUNCTIONS
+    assert set(sources) == FUNCTIONS - {REVERT_FUNCTION}
+    assert [f.name for f in app.app.pure_lambda_functions] == [REVERT_FUNCTION]
     queues = {name: s.queue for name, s in sources.items() if isinstance(s, SQSEventConfig)}
     assert queues == CONTRACT_QUEUES
     for name in FUNCTIONS:
@@ -260,30 +270,54 @@ def test_every_role_carries_the_committed_policy_pinned_to_the_stack(
     packaged: tuple[Path, dict[str, Any]],
 ) -> None:
     template = packaged[1]
-    wanted = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
-    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    read_only = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+    reverting = json.loads((ROOT / ".chalice" / "policy-revert-prod.json").read_text())
+    roles = {
+        logical: r for logical, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"
+    }
     assert len(roles) == len(FUNCTIONS)
     known = set(template["Parameters"]) | PSEUDO | {"AWS::NoValue"}
-    for role in roles:
+    revert_role = next(
+        names_in(props["Role"])
+        for name, props in functions(template).items()
+        if name == REVERT_FUNCTION
+    )
+    optional = {"HasVerifyKey", "HasNotifierTopics", "HasTerraformStateBucket"}
+    for logical, role in roles.items():
         (policy,) = role["Properties"]["Policies"]
         document = policy["PolicyDocument"]
-        assert unpinned(document) == wanted
+        reverts = logical in revert_role  # its own policy: reads and the tables' writes
+        assert unpinned(document) == (reverting if reverts else read_only), logical
         # every ${...} is a Fn::Sub of this template's names, none reaches IAM as text
         assert "${" not in json.dumps(unpinned_plain(document))
         assert names_in(document) <= known
         guarded = {s["Fn::If"][0]: s["Fn::If"] for s in document["Statement"] if "Fn::If" in s}
+        if reverts:  # it assumes no role in other accounts and reads no event lake
+            assert set(guarded) == optional
+            continue
         assert set(guarded) == {
-            "HasVerifyKey",
+            *optional,
             "HasAccountIds",
             "NoAccountIds",
-            "HasNotifierTopics",
-            "HasTerraformStateBucket",
             "HasActorLakeEventDataStore",
         }
         assert set(guarded) <= set(template["Conditions"])
         assert guarded["HasVerifyKey"][1]["Resource"] == {"Fn::Sub": "${SpecVerifyKey}"}
         listed = guarded["HasAccountIds"][1]["Condition"]["StringEquals"]
         assert listed == {"aws:ResourceAccount": {"Fn::Split": [",", {"Ref": "Accounts"}]}}
+
+
+def test_the_revert_function_has_the_name_the_event_functions_invoke(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    template = packaged[1]
+    props = functions(template)[REVERT_FUNCTION]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert props["FunctionName"] == shared["SETPOINT_REVERT_FUNCTION"]
+    assert props["FunctionName"] == {"Fn::Sub": "setpoint-${Stage}-on_revert"}
+    grant = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+    (handoff,) = [s for s in grant["Statement"] if s["Sid"] == "HandOffReverts"]
+    assert handoff["Resource"].endswith(":function:setpoint-prod-on_revert")
 
 
 def unpinned_plain(value: Any) -> Any:

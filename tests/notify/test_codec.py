@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.kinds.registry import ALL_KINDS
-from chalicelib.model import Actor, Change, Excepted, Finding, Kind
+from chalicelib.model import Actor, Change, Excepted, Finding, Kind, Revert
 from chalicelib.notify.alert import Alert, MessageRef
 from chalicelib.notify.codec import (
     MalformedAlertError,
@@ -55,6 +55,7 @@ findings = every_field(
     changes=st.lists(changes, max_size=3).map(tuple),
     actor=st.none() | actors,
     excepted=st.lists(excepted, max_size=2).map(tuple),
+    reverts=st.lists(st.builds(Revert, change=changes), max_size=2).map(tuple),
 )
 alerts = every_field(
     Alert,

@@ -23,6 +23,7 @@ from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.revert.table import Undo
     from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
@@ -53,6 +54,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.iam.pipeline import export_iam
 
     return export_iam(clients, regions, out, kinds)
+
+
+def _reverts() -> tuple[Undo, ...]:
+    from chalicelib.kinds.iam.revert import REVERTS
+
+    return REVERTS
 
 
 def _terraform() -> TerraformMapping:
@@ -121,4 +128,5 @@ FAMILY = Family(
     extra_schemas=(HERE / "iam_common.schema.json",),
     terraform=_terraform,
     ansible=_ansible,
+    reverts=_reverts,
 )

@@ -16,6 +16,7 @@ from chalicelib.model import Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.revert.table import Undo
     from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
@@ -45,6 +46,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.load_balancer.pipeline import export_load_balancers
 
     return export_load_balancers(clients, regions, out, kinds)
+
+
+def _reverts() -> tuple[Undo, ...]:
+    from chalicelib.kinds.load_balancer.revert import REVERTS
+
+    return REVERTS
 
 
 def _terraform() -> TerraformMapping:
@@ -93,4 +100,5 @@ FAMILY = Family(
     exporter=_export,
     terraform=_terraform,
     ansible=_ansible,
+    reverts=_reverts,
 )

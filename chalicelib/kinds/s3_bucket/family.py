@@ -15,6 +15,7 @@ from chalicelib.model import Kind
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.revert.table import Undo
     from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.sink import SpecSink
@@ -47,6 +48,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     return export_s3_buckets(clients, regions, out, kinds)
 
 
+def _reverts() -> tuple[Undo, ...]:
+    from chalicelib.kinds.s3_bucket.revert import REVERTS
+
+    return REVERTS
+
+
 def _terraform() -> TerraformMapping:
     from chalicelib.kinds.s3_bucket.terraform import mapping
 
@@ -75,4 +82,5 @@ FAMILY = Family(
     exporter=_export,
     terraform=_terraform,
     ansible=_ansible,
+    reverts=_reverts,
 )

@@ -16,6 +16,7 @@ from chalicelib.model import Finding, Kind, ResourceRef
 if TYPE_CHECKING:
     from chalicelib.aws import ClientCache
     from chalicelib.pipeline import KindPipeline
+    from chalicelib.revert.table import Undo
     from chalicelib.sources.ansible.model import AnsibleMapping
     from chalicelib.sources.terraform.model import TerraformMapping
     from chalicelib.specs.catalog import SpecCatalog
@@ -41,6 +42,12 @@ def _export(clients: ClientCache, regions: list[str], out: SpecSink, kinds: froz
     from chalicelib.kinds.security_group.exporter import export_security_groups
 
     return export_security_groups(clients, regions, out, kinds)
+
+
+def _reverts() -> tuple[Undo, ...]:
+    from chalicelib.kinds.security_group.revert import REVERTS
+
+    return REVERTS
 
 
 def _terraform() -> TerraformMapping:
@@ -117,4 +124,5 @@ FAMILY = Family(
     regionless=_Regionless(),
     terraform=_terraform,
     ansible=_ansible,
+    reverts=_reverts,
 )
