@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from chalicelib.errors import SpecError
+from chalicelib.aws import ClientCache
+from chalicelib.errors import SpecError, SpecSetError
 from chalicelib.handlers import handle_cloudtrail_event
 from chalicelib.model import Status
+from chalicelib.sources.ansible.provider import load_ansible
+from chalicelib.sources.terraform.provider import terraform_provider
 from chalicelib.sources.terraform.state import parse_state
 from chalicelib.specs.parse import parse_file
 from tests.chat_server import ChatServer
 from tests.conftest import sample
+from tests.fuzz.mutations import FIXTURES
 from tests.state.world import make_runtime, specs
 
 
@@ -74,3 +81,52 @@ def test_a_state_json_cannot_hold_is_a_spec_error_naming_it(
     assert caught.value.file == "states/prod.tfstate"
     if field is not None:
         assert (caught.value.field or "").startswith(field)
+
+
+def test_a_playbook_rule_whose_proto_is_a_list_is_an_error_naming_the_playbook(
+    tmp_path: Path,
+) -> None:
+    """`proto: [tcp]` reached a set lookup: TypeError (unhashable type: 'list')."""
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  tasks:\n"
+        "    - amazon.aws.ec2_security_group:\n"
+        "        name: web\n"
+        "        description: web\n"
+        "        region: eu-west-1\n"
+        "        rules:\n"
+        "          - proto: [tcp]\n"
+        "            ports: 443\n"
+        "            cidr_ip: 0.0.0.0/0\n"
+    )
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(playbook))
+    (error,) = caught.value.errors
+    assert error.file.endswith("site.yml") and error.line == 8
+    assert "proto" in (error.field or "") + error.message
+
+
+def test_a_listener_action_order_that_is_not_a_number_names_the_listener(tmp_path: Path) -> None:
+    """`"order": [1]` reached int(): TypeError out of the Terraform source."""
+    state = json.loads((FIXTURES / "terraform" / "lb.tfstate").read_text())
+    listener = next(r for r in state["resources"] if r["type"] == "aws_lb_listener")
+    listener["instances"][0]["attributes"]["default_action"][0]["order"] = [1]
+    path = tmp_path / "lb.tfstate"
+    path.write_text(json.dumps(state))
+    with pytest.raises(SpecSetError) as caught:
+        terraform_provider(str(path), ClientCache())()
+    (error,) = caught.value.errors
+    assert error.file.startswith(f"{path}: ") and "aws_lb_listener." in error.file
+    assert error.field == "default_action"
+    assert "default_action order [1] is not a number" in error.message
+
+
+def test_a_playbook_date_yaml_cannot_read_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    """`2026-13-45` is a timestamp to YAML: ValueError (month must be in 1..12)."""
+    playbook = tmp_path / "site.yml"
+    playbook.write_text("- hosts: localhost\n  vars:\n    until: 2026-13-45\n  tasks: []\n")
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(playbook))
+    (error,) = caught.value.errors
+    assert error.file.endswith("site.yml") and "month must be in 1..12" in error.message

@@ -87,3 +87,5 @@ def load_file(path: Path, shown: str) -> Any:
         raise SpecError(f"invalid YAML: {problem}", shown, mark.line + 1 if mark else None) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", shown) from exc
+    except (ValueError, OverflowError) as exc:  # 2026-13-01 is a timestamp to YAML
+        raise SpecError(f"a value YAML cannot read: {exc}", shown) from exc
