@@ -130,3 +130,35 @@ def test_a_playbook_date_yaml_cannot_read_is_an_error_naming_the_file(tmp_path: 
         load_ansible(str(playbook))
     (error,) = caught.value.errors
     assert error.file.endswith("site.yml") and "month must be in 1..12" in error.message
+
+
+def _play(args: str) -> str:
+    return (
+        "- hosts: localhost\n  tasks:\n    - amazon.aws.ec2_security_group:\n"
+        "        name: web\n        description: web\n        region: eu-west-1\n" + args
+    )
+
+
+def test_a_playbook_nested_past_the_budget_is_an_error_not_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    """950 levels in a task's arguments: RecursionError in the line walk."""
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(_play("        tags: " + "[" * 950 + "]" * 950 + "\n"))
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(playbook))
+    (error,) = caught.value.errors
+    assert error.file.endswith("site.yml") and "over the budget of 64 levels" in error.message
+
+
+def test_an_alias_bomb_in_a_task_is_an_error_naming_the_task(tmp_path: Path) -> None:
+    """Nine aliases of nine, eight deep, in a task's arguments: the line walk visited
+    every expansion (43 million values) and no error said why."""
+    bomb = "".join(f"        x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(_play("        tags:\n        x0: &a0 [lol]\n" + bomb))
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(playbook))
+    (error,) = caught.value.errors
+    assert (error.file, error.line) == (str(playbook), 3)
+    assert "expand past 100,000 values (aliases)" in error.message

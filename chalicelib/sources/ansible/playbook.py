@@ -29,7 +29,7 @@ from chalicelib.sources.ansible.variables import (
     shown_path,
     vars_file,
 )
-from chalicelib.sources.ansible.yamlfile import Lined, load_file
+from chalicelib.sources.ansible.yamlfile import MAX_WALK, Lined, load_file
 
 TASK_KEYWORDS = frozenset(
     [
@@ -531,7 +531,7 @@ def _module_and_args(item: Lined, shown: str) -> tuple[str, Any, dict[ArgPath, i
             if isinstance(value, dict):
                 module = str(value.get("module", ""))
                 args = {k: v for k, v in value.items() if k != "module"}
-                return module, _merge_args(args, item), _arg_lines(args, item)
+                return module, _merge_args(args, item), _arg_lines(args, item, shown)
             module, _, rest = str(value).partition(" ")
             return module, _merge_args(_kv(rest), item), {}
     if not candidates:
@@ -551,7 +551,7 @@ def _module_and_args(item: Lined, shown: str) -> tuple[str, Any, dict[ArgPath, i
     ):
         value = _kv(value) if "=" in value else value
     args = _merge_args(value, item)
-    return module, args, _arg_lines(value, item, module)
+    return module, args, _arg_lines(value, item, shown)
 
 
 def _merge_args(value: Any, item: Lined) -> Any:
@@ -562,24 +562,33 @@ def _merge_args(value: Any, item: Lined) -> Any:
     return value if value is not None else {}
 
 
-def _arg_lines(value: Any, item: Lined, module: str | None = None) -> dict[ArgPath, int]:
+def _arg_lines(value: Any, item: Lined, shown: str) -> dict[ArgPath, int]:
+    """The line of every argument path. Iterative and counted: the file is within the
+    depth budget (`yamlfile.load_file`), but aliases may still expand without end."""
     lines: dict[ArgPath, int] = {}
-
-    def walk(node: Any, path: ArgPath) -> None:
+    extra = item.get("args")
+    stack: list[tuple[Any, ArgPath]] = [(value, ())]
+    if isinstance(extra, Lined):
+        stack.append((extra, ()))
+    walked = 0
+    while stack:
+        node, path = stack.pop()
+        walked += 1
+        if walked > MAX_WALK:
+            raise SpecError(
+                f"the task's arguments expand past {MAX_WALK:,} values (aliases); write "
+                "them out or use fewer aliases",
+                shown,
+                item.line,
+            )
         if isinstance(node, Lined):
             if path:
                 lines.setdefault(path, node.line)
             for key, sub in node.items():
                 lines[(*path, key)] = node.line_of(key)
-                walk(sub, (*path, key))
+                stack.append((sub, (*path, key)))
         elif isinstance(node, list):
-            for i, sub in enumerate(node):
-                walk(sub, (*path, i))
-
-    extra = item.get("args")
-    if isinstance(extra, Lined):
-        walk(extra, ())
-    walk(value, ())
+            stack.extend((sub, (*path, i)) for i, sub in enumerate(node))
     return lines
 
 

@@ -15,8 +15,12 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from chalicelib.errors import SpecError
+from chalicelib.specs.budgets import MAX_DOCUMENT_NODES, file_too_large, text_bytes
+from chalicelib.specs.yamldoc import lone_surrogate, over_budget
 
 _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# a walk over a file's values longer than this means aliases expanding, not a large file
+MAX_WALK = 2 * MAX_DOCUMENT_NODES
 
 
 class Lined(dict[str, Any]):
@@ -79,6 +83,13 @@ def load_file(path: Path, shown: str) -> Any:
         raise SpecError(f"cannot read file: {exc}", shown) from exc
     if text.startswith("$ANSIBLE_VAULT"):
         raise SpecError("file is encrypted with ansible-vault; Setpoint cannot read it", shown)
+    # the spec budgets (size, nodes, nesting), measured before anything is composed: what
+    # reads a playbook afterwards walks it, and deeper than Python's stack it cannot
+    refused = [file_too_large(shown, text_bytes(text)), lone_surrogate(shown, text)]
+    refused += over_budget(shown, text)
+    for error in refused:
+        if error is not None:
+            raise error
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
