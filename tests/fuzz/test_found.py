@@ -162,3 +162,20 @@ def test_an_alias_bomb_in_a_task_is_an_error_naming_the_task(tmp_path: Path) -> 
     (error,) = caught.value.errors
     assert (error.file, error.line) == (str(playbook), 3)
     assert "expand past 100,000 values (aliases)" in error.message
+
+
+@pytest.mark.parametrize("hosts", ["A" * 300, "../../outside"])
+def test_a_hosts_name_that_is_no_file_name_reads_no_vars_file(tmp_path: Path, hosts: str) -> None:
+    """`hosts:` of 300 characters: OSError (file name too long) looking for group_vars;
+    `../../outside` read a file outside the playbook's folder."""
+    (tmp_path / "outside.yml").write_text("desc: from outside\n")
+    root = tmp_path / "play"
+    (root / "group_vars").mkdir(parents=True)
+    (root / "site.yml").write_text(
+        _play("")
+        .replace("localhost", hosts)
+        .replace("description: web", "description: '{{ desc | default(\"web\") }}'")
+    )
+    catalog = load_ansible(str(root / "site.yml"))
+    (spec,) = catalog.specs_of("security_group")
+    assert spec.description == "web"
