@@ -179,3 +179,20 @@ def test_a_hosts_name_that_is_no_file_name_reads_no_vars_file(tmp_path: Path, ho
     catalog = load_ansible(str(root / "site.yml"))
     (spec,) = catalog.specs_of("security_group")
     assert spec.description == "web"
+
+
+@pytest.mark.parametrize(
+    ("vars_files", "says"),
+    [("[" + "A" * 300 + "]", "not found"), ("[[]]", "a vars_files entry is an empty list")],
+)
+def test_a_vars_files_entry_no_file_can_match_is_an_error_naming_the_play(
+    tmp_path: Path, vars_files: str, says: str
+) -> None:
+    """A 300-character name raised OSError (file name too long); `[]` raised IndexError."""
+    playbook = tmp_path / "site.yml"
+    playbook.write_text(f"- hosts: localhost\n  vars_files: {vars_files}\n  tasks: []\n")
+    with pytest.raises(SpecSetError) as caught:
+        load_ansible(str(playbook))
+    (error,) = caught.value.errors
+    assert (error.file, error.line, error.field) == (str(playbook), 2, "vars_files")
+    assert says in error.message

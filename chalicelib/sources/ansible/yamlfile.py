@@ -23,6 +23,23 @@ _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_WALK = 2 * MAX_DOCUMENT_NODES
 
 
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, false for a name no file system takes: a playbook may name a file
+    by any text (a 300-character name raised OSError: file name too long)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """`path.is_dir()`, false for a name no file system takes (see `is_file`)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 class Lined(dict[str, Any]):
     """A YAML mapping that knows its first line and the line of each key."""
 
