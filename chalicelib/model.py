@@ -8,12 +8,23 @@ kind plug in without touching the handler.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 GLOBAL_REGION = "global"
+# aws, aws-cn, aws-us-gov, the ISO partitions: "eu-west-1", "cn-north-1", "us-gov-west-1"
+REGION_SHAPE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
+
+
+def addressable_region(region: str | None) -> bool:
+    """Whether a region (from a record, a spec, a flag) can be an endpoint's: `global` or
+    shaped like an AWS region name. Anything else would reach a made-up host name."""
+    return region == GLOBAL_REGION or (
+        isinstance(region, str) and REGION_SHAPE.fullmatch(region) is not None
+    )
 
 
 class Kind(str):

@@ -21,6 +21,7 @@ from chalicelib.model import (
     Kind,
     ResourceRef,
     Status,
+    addressable_region,
     finding_for_ref,
     gone_finding,
     is_gone,
@@ -110,6 +111,12 @@ class Pipeline:
             kind = self.kinds.get(ref.kind)
             if kind is None:
                 findings.append(unknown_finding(ref, f"kind {ref.kind} is not enabled"))
+                continue
+            if not addressable_region(ref.region):
+                # a garbled or made-up awsRegion: no endpoint to read it at (and no DNS
+                # lookups and retries against a host that does not exist)
+                reason = f"region {ref.region!r} is not an AWS region name: nothing was read"
+                findings.append(dataclasses.replace(unknown_finding(ref, reason), actor=actor))
                 continue
             try:
                 found = kind.evaluate_ref(ref, catalog)

@@ -4,14 +4,13 @@ endpoint that does not exist and come back as an HTML error page."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 
 from chalicelib.errors import ConfigError
+from chalicelib.model import REGION_SHAPE
 
-# aws, aws-cn, aws-us-gov, the ISO partitions: "eu-west-1", "cn-north-1", "us-gov-west-1"
-_SHAPE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
+_SHAPE = REGION_SHAPE
 
 
 @cache

@@ -2,12 +2,15 @@
 
 With several `--specs` sources, each is checked and summed up on its own line (what it
 declares, by kind, and what it names but could not resolve, must not exist or does not
-read), then all of them together: a resource two sources declare is an error.
+read), then all of them together: a resource two sources declare is an error. An ignore
+rule that names no spec is a warning on stderr (`noise.offline`); warnings leave the exit
+code as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from chalicelib.aws import ClientCache
 from chalicelib.cli.common import EXIT_OK, new_clients
 from chalicelib.errors import ConfigError, SpecError, SpecSetError
 from chalicelib.kinds.registry import SPEC_KINDS
+from chalicelib.noise.offline import rule_warnings
 from chalicelib.sources.combined import merge_catalogs
 from chalicelib.sources.locations import Location, parse_locations
 from chalicelib.specs.catalog import SpecCatalog, Undeclared
@@ -46,6 +50,9 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         for item in catalog.undeclared:
             print(f"  {undeclared_line(item)}")
+        # warnings never change the exit code; stderr keeps stdout's summary lines as they were
+        for warning in rule_warnings(catalog.ignore_rules, catalog.by_kind):
+            print(warning, file=sys.stderr)
         unresolved.extend(u for u in catalog.undeclared if u.why == "unresolved")
         catalogs.append(catalog)
     # check reports each unresolved resource `unknown`; here it is an error, as a bad

@@ -194,9 +194,10 @@ def _owns(notifier: Any, ref: MessageRef) -> bool:
     return getattr(notifier, "name", None) == ref.notifier or (callable(owns) and bool(owns(ref)))
 
 
-def post_notice(notifier: Any, text: str) -> MessageRef | None:
-    """Post a plain notice (a storm summary) in each notifier's own shape; the ref of a
-    message that can be edited later, else None."""
+def post_notice(notifier: Any, text: str, notice: str = "alert_storm") -> MessageRef | None:
+    """Post a plain notice (a storm summary, an exception's reminder) in each notifier's
+    own shape; the ref of a message that can be edited later, else None. `notice` names it
+    in JSON bodies."""
     from chalicelib.notify.delivery import (
         ConsoleNotifier,
         JsonWebhookNotifier,
@@ -210,7 +211,7 @@ def post_notice(notifier: Any, text: str) -> MessageRef | None:
     from chalicelib.notify.teams import teams_message
 
     if isinstance(notifier, SsmWebhookNotifier):
-        return post_notice(notifier._current(), text)
+        return post_notice(notifier._current(), text, notice)
     if isinstance(notifier, SlackBotNotifier):
         return notifier.post_notice(text)
     if isinstance(notifier, SlackWebhookNotifier):
@@ -227,7 +228,7 @@ def post_notice(notifier: Any, text: str) -> MessageRef | None:
         }
         notifier.deliver(teams_message(card))
     elif isinstance(notifier, JsonWebhookNotifier | WebhookNotifier):
-        notifier.deliver({"notice": "alert_storm", "text": text})
+        notifier.deliver({"notice": notice, "text": text})
     elif isinstance(notifier, SnsNotifier):
         notifier._sns.publish(
             TopicArn=notifier.topic_arn,

@@ -14,6 +14,7 @@ tree, so memory stays proportional to what is accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 # Documents have at most MAX_DOCUMENT_NODES nodes when they are walked, so a walk this
 # long means aliases expanding ("billion laughs"), not a large document.
 _MAX_WALK = 2 * MAX_DOCUMENT_NODES
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def format_path(path: FieldPath) -> str | None:
@@ -148,7 +150,19 @@ class _Walker:
         finally:
             self._stack.discard(id(node))
 
+    def _surrogate(self, node: ScalarNode, path: FieldPath) -> None:
+        """A `"\\ud800"` escape gives text that no encoder takes (alerts, reports)."""
+        found = None if node.value.isascii() else _SURROGATE.search(node.value)
+        if found is not None:
+            self._error(
+                node,
+                path,
+                f"lone surrogate U+{ord(found.group()):04X} is not valid Unicode (an "
+                "unpaired \\u escape); write the character itself",
+            )
+
     def _scalar(self, node: ScalarNode, path: FieldPath) -> None:
+        self._surrogate(node, path)
         if node.style:  # quoted or block; plain is None (Python parser) or "" (libyaml)
             return
         self.plain[path] = node.value
@@ -177,6 +191,7 @@ class _Walker:
                     f"{key.tag.rsplit(':', 1)[-1]}; quote it",
                 )
                 continue
+            self._surrogate(key, (*path, key.value))
             if key.value in seen:
                 self._error(
                     key,
@@ -205,6 +220,23 @@ def _drop_non_text_keys(data: Any) -> Any:
     if isinstance(data, list):
         return [_drop_non_text_keys(v) for v in data]
     return data
+
+
+def lone_surrogate(file: str, text: str) -> SpecError | None:
+    """The error for a lone surrogate (an unpaired `\\ud800` escape in a JSON bundle that
+    carried the text), which no YAML parser can read: libyaml's raised UnicodeEncodeError."""
+    if text.isascii():
+        return None
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    return SpecError(
+        f"lone surrogate U+{ord(found.group()):04X} is not valid Unicode (an unpaired \\u "
+        "escape); write the character itself",
+        file,
+        line,
+    )
 
 
 def over_budget(file: str, text: str) -> list[SpecError]:
@@ -271,6 +303,9 @@ def load_yaml(file: str, text: str) -> tuple[list[SpecDocument], list[SpecError]
     too_large = file_too_large(file, text_bytes(text))
     if too_large is not None:
         return [], [too_large]
+    surrogate = lone_surrogate(file, text)
+    if surrogate is not None:
+        return [], [surrogate]
     refused = over_budget(file, text)
     if refused:
         return [], refused
@@ -314,6 +349,11 @@ def load_yaml(file: str, text: str) -> tuple[list[SpecDocument], list[SpecError]
         if exc.context and exc.problem:
             problem = f"{problem} ({exc.context})"
         errors.append(SpecError(f"invalid YAML: {problem}", file, mark.line + 1 if mark else None))
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses, by its offset
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else None
+        what = f"character U+{code:04X}" if code is not None else "a character"
+        errors.append(SpecError(f"invalid YAML: {what}: {exc.reason}", file, line))
     except yaml.YAMLError as exc:
         errors.append(SpecError(f"invalid YAML: {exc}", file))
     finally:

@@ -623,17 +623,36 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
 
 
 def run_scheduled_sweep(service: SweepService) -> dict[str, Any]:
-    """The schedule handler: enqueue when a sweep queue is configured, else sweep here."""
+    """The schedule handler: remind chat of exceptions that end within a day, then enqueue
+    when a sweep queue is configured, else sweep here."""
+    reminded = remind_expiring(service)
     try:
         if service.queue is not None:
-            return enqueue_shards(service, service.queue).as_log()
+            return {**enqueue_shards(service, service.queue).as_log(), **reminded}
         try:
-            return sweep_in_process(service).as_log()
+            return {**sweep_in_process(service).as_log(), **reminded}
         except DeliveryError as exc:  # the findings are delivered; only the digest was lost
             logger.error("sweep_digest_failed", extra={"error": error_text(exc)})
-            return {"digest_error": error_text(exc)}
+            return {"digest_error": error_text(exc), **reminded}
     except SetpointError as exc:
-        return _sweep_failed(service, exc)
+        return {**_sweep_failed(service, exc), **reminded}
+
+
+def remind_expiring(service: SweepService) -> dict[str, Any]:
+    """Post the reminders of exceptions about to expire (`notify.expiry`); what goes wrong
+    here is logged and never costs the sweep (specs that cannot be loaded are reported by
+    the sweep itself)."""
+    from chalicelib.notify.expiry import post_expiry_reminders
+
+    try:
+        catalog = service.specs()
+        reminded = post_expiry_reminders(service.delivery, catalog)
+    except SetpointError as exc:
+        logger.error("exception_reminders_failed", extra={"error": error_text(exc)})
+        return {"reminder_error": error_text(exc)}
+    if not reminded.posted and not reminded.errors:
+        return {}
+    return {"reminded": reminded.posted, "reminder_errors": reminded.errors}
 
 
 def _sweep_failed(service: SweepService, exc: SetpointError) -> dict[str, Any]:

@@ -143,12 +143,14 @@ def build_iam_policy(doc: SpecDocument, skip: SkipPath) -> tuple[IamPolicySpec |
     data = doc.data
     issues: list[Issue] = []
     document = _document(doc, ("document",), skip, issues)
-    if issues or document is None:
+    name = data.get("name")
+    # a missing or mistyped name is the schema's error to report; nothing to build
+    if issues or document is None or not isinstance(name, str):
         return None, issues
     return (
         IamPolicySpec(
             source=doc.location(),
-            name=data["name"],
+            name=name,
             account=data.get("account"),
             document=document,
             path=data.get("path"),
@@ -174,12 +176,14 @@ def _identity_builder(
             )
         tags = _tags(doc, skip, issues)
         groups = _groups(doc, skip, issues) if kind is IAM_USER else frozenset()
-        if issues or (kind is IAM_ROLE and trust is None):
+        name = data.get("name")
+        # a missing or mistyped name is the schema's error to report; nothing to build
+        if issues or (kind is IAM_ROLE and trust is None) or not isinstance(name, str):
             return None, issues
         spec = IamIdentitySpec(
             kind=kind,
             source=doc.location(),
-            name=data["name"],
+            name=name,
             account=data.get("account"),
             inline_policies=inline,
             managed_policies=managed,

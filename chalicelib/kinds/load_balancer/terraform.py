@@ -134,12 +134,33 @@ def _type_of(arn: str) -> str | None:
     return {"app": APPLICATION, "net": NETWORK}.get(path[1]) if len(path) > 1 else "gateway"
 
 
+def _order(instance: TfInstance, block: Mapping[str, Any]) -> int:
+    """An action's `order` (absent: 0); a state that holds no whole number there is refused."""
+    value = block.get("order")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SpecError(
+            f"default_action order {value!r} is not a number",
+            instance.label,
+            field="default_action",
+        )
+    try:
+        return int(value)
+    except (ValueError, OverflowError):  # "x", NaN, infinity
+        raise SpecError(
+            f"default_action order {value!r} is not a number",
+            instance.label,
+            field="default_action",
+        ) from None
+
+
 def parse_default_action(instance: TfInstance) -> dict[str, Any]:
     """The action a listener's requests end in: the last by `order` that is not an
     authentication step, in the spec's words; a SpecError naming the listener otherwise."""
     raw = instance.attributes.get("default_action")
     blocks = [b for b in raw if isinstance(b, Mapping)] if isinstance(raw, list) else []
-    ordered = sorted(enumerate(blocks), key=lambda pair: (int(pair[1].get("order") or 0), pair[0]))
+    ordered = sorted(enumerate(blocks), key=lambda pair: (_order(instance, pair[1]), pair[0]))
     terminal = [b for _, b in ordered if not _text(b, "type").startswith("authenticate")]
     if not terminal:
         raise SpecError(

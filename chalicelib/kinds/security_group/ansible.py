@@ -109,7 +109,9 @@ class _Declaring:
         rule per peer, sharing protocol, ports and description."""
         proto = _number(rule.get("proto", rule.get("ip_protocol", "tcp")))
         base: dict[str, Any] = {"proto": proto}
-        if proto not in ALL_PROTOS:  # the module ignores ports for all traffic
+        # the module ignores ports for all traffic; a proto that is not text or a number
+        # (a list) is the schema's to report, so its ports are kept for the schema too
+        if not (isinstance(proto, str | int) and proto in ALL_PROTOS):
             for key in ("ports", "from_port", "to_port"):
                 if rule.get(key) is not None:
                     base[key] = _number(rule[key])

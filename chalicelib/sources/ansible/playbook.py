@@ -29,7 +29,7 @@ from chalicelib.sources.ansible.variables import (
     shown_path,
     vars_file,
 )
-from chalicelib.sources.ansible.yamlfile import Lined, load_file
+from chalicelib.sources.ansible.yamlfile import MAX_WALK, Lined, is_dir, is_file, load_file
 
 TASK_KEYWORDS = frozenset(
     [
@@ -148,7 +148,7 @@ class Reader:
             imported = play.get("import_playbook") or play.get("ansible.builtin.import_playbook")
             if imported is not None:
                 target = path.parent / str(imported)
-                if depth > 20 or not target.is_file():
+                if depth > 20 or not is_file(target):
                     why = "imports too deep" if depth > 20 else f"{target} not found"
                     self.errors.append(SpecError(f"import_playbook: {why}", shown, play.line))
                     continue
@@ -191,6 +191,8 @@ class Reader:
         """A vars_files entry: a file, or a list of which the first that exists is read."""
         line = play.line_of("vars_files")
         choices = entry if isinstance(entry, list) else [entry]
+        if not choices:
+            raise SpecError("a vars_files entry is an empty list", shown, line, "vars_files")
         for choice in choices:
             try:
                 name = str(self.templar.render(choice, scope))
@@ -199,7 +201,7 @@ class Reader:
                     f"cannot resolve {choice!r}: {exc}", shown, line, "vars_files"
                 ) from exc
             candidate = path.parent / name
-            if candidate.is_file():
+            if is_file(candidate):
                 return vars_file(candidate, self.show(candidate))
         raise SpecError(f"vars file {choices[0]!r} not found", shown, line, "vars_files")
 
@@ -229,7 +231,7 @@ class Reader:
         if frame.role_dir is not None:
             bases.insert(0, frame.role_dir.parent)
         for base in bases:
-            if (base / name).is_dir():
+            if is_dir(base / name):
                 return base / name
         return None
 
@@ -265,7 +267,7 @@ class Reader:
             depth=frame.depth + 1,
         )
         meta = role_dir / "meta" / "main.yml"
-        if meta.is_file():
+        if is_file(meta):
             data = load_file(meta, self.show(meta)) or {}
             for dependency in data.get("dependencies") or [] if isinstance(data, dict) else []:
                 self._role_entry(dependency, inner, state, getattr(data, "line", None))
@@ -377,11 +379,11 @@ class Reader:
         name = rendered.get("file") if isinstance(rendered, dict) else rendered
         if not isinstance(name, str):
             raise SpecError(f"{short} needs a file name", frame.shown, line, short)
-        bases = [frame.path.parent if frame.path.is_file() else frame.path]
+        bases = [frame.path.parent if is_file(frame.path) else frame.path]
         if frame.role_dir is not None:
             bases.append(frame.role_dir / "tasks")
         bases.append(frame.play_dir)
-        target = next((b / name for b in bases if (b / name).is_file()), None)
+        target = next((b / name for b in bases if is_file(b / name)), None)
         if target is None or frame.depth > 30:
             raise SpecError(f"{short}: file {name!r} not found", frame.shown, line, short)
         inner = replace(frame, path=target, shown=self.show(target), depth=frame.depth + 1)
@@ -402,7 +404,7 @@ class Reader:
         name = rendered.get("file") if isinstance(rendered, dict) else rendered
         base = frame.role_dir / "vars" if frame.role_dir is not None else frame.play_dir
         candidates = [base / str(name), frame.play_dir / str(name)]
-        target = next((c for c in candidates if c.is_file()), None)
+        target = next((c for c in candidates if is_file(c)), None)
         if target is None:
             raise SpecError(f"include_vars: file {name!r} not found", frame.shown, item.line, short)
         state.facts.update(vars_file(target, self.show(target)))
@@ -531,7 +533,7 @@ def _module_and_args(item: Lined, shown: str) -> tuple[str, Any, dict[ArgPath, i
             if isinstance(value, dict):
                 module = str(value.get("module", ""))
                 args = {k: v for k, v in value.items() if k != "module"}
-                return module, _merge_args(args, item), _arg_lines(args, item)
+                return module, _merge_args(args, item), _arg_lines(args, item, shown)
             module, _, rest = str(value).partition(" ")
             return module, _merge_args(_kv(rest), item), {}
     if not candidates:
@@ -551,7 +553,7 @@ def _module_and_args(item: Lined, shown: str) -> tuple[str, Any, dict[ArgPath, i
     ):
         value = _kv(value) if "=" in value else value
     args = _merge_args(value, item)
-    return module, args, _arg_lines(value, item, module)
+    return module, args, _arg_lines(value, item, shown)
 
 
 def _merge_args(value: Any, item: Lined) -> Any:
@@ -562,24 +564,33 @@ def _merge_args(value: Any, item: Lined) -> Any:
     return value if value is not None else {}
 
 
-def _arg_lines(value: Any, item: Lined, module: str | None = None) -> dict[ArgPath, int]:
+def _arg_lines(value: Any, item: Lined, shown: str) -> dict[ArgPath, int]:
+    """The line of every argument path. Iterative and counted: the file is within the
+    depth budget (`yamlfile.load_file`), but aliases may still expand without end."""
     lines: dict[ArgPath, int] = {}
-
-    def walk(node: Any, path: ArgPath) -> None:
+    extra = item.get("args")
+    stack: list[tuple[Any, ArgPath]] = [(value, ())]
+    if isinstance(extra, Lined):
+        stack.append((extra, ()))
+    walked = 0
+    while stack:
+        node, path = stack.pop()
+        walked += 1
+        if walked > MAX_WALK:
+            raise SpecError(
+                f"the task's arguments expand past {MAX_WALK:,} values (aliases); write "
+                "them out or use fewer aliases",
+                shown,
+                item.line,
+            )
         if isinstance(node, Lined):
             if path:
                 lines.setdefault(path, node.line)
             for key, sub in node.items():
                 lines[(*path, key)] = node.line_of(key)
-                walk(sub, (*path, key))
+                stack.append((sub, (*path, key)))
         elif isinstance(node, list):
-            for i, sub in enumerate(node):
-                walk(sub, (*path, i))
-
-    extra = item.get("args")
-    if isinstance(extra, Lined):
-        walk(extra, ())
-    walk(value, ())
+            stack.extend((sub, (*path, i)) for i, sub in enumerate(node))
     return lines
 
 
@@ -628,7 +639,7 @@ def _unique_dirs(dirs: Sequence[Path]) -> list[Path]:
 def _first_file(directory: Path, name: str) -> Path | None:
     for suffix in ("", ".yml", ".yaml"):
         candidate = directory / f"{name}{suffix}"
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
     return None
 
@@ -639,6 +650,6 @@ def _search(frame: Frame) -> list[Path]:
     dirs: list[Path] = []
     if frame.role_dir is not None:
         dirs += [frame.role_dir / "files", frame.role_dir / "templates", frame.role_dir]
-    task_dir = frame.path.parent if frame.path.is_file() else frame.path
+    task_dir = frame.path.parent if is_file(frame.path) else frame.path
     dirs += [task_dir, frame.play_dir / "files", frame.play_dir / "templates", frame.play_dir]
     return _unique_dirs(dirs)

@@ -20,7 +20,7 @@ import yaml
 
 from chalicelib.errors import ConfigError
 from chalicelib.sources.ansible.model import AnsibleTask, Registered
-from chalicelib.sources.ansible.yamlfile import Unsafe, Vaulted
+from chalicelib.sources.ansible.yamlfile import Unsafe, Vaulted, is_file
 
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 _MAX_DEPTH = 50
@@ -227,7 +227,7 @@ class Templar:
         path = Path(name)
         candidates = [path] if path.is_absolute() else [d / name for d in scope.search]
         for candidate in candidates:
-            if candidate.is_file():
+            if is_file(candidate):
                 return candidate
         looked = ", ".join(str(c) for c in candidates)
         raise Unresolved(f"file {name!r} not found (looked in: {looked})")

@@ -39,9 +39,22 @@ def vars_file(path: Path, shown: str) -> dict[str, Any]:
     return dict(data)
 
 
+def _file_name(name: str) -> bool:
+    """Whether a group or host name can be a file name in group_vars/ or host_vars/: one
+    path segment, short enough for the file system (a longer one raised OSError)."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(ch in name for ch in "/\\\x00")
+        and len(name.encode("utf-8", "surrogatepass")) <= 200
+    )
+
+
 def named_vars(directory: Path, name: str, show: Any) -> dict[str, Any]:
     """`DIR/NAME`, `DIR/NAME.yml|.yaml|.json`, or every file of `DIR/NAME/` in order."""
     merged: dict[str, Any] = {}
+    if not _file_name(name):
+        return merged  # `hosts: ../x` names no group_vars file (and nothing outside the dir)
     for suffix in VAR_SUFFIXES:
         candidate = directory / f"{name}{suffix}"
         if candidate.is_file():

@@ -15,8 +15,29 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from chalicelib.errors import SpecError
+from chalicelib.specs.budgets import MAX_DOCUMENT_NODES, file_too_large, text_bytes
+from chalicelib.specs.yamldoc import lone_surrogate, over_budget
 
 _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# a walk over a file's values longer than this means aliases expanding, not a large file
+MAX_WALK = 2 * MAX_DOCUMENT_NODES
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, false for a name no file system takes: a playbook may name a file
+    by any text (a 300-character name raised OSError: file name too long)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """`path.is_dir()`, false for a name no file system takes (see `is_file`)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 class Lined(dict[str, Any]):
@@ -79,6 +100,13 @@ def load_file(path: Path, shown: str) -> Any:
         raise SpecError(f"cannot read file: {exc}", shown) from exc
     if text.startswith("$ANSIBLE_VAULT"):
         raise SpecError("file is encrypted with ansible-vault; Setpoint cannot read it", shown)
+    # the spec budgets (size, nodes, nesting), measured before anything is composed: what
+    # reads a playbook afterwards walks it, and deeper than Python's stack it cannot
+    refused = [file_too_large(shown, text_bytes(text)), lone_surrogate(shown, text)]
+    refused += over_budget(shown, text)
+    for error in refused:
+        if error is not None:
+            raise error
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -87,3 +115,5 @@ def load_file(path: Path, shown: str) -> Any:
         raise SpecError(f"invalid YAML: {problem}", shown, mark.line + 1 if mark else None) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", shown) from exc
+    except (ValueError, OverflowError) as exc:  # 2026-13-01 is a timestamp to YAML
+        raise SpecError(f"a value YAML cannot read: {exc}", shown) from exc

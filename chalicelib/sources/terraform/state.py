@@ -8,6 +8,7 @@ has them; the paths the state marks sensitive travel along so nothing prints the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,10 @@ from chalicelib.errors import SpecError
 from chalicelib.sources.terraform.model import TfInstance
 
 SUPPORTED_VERSION = 4
+# states nest about 12 levels (a policy document inside an attribute); 64 leaves room and
+# stays far below the interpreter's recursion limit, which code walking a value would hit
+MAX_STATE_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_aws_provider(provider: str) -> bool:
@@ -54,12 +59,57 @@ def _sensitive(paths: Any) -> frozenset[tuple[str | int, ...]]:
     return frozenset(found)
 
 
-def parse_state(origin: str, text: str) -> list[TfInstance]:
-    """Every managed AWS resource instance of one state; a malformed state names `origin`."""
+def _load(origin: str, text: str) -> Any:
+    """The state's JSON, or a SpecError naming `origin` for what json.loads accepts but
+    nothing after it can use: nesting too deep to walk, lone surrogates (`"\\ud800"`, text
+    no encoder takes), integers past Python's 4,300-digit limit."""
     try:
         state = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"not a Terraform state (JSON: {exc.msg})", origin, exc.lineno) from None
+    except RecursionError:
+        raise SpecError(
+            f"not a Terraform state (JSON nested deeper than {MAX_STATE_DEPTH} levels)", origin
+        ) from None
+    except ValueError:  # the only other one json raises: an integer over the digit limit
+        raise SpecError(
+            "not a Terraform state (JSON: an integer with more than 4,300 digits)", origin
+        ) from None
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(state, ())]
+    while stack:  # iterative: the value may be as deep as the parser allowed
+        item, where = stack.pop()
+        if len(where) > MAX_STATE_DEPTH:
+            raise SpecError(
+                f"not a Terraform state (nested deeper than {MAX_STATE_DEPTH} levels)",
+                origin,
+                field=_field(where[:3]),
+            )
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        for value in texts:
+            if not value.isascii() and _SURROGATE.search(value):
+                raise SpecError(
+                    "not a Terraform state (a lone surrogate: an unpaired \\u escape is not "
+                    "valid Unicode)",
+                    origin,
+                    field=_field(where),
+                )
+        if isinstance(item, dict):
+            stack.extend((child, (*where, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*where, index)) for index, child in enumerate(item))
+    return state
+
+
+def _field(where: tuple[str | int, ...]) -> str | None:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def parse_state(origin: str, text: str) -> list[TfInstance]:
+    """Every managed AWS resource instance of one state; a malformed state names `origin`."""
+    state = _load(origin, text)
     if not isinstance(state, Mapping):
         raise SpecError("not a Terraform state (expected a JSON object)", origin)
     version = state.get("version")
