@@ -112,6 +112,8 @@ REVERT_RUNTIME_SIDS = (
     "DecryptChatWebhookSecret",
     "AlertState",
     "SendToQueues",
+    # its failed invocations go to the events dead-letter queue like the event functions'
+    "DeliverFailedEvents",
 )
 
 
