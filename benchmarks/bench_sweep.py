@@ -144,7 +144,10 @@ def moto_server() -> Iterator[MotoServer]:
 
 def child_env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SETPOINT_"))}
-    env.update(FAKE_AWS_ENV, AWS_ENDPOINT_URL=endpoint)
+    # moto answers DescribeSecurityGroups for a whole region in one page (5,000 groups at
+    # S=10,000), which on a loaded machine can take longer than the 20 s default; a retry
+    # would only ask again. Timeouts are not what this bench measures.
+    env.update(FAKE_AWS_ENV, AWS_ENDPOINT_URL=endpoint, SETPOINT_READ_TIMEOUT="300")
     return env
 
 

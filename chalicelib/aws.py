@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.env_numbers import whole_number
 from chalicelib.errors import ReadError, SetpointError
 
 logger = logging.getLogger("setpoint")
@@ -47,13 +48,31 @@ def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+# Seconds a response may take before botocore retries the call. 20 s covers AWS; an
+# emulator answering one 5,000-group DescribeSecurityGroups page on a loaded machine, or a
+# slow network path, may need more (SETPOINT_READ_TIMEOUT).
+DEFAULT_READ_TIMEOUT = 20
+MAX_READ_TIMEOUT = 900
+
+
+def read_timeout() -> int:
+    return whole_number(
+        "SETPOINT_READ_TIMEOUT",
+        os.environ.get("SETPOINT_READ_TIMEOUT"),
+        DEFAULT_READ_TIMEOUT,
+        1,
+        MAX_READ_TIMEOUT,
+        why=f"a read timeout is 1..{MAX_READ_TIMEOUT} seconds (a Lambda runs 900 s at most)",
+    )
+
+
 def client_config() -> Any:
     from botocore.config import Config
 
     return Config(
         retries={"mode": "adaptive", "max_attempts": 8},
         connect_timeout=5,
-        read_timeout=20,
+        read_timeout=read_timeout(),
         user_agent_extra=USER_AGENT,
         # the S3 pool reads with several threads through one client per region
         max_pool_connections=16,

@@ -314,3 +314,21 @@ def test_configured_accounts_that_cannot_be_read_refuse_every_account() -> None:
     assert "AccessDenied" in (allowed.refusal(OTHER) or "")
     now[0] = FAILURE_MEMORY_SECONDS - 1
     assert allowed.refusal(OTHER) is not None
+
+
+def test_the_read_timeout_of_every_client_follows_setpoint_read_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert ClientCache().client("ec2", "us-east-1").meta.config.read_timeout == 20
+    monkeypatch.setenv("SETPOINT_READ_TIMEOUT", "120")
+    assert ClientCache().client("ec2", "eu-west-1").meta.config.read_timeout == 120
+
+
+@pytest.mark.parametrize("value", ["0", "901", "20s"])
+def test_a_read_timeout_out_of_range_is_a_config_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SETPOINT_READ_TIMEOUT", value)
+    with pytest.raises(ConfigError, match="SETPOINT_READ_TIMEOUT"):
+        ClientCache().client("ec2", "us-east-1")
