@@ -111,7 +111,13 @@ class Pipeline:
             if kind is None:
                 findings.append(unknown_finding(ref, f"kind {ref.kind} is not enabled"))
                 continue
-            found = kind.evaluate_ref(ref, catalog)
+            # a family that judges a call by who made it too (the guard: Setpoint's own
+            # parts changed outside its deploy, a spec written by someone else) sees the actor
+            judge = getattr(kind, "evaluate_event", None)
+            if judge is not None and actor is not None:
+                found = judge(ref, catalog, actor)
+            else:
+                found = kind.evaluate_ref(ref, catalog)
             if (
                 actor is not None
                 and self.deletes(actor.event_name, ref.kind)

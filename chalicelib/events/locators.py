@@ -93,3 +93,15 @@ def _first_explain(
     locators: Iterable[Locator],
 ) -> Callable[[CloudTrailRecord], str] | None:
     return next((loc.explain_miss for loc in locators if loc.explain_miss is not None), None)
+
+
+def ride(owner: Locate, rider: Locate) -> Locator:
+    """What `owner` finds, then what `rider` finds in the same record: another family's
+    refs for a call that one family's row already routes (the guard's for Setpoint's own
+    role or bucket). Where nothing is found, the owner explains why."""
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        return [*owner(record), *rider(record)]
+
+    looks_at: tuple[str, ...] = getattr(owner, "looks_at", ())
+    return Locator(looks_at, find, getattr(owner, "explain_miss", None))

@@ -147,6 +147,10 @@ class Family:
     # the ResourceName CloudTrail's event history files a resource under, to find who
     # changed drift only the sweep saw (`sweep.lookup`); None: the finding's id, else name
     lookup_name: Callable[[Finding], str | None] | None = None
+    # rows for calls another family's row already routes (same source and name): their
+    # refs are added to that row's, in that family's function, and no pattern changes
+    # (the guard's for Setpoint's own role and spec bucket, on IAM's and S3's calls)
+    riders: tuple[EventRoute, ...] = ()
 
     @property
     def kinds(self) -> tuple[Kind, ...]:

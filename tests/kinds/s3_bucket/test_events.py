@@ -120,7 +120,10 @@ def test_account_block_ref_is_recognised_and_bucket_refs_are_not() -> None:
 
 
 def test_the_eventbridge_rule_covers_every_s3_call() -> None:
-    names = watched_event_names(S3_SOURCE)
+    # the guard's PutObject (a spec written) comes from s3.amazonaws.com too, to its own function
+    names = [
+        n for n in watched_event_names(S3_SOURCE) if EVENT_TABLE[(S3_SOURCE, n)].kind is S3_BUCKET
+    ]
     assert names == sorted(
         [
             "CreateBucket",
