@@ -52,11 +52,14 @@ class EventRoute:
 
 
 def dedupe(refs: Iterable[ResourceRef]) -> list[ResourceRef]:
-    """Refs in first-seen order, one per resource (by id, else by name/vpc/rule ids)."""
+    """Refs in first-seen order, one per resource of a kind (by id, else by name/vpc/rule
+    ids): an IAM role and the guard's ref to the same role are two refs."""
     seen: set[object] = set()
     unique: list[ResourceRef] = []
     for ref in refs:
-        key: object = ref.id if ref.id else (ref.name, ref.vpc_id, ref.rule_ids)
+        key: object = (
+            (ref.kind, ref.id) if ref.id else (ref.kind, ref.name, ref.vpc_id, ref.rule_ids)
+        )
         if key not in seen:
             seen.add(key)
             unique.append(ref)

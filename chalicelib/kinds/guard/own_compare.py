@@ -120,7 +120,11 @@ def _is_everyone(principal: Any) -> bool:
     if principal == "*":
         return True
     if isinstance(principal, Mapping):
-        return "*" in _lower_list(principal.get("AWS"))
+        # `arn:aws:iam::*:root` is every account, as EventBridge writes PutPermission's "*"
+        return any(
+            value == "*" or (value.startswith("arn:") and value.endswith(":iam::*:root"))
+            for value in _lower_list(principal.get("AWS"))
+        )
     return False
 
 

@@ -5,8 +5,9 @@ Lambda's calls (`lambda.amazonaws.com`, logged with their API version in the nam
 a name or an ARN. EventBridge's `PutPermission` / `RemovePermission` name a bus in
 `eventBusName` (the default bus when absent). A CloudTrail data event `PutObject` names a
 bucket and key. IAM's calls on a role and S3's on a bucket are already routed by their own
-families: the guard rides on those rows (`RIDERS`), adding a ref that its pipeline drops
-unless the role or bucket is Setpoint's.
+families: the guard rides on those rows (`RIDERS`) for roles named like a Setpoint stack's
+(`setpoint-…`, as its rules are) and for spec buckets (`setpoint-specs-…`), adding a ref
+that its pipeline drops unless the setting names that role or bucket.
 
 Which functions and roles are Setpoint's is a setting (`own.OwnParts`), read by the
 pipeline, not here: these locators stay pure and find every function; the pipeline
@@ -20,7 +21,7 @@ import re
 from chalicelib.events.fields import ci_get
 from chalicelib.events.locators import EventRoute, Locator
 from chalicelib.events.record import CloudTrailRecord
-from chalicelib.kinds.guard import EVENTS_SOURCE, GUARD
+from chalicelib.kinds.guard import EVENTS_SOURCE, GUARD, RULE_PREFIX
 from chalicelib.kinds.guard.events import partition_of
 from chalicelib.model import GLOBAL_REGION, ResourceRef
 
@@ -129,6 +130,8 @@ def _role() -> Locator:
         name, account = ci_get(record.request_parameters, "roleName"), record.account
         if not isinstance(name, str) or not account or _ROLE_NAME.fullmatch(name) is None:
             return []
+        if not name.startswith(RULE_PREFIX):
+            return []  # not named by a Setpoint stack: IAM's own row speaks for it alone
         partition = partition_of(record.aws_region or "")
         arn = f"arn:{partition}:iam::{account}:role/{name}"
         return [ResourceRef(GUARD, account, GLOBAL_REGION, id=arn, name=name)]
