@@ -222,3 +222,58 @@ def test_the_spec_bucket_policy_deleted_is_a_critical_alert(
     assert _text(alert).startswith("Critical: ")
     assert "the spec bucket has no policy" in _text(alert)
     assert "user/eve" in _text(alert)
+
+
+def test_the_sweep_finds_setpoints_parts_off_without_any_event(
+    stack: dict[str, Any], tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib.cli.main import main
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)  # never versioned, no policy, no public access block
+    stack["lambda"].put_function_concurrency(FunctionName=FUNCTION, ReservedConcurrentExecutions=0)
+    boto3.client("events", region_name=REGION).put_permission(
+        Action="events:PutEvents", Principal="210987654321", StatementId="stranger"
+    )
+    (tmp_path / "policies").mkdir()
+    check = ["check", "--specs", str(tmp_path / "policies"), "--region", REGION, "--allow-no-specs"]
+    assert main([*check, "--kinds", "guard", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    by_name = {f["name"]: f for f in report["findings"]}
+    assert [c["path"] for c in by_name[FUNCTION]["changes"]] == ["reserved_concurrency"]
+    # Setpoint's role, read too, is in sync (the report lists problems only)
+    assert report["summary"]["in_sync"] == 1 and ROLE not in by_name
+    assert [c["path"] for c in by_name[BUCKET]["changes"]] == [
+        "policy",
+        "versioning",
+        "public_access_block",
+    ]
+    (stranger,) = by_name["default"]["changes"]
+    assert stranger["actual"] == ["210987654321"]
+    assert "not one of the watched accounts" in stranger["summary"]
+
+
+def test_the_organizations_accounts_may_put_events_on_the_bus(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.kinds.guard.model import BusState
+    from chalicelib.kinds.guard.own import own_from_env
+    from chalicelib.kinds.guard.own_compare import evaluate_bus
+
+    monkeypatch.setenv("SETPOINT_ORGANIZATION_ID", "o-abcdef1234")
+    statement = {
+        "Sid": "setpoint-prod-member-accounts",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:{REGION}:123456789012:event-bus/default",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}},
+    }
+    bus = BusState("arn:bus", "default", "123456789012", REGION, {"Statement": [statement]})
+    assert evaluate_bus(bus, own_from_env()).changes == ()
+    other = {**statement, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-zzzzzz9999"}}}
+    changed = evaluate_bus(
+        BusState("arn:bus", "default", "123456789012", REGION, {"Statement": [other]}),
+        own_from_env(),
+    )
+    assert "lets organization o-zzzzzz9999 put events" in changed.changes[0].summary
