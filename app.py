@@ -72,11 +72,26 @@ def cloudtrail_pattern(family: Family) -> dict[str, Any]:
     Only the family's own rows count: another family's calls from the same source (S3's
     bucket calls beside the guard's PutObject) go to that family's function alone."""
     sources = family.event_sources
-    names = sorted({row.event_name for row in family.rows})
+    filters = family.detail_filters
+    plain = [row for row in family.rows if (row.event_source, row.event_name) not in filters]
+    names = sorted({row.event_name for row in plain})
+    detail: dict[str, Any] = {
+        "eventSource": list(dict.fromkeys(row.event_source for row in plain))
+        if filters
+        else list(sources),
+        "eventName": names,
+    }
+    if filters:
+        # a filtered call (the guard's PutObject, on spec buckets only) is its own clause
+        narrowed = [
+            {"eventSource": [source], "eventName": [name], **extra}
+            for (source, name), extra in sorted(filters.items())
+        ]
+        detail = {"$or": [detail, *narrowed]}
     return {
         "source": [eventbridge_source(source) for source in sources],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": list(sources), "eventName": names},
+        "detail": detail,
     }
 
 

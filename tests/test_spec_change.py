@@ -627,6 +627,7 @@ def test_a_push_from_an_account_no_publisher_lives_in_is_a_critical_alert_and_no
     (change,) = finding.changes
     assert "account 210987654321 wrote s3://" in change.summary
     assert "not a spec publisher" in change.summary
+    assert "Nothing was compared against them on this write" in change.summary
     assert recorder.kinds() == [AlertKind.NEW]
     assert alert_headline(recorder.alerts[0]).startswith("Critical: ")
 

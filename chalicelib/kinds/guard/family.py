@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.kinds.family import Family, Read, SpecIdentity, SpecKind, reads_from_table
 from chalicelib.kinds.guard import CLOUDTRAIL_SOURCE, GUARD
 from chalicelib.kinds.guard.events import ROWS
-from chalicelib.kinds.guard.own_events import OWN_ROWS, RIDERS
+from chalicelib.kinds.guard.own_events import DETAIL_FILTERS, OWN_ROWS, RIDERS
 from chalicelib.kinds.guard.spec import build_guard, guard_conflicts
 from chalicelib.model import Kind, ResourceRef
 
@@ -87,4 +87,5 @@ FAMILY = Family(
     pipeline=_pipeline,
     exporter=_export,
     riders=RIDERS,
+    detail_filters=MappingProxyType(DETAIL_FILTERS),
 )

@@ -217,3 +217,10 @@ RIDERS: tuple[EventRoute, ...] = (
     *(EventRoute(name, IAM_SOURCE, GUARD, _role()) for name in ROLE_CALLS),
     *(EventRoute(name, S3_SOURCE, GUARD, _bucket()) for name in BUCKET_CALLS),
 )
+
+# PutObject is a data event: a trail logging every bucket's would invoke the guard for every
+# object written anywhere; the rule pattern takes only spec buckets' writes
+DETAIL_FILTERS: dict[tuple[str, str], dict[str, object]] = {
+    (S3_SOURCE, name): {"requestParameters": {"bucketName": [{"prefix": SPEC_BUCKET_PREFIX}]}}
+    for name in SPEC_WRITE_CALLS
+}

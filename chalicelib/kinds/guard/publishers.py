@@ -36,7 +36,21 @@ def _ref(own: OwnParts, account: str | None) -> ResourceRef:
     return ResourceRef(GUARD, account, GLOBAL_REGION, name=writes_name(own))
 
 
-def _untrusted(own: OwnParts, account: str | None, who: str, where: str) -> Finding:
+# what becomes of the specs of an untrusted write, as the alert tells it
+READ_ANYWAY = (
+    "Setpoint cannot unwrite them, so they are read like any others (a signed bundle, "
+    "SETPOINT_SPECS_VERIFY_KEY, would be refused instead)"
+)
+COMPARED_WITH_NOTHING = (
+    "Nothing was compared against them on this write, so it closed no alert and made "
+    "nothing pending; the next sweep reads them as they are (a signed bundle, "
+    "SETPOINT_SPECS_VERIFY_KEY, would be refused instead)"
+)
+
+
+def _untrusted(
+    own: OwnParts, account: str | None, who: str, where: str, consequence: str
+) -> Finding:
     publishers = ", ".join(own.publishers)
     change = Change(
         "modify",
@@ -44,10 +58,8 @@ def _untrusted(own: OwnParts, account: str | None, who: str, where: str) -> Find
         f"a publisher ({publishers})",
         who,
         f"{who} wrote {where}, and is not a spec publisher ({ENV_SPEC_PUBLISHERS}): specs "
-        "decide what is drift, so this write could approve any change. Its specs are read "
-        "like any others (Setpoint cannot unwrite them; a signed bundle, "
-        "SETPOINT_SPECS_VERIFY_KEY, is refused instead): check what it changed, and have "
-        "the publisher push again to end this alert",
+        f"decide what is drift, so this write could approve any change. {consequence}. "
+        "Check what it changed, and have the publisher push again to end this alert",
     )
     ref = _ref(own, account)
     return Finding(
@@ -85,7 +97,7 @@ def writer_finding(
             spec=STACK,
         )
     who = actor.arn or "an unknown principal"
-    return _untrusted(own, account, who, f"s3://{bucket}/{key}")
+    return _untrusted(own, account, who, f"s3://{bucket}/{key}", READ_ANYWAY)
 
 
 def requester_finding(
@@ -99,4 +111,4 @@ def requester_finding(
     if any(fnmatchcase(requester, glob) for glob in publisher_accounts(own.publishers)):
         return None
     who = f"account {requester}" if requester.isdigit() else requester
-    return _untrusted(own, account, who, f"s3://{bucket}/{key}")
+    return _untrusted(own, account, who, f"s3://{bucket}/{key}", COMPARED_WITH_NOTHING)

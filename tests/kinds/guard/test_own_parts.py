@@ -162,6 +162,7 @@ def test_a_spec_put_by_a_non_publisher_is_a_critical_alert_naming_who(
     assert f"spec writes to s3://{BUCKET}/policies" in text
     assert "arn:aws:sts::123456789012:assumed-role/app-deployer/build-4412" in text
     assert "is not a spec publisher" in text
+    assert "they are read like any others" in text
     assert f"s3://{BUCKET}/policies/bundle.json" in text
 
     # the publisher pushes again: back to normal
