@@ -11,7 +11,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import handlers, spec_change, state_write
 from chalicelib.alerting import utc_now
-from chalicelib.events.table import eventbridge_source, watched_event_names
+from chalicelib.events.table import eventbridge_source
 from chalicelib.idempotency import IdempotentEvents, idempotency_from_env, run_idempotent
 from chalicelib.kinds.family import Family
 from chalicelib.kinds.registry import FAMILIES
@@ -67,14 +67,31 @@ def get_idempotency() -> IdempotentEvents | None:
 def cloudtrail_pattern(family: Family) -> dict[str, Any]:
     """The EventBridge pattern for the calls the event table understands, and only those.
 
-    A family with two sources (the guard) gets their union: no eventName is watched from
-    one source and also exists, unwatched, at the other, and the router keys on both."""
+    A family with several sources (the guard) gets their union: no eventName is watched
+    from one source and also exists, unwatched, at another, and the router keys on both.
+    Only the family's own rows count: another family's calls from the same source (S3's
+    bucket calls beside the guard's PutObject) go to that family's function alone."""
     sources = family.event_sources
-    names = sorted({name for source in sources for name in watched_event_names(source)})
+    filters = family.detail_filters
+    plain = [row for row in family.rows if (row.event_source, row.event_name) not in filters]
+    names = sorted({row.event_name for row in plain})
+    detail: dict[str, Any] = {
+        "eventSource": list(dict.fromkeys(row.event_source for row in plain))
+        if filters
+        else list(sources),
+        "eventName": names,
+    }
+    if filters:
+        # a filtered call (the guard's PutObject, on spec buckets only) is its own clause
+        narrowed = [
+            {"eventSource": [source], "eventName": [name], **extra}
+            for (source, name), extra in sorted(filters.items())
+        ]
+        detail = {"$or": [detail, *narrowed]}
     return {
         "source": [eventbridge_source(source) for source in sources],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": list(sources), "eventName": names},
+        "detail": detail,
     }
 
 

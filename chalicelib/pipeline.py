@@ -118,8 +118,14 @@ class Pipeline:
                 reason = f"region {ref.region!r} is not an AWS region name: nothing was read"
                 findings.append(dataclasses.replace(unknown_finding(ref, reason), actor=actor))
                 continue
+            # a family that judges a call by who made it too (the guard: Setpoint's own
+            # parts changed outside its deploy, a spec written by someone else) sees the actor
+            judge = getattr(kind, "evaluate_event", None)
             try:
-                found = kind.evaluate_ref(ref, catalog)
+                if judge is not None and actor is not None:
+                    found = judge(ref, catalog, actor)
+                else:
+                    found = kind.evaluate_ref(ref, catalog)
             except SpecSetError as exc:
                 # an indexed bundle parses this resource's specs only now (`spec_index`)
                 logger.error("spec_error", extra={"error": str(exc)})

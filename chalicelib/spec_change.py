@@ -14,6 +14,7 @@ reports any drift as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,15 @@ from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.errors import ConfigError, SpecSetError
 from chalicelib.events.route import Skipped, SkipReason
 from chalicelib.kinds.registry import kind_named
-from chalicelib.model import Finding, ResourceRef, Status, finding_for_ref, gone_finding
+from chalicelib.model import (
+    GUARD,
+    Actor,
+    Finding,
+    ResourceRef,
+    Status,
+    finding_for_ref,
+    gone_finding,
+)
 from chalicelib.pipeline import Pipeline, quiet_findings, unknown_finding
 from chalicelib.ports import SpecProvider
 from chalicelib.specs.catalog import SpecCatalog
@@ -105,6 +114,15 @@ def handle_spec_change(
         where = f"s3://{source.bucket}/{source.prefix}"
         return skip_write(outcome, f"s3://{bucket}/{raw_key} is outside the spec location {where}")
 
+    untrusted = untrusted_writer(context, payload, bucket, key)
+    if untrusted is not None:
+        # someone other than the publisher wrote specs: compare nothing against them here,
+        # so no open alert is closed or called "pending apply" by this write
+        logger.error("spec_writer_untrusted", extra={"key": key, "error": untrusted.changes})
+        outcome.findings.append(untrusted)
+        deliver(context.delivery, [untrusted], outcome, cause="event")
+        return outcome
+
     before = source.last_catalog
     source.forget(key)
     try:
@@ -152,6 +170,37 @@ def handle_spec_change(
             return outcome
     deliver(context.delivery, outcome.findings, outcome, cause="spec_change")
     return outcome
+
+
+def untrusted_writer(
+    context: SpecChangeContext, payload: Mapping[str, Any], bucket: str, key: str
+) -> Finding | None:
+    """The guard's finding when the write's requester (the account S3 names) cannot be a
+    spec publisher; None when it may be, or when no publisher is configured."""
+    judge = getattr(context.pipeline.kinds.get(GUARD), "spec_write", None)
+    detail = payload.get("detail")
+    if judge is None or not isinstance(detail, Mapping):
+        return None
+    requester = detail.get("requester")
+    owner = payload.get("account")
+    found = judge(
+        bucket,
+        key,
+        requester if isinstance(requester, str) else None,
+        owner if isinstance(owner, str) else None,
+    )
+    if found is None or not found.is_problem:
+        return None
+    actor = Actor(
+        arn=found.changes[0].actual if found.changes else None,
+        event_name=str(detail.get("reason") or "PutObject"),
+        event_time=str(payload.get("time") or "") or None,
+        event_id=str(payload.get("id") or "") or None,
+        source_ip=str(detail.get("source-ip-address") or "") or None,
+        account=requester if isinstance(requester, str) else None,
+        region=str(payload.get("region") or "") or None,
+    )
+    return dataclasses.replace(found, actor=actor)
 
 
 def already_off(

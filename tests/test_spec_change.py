@@ -601,3 +601,39 @@ def test_pushing_an_exception_for_an_open_drift_closes_it_once(estate: dict[str,
     on_spec_push(created(BUNDLE_KEY, version), runtime)
     cloud_change(runtime, authorize_record(estate["web"], port=3389))
     assert recorder.kinds() == [AlertKind.NEW, AlertKind.BACK_TO_NORMAL]
+
+
+def test_a_push_from_an_account_no_publisher_lives_in_is_a_critical_alert_and_nothing_pending(
+    estate: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    """Specs decide what is drift: a write by someone other than the publisher could
+    approve any change, so it is named in a critical alert and compared with nothing."""
+    monkeypatch.setenv("SETPOINT_SPECS", f"s3://{BUCKET}/{BUNDLE_KEY}")
+    monkeypatch.setenv("SETPOINT_SPEC_PUBLISHERS", f"arn:aws:iam::{ACCOUNT}:role/spec-publisher")
+    recorder = Recorder()
+    runtime = make_runtime(recorder)
+    vpc = estate["vpc"]
+    push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    runtime.specs()
+
+    version = push(estate, {WEB_PATH: web_spec(vpc, ssh=True), DB_PATH: db_spec(vpc)})
+    event = created(BUNDLE_KEY, version)
+    event["detail"]["requester"] = "210987654321"
+    outcome = on_spec_push(event, runtime)
+
+    (finding,) = outcome.findings
+    assert finding.kind is GUARD and finding.status is Status.DRIFTED
+    assert finding.actor is not None and finding.actor.arn == "account 210987654321"
+    (change,) = finding.changes
+    assert "account 210987654321 wrote s3://" in change.summary
+    assert "not a spec publisher" in change.summary
+    assert "Nothing was compared against them on this write" in change.summary
+    assert recorder.kinds() == [AlertKind.NEW]
+    assert alert_headline(recorder.alerts[0]).startswith("Critical: ")
+
+    # the publisher's own account cannot be told apart by this event: read as usual
+    event = created(
+        BUNDLE_KEY, push(estate, {WEB_PATH: web_spec(vpc, ssh=False), DB_PATH: db_spec(vpc)})
+    )
+    outcome = on_spec_push(event, runtime)
+    assert all(f.status is not Status.DRIFTED or f.kind is not GUARD for f in outcome.findings)

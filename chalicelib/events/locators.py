@@ -52,11 +52,14 @@ class EventRoute:
 
 
 def dedupe(refs: Iterable[ResourceRef]) -> list[ResourceRef]:
-    """Refs in first-seen order, one per resource (by id, else by name/vpc/rule ids)."""
+    """Refs in first-seen order, one per resource of a kind (by id, else by name/vpc/rule
+    ids): an IAM role and the guard's ref to the same role are two refs."""
     seen: set[object] = set()
     unique: list[ResourceRef] = []
     for ref in refs:
-        key: object = ref.id if ref.id else (ref.name, ref.vpc_id, ref.rule_ids)
+        key: object = (
+            (ref.kind, ref.id) if ref.id else (ref.kind, ref.name, ref.vpc_id, ref.rule_ids)
+        )
         if key not in seen:
             seen.add(key)
             unique.append(ref)
@@ -93,3 +96,15 @@ def _first_explain(
     locators: Iterable[Locator],
 ) -> Callable[[CloudTrailRecord], str] | None:
     return next((loc.explain_miss for loc in locators if loc.explain_miss is not None), None)
+
+
+def ride(owner: Locate, rider: Locate) -> Locator:
+    """What `owner` finds, then what `rider` finds in the same record: another family's
+    refs for a call that one family's row already routes (the guard's for Setpoint's own
+    role or bucket). Where nothing is found, the owner explains why."""
+
+    def find(record: CloudTrailRecord) -> list[ResourceRef]:
+        return [*owner(record), *rider(record)]
+
+    looks_at: tuple[str, ...] = getattr(owner, "looks_at", ())
+    return Locator(looks_at, find, getattr(owner, "explain_miss", None))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from chalicelib.events.locators import EventRoute
@@ -151,6 +152,16 @@ class Family:
     # what drift the family can undo for specs with `on_drift: revert` (`revert.table`):
     # the rows plan the reverts and the revert role's policy is generated from them
     reverts: Callable[[], tuple[Undo, ...]] | None = None
+    # rows for calls another family's row already routes (same source and name): their
+    # refs are added to that row's, in that family's function, and no pattern changes
+    # (the guard's for Setpoint's own role and spec bucket, on IAM's and S3's calls)
+    riders: tuple[EventRoute, ...] = ()
+    # (eventSource, eventName) -> more `detail` keys its calls must match in the rule
+    # pattern, for a call too frequent to receive from every resource (the guard's data
+    # event PutObject: only on spec buckets)
+    detail_filters: Mapping[tuple[str, str], Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def kinds(self) -> tuple[Kind, ...]:

@@ -8,7 +8,9 @@ AccessDenied.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,8 +108,23 @@ def build_estate() -> dict[str, str]:
         Rule="setpoint-prod-OnEc2ChangeEvent-1",
         Targets=[{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:f"}],
     )
+    # Setpoint's own function and role (the guard reads them in events and sweeps)
+    own_role = iam.create_role(
+        RoleName="setpoint-prod-DefaultRole-1", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    function = boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="setpoint-prod-OnEc2Change-1",
+        Runtime="python3.12",
+        Role=own_role,
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
     return {
         **ids,
+        "function": function,
         "policy": policy["Arn"],
         "rule": rules[0]["SecurityGroupRuleId"],
         "lb": lb_ids["lb"],
@@ -143,6 +160,7 @@ def run_everything(clients: ClientCache, ids: dict[str, str]) -> None:
         ResourceRef(IAM_GROUP, account, "global", name="devs"),
         ResourceRef(LOAD_BALANCER, account, REGION, id=ids["lb"], name="web-public"),
         ResourceRef(GUARD, account, REGION, id=ids["trail"], name="org-trail"),
+        ResourceRef(GUARD, account, REGION, id=ids["function"], name="setpoint-prod-OnEc2Change-1"),
         ResourceRef(
             GUARD, account, REGION, id=ids["setpoint_rule"], name="setpoint-prod-OnEc2ChangeEvent-1"
         ),

@@ -153,8 +153,8 @@ def test_the_organization_is_swept_shard_by_shard_and_ends_in_one_digest(
     (denied,) = [g for g in digest["unknown"] if org.denied in g["reason"]]
     assert "cannot assume role" in denied["reason"] and "AccessDenied" in denied["reason"]
     # groups and load balancers per region, s3, the 4 IAM kinds, the guard's trails and
-    # rules per region
-    assert denied["count"] == 2 * len(REGIONS) + 1 + 4 + 2 * len(REGIONS)
+    # rules per region, and Setpoint's own parts: its functions and bus per region, its roles
+    assert denied["count"] == 2 * len(REGIONS) + 1 + 4 + 2 * len(REGIONS) + 2 * len(REGIONS) + 1
     assert digest["counts"]["unknown"] == denied["count"]
     # the other accounts were read: their default groups are unmanaged, not unknown
     assert {i["account"] for i in digest["new_drift"] if i["status"] == "unmanaged"} == {

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.kinds.family import Family, Read, SpecIdentity, SpecKind, reads_from_table
 from chalicelib.kinds.guard import CLOUDTRAIL_SOURCE, GUARD
 from chalicelib.kinds.guard.events import ROWS
+from chalicelib.kinds.guard.own_events import DETAIL_FILTERS, OWN_ROWS, RIDERS
 from chalicelib.kinds.guard.spec import build_guard, guard_conflicts
 from chalicelib.model import Kind, ResourceRef
 
@@ -31,8 +32,9 @@ HERE = Path(__file__).parent
 
 def _reads() -> tuple[Read, ...]:
     from chalicelib.kinds.guard.collector import READS
+    from chalicelib.kinds.guard.own_collector import READS as OWN_READS
 
-    return reads_from_table(READS)
+    return reads_from_table((*READS, *OWN_READS))
 
 
 def _pipeline(clients: ClientCache) -> KindPipeline:
@@ -77,11 +79,13 @@ FAMILY = Family(
     ),
     event_source=CLOUDTRAIL_SOURCE,
     handler="on_guard_change",
-    rows=ROWS,
+    rows=(*ROWS, *OWN_ROWS),
     creates=MappingProxyType({}),
     deletes=MappingProxyType({}),
     scope="account",
     reads=_reads,
     pipeline=_pipeline,
     exporter=_export,
+    riders=RIDERS,
+    detail_filters=MappingProxyType(DETAIL_FILTERS),
 )

@@ -134,3 +134,49 @@ def trail_covers(state: TrailState, regions: Sequence[str]) -> bool:
 def guards(state: TrailState, regions: Sequence[str]) -> bool:
     """Logging, management writes, every region: the trail keeps Setpoint's events coming."""
     return state.logging and state.management_writes and trail_covers(state, regions)
+
+
+@dataclass(frozen=True)
+class FunctionState:
+    """One of Setpoint's Lambda functions as read live."""
+
+    arn: str
+    name: str
+    account: str | None
+    region: str
+    role: str  # the execution role's ARN
+    # reserved concurrency: None when not reserved (the account's pool), 0 = never runs
+    reserved: int | None = None
+
+
+@dataclass(frozen=True)
+class OwnRoleState:
+    """One of Setpoint's IAM roles as read live: it exists, and what it is given."""
+
+    arn: str
+    name: str
+    account: str | None
+    attached: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpecBucketState:
+    """The spec bucket's guards as read live."""
+
+    name: str
+    account: str | None
+    region: str
+    policy: Mapping[str, Any] | None
+    versioning: str | None  # "Enabled", "Suspended" or None (never enabled)
+    public_access_block: Mapping[str, bool] | None
+
+
+@dataclass(frozen=True)
+class BusState:
+    """The event bus Setpoint's rules use (the default bus) and its policy."""
+
+    arn: str
+    name: str
+    account: str | None
+    region: str
+    policy: Mapping[str, Any] | None

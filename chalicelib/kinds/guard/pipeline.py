@@ -19,7 +19,27 @@ from chalicelib.kinds.guard.collector import GuardCollector
 from chalicelib.kinds.guard.compare import evaluate_coverage, evaluate_rule, evaluate_trail
 from chalicelib.kinds.guard.events import is_rule_arn, is_trail_arn
 from chalicelib.kinds.guard.model import GuardSpec, TrailState, guards
-from chalicelib.model import Finding, Kind, ResourceRef
+from chalicelib.kinds.guard.own import OwnParts, own_from_env
+from chalicelib.kinds.guard.own_collector import OwnCollector
+from chalicelib.kinds.guard.own_compare import (
+    evaluate_bucket,
+    evaluate_bus,
+    evaluate_function,
+    evaluate_outside_deploy,
+    evaluate_role,
+)
+from chalicelib.kinds.guard.own_events import (
+    FUNCTION_UNJUDGED,
+    ROLE_UNJUDGED,
+    bucket_arn,
+    is_bucket_arn,
+    is_bus_arn,
+    is_function_arn,
+    is_object_arn,
+    is_role_arn,
+)
+from chalicelib.kinds.guard.publishers import requester_finding, writer_finding
+from chalicelib.model import GLOBAL_REGION, Actor, Finding, Kind, ResourceRef
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
 
@@ -57,8 +77,17 @@ class Desired:
 class GuardPipeline:
     kinds: tuple[Kind, ...] = (GUARD,)
 
-    def __init__(self, collector: GuardCollector) -> None:
+    def __init__(
+        self,
+        collector: GuardCollector,
+        own: OwnParts | None = None,
+        own_collector: OwnCollector | None = None,
+    ) -> None:
         self.collector = collector
+        # Setpoint's own parts (functions, roles, spec bucket, bus); without a collector
+        # for them only trails and rules are watched
+        self.own = own or OwnParts()
+        self.own_collector = own_collector
 
     def locate_spec(self, spec: Any, refs: Sequence[ResourceRef]) -> list[ResourceRef]:
         return list(refs)
@@ -77,9 +106,57 @@ class GuardPipeline:
                 bus = _bus_of(ref.id)
                 rule = self.collector.read_rule(ref.region, ref.name, bus)
                 return [evaluate_rule(rule, desired.spec, ref=ref)]
+            if self.own_collector is not None:
+                return self._own_ref(ref, self.own_collector)
         except ReadError as exc:
             return [unknown_finding(ref, str(exc))]
         return []
+
+    def _own_ref(self, ref: ResourceRef, reader: OwnCollector) -> list[Finding]:
+        """Setpoint's own function, role, spec bucket or bus, re-read; anything else that
+        the event rows found (another app's function, another bucket) is not its concern."""
+        own, name = self.own, ref.name or ""
+        if is_function_arn(ref.id):
+            if not own.owns_function(name):
+                return []
+            return [evaluate_function(reader.read_function(ref.region, name), own, ref)]
+        if is_role_arn(ref.id):
+            if not own.owns_role(name):
+                return []
+            return [evaluate_role(reader.read_role(name), ref)]
+        if is_bucket_arn(ref.id):
+            if not own.is_spec_bucket(name):
+                return []
+            return [evaluate_bucket(reader.read_bucket(ref.region, name, ref.account), own, ref)]
+        if is_bus_arn(ref.id):
+            return [evaluate_bus(reader.read_bus(ref.region, name or "default"), own)]
+        return []
+
+    def evaluate_event(self, ref: ResourceRef, catalog: SpecCatalog, actor: Actor) -> list[Finding]:
+        """`evaluate_ref`, and what only the call tells: Setpoint's function or role changed
+        by anyone but its deploy, a spec written by someone other than a publisher."""
+        found = self.evaluate_ref(ref, catalog)
+        if self.own_collector is None:
+            return found
+        own, name = self.own, ref.name or ""
+        extra: Finding | None = None
+        if is_function_arn(ref.id) and own.owns_function(name):
+            noun = f"Setpoint's function {name}"
+            extra = evaluate_outside_deploy(ref, noun, actor, own, FUNCTION_UNJUDGED)
+        elif is_role_arn(ref.id) and own.owns_role(name):
+            noun = f"Setpoint's role {name}"
+            extra = evaluate_outside_deploy(ref, noun, actor, own, ROLE_UNJUDGED)
+        elif is_object_arn(ref.id) and ref.id is not None:
+            bucket, _, key = ref.id.removeprefix("arn:aws:s3:::").partition("/")
+            extra = writer_finding(own, bucket, key, actor, ref.account)
+        return [*found, extra] if extra is not None else found
+
+    def spec_write(
+        self, bucket: str, key: str, requester: str | None, account: str | None
+    ) -> Finding | None:
+        """An S3 "Object Created" on the spec location (in the bucket owner's `account`) by
+        `requester`, the account S3 names: the guard finding when no publisher made it."""
+        return requester_finding(self.own, bucket, key, requester, account)
 
     def sweep(
         self,
@@ -96,7 +173,48 @@ class GuardPipeline:
         for region in regions:
             result.findings.extend(self._trails(desired, account, region, known))
             result.findings.extend(self._rules(desired, account, region))
+        if self.own_collector is not None:
+            result.findings.extend(self._own(self.own_collector, account, regions))
         return result
+
+    def _own(self, reader: OwnCollector, account: str, regions: Sequence[str]) -> list[Finding]:
+        """Setpoint's functions and the bus in each region, its roles, its spec bucket."""
+        own = self.own
+        findings: list[Finding] = []
+        for region in regions:
+            try:
+                functions = reader.list_functions(region, own.owns_function)
+            except ReadError as exc:
+                ref = ResourceRef(GUARD, account, region, name="(Setpoint's functions)")
+                findings.append(unknown_finding(ref, str(exc)))
+            else:
+                for state in functions:
+                    ref = ResourceRef(GUARD, account, region, id=state.arn, name=state.name)
+                    findings.append(evaluate_function(state, own, ref))
+            try:
+                findings.append(evaluate_bus(reader.read_bus(region), own))
+            except ReadError as exc:
+                ref = ResourceRef(GUARD, account, region, name="(event bus)")
+                findings.append(unknown_finding(ref, str(exc)))
+        try:
+            roles = reader.list_roles(own.owns_role)
+        except ReadError as exc:
+            ref = ResourceRef(GUARD, account, GLOBAL_REGION, name="(Setpoint's roles)")
+            findings.append(unknown_finding(ref, str(exc)))
+        else:
+            for role in roles:
+                ref = ResourceRef(GUARD, account, GLOBAL_REGION, id=role.arn, name=role.name)
+                findings.append(evaluate_role(role, ref))
+        bucket = own.spec_bucket
+        if bucket is not None and own.home_account in (None, account) and regions:
+            ref = ResourceRef(GUARD, account, GLOBAL_REGION, id=bucket_arn(bucket), name=bucket)
+            try:
+                findings.append(
+                    evaluate_bucket(reader.read_bucket(regions[0], bucket, account), own, ref)
+                )
+            except ReadError as exc:
+                findings.append(unknown_finding(ref, str(exc)))
+        return findings
 
     def _trails(
         self, desired: Desired, account: str, region: str, known: dict[str, TrailState]
@@ -141,7 +259,18 @@ def _bus_of(arn: str) -> str:
 
 
 def build_guard_pipeline(clients: ClientCache) -> GuardPipeline:
-    return GuardPipeline(GuardCollector(clients.factory("cloudtrail"), clients.factory("events")))
+    """Trails, rules, and Setpoint's own parts as the environment names them."""
+    own_collector = OwnCollector(
+        clients.factory("lambda"),
+        clients.factory("iam"),
+        clients.factory("s3"),
+        clients.factory("events"),
+    )
+    return GuardPipeline(
+        GuardCollector(clients.factory("cloudtrail"), clients.factory("events")),
+        own_from_env(),
+        own_collector,
+    )
 
 
 def export_guard(
