@@ -458,3 +458,31 @@ def test_each_complete_shard_writes_its_mark_once_and_a_failed_one_none(
     assert item["started_at"]["S"] == iso(FIRST)
     assert int(item["expires_at"]["N"]) > FIRST.timestamp()
     assert service.runs.last_swept(f"{ACCOUNT}/eu-west-1/security_group") is None
+
+
+def test_a_mark_that_cannot_be_written_is_logged_and_costs_the_sweep_nothing(
+    estate: Estate, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse_marks(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        body = params.get("body", b"")
+        if b'"swept#' not in (body if isinstance(body, bytes) else body.encode()):
+            return None
+        error = {
+            "Error": {"Code": "AccessDeniedException", "Message": "not authorized"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://dynamodb.eu-west-1.amazonaws.com/", 400, {}, None), error
+
+    estate.dynamodb.meta.events.register("before-call.dynamodb.PutItem", refuse_marks)
+    estate.old_write()
+    with caplog.at_level(logging.INFO, logger="setpoint"):
+        sweep_in_process(estate.service)
+    failed = [r.__dict__ for r in caplog.records if r.getMessage() == "swept_mark_failed"]
+    assert failed and all(r["code"] == "AccessDeniedException" for r in failed)
+    assert [r for r in estate.received if r.get("type") == "sweep_digest"]
+    estate.clock.now = SECOND
+    estate.open_ssh_by_hand()
+
+    sweep_in_process(estate.service)
+
+    assert estate.history.windows(estate.group) == [(SECOND - LOOKBACK, SECOND)]
