@@ -29,7 +29,10 @@ def merge_catalogs(catalogs: Sequence[SpecCatalog]) -> SpecCatalog:
         [rule for catalog in catalogs for rule in catalog.ignore_rules],
     )
     undeclared = tuple(u for catalog in catalogs for u in catalog.undeclared)
-    return replace(merged, undeclared=undeclared) if undeclared else merged
+    versions = [catalog.version for catalog in catalogs]
+    # the same specs only when every source can say it holds the same ones
+    version = None if None in versions else "+".join(v for v in versions if v)
+    return replace(merged, undeclared=undeclared, version=version)
 
 
 @dataclass(frozen=True)

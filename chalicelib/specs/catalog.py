@@ -56,6 +56,10 @@ class SpecCatalog:
     ignore_rules: tuple[Any, ...] = ()
     # what sources name without a spec for it (`Undeclared`)
     undeclared: tuple[Undeclared, ...] = ()
+    # what identifies this set of specs across invocations: two catalogs with the same
+    # version hold the same specs (the sweep narrows its actor lookups by it, see
+    # `sweep.lookup.in_sync_since`); None when the source cannot tell (a directory)
+    version: str | None = field(default=None, compare=False)
     # per-catalog lookup tables a family builds once (see `memo`)
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # an indexed bundle on the event path: specs are parsed as `about` asks for them

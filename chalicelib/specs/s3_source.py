@@ -28,6 +28,7 @@ so an oversized upload cannot unseat the verified specs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -80,6 +81,21 @@ def content_hash(specs: Mapping[str, str]) -> str:
             data = part.encode("utf-8")
             digest.update(len(data).to_bytes(8, "big"))
             digest.update(data)
+    return HASH_PREFIX + digest.hexdigest()
+
+
+def listing_version(listed: Mapping[str, str], extra_rules: Sequence[IgnoreRule] = ()) -> str:
+    """What identifies the specs one listing holds: sha256 over each object's key and
+    ETag and the rules given beside the bucket. Any push, deletion or new object moves it
+    (an identical re-push may too, as ETags of encrypted objects differ): a sweep then
+    treats the specs as changed, which costs only a wider actor lookup."""
+    digest = hashlib.sha256()
+    for key in sorted(listed):
+        for part in (key, listed[key]):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+    digest.update(repr(tuple(extra_rules)).encode("utf-8"))
     return HASH_PREFIX + digest.hexdigest()
 
 
@@ -377,12 +393,20 @@ class S3SpecSource:
             raise SpecSignatureError(
                 "; ".join(unbacked) + " (and no earlier verified version is loaded to keep)"
             )
+        # with an object refused, what is in force is whichever verified version this
+        # container kept: the listing cannot say which, so the specs have no version
+        version = None if refused else listing_version(listed, self.extra_rules)
         if gets == 0 and dropped == 0 and not changed_refusals and self._catalog is not None:
-            return self._catalog  # nothing changed: skip re-checking duplicates across specs
+            # nothing changed: skip re-checking duplicates across specs
+            if self._catalog.version != version:
+                self._catalog = dataclasses.replace(self._catalog, version=version)
+                self._last_good = self._catalog
+            return self._catalog
         self._catalog = None
-        self._catalog = build_catalog(
+        built = build_catalog(
             (parsed for key in sorted(cache) for parsed in cache[key].files), self.extra_rules
         )
+        self._catalog = dataclasses.replace(built, version=version)
         self._last_good = self._catalog
         return self._catalog
 

@@ -12,6 +12,11 @@ waits its turn on a `Pacer` (injected clock and sleep), a throttled one backs of
 is retried, and `attach_actors` looks up only findings the state has no record of (a
 new drift): once alerted, the record remembers it, so a later sweep never asks again.
 boto3 stays in the adapter, which takes a client factory in its constructor.
+
+The window is the whole lookback unless the resource was seen in sync: its shard's last
+complete sweep (`SweptMark`) compared it, against the very specs in force now, and left no
+record. Then its drift is younger than that sweep, and `in_sync_since` starts the search
+there, so an older write to the resource is never named as the probable author.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,9 +38,11 @@ from chalicelib.events.record import parse_payload
 from chalicelib.events.route import Routed, route
 from chalicelib.kinds.registry import FAMILY_OF
 from chalicelib.model import ACTOR_FROM_LOOKUP, GLOBAL_REGION, GUARD, Actor, Finding, Status
+from chalicelib.noise.model import SpecNoise
 from chalicelib.ports import StateStore
 from chalicelib.state import StateStoreError, record_key
-from chalicelib.state.record import StateRecord
+from chalicelib.state.record import StateRecord, parse_iso
+from chalicelib.sweep.runs import SweptMark
 
 logger = logging.getLogger("setpoint")
 
@@ -49,6 +56,9 @@ THROTTLE_RETRIES = 4
 _THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 # drift a person made: a missing resource may have been deleted, an unmanaged one created
 LOOKED_UP = frozenset({Status.DRIFTED, Status.UNMANAGED, Status.MISSING})
+# a narrowed window starts this long before the previous sweep started reading: a write
+# made just before it may not have shown in a read made just after (eventual consistency)
+IN_SYNC_MARGIN = timedelta(minutes=1)
 
 
 def _matches(finding: Finding, routed: Routed) -> bool:
@@ -268,6 +278,35 @@ def needs_lookup(finding: Finding, previous: StateRecord | None) -> bool:
     return previous is None or (previous.status is Status.UNKNOWN and not previous.last_actors)
 
 
+def in_sync_since(
+    finding: Finding,
+    mark: SweptMark | None,
+    specs_version: str | None,
+    noise: Mapping[str, SpecNoise],
+    today: date,
+) -> datetime | None:
+    """Since when `finding`'s resource (with no alert record) is known to have been in
+    sync: the start of its shard's last complete sweep, less `IN_SYNC_MARGIN`. None (search
+    the whole lookback) when there is no such sweep, the specs are not the ones it compared
+    against (changed, added, deleted, or of a source that cannot tell), it did not cover
+    the finding's kind or region, or an exception of the finding's spec has lapsed since
+    (what it hid then shows now, however old)."""
+    if mark is None or specs_version is None or mark.specs != specs_version:
+        return None
+    if finding.kind.value not in mark.kinds or finding.region not in mark.regions:
+        return None
+    started = parse_iso(mark.started_at)
+    spec_noise = noise.get(finding.spec or "")
+    for exception in spec_noise.exceptions if spec_noise is not None else ():
+        try:
+            until = date.fromisoformat(exception.until)
+        except ValueError:
+            return None
+        if started.date() <= until < today:
+            return None
+    return started - IN_SYNC_MARGIN
+
+
 @dataclass
 class Attached:
     """The findings (looked-up actors attached), the records read on the way (the digest
@@ -280,12 +319,21 @@ class Attached:
     requests: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
     skipped: int = 0  # over the per-shard cap
+    narrowed: int = 0  # searched only since the resource was last seen in sync
 
 
 def attach_actors(
-    lookup: ActorLookup, state: StateStore, findings: Sequence[Finding], now: datetime
+    lookup: ActorLookup,
+    state: StateStore,
+    findings: Sequence[Finding],
+    now: datetime,
+    seen_since: Callable[[Finding], datetime | None] | None = None,
 ) -> Attached:
-    """Each new drift without an actor, with the one CloudTrail's history names, if any."""
+    """Each new drift without an actor, with the one CloudTrail's history names, if any.
+
+    `seen_since(finding)`: when a resource with no record was last seen in sync (see
+    `in_sync_since`), or None; its lookup then searches only from there.
+    """
     out = Attached(list(findings), {})
     for index, finding in enumerate(findings):
         if finding.actor is not None or finding.status not in LOOKED_UP:
@@ -303,6 +351,11 @@ def attach_actors(
             continue
         out.looked_up += 1
         since = now - lookup.lookback
+        if previous is None and seen_since is not None:  # an unknown record: never seen
+            seen = seen_since(finding)
+            if seen is not None and since < seen < now:
+                since = seen
+                out.narrowed += 1
         result = lookup.find(finding, since, now)
         out.requests += result.requests
         if result.error:
@@ -318,6 +371,7 @@ def attach_actors(
                 "found": out.found,
                 "requests": out.requests,
                 "skipped": out.skipped,
+                "narrowed": out.narrowed,
                 "errors": out.errors[:10],
             },
         )

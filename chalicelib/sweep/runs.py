@@ -9,7 +9,9 @@ every summary back and posts it.
 
 Items (same table as the alert state; `pk` keys, `expires_at` TTL):
 `sweep-run#<run>`: total, remaining (N), done (SS), started_at, digest_claimed (S);
-`sweep-run#<run>#<index>`: summary (S, JSON).
+`sweep-run#<run>#<index>`: summary (S, JSON);
+`swept#<account>#<region>#<family>`: the shard's last complete sweep (`SweptMark`), one
+write per shard, so the next sweep can tell since when its resources were seen in sync.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +33,24 @@ from chalicelib.sweep.digest import ShardSummary
 RUN_TTL = timedelta(days=3)
 _CONFLICT = "ConditionalCheckFailedException"
 BATCH_GET_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SweptMark:
+    """A shard swept completely: when it started reading, against which specs (their
+    `SpecCatalog.version`), and what it covered (kinds by value; regions, "global" for
+    IAM). A resource of it with no alert record was in sync at that moment."""
+
+    shard: str
+    started_at: str  # ISO 8601, UTC
+    specs: str
+    kinds: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+def swept_key(shard_id: str) -> str:
+    """`swept#account#region#family` for the shard id `account/region/family`."""
+    return "swept#" + shard_id.replace("/", "#")
 
 
 def run_key(run_id: str) -> str:
@@ -51,6 +72,13 @@ class SweepRunStore(Protocol):
 
     def summaries(self, run_id: str, total: int) -> list[ShardSummary]: ...
 
+    def mark_swept(self, mark: SweptMark) -> None:
+        """Remember a shard's complete sweep (replacing the one before)."""
+
+    def last_swept(self, shard_id: str) -> SweptMark | None:
+        """The shard's last complete sweep; None when none is remembered. Raises
+        StateStoreError when it cannot be read."""
+
 
 class MemoryRunStore:
     """The same rules in one process (tests, runs without a table)."""
@@ -58,6 +86,7 @@ class MemoryRunStore:
     def __init__(self) -> None:
         self._runs: dict[str, dict[str, Any]] = {}
         self._summaries: dict[tuple[str, int], ShardSummary] = {}
+        self._swept: dict[str, SweptMark] = {}
         self._lock = threading.Lock()
 
     def start(self, run_id: str, total: int, started_at: str) -> None:
@@ -88,6 +117,14 @@ class MemoryRunStore:
             return [
                 self._summaries[(run_id, i)] for i in range(total) if (run_id, i) in self._summaries
             ]
+
+    def mark_swept(self, mark: SweptMark) -> None:
+        with self._lock:
+            self._swept[mark.shard] = mark
+
+    def last_swept(self, shard_id: str) -> SweptMark | None:
+        with self._lock:
+            return self._swept.get(shard_id)
 
 
 class DynamoRunStore:
@@ -198,6 +235,49 @@ class DynamoRunStore:
             found.update(self._batch(keys[start : start + BATCH_GET_LIMIT]))
         return [found[k] for i in range(total) if (k := shard_key(run_id, i)) in found]
 
+    def mark_swept(self, mark: SweptMark) -> None:
+        self._call(
+            "put_item",
+            Item={
+                KEY_ATTRIBUTE: {"S": swept_key(mark.shard)},
+                "shard": {"S": mark.shard},
+                "started_at": {"S": mark.started_at},
+                "specs": {"S": mark.specs},
+                # JSON lists: DynamoDB refuses an empty set (IAM's shard has no regions)
+                "kinds": {"S": json.dumps(list(mark.kinds))},
+                "regions": {"S": json.dumps(list(mark.regions))},
+                TTL_ATTRIBUTE: self._expires(),
+            },
+        )
+
+    def last_swept(self, shard_id: str) -> SweptMark | None:
+        key = {KEY_ATTRIBUTE: {"S": swept_key(shard_id)}}
+        item = self._call("get_item", Key=key).get("Item")
+        if item is None:
+            return None
+        try:
+            mark = SweptMark(
+                shard=item["shard"]["S"],
+                started_at=item["started_at"]["S"],
+                specs=item["specs"]["S"],
+                kinds=_strings(json.loads(item["kinds"]["S"])),
+                regions=_strings(json.loads(item["regions"]["S"])),
+            )
+            datetime.fromisoformat(mark.started_at)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateStoreError(
+                f"state table {self.table_name}: item {swept_key(shard_id)} is malformed "
+                f"({type(exc).__name__}: {exc})",
+                "MalformedItem",
+            ) from exc
+        if mark.shard != shard_id:
+            raise StateStoreError(
+                f"state table {self.table_name}: item {swept_key(shard_id)} names shard "
+                f"{mark.shard!r}",
+                "MalformedItem",
+            )
+        return mark
+
     def _batch(self, keys: Sequence[dict[str, Any]]) -> dict[str, ShardSummary]:
         found: dict[str, ShardSummary] = {}
         pending: list[dict[str, Any]] = list(keys)
@@ -229,3 +309,9 @@ class DynamoRunStore:
             raise StateStoreError(
                 f"state table {self.table_name}: BatchGetItem failed: {exc}"
             ) from exc
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"expected a list of strings, got {value!r}")
+    return tuple(value)

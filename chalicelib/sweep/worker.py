@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
@@ -30,7 +30,7 @@ from chalicelib.aws import ClientCache, RoleSessions
 from chalicelib.errors import ConfigError, DeliveryError, SetpointError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
-from chalicelib.model import Finding, Kind
+from chalicelib.model import Finding, Kind, Status
 from chalicelib.notify.outbox import queue_region
 from chalicelib.pipeline import (
     Pipeline,
@@ -48,7 +48,13 @@ from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.dead_letters import read_dead_letters
 from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
 from chalicelib.sweep.lake import LakeLookup
-from chalicelib.sweep.lookup import ActorLookup, CloudTrailLookup, FirstFound, attach_actors
+from chalicelib.sweep.lookup import (
+    ActorLookup,
+    CloudTrailLookup,
+    FirstFound,
+    attach_actors,
+    in_sync_since,
+)
 from chalicelib.sweep.post import FailedDeliveries, failed_delivery_lines, post_digest
 from chalicelib.sweep.queue import SQS_BATCH, SqsSweepQueue
 from chalicelib.sweep.report_store import ReportStore, ReportStoreError, report_store_for
@@ -59,7 +65,7 @@ from chalicelib.sweep.run import (
     run_in_process,
     shard_unknown,
 )
-from chalicelib.sweep.runs import DynamoRunStore, MemoryRunStore, SweepRunStore
+from chalicelib.sweep.runs import DynamoRunStore, MemoryRunStore, SweepRunStore, SweptMark
 from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import (
     FAMILY_OF,
@@ -340,9 +346,17 @@ def handle_shard_message(
             raise ConfigError("a deferred sweep shard arrived, but no sweep queue is configured")
         service.queue.defer(body or encode_message(message), math.ceil(wait))
         return {"shard": message.shard.id, "deferred_seconds": math.ceil(wait)}
+    started = service.delivery.clock()
     catalog, result = _sweep_shard(service, message.shard)
     delivered: list[Finding] = []
-    summary = deliver_and_summarize(service.delivery, result, lookup=service.lookup, out=delivered)
+    summary = deliver_and_summarize(
+        service.delivery,
+        result,
+        lookup=service.lookup,
+        out=delivered,
+        seen_since=_seen_since(service, message.shard, catalog),
+    )
+    _mark_swept(service, result, summary, catalog, started)
     if service.reports is not None:  # the last shard gathers every part into the report
         try:
             service.reports.put_part(message.run_id, message.index, delivered)
@@ -391,6 +405,80 @@ def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -
     return dataclasses.replace(result, findings=tuple(quieted))
 
 
+def _seen_since(
+    service: SweepService, shard: Shard, catalog: SpecCatalog | None
+) -> Callable[[Finding], datetime | None] | None:
+    """Since when a resource of `shard` with no record was seen in sync (`in_sync_since`).
+
+    The shard's mark is read once, when a lookup first asks: most shards have no new
+    drift and never read it. A mark that cannot be read is logged, and the lookups search
+    their whole lookback; the sweep goes on.
+    """
+    if service.lookup is None or catalog is None or catalog.version is None:
+        return None
+    version, noise = catalog.version, catalog.noise
+    today = service.delivery.clock().date()
+    read: list[SweptMark | None] = []
+
+    def seen_since(finding: Finding) -> datetime | None:
+        if not read:
+            read.append(_last_swept(service, shard))
+        return in_sync_since(finding, read[0], version, noise, today)
+
+    return seen_since
+
+
+def _last_swept(service: SweepService, shard: Shard) -> SweptMark | None:
+    try:
+        return service.runs.last_swept(shard.id)
+    except StateStoreError as exc:
+        logger.error(
+            "swept_mark_unreadable",
+            extra={"shard": shard.id, "error": str(exc), "code": exc.code},
+        )
+        return None
+
+
+def shard_complete(result: ShardResult, summary: ShardSummary) -> bool:
+    """True when the shard compared every resource it covers and remembered every problem:
+    read whole (no listing failed, region not skipped) and delivered without an error (a
+    drift whose alert was released has no record although it was seen)."""
+    if result.unread is not None or result.skipped is not None or summary.delivery_errors:
+        return False
+    # an unknown without an id: a listing that failed (some resources were never read)
+    return not any(f.status is Status.UNKNOWN and f.id is None for f in result.findings)
+
+
+def _mark_swept(
+    service: SweepService,
+    result: ShardResult,
+    summary: ShardSummary,
+    catalog: SpecCatalog | None,
+    started: datetime,
+) -> None:
+    """One write per complete shard, for the next sweep's lookups (`_seen_since`); only
+    when lookups are on and the specs have a version. A failed write is logged: the next
+    sweep then searches the whole lookback, and this one loses nothing."""
+    if service.lookup is None or catalog is None or catalog.version is None:
+        return
+    if not shard_complete(result, summary):
+        return
+    shard = result.shard
+    mark = SweptMark(
+        shard=shard.id,
+        started_at=iso(started),
+        specs=catalog.version,
+        kinds=tuple(kind.value for kind in shard.kinds),
+        regions=shard.regions or (shard.region,),
+    )
+    try:
+        service.runs.mark_swept(mark)
+    except StateStoreError as exc:
+        logger.error(
+            "swept_mark_failed", extra={"shard": shard.id, "error": str(exc), "code": exc.code}
+        )
+
+
 def _first_seen(
     state: StateStore, read: Mapping[str, StateRecord | None] | None = None
 ) -> Callable[[Finding], str | None]:
@@ -413,13 +501,17 @@ def deliver_and_summarize(
     shard_id: str | None = None,
     lookup: ActorLookup | None = None,
     out: list[Finding] | None = None,
+    seen_since: Callable[[Finding], datetime | None] | None = None,
 ) -> ShardSummary:
     """Deliver a shard's findings and boil them down for the digest; `out` receives the
-    findings as delivered (looked-up actors attached), for the report."""
+    findings as delivered (looked-up actors attached), for the report. `seen_since`
+    narrows the lookups (see `attach_actors`)."""
     findings = list(result.findings)
     read: dict[str, StateRecord | None] | None = None
     if lookup is not None:  # who probably made new drift no event announced
-        attached = attach_actors(lookup, delivery.state, findings, delivery.clock())
+        attached = attach_actors(
+            lookup, delivery.state, findings, delivery.clock(), seen_since=seen_since
+        )
         findings, read = attached.findings, attached.records
     if out is not None:
         out.extend(findings)
@@ -599,12 +691,19 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
         result = _specs_unreadable(service, shards[0] if shards else ACCOUNT_WIDE, catalog)
         summaries.append(deliver_and_summarize(delivery, result, out=findings))
     else:
+        started = delivery.clock()  # before any shard reads: each mark may say so
 
         def delivered(result: ShardResult) -> None:
             result = _quieted(service, catalog, result)
-            summaries.append(
-                deliver_and_summarize(delivery, result, lookup=service.lookup, out=findings)
+            summary = deliver_and_summarize(
+                delivery,
+                result,
+                lookup=service.lookup,
+                out=findings,
+                seen_since=_seen_since(service, result.shard, catalog),
             )
+            summaries.append(summary)
+            _mark_swept(service, result, summary, catalog, started)
 
         swept = run_in_process(
             shards,

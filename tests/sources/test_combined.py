@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,10 @@ import pytest
 from chalicelib.aws import ClientCache
 from chalicelib.cli.main import main
 from chalicelib.errors import SpecSetError
+from chalicelib.sources.combined import merge_catalogs
 from chalicelib.sources.declared import Declared, declared_file
 from chalicelib.sources.provider import sources_provider
+from chalicelib.specs.loading import load_documents
 
 WEB = "kind: security_group\nname: web\nregion: us-east-1\ningress: []\n"
 BUCKET = "kind: s3_bucket\nname: logs\n"
@@ -29,6 +32,17 @@ def test_two_directories_give_one_catalog(tmp_path: Path) -> None:
     assert len(catalog.specs_of("security_group")) == 1
     assert len(catalog.specs_of("s3_bucket")) == 1
     assert len(catalog.files) == 2
+
+
+def test_merged_specs_have_a_version_only_when_every_source_has_one() -> None:
+    """The sweep narrows its actor lookups only for specs whose version it can compare."""
+    web = load_documents([("web.yaml", WEB)])
+    logs = load_documents([("logs.yaml", BUCKET)])
+    versioned = merge_catalogs(
+        [replace(web, version="sha256:a"), replace(logs, version="sha256:b")]
+    )
+    assert versioned.version == "sha256:a+sha256:b"
+    assert merge_catalogs([replace(web, version="sha256:a"), logs]).version is None
 
 
 def test_a_resource_in_two_sources_names_both_places(tmp_path: Path) -> None:

@@ -388,3 +388,19 @@ def test_a_folder_also_loads_the_bundle_push_writes_into_it(s3: Any):
 
     assert sorted(s.name or "" for s in catalog.specs_of(SECURITY_GROUP)) == ["db", "web"]
     assert "policies/sg/web.yaml" in catalog.files
+
+
+def test_the_version_moves_with_every_push_or_deletion_and_only_then(s3: Any):
+    """What the sweep narrows its actor lookups by: the same listing, the same version."""
+    put(s3, "specs/web.yaml", sg("web"))
+    put(s3, "specs/db.yaml", sg("db"))
+    source = S3SpecSource(s3, f"s3://{BUCKET}/specs")
+    first = source.load().version
+    assert first is not None and first.startswith("sha256:")
+    assert source.load().version == first
+    assert S3SpecSource(s3, f"s3://{BUCKET}/specs").load().version == first  # another container
+    put(s3, "specs/web.yaml", sg("web", "description: web\n"))
+    pushed = source.load().version
+    s3.delete_object(Bucket=BUCKET, Key="specs/db.yaml")  # no object newer than before
+    deleted = source.load().version
+    assert len({first, pushed, deleted}) == 3
