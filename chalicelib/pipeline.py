@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from chalicelib.errors import ConfigError, SetpointError, SpecSetError
@@ -211,7 +211,9 @@ def quiet_findings(
     silence nothing (the common case) cost nothing."""
     if not catalog.ignore_rules and not catalog.noise:
         return list(findings)
-    quieted = quiet(findings, catalog.ignore_rules, catalog.noise, today or date.today())
+    quieted = quiet(
+        findings, catalog.ignore_rules, catalog.noise, today or datetime.now(UTC).date()
+    )
     if quieted.ignored or quieted.ignored_changes or quieted.excepted:
         logger.info(
             "quieted",

@@ -337,6 +337,7 @@ def build_reverter(
         budget=RevertBudget(rows_for(runtime.state), settings.limit, runtime.clock),
         iac=runtime.iac,
         hand_off=hand_off,
+        own_account=runtime.account_id,
     )
 
 

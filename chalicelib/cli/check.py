@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from chalicelib.aws import DEFAULT_ROLE_NAME, RoleSessions, partition_of_arn
 from chalicelib.cli.common import (
@@ -119,7 +119,8 @@ def _check(args: argparse.Namespace) -> int:
         kinds=[str(k) for k in args.kinds] if args.kinds else None,
         regions=None if enabled_only else regions,
     )
-    quieted = quiet(swept_findings, catalog.ignore_rules, catalog.noise, date.today())
+    today = datetime.now(UTC).date()  # an exception's `until` is a UTC day
+    quieted = quiet(swept_findings, catalog.ignore_rules, catalog.noise, today)
     findings = quieted.findings
     statuses = [f.status for f in findings]
     read = sum(s not in (Status.MISSING, Status.UNKNOWN) for s in statuses)

@@ -57,7 +57,7 @@ from chalicelib.deploy.parameters import settings_as_parameters
 # Handlers that return a partial batch response (see chalicelib/recheck.py, notify/outbox.py).
 PARTIAL_BATCH_FUNCTIONS = frozenset({"on_sweep_shard", "on_recheck", "on_outbox"})
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
-PSEUDO_PARAMETERS = frozenset({"AWS::AccountId", "AWS::Region", "AWS::Partition"})
+PSEUDO_PARAMETERS = frozenset({"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName"})
 _SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 from chalicelib.deploy.calls import (
     ACCOUNT,
+    PARTITION,
+    ROLE_NAME,
     RUNTIME_GRANTS,
     Names,
     collector_calls,
@@ -140,7 +142,24 @@ def revert_statements(opted: Mapping[str, Sequence[Any]] | None = None) -> list[
         condition = {"StringEquals": {"aws:ResourceAccount": ACCOUNT}} if prefix == "s3" else None
         sid = "Revert" + prefix.title().replace("-", "")
         statements.append(_statement(sid, sorted(actions), sorted(resources), condition))
+    if "iam" in by_prefix:
+        statements.append(_never_own_roles(sorted(by_prefix["iam"][0])))
     return statements
+
+
+def _never_own_roles(actions: Sequence[str]) -> dict[str, Any]:
+    """Whatever a spec says, the revert role never writes to Setpoint's own roles (the
+    stack's, and the member read-only role and its forwarder, `${RoleName}*`): a spec
+    for one of them with `on_drift: revert` could otherwise widen Setpoint's own rights."""
+    return {
+        "Sid": "NeverOwnRoles",
+        "Effect": "Deny",
+        "Action": sorted(actions),
+        "Resource": [
+            f"arn:{PARTITION}:iam::{ACCOUNT}:role/${{AWS::StackName}}-*",
+            f"arn:{PARTITION}:iam::{ACCOUNT}:role/{ROLE_NAME}*",
+        ],
+    }
 
 
 def opted_in_specs(catalog: Any, defaults: Mapping[str, str]) -> dict[str, list[Any]]:

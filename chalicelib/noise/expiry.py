@@ -31,10 +31,13 @@ class Expiring:
 
     @property
     def key(self) -> str:
-        """Stable while the exception says the same (its file, change and date), so an
-        edit elsewhere in the file does not remind again, and a new `until` does."""
+        """Stable while the exception says the same (its file, resource, change and date),
+        so an edit elsewhere in the file does not remind again, a new `until` does, and two
+        specs of one file excepting the same change are reminded of each."""
         change = json.dumps(self.exception.change, sort_keys=True, default=str)
         text = f"{self.exception.source.file}\n{change}\n{self.exception.until}"
+        if self.resource:
+            text += f"\n{self.resource}"
         return "expiry#" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 

@@ -36,6 +36,11 @@ def rule_warnings(
     for rule in rules:
         if rule.kind is None:
             continue
+        if rule.kind == "guard" and not rule.negate:
+            warnings.append(
+                f"{rule.source}: warning: ignore rule {_rule_text(rule)!r} silences the guard: "
+                "a trail stopped or a Setpoint rule disabled there is no longer alerted"
+            )
         specs = list(specs_by_kind.get(rule.kind, ()))
         if any(fnmatchcase(name, rule.id_glob or "") for spec in specs for name in _names(spec)):
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import SpecError
@@ -38,7 +38,7 @@ def parse_ignore_file(name: str, text: str, kinds: Iterable[str]) -> list[Ignore
                 continue
             rules.append(IgnoreRule(where, negate, None, None, None, key.strip(), glob.strip()))
             continue
-        parts = body.split(":", 2)
+        parts = _rule_parts(body)
         if len(parts) < 2 or not parts[1]:
             errors.append(
                 SpecError(
@@ -63,6 +63,20 @@ def parse_ignore_file(name: str, text: str, kinds: Iterable[str]) -> list[Ignore
     return rules
 
 
+def _rule_parts(body: str) -> list[str]:
+    """KIND, ID_GLOB and maybe PATH_GLOB; an ID that is an ARN keeps its own colons
+    (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, the ids of load balancers, IAM
+    policies, trails and rules), so only a colon after its sixth field starts the path."""
+    kind, sep, rest = body.partition(":")
+    if not sep:
+        return [kind]
+    if rest.strip().startswith("arn:"):
+        fields = rest.strip().split(":", 6)
+        if len(fields) >= 6:
+            return [kind, ":".join(fields[:6]), *fields[6:]]
+    return [kind, *rest.split(":", 1)]
+
+
 def split_noise(
     doc: SpecDocument, today: date | None = None
 ) -> tuple[SpecDocument, SpecNoise | None, list[SpecError]]:
@@ -73,7 +87,7 @@ def split_noise(
         return doc, None, []
     errors: list[SpecError] = []
     ignore = _ignore_globs(doc, data.get("ignore"), errors)
-    exceptions = _exceptions(doc, data.get("exceptions"), errors, today or date.today())
+    exceptions = _exceptions(doc, data.get("exceptions"), errors, today or datetime.now(UTC).date())
     on_drift = _on_drift(doc, data.get("on_drift"), errors)
     rest = {k: v for k, v in data.items() if k not in FIELDS}
     stripped = SpecDocument(doc.file, doc.index, rest, doc.line, doc.lines, doc.plain)

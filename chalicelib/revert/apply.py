@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.errors import SetpointError
 from chalicelib.iac_principals import IacPrincipals
 from chalicelib.model import Finding, Revert, Status
@@ -75,6 +77,9 @@ class Reverter:
     budget: RevertBudget | None = None
     iac: IacPrincipals | None = None
     hand_off: HandOff | None = None
+    # the account these clients write to; a finding in another account is never
+    # reverted here (its names, an IAM role's above all, could mean a resource of ours)
+    own_account: Callable[[], str] | None = None
 
     def apply(self, findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
         """(the findings to deliver here, those handed to the revert function)."""
@@ -118,6 +123,23 @@ class Reverter:
         if self.iac is not None and self.iac.deployed_by(finding.actor):
             who = finding.actor.arn if finding.actor else "?"
             return f"iac: made by a configured IaC principal ({who}); never reverted"
+        return self._elsewhere(finding)
+
+    def _elsewhere(self, finding: Finding) -> str | None:
+        """Why this account's clients may not revert `finding`: it lives in another one."""
+        if self.own_account is None or not finding.account:
+            return None
+        try:
+            here = self.own_account()
+        except SetpointError as exc:
+            return f"failed: could not tell which account this runs in: {error_text(exc)}"
+        except (BotoCoreError, ClientError) as exc:
+            return f"failed: could not tell which account this runs in: {error_text(exc)}"
+        if finding.account != here:
+            return (
+                f"elsewhere: the resource is in account {finding.account}; Setpoint reverts "
+                f"only in its own account ({here})"
+            )
         return None
 
     def _revert(self, finding: Finding, steps: list[Step]) -> Finding:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,24 +88,43 @@ def test_a_path_rule_drops_only_those_changes(
 
 
 def test_a_pasted_exception_silences_exactly_that_change_until_its_date(
-    drifted: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    drifted: dict[str, Any], ec2: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (drifted["specs"] / ".setpointignore").write_text("tag:kubernetes.io/cluster/prod=owned\n")
     _, before = _check(drifted["specs"], capsys)
     (change,) = next(f for f in before["findings"] if f["id"] == drifted["web"])["changes"]
-    until = (date.today() + timedelta(days=30)).isoformat()
+    until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     pasted = json.dumps({"op": change["op"], "path": change["path"], "actual": change["actual"]})
     spec = drifted["spec"]
-    spec.write_text(
-        spec.read_text()
-        + f"exceptions:\n  - change: {pasted}\n    until: {until}\n"
-        + "    reason: vendor support session, INC-4711\n"
-    )
+    original = spec.read_text()
+
+    def except_until(day: str) -> None:
+        spec.write_text(
+            original
+            + f"exceptions:\n  - change: {pasted}\n    until: {day}\n"
+            + "    reason: vendor support session, INC-4711\n"
+        )
+
+    except_until(until)
     code, report = _check(drifted["specs"], capsys)
     assert code == 0
     assert report["summary"]["excepted"] == 1
-    # a second, different change is still drift
-    capsys.readouterr()
+    # a second, different change on the same group is still drift; the pasted one is not
+    rdp = {**SSH_WORLD, "FromPort": 3389, "ToPort": 3389}
+    ec2.authorize_security_group_ingress(GroupId=drifted["web"], IpPermissions=[rdp])
+    code, report = _check(drifted["specs"], capsys)
+    assert code == 1
+    (web,) = [f for f in report["findings"] if f["id"] == drifted["web"]]
+    assert [c["actual"]["ports"] for c in web["changes"]] == ["3389"]
+    assert [e["change"]["actual"]["ports"] for e in web["excepted"]] == ["22"]
+    assert web["excepted"][0]["until"] == until
+    # the day after `until` the pasted change is drift again, and says which exception expired
+    except_until((datetime.now(UTC).date() - timedelta(days=1)).isoformat())
+    code, report = _check(drifted["specs"], capsys)
+    assert code == 1
+    (web,) = [f for f in report["findings"] if f["id"] == drifted["web"]]
+    assert sorted(c["actual"]["ports"] for c in web["changes"]) == ["22", "3389"]
+    assert "vendor support session, INC-4711" in web["reason"]
 
 
 def test_an_expired_exception_is_drift_again_and_says_which(
@@ -129,7 +148,7 @@ def test_a_stale_exception_and_an_unused_rule_are_reported(
 ) -> None:
     (drifted["specs"] / ".setpointignore").write_text("security_group:nothing-like-this\n")
     spec = drifted["spec"]
-    until = (date.today() + timedelta(days=3)).isoformat()
+    until = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
     spec.write_text(
         spec.read_text()
         + f"exceptions:\n  - change: {{op: add, path: egress}}\n    until: {until}\n"
@@ -191,7 +210,7 @@ def test_the_exception_a_report_offers_is_refused_until_filled_in_then_accepts_t
     shown = errors.out + errors.err
     assert "'YYYY-MM-DD' is not a date" in shown and "placeholder WHY" in shown
 
-    until = (date.today() + timedelta(days=7)).isoformat()
+    until = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
     spec.write_text(
         original
         + offered.replace("YYYY-MM-DD", until).replace("WHY", "vendor session, INC-9")

@@ -58,3 +58,13 @@ def test_rules_that_name_specs_give_no_warning(
     (specs / ".setpointignore").write_text("security_group:web*\n!iam_role:app-*\n")
     code, _out, err = _validate(specs, capsys)
     assert code == 0 and err == ""
+
+
+def test_a_rule_that_silences_the_guard_is_a_warning(
+    specs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`guard:*` would hide a StopLogging from chat: validate says so, loudly."""
+    (specs / ".setpointignore").write_text("guard:*\n")
+    code, _out, err = _validate(specs, capsys)
+    assert code == 0
+    assert f"{specs}/.setpointignore:1: warning: ignore rule 'guard:*' silences the guard" in err

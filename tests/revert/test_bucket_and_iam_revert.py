@@ -216,3 +216,57 @@ def test_a_weakened_listener_tls_policy_is_restored(
     assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     said = "Reverted: restore TLS policy ELBSecurityPolicy-TLS13-1-2-2021-06 on listener 443"
     assert said in capsys.readouterr().out
+
+
+def test_a_member_accounts_role_is_never_reverted_with_this_accounts_clients(
+    aws: None, tmp_path: Path
+) -> None:
+    """IAM reverts name a role by name only: a role `deploy` drifted in member account
+    222222222222 must not detach the policy from our own `deploy`. The revert is refused
+    before any call and the finding says why."""
+    import dataclasses
+
+    from chalicelib.aws import ClientCache
+    from chalicelib.kinds.iam import IAM_ROLE
+    from chalicelib.model import GLOBAL_REGION, ResourceRef
+    from chalicelib.revert.settings import RevertSettings
+    from chalicelib.runtime import build_reverter, spec_provider
+    from tests.runtime_builder import build_runtime
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    wide = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps(EVERYTHING))["Policy"]
+    specs = tmp_path / "policies"
+    assert main(["import", "--out", str(specs), "--kinds", "iam_role"]) == 0
+    opt_in(specs, "deploy")
+    iam.attach_role_policy(RoleName="deploy", PolicyArn=wide["Arn"])
+    clients = ClientCache()
+    runtime = build_runtime(clients=clients, specs=spec_provider([str(specs)], clients))
+    reverter = build_reverter(runtime, RevertSettings(), apply=True)
+    ref = ResourceRef(IAM_ROLE, "123456789012", GLOBAL_REGION, id=role["Arn"], name="deploy")
+    (ours,) = [f for f in runtime.evaluate([ref], None) if f.status.value == "drifted"]
+    member = "222222222222"
+    theirs = dataclasses.replace(
+        ours, account=member, id=role["Arn"].replace("123456789012", member)
+    )
+    (kept,), handed = reverter.apply([theirs])
+    assert handed == []
+    assert kept.reverts and not any(r.done for r in kept.reverts)
+    assert all((r.error or "").startswith("elsewhere: ") for r in kept.reverts)
+    assert member in (kept.reverts[0].error or "")
+    attached = iam.list_attached_role_policies(RoleName="deploy")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [wide["Arn"]]  # ours untouched
+    # the same drift in our own account is reverted, so the refusal above is the account's
+    (done,), _ = reverter.apply([ours])
+    assert any(r.done for r in done.reverts)
+    assert iam.list_attached_role_policies(RoleName="deploy")["AttachedPolicies"] == []

@@ -102,6 +102,67 @@ def test_given_the_specs_the_revert_role_writes_only_what_opts_in(tmp_path: Path
     assert writes["RevertS3"]["Resource"] == "arn:${AWS::Partition}:s3:::acme-logs"
     # the group named by id is named; the one named by name only keeps the type's pattern
     assert writes["RevertEc2"]["Resource"] == [
-        "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*",
+        "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:security-group/*",
         "arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:security-group/sg-0abc1234",
     ]
+
+
+def _allowed(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """IAM's verdict for one call, from Allow and Deny statements matched by glob after the
+    stack's substitutions (stack setpoint-prod in eu-west-1, account 123456789012); an
+    explicit Deny wins. Conditions are not evaluated (the statements used here have none)."""
+    from fnmatch import fnmatchcase
+
+    values = {
+        "${AWS::Partition}": "aws",
+        "${AWS::AccountId}": "123456789012",
+        "${AWS::Region}": "eu-west-1",
+        "${AWS::StackName}": "setpoint-prod",
+        "${RoleName}": "setpoint-readonly",
+    }
+
+    def matches(statement: dict[str, Any]) -> bool:
+        acts = statement["Action"]
+        resources = statement["Resource"]
+        if action not in ([acts] if isinstance(acts, str) else acts):
+            return False
+        for pattern in [resources] if isinstance(resources, str) else resources:
+            for name, value in values.items():
+                pattern = pattern.replace(name, value)
+            if fnmatchcase(resource, pattern):
+                return True
+        return False
+
+    hits = [s["Effect"] for s in policy["Statement"] if matches(s)]
+    return "Allow" in hits and "Deny" not in hits
+
+
+def test_the_revert_role_never_writes_to_setpoints_own_roles() -> None:
+    """A spec for Setpoint's own role with `on_drift: revert` must not let the revert
+    function put a wider policy on itself; a user's role is reverted as before."""
+    policy = load("policy-revert-prod.json")
+    iam_writes = sorted(a for a in TABLE_ACTIONS if a.startswith("iam:") and "Role" in a)
+    assert iam_writes
+    own = [
+        "arn:aws:iam::123456789012:role/setpoint-prod-DefaultRole-1A2B3C",
+        "arn:aws:iam::123456789012:role/setpoint-prod-RevertRole-4D5E6F",
+        "arn:aws:iam::123456789012:role/setpoint-readonly",
+        "arn:aws:iam::123456789012:role/setpoint-readonly-forwarder",
+    ]
+    for action in iam_writes:
+        for role in own:
+            assert not _allowed(policy, action, role), (action, role)
+        assert _allowed(policy, action, "arn:aws:iam::123456789012:role/deploy"), action
+
+
+def test_the_revert_role_reverts_in_every_watched_region_of_its_account() -> None:
+    """The revert function runs in the home region; drift in another watched region is
+    reverted there too, and never in another account."""
+    policy = load("policy-revert-prod.json")
+    for region in ("eu-west-1", "us-east-1", "ap-southeast-2"):
+        group = f"arn:aws:ec2:{region}:123456789012:security-group/sg-0abc"
+        assert _allowed(policy, "ec2:RevokeSecurityGroupIngress", group), region
+        listener = f"arn:aws:elasticloadbalancing:{region}:123456789012:listener/app/web/1/2"
+        assert _allowed(policy, "elasticloadbalancing:ModifyListener", listener), region
+    other = "arn:aws:ec2:eu-west-1:222222222222:security-group/sg-0abc"
+    assert not _allowed(policy, "ec2:RevokeSecurityGroupIngress", other)

@@ -12,9 +12,7 @@ from chalicelib.kinds.load_balancer import LOAD_BALANCER
 from chalicelib.model import Change, Finding
 from chalicelib.revert.table import Lookup, Plan, Undo
 
-_LISTENER_ARN = (
-    "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:listener/*"
-)
+_LISTENER_ARN = "arn:${AWS::Partition}:elasticloadbalancing:*:${AWS::AccountId}:listener/*"
 
 
 def _port(change: Change) -> int | None:
@@ -49,7 +47,7 @@ def _listener(change: Change, finding: Finding) -> Lookup | None:
 
 def _scope(spec: object) -> tuple[str, ...]:
     name = getattr(spec, "name", "")
-    region = getattr(spec, "region", None) or "${AWS::Region}"
+    region = getattr(spec, "region", None) or "*"
     base = f"arn:${{AWS::Partition}}:elasticloadbalancing:{region}:${{AWS::AccountId}}:listener"
     return (f"{base}/app/{name}/*", f"{base}/net/{name}/*")
 

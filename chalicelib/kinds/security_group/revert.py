@@ -26,7 +26,8 @@ from chalicelib.kinds.security_group.next_steps import ip_permission
 from chalicelib.model import Change, Finding
 from chalicelib.revert.table import Plan, Undo
 
-_GROUP_ARN = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
+# any region: the revert function in the home region reverts drift in every watched one
+_GROUP_ARN = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:security-group/*"
 _PEERS = ("cidr", "cidr6", "prefix_list", "group")
 
 
@@ -79,7 +80,7 @@ def _revoke(change: Change, finding: Finding, spec: Any) -> Plan:
 def _scope(spec: Any) -> tuple[str, ...]:
     if spec.group_id is None:
         return ()  # named by name only: no ARN says which group that is
-    region = spec.region or "${AWS::Region}"
+    region = spec.region or "*"
     return (
         f"arn:${{AWS::Partition}}:ec2:{region}:${{AWS::AccountId}}:security-group/{spec.group_id}",
     )
