@@ -11,6 +11,7 @@ sweep: reported by their own callers) have nothing to re-read here.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -49,12 +50,22 @@ from chalicelib.kinds.guard.own_events import (
     is_role_arn,
 )
 from chalicelib.kinds.guard.publishers import requester_finding, writer_finding
-from chalicelib.model import GLOBAL_REGION, Actor, Finding, Kind, ResourceRef
+from chalicelib.model import (
+    GLOBAL_REGION,
+    Actor,
+    Finding,
+    Kind,
+    ResourceRef,
+    Status,
+    finding_for_ref,
+)
 from chalicelib.pipeline import SweepResult, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
 
 if TYPE_CHECKING:
     from chalicelib.specs.sink import SpecSink
+
+logger = logging.getLogger("setpoint")
 
 
 class Desired:
@@ -196,9 +207,12 @@ class GuardPipeline:
         """`evaluate_ref`, and what only the call tells: Setpoint's function or role changed
         by anyone but its deploy, a spec written by someone other than a publisher."""
         found = self.evaluate_ref(ref, catalog)
+        own, name = self.own, ref.name or ""
+        deployed_part = is_rule_arn(ref.id) or (is_function_arn(ref.id) and own.owns_function(name))
+        if deployed_part and own.deployed(actor):
+            found = _as_deploy(found, ref, actor)
         if self.own_collector is None:
             return found
-        own, name = self.own, ref.name or ""
         extra: Finding | None = None
         if is_function_arn(ref.id) and own.owns_function(name):
             noun = f"Setpoint's function {name}"
@@ -323,6 +337,28 @@ class GuardPipeline:
             ref = ResourceRef(GUARD, account, region, name="(Setpoint's rules)")
             return [unknown_finding(ref, str(exc))]
         return [evaluate_rule(rule, desired.spec) for rule in rules]
+
+
+def _as_deploy(found: list[Finding], ref: ResourceRef, actor: Actor) -> list[Finding]:
+    """Setpoint's rule or function as its own deploy left it (CloudFormation, or a
+    configured deployer): a part it deleted was the deploy's to delete (a replaced rule's
+    old name), so it is in order and any alert still open on it ends; a part caught
+    mid-update is not judged now, the next sweep reads it whole; one that is fine says so,
+    and ends an open alert."""
+    kept: list[Finding] = []
+    for finding in found:
+        if finding.status is Status.MISSING:
+            who = actor.arn or "its stack"
+            reason = f"deleted by Setpoint's own deploy ({who}, {actor.event_name})"
+            kept.append(finding_for_ref(ref, Status.IN_SYNC, spec=finding.spec, reason=reason))
+        elif finding.status is Status.DRIFTED:
+            logger.info(
+                "guard_deploy_not_judged",
+                extra={"id": finding.id, "event": actor.event_name, "actor": actor.arn},
+            )
+        else:
+            kept.append(finding)
+    return kept
 
 
 def _guards_region(trail: TrailState, region: str) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pytest
 
-from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.handlers import handle_cloudtrail_event, run_sweep
+from chalicelib.runtime import Runtime
 from tests.chat_server import ChatServer
 from tests.events.helpers import load_sample
 from tests.state.world import make_runtime, specs
@@ -97,3 +99,94 @@ def test_a_deleterule_on_another_rule_is_skipped_saying_whose_it_is(
     assert chat_server.received == []
     (skip,) = outcome.skipped
     assert "'nightly-report' is not one of Setpoint's" in skip.detail
+
+
+def _swept(runtime: Runtime, chat_server: ChatServer) -> list[dict[str, Any]]:
+    """What one sweep of us-east-1 (where the records were made) posts."""
+    before = len(chat_server.received)
+    runtime.regions = ["us-east-1"]
+    run_sweep(runtime)
+    return chat_server.received[before:]
+
+
+def _guard_alerts(messages: list[dict[str, Any]]) -> list[str]:
+    """`kind:status` of the guard's messages (a sweep also reads moto's default groups)."""
+    return [f"{m['alert']['kind']}:{m['status']}" for m in messages if m["kind"] == "guard"]
+
+
+def _setpoint_rule(events: Any, name: str = RULE) -> None:
+    events.put_rule(Name=name, EventPattern='{"source": ["aws.ec2"]}')
+    events.put_targets(
+        Rule=name,
+        Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f"}],
+    )
+
+
+def test_a_deleterule_by_hand_is_missing_until_a_sweep_sees_the_rule_again(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    _trail()
+    _setpoint_rule(events)
+    events.remove_targets(Rule=RULE, Ids=["fn"])
+    events.delete_rule(Name=RULE)
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint2"), runtime)
+    assert chat_server.alerts() == ["new:missing"]
+    assert _text(chat_server.received[0]).startswith("Critical: ")
+    assert "assumed-role/ops/mallory" in _text(chat_server.received[0])
+    # the stack is deployed again: the rule is back, and the next sweep closes the alert
+    _setpoint_rule(events)
+    assert _guard_alerts(_swept(runtime, chat_server)) == ["back_to_normal:in_sync"]
+    assert chat_server.received[-1]["id"] == chat_server.received[0]["id"]
+
+
+def test_setpoints_own_deploy_deleting_a_rule_is_no_alert_and_closes_what_was_open(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    _setpoint_rule(events)
+    events.disable_rule(Name=RULE)
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "DisableRule__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    # the stack's next deploy replaces the rule: CloudFormation deletes the old one
+    events.remove_targets(Rule=RULE, Ids=["fn"])
+    events.delete_rule(Name=RULE)
+    handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint3"), runtime)
+    assert chat_server.alerts() == ["new:drifted", "back_to_normal:in_sync"]
+    assert "Critical" not in _text(chat_server.received[1])
+
+
+def test_a_deploy_caught_mid_update_is_not_judged_until_the_sweep(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    _setpoint_rule(events)
+    events.remove_targets(Rule=RULE, Ids=["fn"])
+    record = load_sample("events", "RemoveTargets__setpoint1")
+    by_stack = load_sample("events", "DeleteRule__setpoint3")
+    record.update(
+        userIdentity=by_stack["userIdentity"],
+        sourceIPAddress=by_stack["sourceIPAddress"],
+        userAgent=by_stack["userAgent"],
+    )
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(record, runtime)
+    assert chat_server.received == []
+    # the deploy never put a target back: the sweep says so, as a critical alert
+    _trail()
+    assert _guard_alerts(_swept(runtime, chat_server)) == ["new:drifted"]
+
+
+def test_a_configured_deployer_deleting_setpoints_rule_is_a_deploy(
+    aws: None, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SETPOINT_IAC_PRINCIPALS", "arn:aws:iam::123456789012:role/ops")
+    events = boto3.client("events", region_name="us-east-1")
+    _setpoint_rule(events)
+    events.remove_targets(Rule=RULE, Ids=["fn"])
+    events.delete_rule(Name=RULE)
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint2"), runtime)
+    assert chat_server.received == []
