@@ -10,6 +10,7 @@ import pytest
 from chalicelib.handlers import handle_cloudtrail_event, run_sweep
 from chalicelib.runtime import Runtime
 from tests.chat_server import ChatServer
+from tests.deploy.test_member_rule import forward_rule
 from tests.events.helpers import load_sample
 from tests.state.world import make_runtime, specs
 
@@ -190,3 +191,18 @@ def test_a_configured_deployer_deleting_setpoints_rule_is_a_deploy(
     runtime = make_runtime(chat_server.url, specs())
     handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint2"), runtime)
     assert chat_server.received == []
+
+
+def test_a_disablerule_on_the_member_accounts_forwarding_rule_is_a_critical_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    name = str(forward_rule()["Name"])  # as infra/member-account.yaml names it
+    events = boto3.client("events", region_name="eu-west-1")
+    _setpoint_rule(events, name)
+    events.disable_rule(Name=name)
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "DisableRule__setpoint2"), runtime)
+    (alert,) = chat_server.received
+    assert alert["id"] == f"arn:aws:events:eu-west-1:123456789012:rule/{name}"
+    assert _text(alert).startswith("Critical: ") and "rule is disabled" in _text(alert)
+    assert "assumed-role/ops/mallory" in _text(alert)
