@@ -206,3 +206,124 @@ def test_a_disablerule_on_the_member_accounts_forwarding_rule_is_a_critical_aler
     assert alert["id"] == f"arn:aws:events:eu-west-1:123456789012:rule/{name}"
     assert _text(alert).startswith("Critical: ") and "rule is disabled" in _text(alert)
     assert "assumed-role/ops/mallory" in _text(alert)
+
+
+def _org_trail() -> str:
+    """A second multi-region trail, logging every management event."""
+    s3 = boto3.client("s3", region_name=TRAIL_REGION)
+    s3.create_bucket(
+        Bucket="org-trail-logs", CreateBucketConfiguration={"LocationConstraint": TRAIL_REGION}
+    )
+    cloudtrail = boto3.client("cloudtrail", region_name=TRAIL_REGION)
+    arn = cloudtrail.create_trail(
+        Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=True
+    )["TrailARN"]
+    cloudtrail.start_logging(Name="org-trail")
+    return str(arn)
+
+
+def test_deleting_the_only_trail_is_a_critical_missing_alert_naming_who(
+    aws: None, chat_server: ChatServer
+) -> None:
+    # by name: moto answers DeleteTrail by ARN without deleting anything
+    _trail().delete_trail(Name="example-trail")
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("cloudtrail", "DeleteTrail__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:missing"]
+    (alert,) = chat_server.received
+    assert alert["id"] == TRAIL_ARN and _text(alert).startswith("Critical: ")
+    assert "the trail no longer exists" in _text(alert)
+    assert "assumed-role/platform-admin/trent" in _text(alert)
+
+
+def test_deleting_one_trail_while_another_covers_every_region_is_quiet(
+    aws: None, chat_server: ChatServer
+) -> None:
+    _trail().delete_trail(Name="example-trail")
+    _org_trail()
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("cloudtrail", "DeleteTrail__setpoint1"), runtime)
+    assert chat_server.received == []
+
+
+def test_updatetrail_to_a_single_region_with_no_other_trail_is_a_critical_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    arn = _org_trail()
+    boto3.client("cloudtrail", region_name=TRAIL_REGION).update_trail(
+        Name="org-trail", IsMultiRegionTrail=False
+    )
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("cloudtrail", "UpdateTrail__setpoint2"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    (alert,) = chat_server.received
+    assert alert["id"] == arn and _text(alert).startswith("Critical: ")
+    assert "trail logs only us-west-2: calls in other regions go unheard" in _text(alert)
+    assert "user/console-admin" in _text(alert)
+
+
+def test_puteventselectors_turning_management_events_off_is_a_critical_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    _trail().put_event_selectors(
+        TrailName="example-trail",
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}],
+    )
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("cloudtrail", "PutEventSelectors__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    (alert,) = chat_server.received
+    assert "event selectors no longer log management write events" in _text(alert)
+    assert "assumed-role/platform-admin/trent" in _text(alert)
+
+
+def test_puteventselectors_on_a_teams_trail_is_quiet_while_another_trail_covers(
+    aws: None, chat_server: ChatServer
+) -> None:
+    _trail().put_event_selectors(
+        TrailName="example-trail",
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}],
+    )
+    _org_trail()
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("cloudtrail", "PutEventSelectors__setpoint1"), runtime)
+    assert chat_server.received == []
+
+
+def test_putinsightselectors_leaves_the_trail_logging_so_there_is_no_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    _trail()  # insights add events; the re-read finds the trail logging as before
+    runtime = make_runtime(chat_server.url, specs())
+    outcome = handle_cloudtrail_event(
+        load_sample("cloudtrail", "PutInsightSelectors__setpoint1"), runtime
+    )
+    assert chat_server.received == []
+    assert [(f.id, f.status.value) for f in outcome.findings] == [(TRAIL_ARN, "in_sync")]
+
+
+def test_removetargets_on_setpoints_rule_is_a_critical_alert_naming_who(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    _setpoint_rule(events)
+    events.remove_targets(Rule=RULE, Ids=["fn"])
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "RemoveTargets__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    (alert,) = chat_server.received
+    assert _text(alert).startswith("Critical: ") and "rule has no target" in _text(alert)
+    assert "assumed-role/ops/mallory" in _text(alert)
+
+
+def test_putrule_disabling_setpoints_rule_is_a_critical_alert(
+    aws: None, chat_server: ChatServer
+) -> None:
+    events = boto3.client("events", region_name="us-east-1")
+    _setpoint_rule(events)
+    events.put_rule(Name=RULE, EventPattern='{"source": ["aws.ec2"]}', State="DISABLED")
+    runtime = make_runtime(chat_server.url, specs())
+    handle_cloudtrail_event(load_sample("events", "PutRule__setpoint1"), runtime)
+    assert chat_server.alerts() == ["new:drifted"]
+    (alert,) = chat_server.received
+    assert _text(alert).startswith("Critical: ") and "rule is disabled" in _text(alert)

@@ -9,7 +9,10 @@ DeleteTrail by ARN succeeds without deleting (the test deletes by name).
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
+from botocore.stub import Stubber
 
 from chalicelib.aws import ClientCache
 from chalicelib.kinds.guard.collector import GuardCollector
@@ -203,3 +206,25 @@ def test_the_sweep_reads_setpoints_rules_and_no_other(aws: None) -> None:
     assert "other" not in found
     assert found["setpoint-prod-OnEc2ChangeEvent-1"] == (Status.IN_SYNC, [])
     assert found["setpoint-prod-OnS3ChangeEvent-2"] == (Status.DRIFTED, ["targets"])
+
+
+def test_a_stopped_trail_is_still_drift_when_the_other_trails_cannot_be_read() -> None:
+    """botocore's Stubber: the second DescribeTrails (every trail) is refused, which moto
+    cannot be made to do while it answers the first (the trail itself)."""
+    arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
+    client = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(client)
+    trail: dict[str, Any] = {"Name": "org-trail", "TrailARN": arn, "HomeRegion": "us-east-1"}
+    trail["IsMultiRegionTrail"] = True
+    stub.add_response("describe_trails", {"trailList": [trail]})
+    stub.add_response("get_trail_status", {"IsLogging": False})
+    stub.add_response("get_event_selectors", {"TrailARN": arn})
+    stub.add_client_error("describe_trails", "AccessDeniedException", "not allowed")
+    with stub:
+        collector = GuardCollector(lambda region: client, lambda region: None)
+        ref = ResourceRef(GUARD, ACCOUNT, "us-east-1", id=arn, name="org-trail")
+        (finding,) = GuardPipeline(collector).evaluate_ref(ref, specs())
+    assert finding.status is Status.DRIFTED and [c.path for c in finding.changes] == ["logging"]
+    assert finding.reason is not None
+    assert "other trails could not be read" in finding.reason
+    assert "AccessDeniedException" in finding.reason
