@@ -189,8 +189,9 @@ def test_a_configured_deployer_deleting_setpoints_rule_is_a_deploy(
     events.remove_targets(Rule=RULE, Ids=["fn"])
     events.delete_rule(Name=RULE)
     runtime = make_runtime(chat_server.url, specs())
-    handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint2"), runtime)
+    outcome = handle_cloudtrail_event(load_sample("events", "DeleteRule__setpoint2"), runtime)
     assert chat_server.received == []
+    assert [f.status.value for f in outcome.findings] == ["in_sync"] and outcome.held == 0
 
 
 def test_a_disablerule_on_the_member_accounts_forwarding_rule_is_a_critical_alert(
