@@ -1,18 +1,22 @@
 """Trail or rule × the guard's desired state → `Finding`. Pure.
 
-A trail departs when it stops logging, stops logging management write events, or no
-longer reaches every region Setpoint watches; one of Setpoint's rules departs when it is
-disabled or loses its targets. Either, gone, is `missing` against the built-in default
-(or the spec that named it): Setpoint is blind until it is back.
+A trail a guard spec names departs when it stops logging, stops logging management write
+events, or no longer reaches every region Setpoint watches. A trail no spec names is judged
+by what it leaves behind: it departs only when a watched region is left without any trail
+that logs its management writes (another trail still covering it keeps the trail quiet).
+One of Setpoint's rules departs when it is disabled or loses its targets. Either, gone, is
+`missing` against the built-in default (or the spec that named it): Setpoint is blind until
+it is back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from chalicelib.kinds.guard import BUILT_IN, GUARD
-from chalicelib.kinds.guard.model import GuardSpec, RuleState, TrailState, trail_covers
-from chalicelib.model import Change, Finding, ResourceRef, Status, finding_for_ref
+from chalicelib.kinds.guard.model import GuardSpec, RuleState, TrailState, guards, trail_covers
+from chalicelib.model import Change, Finding, ResourceRef, Status, finding_for_ref, gone_finding
 
 
 def _spec_text(spec: GuardSpec | None) -> str:
@@ -82,6 +86,54 @@ def evaluate_trail(
         changes=changes,
         spec=_spec_text(spec),
     )
+
+
+def blind_regions(
+    state: TrailState | None, watched: Sequence[str], others: Sequence[TrailState]
+) -> tuple[str, ...] | None:
+    """The watched regions this trail no longer logs and no other trail logs either.
+
+    `watched` empty means every region: then only a multi-region trail keeps the account
+    covered, and the answer is () when one does, None ("every region") when none does.
+    """
+    arn = state.arn if state is not None else None
+    rest = [o for o in others if o.arn != arn]
+    if not watched:
+        if (state is not None and guards(state, ())) or any(guards(o, ()) for o in rest):
+            return ()
+        return None
+    lost = [r for r in watched if state is None or not guards(state, (r,))]
+    return tuple(r for r in lost if not any(guards(o, (r,)) for o in rest))
+
+
+def evaluate_unnamed_trail(
+    state: TrailState | None,
+    spec: GuardSpec | None,
+    watched: Sequence[str],
+    others: Sequence[TrailState],
+    ref: ResourceRef | None = None,
+) -> Finding:
+    """A trail no guard spec names, judged by the account's coverage, not on its own.
+
+    A team's data-events-only trail, or a single-region one, departs from nothing while
+    another trail still logs the management writes of every watched region: what would
+    blind Setpoint is the account losing that coverage, not one trail among several
+    narrowing. `others` are the account's other trails as read now.
+    """
+    blind = blind_regions(state, watched, others)
+    if blind == ():
+        if state is None:
+            assert ref is not None
+            return gone_finding(ref)  # deleted, and other trails still cover: nothing lost
+        # whatever it stopped doing, another trail still does it: quiet
+        return replace(evaluate_trail(state, spec, ()), status=Status.IN_SYNC, changes=())
+    where = ", ".join(blind) if blind else "every region"
+    reason = f"no other trail logs management write events in {where}: Setpoint hears nothing there"
+    if state is None:
+        finding = evaluate_trail(None, spec, watched, ref=ref)
+        return replace(finding, reason=f"{finding.reason}; {reason}")
+    finding = evaluate_trail(state, spec, blind or (), ref=ref)
+    return replace(finding, reason=reason) if finding.is_problem else finding
 
 
 def rule_changes(state: RuleState) -> tuple[Change, ...]:

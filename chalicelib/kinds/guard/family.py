@@ -4,8 +4,8 @@ One sweep shard per account covers all its regions (a multi-region trail is read
 
 Two event sources: CloudTrail's own calls (a trail stopped, deleted, narrowed) and
 EventBridge's (Setpoint's rules disabled, deleted, stripped of targets). No spec is needed:
-the built-in desired state is every trail logging management writes in every region and
-Setpoint's rules enabled with their targets.
+the built-in desired state is every watched region logged by some trail (management
+writes) and Setpoint's rules enabled with their targets.
 """
 
 from __future__ import annotations

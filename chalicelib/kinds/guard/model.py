@@ -55,9 +55,11 @@ class RuleState:
 class GuardSpec:
     """`kind: guard`: which trails must keep Setpoint's sight, and over which regions.
 
-    Without any guard spec every trail must log management writes in every region; `trails`
-    narrows that to the trails named (by name or ARN); `regions` lets a single-region trail
-    do when Setpoint watches only its home region.
+    Without any guard spec the account's trails together must log management writes in
+    every region Setpoint watches (one trail narrowing is quiet while others cover);
+    `trails` makes the named trails (by name or ARN) each do it on its own and leaves the
+    others alone; `regions` sets the regions watched (default: SETPOINT_REGIONS, or the
+    sweep's), so a single-region trail can do when Setpoint watches only its home region.
     """
 
     source: SourceLocation

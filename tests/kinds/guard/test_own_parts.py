@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.handlers import handle_cloudtrail_event
+from chalicelib.handlers import handle_cloudtrail_event, run_sweep
 from chalicelib.runtime import Runtime
 from tests.chat_server import ChatServer
 from tests.events.helpers import load_sample
@@ -278,3 +278,47 @@ def test_the_organizations_accounts_may_put_events_on_the_bus(
         own_from_env(),
     )
     assert "lets organization o-zzzzzz9999 put events" in changed.changes[0].summary
+
+
+def _make_function(stack: dict[str, Any]) -> None:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def on_ec2_change(event, context):\n    return {}\n")
+    stack["lambda"].create_function(
+        FunctionName=FUNCTION,
+        Runtime="python3.12",
+        Role=stack["role"],
+        Handler="app.on_ec2_change",
+        Code={"ZipFile": code.getvalue()},
+    )
+
+
+def test_cloudformation_deleting_setpoints_function_is_a_deploy_not_an_alert(
+    stack: dict[str, Any], chat_server: ChatServer
+) -> None:
+    stack["lambda"].delete_function(FunctionName=FUNCTION)
+    handle_cloudtrail_event(
+        load_sample("lambda", "DeleteFunction20150331__setpoint1"), _runtime(chat_server)
+    )
+    assert chat_server.received == []
+
+
+def test_a_function_deleted_by_hand_is_missing_until_the_sweep_sees_it_again(
+    stack: dict[str, Any], chat_server: ChatServer
+) -> None:
+    runtime = _runtime(chat_server)
+    stack["lambda"].delete_function(FunctionName=FUNCTION)
+    record = load_sample("lambda", "DeleteFunction20150331__setpoint1")
+    by_hand = load_sample("lambda", "PutFunctionConcurrency20171031__setpoint1")
+    for key in ("userIdentity", "sourceIPAddress", "userAgent"):
+        record[key] = by_hand[key]
+    handle_cloudtrail_event(record, runtime)
+    assert chat_server.alerts() == ["new:missing"]
+    assert _text(chat_server.received[0]).startswith("Critical: ")
+    assert "user/eve" in _text(chat_server.received[0])
+    _make_function(stack)  # the stack is deployed again
+    runtime.regions = [REGION]
+    run_sweep(runtime)
+    back = [m for m in chat_server.received[1:] if m["id"] == FUNCTION_ARN]
+    assert [m["status"] for m in back] == ["in_sync"]
+    assert "Back to normal" in _text(back[0])
