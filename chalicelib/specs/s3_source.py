@@ -340,7 +340,7 @@ class S3SpecSource:
 
     def _load(self, listed: dict[str, str], pages: int) -> SpecCatalog:
         cache: dict[str, _Cached] = {}
-        gets = reused = 0
+        gets = reused = oversized = 0
         refused: dict[str, tuple[str, str]] = {}
         for key in sorted(listed):
             cached = self._cache.get(key)
@@ -367,6 +367,7 @@ class S3SpecSource:
             if too_large is not None:  # never parsed, and not fetched when listed so
                 if self.verifier is None:
                     cache[key] = _Cached(listed[key], (ParsedFile(name, (), (too_large,)),))
+                    oversized += 1  # a new entry with no GetObject: the catalog changes too
                     continue
                 refused[key] = (listed[key], f"{too_large}; refused")
                 if cached is not None:
@@ -396,7 +397,8 @@ class S3SpecSource:
         # with an object refused, what is in force is whichever verified version this
         # container kept: the listing cannot say which, so the specs have no version
         version = None if refused else listing_version(listed, self.extra_rules)
-        if gets == 0 and dropped == 0 and not changed_refusals and self._catalog is not None:
+        unchanged = gets == 0 and oversized == 0 and dropped == 0 and not changed_refusals
+        if unchanged and self._catalog is not None:
             # nothing changed: skip re-checking duplicates across specs
             if self._catalog.version != version:
                 self._catalog = dataclasses.replace(self._catalog, version=version)

@@ -404,3 +404,22 @@ def test_the_version_moves_with_every_push_or_deletion_and_only_then(s3: Any):
     s3.delete_object(Bucket=BUCKET, Key="specs/db.yaml")  # no object newer than before
     deleted = source.load().version
     assert len({first, pushed, deleted}) == 3
+
+
+def test_an_oversized_spec_pushed_later_is_an_error_not_the_old_catalog(s3: Any, calls: Calls):
+    """Listed over the per-file budget, the new object is never fetched; the set must
+    still fail naming it, not keep answering with the catalog from before it came."""
+    from chalicelib.specs.budgets import MAX_SPEC_FILE_BYTES
+
+    put(s3, "specs/web.yaml", sg("web"))
+    source = S3SpecSource(s3, f"s3://{BUCKET}/specs")
+    source.load()
+    padding = "# " + "x" * 100 + "\n"
+    put(s3, "specs/huge.yaml", sg("huge") + padding * (MAX_SPEC_FILE_BYTES // len(padding) + 1))
+    calls.clear()
+    with pytest.raises(SpecSetError) as caught:
+        source.load()
+    assert calls["GetObject"] == 0
+    (error,) = caught.value.errors
+    assert error.file == f"s3://{BUCKET}/specs/huge.yaml"
+    assert "over the budget" in error.message
