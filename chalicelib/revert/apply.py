@@ -114,7 +114,10 @@ class Reverter:
             if not steps:
                 kept.append(finding)
                 continue
-            if self.hand_off is not None and self._may_run(finding, remembered) is None:
+            # decided once: `remembered` reads the state, and a second read must not
+            # turn a refusal into a revert run here
+            refused = self._may_run(finding, remembered)
+            if self.hand_off is not None and refused is None:
                 try:
                     self.hand_off(finding)
                 except Exception as exc:  # said on the alert, delivered here instead
@@ -124,7 +127,7 @@ class Reverter:
                 else:
                     handed.append(finding)
                 continue
-            kept.append(self._revert(finding, steps, remembered))
+            kept.append(self._revert(finding, steps, refused))
         return kept, handed
 
     def _may_run(self, finding: Finding, remembered: Remembered | None = None) -> str | None:
@@ -171,10 +174,8 @@ class Reverter:
             )
         return None
 
-    def _revert(
-        self, finding: Finding, steps: list[Step], remembered: Remembered | None = None
-    ) -> Finding:
-        refused = self._may_run(finding, remembered)
+    def _revert(self, finding: Finding, steps: list[Step], refused: str | None) -> Finding:
+        """Run the steps here (or only plan them without an executor), unless `refused`."""
         if refused is not None:
             return _with(finding, steps, {s.key: refused for s in steps})
         if self.executor is None:
