@@ -28,7 +28,8 @@ from chalicelib.notify.delivery import notifier_for
 from chalicelib.revert.hand_off import LambdaHandOff
 from chalicelib.revert.settings import RevertSettings
 from chalicelib.runtime import Runtime, build_reverter, spec_provider, sweep_service
-from chalicelib.state import MemoryStateStore
+from chalicelib.state import MemoryStateStore, StateStoreError, record_key
+from chalicelib.state.record import StateRecord
 from chalicelib.sweep.lookup import CloudTrailLookup
 from chalicelib.sweep.settings import SweepSettings
 from chalicelib.sweep.shards import shard_messages
@@ -73,6 +74,7 @@ def _sweep_setup(
     settings: RevertSettings | None = None,
     who: dict[str, Any] | None = None,
     iac: IacPrincipals | None = IAC,
+    state: MemoryStateStore | None = None,
 ) -> Swept:
     """The demo's group `web` (443 open in its spec) with SSH opened to the world by hand,
     no event sent; the sweep reads it. `who` is the userIdentity CloudTrail's history names
@@ -89,7 +91,7 @@ def _sweep_setup(
         specs=spec_provider(str(specs), clients),
         notifiers=[notifier_for(url, "json", sleep=lambda _: None)],
         regions=[REGION],
-        state=MemoryStateStore(),
+        state=state if state is not None else MemoryStateStore(),
         clock=lambda: NOW,
         iac=iac,
     )
@@ -304,3 +306,35 @@ def test_the_report_keeps_the_handed_off_finding(
     drifted = [f for f in result.findings if f.status.value == "drifted"]
     assert result.digest.counts["drifted"] == len(drifted)
     assert swept.group in {i.id for i in result.digest.new_drift}
+
+
+class FirstReadFails(MemoryStateStore):
+    """The alert state refusing the first read of one key (throttled), then answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: str | None = None
+
+    def get(self, key: str) -> StateRecord | None:
+        if key == self.failing:
+            self.failing = None
+            raise StateStoreError("GetItem: ProvisionedThroughputExceededException", "throttled")
+        return super().get(key)
+
+
+def test_drift_whose_author_the_state_cannot_tell_is_not_reverted_and_says_why(
+    ec2: Any, webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    state = FirstReadFails()
+    swept = _sweep_setup(ec2, webhook, tmp_path, state=state)
+    ref = ResourceRef(Kind("security_group"), ACCOUNT, REGION, swept.group)
+    (finding,) = swept.runtime.evaluate([ref], None)
+    state.failing = record_key(finding)
+    _sweep_expecting_hand_offs(swept, 0)
+    assert swept.sent == []
+    (alert,) = _about(swept.received, swept.group)
+    assert (
+        "— failed: who made this drift could not be read: GetItem: "
+        "ProvisionedThroughputExceededException"
+    ) in alert["text"]
+    assert (22, "0.0.0.0/0") in _ingress(ec2, swept.group)
