@@ -338,3 +338,16 @@ def test_drift_whose_author_the_state_cannot_tell_is_not_reverted_and_says_why(
         "ProvisionedThroughputExceededException"
     ) in alert["text"]
     assert (22, "0.0.0.0/0") in _ingress(ec2, swept.group)
+
+
+def test_setpoint_check_reports_the_drift_and_reverts_nothing(
+    ec2: Any, webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    swept = _sweep_setup(ec2, webhook, tmp_path)
+    specs = str(tmp_path / "policies")
+    args = ["check", "--specs", specs, "--region", REGION, "--kinds", "security_group"]
+    assert main([*args, "--format", "json", "--output", str(tmp_path / "out.json")]) == 1
+    report = json.loads((tmp_path / "out.json").read_text())
+    (found,) = [f for f in report["findings"] if f.get("id") == swept.group]
+    assert found["status"] == "drifted"
+    assert (22, "0.0.0.0/0") in _ingress(ec2, swept.group)
