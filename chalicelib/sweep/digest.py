@@ -111,6 +111,7 @@ class ShardSummary:
     unread: str | None = None
     skipped: str | None = None
     delivery_errors: int = 0
+    handed_off: int = 0  # drift given to the revert function (it alerts on it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +126,7 @@ class ShardSummary:
             "unread": self.unread,
             "skipped": self.skipped,
             "delivery_errors": self.delivery_errors,
+            "handed_off": self.handed_off,
         }
 
     @staticmethod
@@ -144,6 +146,7 @@ class ShardSummary:
             unread=data.get("unread"),
             skipped=data.get("skipped"),
             delivery_errors=int(data.get("delivery_errors", 0)),
+            handed_off=int(data.get("handed_off", 0)),
         )
 
 
@@ -218,6 +221,7 @@ def summarize(
         unread=unread,
         skipped=skipped,
         delivery_errors=delivery_errors,
+        handed_off=len(handed_off),
     )
 
 

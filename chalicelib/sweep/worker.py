@@ -456,8 +456,12 @@ def _last_swept(service: SweepService, shard: Shard) -> SweptMark | None:
 def shard_complete(result: ShardResult, summary: ShardSummary) -> bool:
     """True when the shard compared every resource it covers and remembered every problem:
     read whole (no listing failed, region not skipped) and delivered without an error (a
-    drift whose alert was released has no record although it was seen)."""
+    drift whose alert was released has no record although it was seen), nothing handed to
+    the revert function (its record is the revert function's to write, and may never be
+    if that function fails)."""
     if result.unread is not None or result.skipped is not None or summary.delivery_errors:
+        return False
+    if summary.handed_off:
         return False
     # an unknown without an id: a listing that failed (some resources were never read)
     return not any(f.status is Status.UNKNOWN and f.id is None for f in result.findings)
