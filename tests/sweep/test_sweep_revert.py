@@ -36,7 +36,9 @@ from chalicelib.sweep.shards import shard_messages
 from chalicelib.sweep.worker import SweepService, handle_shard_message, plan, sweep_in_process
 from tests.conftest import REGION, make_vpc_with_web
 from tests.runtime_builder import build_runtime
+from tests.sweep.conftest import Org, make_runtime
 from tests.sweep.test_lookup import history_entry, ingress_record
+from tests.sweep.test_worker import seed, write_specs
 
 FUNCTION = "setpoint-test-on_revert"
 ACCOUNT = "123456789012"
@@ -351,3 +353,33 @@ def test_setpoint_check_reports_the_drift_and_reverts_nothing(
     (found,) = [f for f in report["findings"] if f.get("id") == swept.group]
     assert found["status"] == "drifted"
     assert (22, "0.0.0.0/0") in _ingress(ec2, swept.group)
+
+
+def test_drift_in_a_member_account_is_alerted_as_elsewhere_and_not_handed_off(
+    org: Org,
+    base_clients: ClientCache,
+    member_clients: ClientCache,
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    """An Organization sweep reads the member through its role; the revert function's role
+    writes only in the stack's own account, so nothing is handed over."""
+    seed(member_clients)
+    specs = write_specs(tmp_path / "policies", org.allowed)
+    app = specs / "security_groups" / "app.yaml"
+    app.write_text(app.read_text() + "on_drift: revert\n")
+    member_ec2 = member_clients.client("ec2", "us-east-1")
+    (group,) = member_ec2.describe_security_groups(GroupNames=["app"])["SecurityGroups"]
+    member_ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    runtime = make_runtime(base_clients, specs, webhook[0], MemoryStateStore(), ["us-east-1"])
+    lam = base_clients.client("lambda", REGION)
+    runtime.reverter = build_reverter(runtime, apply=True, hand_off=LambdaHandOff(lam, FUNCTION))
+    settings = SweepSettings(accounts=[org.allowed], regions=("us-east-1",))
+    service = sweep_service(runtime, settings)
+    with Stubber(lam):  # no response: an invoke would fail the hand-off and say so
+        sweep_in_process(service)
+    (alert,) = _about(webhook[1], group["GroupId"])
+    assert f"elsewhere: the resource is in account {org.allowed}" in alert["text"]
+    assert "handoff_failed" not in alert["text"]
