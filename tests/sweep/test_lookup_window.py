@@ -197,6 +197,7 @@ def test_drift_after_a_sweep_saw_it_in_sync_is_looked_up_only_since_that_sweep(
     estate.clock.now = SECOND
     estate.open_ssh_by_hand()
 
+    caplog.clear()  # the first sweep's lookups log too when `setpoint` already logs INFO
     with caplog.at_level(logging.INFO, logger="setpoint"):
         sweep_in_process(estate.service)
 
