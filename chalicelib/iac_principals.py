@@ -43,6 +43,25 @@ class IacPrincipals:
         candidates = [arn for arn in (actor.arn, actor.session_issuer) if arn]
         return any(fnmatchcase(arn, glob) for arn in candidates for glob in self.globs)
 
+    def deployed_by_arn(self, arn: str) -> bool:
+        """Whether an ARN the alert state remembers (it keeps ARNs, not whole actors) is a
+        deployer's: the ARN itself, or for an assumed-role session the role it is a session
+        of. The state does not keep the role's path, so a glob that names one matches
+        only the event's own actor (`deployed_by`), not a remembered session."""
+        candidates = [arn, *([role] if (role := session_role(arn)) else [])]
+        return any(fnmatchcase(one, glob) for one in candidates for glob in self.globs)
+
+
+def session_role(arn: str) -> str | None:
+    """`arn:P:iam::ACCOUNT:role/NAME` for `arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION`."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "sts" or not parts[5].startswith("assumed-role/"):
+        return None
+    name = parts[5].split("/")[1:2]
+    if not name or not name[0]:
+        return None
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{name[0]}"
+
 
 def parse_principals(value: str, where: str = ENV_IAC_PRINCIPALS) -> tuple[str, ...]:
     """The globs of a comma-separated list; each must be an ARN pattern (`arn:...`), so a

@@ -122,8 +122,8 @@ class Runtime:
     accounts: list[str] | str | None = None
     # alert storms: coalescing and the storm cap (SETPOINT_COALESCE_SECONDS, _STORM_LIMIT)
     quiet: QuietSettings | None = None
-    # opt-in revert (`chalicelib/revert`): None never reverts (check, the sweep); the
-    # event functions hand it to the revert function, which runs it in process
+    # opt-in revert (`chalicelib/revert`): None never reverts (check); the event functions
+    # and the sweep hand it to the revert function, which runs it in process
     reverter: Reverter | None = None
     _sessions: RoleSessions | None = field(default=None, repr=False)
     _pipelines: dict[str, Pipeline] = field(default_factory=dict, repr=False)
@@ -233,6 +233,7 @@ def sweep_service(
         account=runtime.account,
         runs=runs,
         failed_deliveries=outbox,
+        reverter=runtime.reverter,
     )
     runtime.account = runtime.account or service.account_id()
     _sweep = (id(runtime), service)

@@ -8,9 +8,11 @@ configured IaC principal is never reverted; the hourly allowance per resource ma
 spent (Setpoint gives up and says so); else each planned call runs once. Without an
 executor (`explain` without `--apply-reverts`) the plan is attached and nothing runs.
 
-The deployed event functions hand the work to the revert function instead
+The deployed event functions and the sweep hand the work to the revert function instead
 (`hand_off`), which has the only role that may write: the finding is delivered there,
-after the revert, so its alert says what was undone.
+after the revert, so its alert says what was undone. The sweep has no event: a finding's
+actor is the one CloudTrail's history names (`sweep.lookup`, source "lookup"), and for
+drift already open the actors the alert state remembers count too (`remembered`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from chalicelib.specs.catalog import SpecCatalog
 logger = logging.getLogger("setpoint")
 
 HandOff = Callable[[Finding], None]
+# the ARNs that may also have made a finding's drift (the sweep: those the alert state
+# remembers); may raise SetpointError when they cannot be read
+Remembered = Callable[[Finding], Sequence[str]]
 
 
 def revert_table(finding: Finding) -> tuple[Undo, ...]:
@@ -69,7 +74,7 @@ def opted_in(finding: Finding, catalog: SpecCatalog, settings: RevertSettings) -
 
 @dataclass
 class Reverter:
-    """The revert step of an event path (see the module docstring)."""
+    """The revert step of an event path or the sweep (see the module docstring)."""
 
     settings: RevertSettings
     specs: Callable[[], SpecCatalog]
@@ -81,8 +86,14 @@ class Reverter:
     # reverted here (its names, an IAM role's above all, could mean a resource of ours)
     own_account: Callable[[], str] | None = None
 
-    def apply(self, findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
-        """(the findings to deliver here, those handed to the revert function)."""
+    def apply(
+        self, findings: Sequence[Finding], remembered: Remembered | None = None
+    ) -> tuple[list[Finding], list[Finding]]:
+        """(the findings to deliver here, those handed to the revert function).
+
+        `remembered` names who else may have made a finding's drift; a configured IaC
+        principal among them stops the revert as the finding's own actor does.
+        """
         kept: list[Finding] = []
         handed: list[Finding] = []
         catalog: SpecCatalog | None = None
@@ -103,7 +114,10 @@ class Reverter:
             if not steps:
                 kept.append(finding)
                 continue
-            if self.hand_off is not None and self._may_run(finding) is None:
+            # decided once: `remembered` reads the state, and a second read must not
+            # turn a refusal into a revert run here
+            refused = self._may_run(finding, remembered)
+            if self.hand_off is not None and refused is None:
                 try:
                     self.hand_off(finding)
                 except Exception as exc:  # said on the alert, delivered here instead
@@ -113,17 +127,35 @@ class Reverter:
                 else:
                     handed.append(finding)
                 continue
-            kept.append(self._revert(finding, steps))
+            kept.append(self._revert(finding, steps, refused))
         return kept, handed
 
-    def _may_run(self, finding: Finding) -> str | None:
-        """Why nothing may run for this finding (the switch, an IaC author), or None."""
+    def _may_run(self, finding: Finding, remembered: Remembered | None = None) -> str | None:
+        """Why nothing may run for this finding (the switch, an IaC author, another
+        account), or None."""
         if not self.settings.enabled:
             return f"off: {ENV_REVERT}=off turns every revert off"
-        if self.iac is not None and self.iac.deployed_by(finding.actor):
+        refused = self._iac_author(finding, remembered)
+        if refused is not None:
+            return refused
+        return self._elsewhere(finding)
+
+    def _iac_author(self, finding: Finding, remembered: Remembered | None) -> str | None:
+        """Why an IaC principal's change stays: the finding's actor is one, or one of
+        those `remembered` is (read only when the actor is not)."""
+        if self.iac is None:
+            return None
+        if self.iac.deployed_by(finding.actor):
             who = finding.actor.arn if finding.actor else "?"
             return f"iac: made by a configured IaC principal ({who}); never reverted"
-        return self._elsewhere(finding)
+        try:
+            others = list(remembered(finding)) if remembered is not None else []
+        except SetpointError as exc:  # who made it is not known: the IaC rule cannot hold
+            return f"failed: who made this drift could not be read: {error_text(exc)}"
+        for arn in others:
+            if self.iac.deployed_by_arn(arn):
+                return f"iac: made by a configured IaC principal ({arn}); never reverted"
+        return None
 
     def _elsewhere(self, finding: Finding) -> str | None:
         """Why this account's clients may not revert `finding`: it lives in another one."""
@@ -142,8 +174,8 @@ class Reverter:
             )
         return None
 
-    def _revert(self, finding: Finding, steps: list[Step]) -> Finding:
-        refused = self._may_run(finding)
+    def _revert(self, finding: Finding, steps: list[Step], refused: str | None) -> Finding:
+        """Run the steps here (or only plan them without an executor), unless `refused`."""
         if refused is not None:
             return _with(finding, steps, {s.key: refused for s in steps})
         if self.executor is None:

@@ -111,6 +111,7 @@ class ShardSummary:
     unread: str | None = None
     skipped: str | None = None
     delivery_errors: int = 0
+    handed_off: int = 0  # drift given to the revert function (it alerts on it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +126,7 @@ class ShardSummary:
             "unread": self.unread,
             "skipped": self.skipped,
             "delivery_errors": self.delivery_errors,
+            "handed_off": self.handed_off,
         }
 
     @staticmethod
@@ -144,6 +146,7 @@ class ShardSummary:
             unread=data.get("unread"),
             skipped=data.get("skipped"),
             delivery_errors=int(data.get("delivery_errors", 0)),
+            handed_off=int(data.get("handed_off", 0)),
         )
 
 
@@ -162,19 +165,23 @@ def summarize(
     unread: str | None = None,
     skipped: str | None = None,
     cap: int = SHARD_LIST_CAP,
+    handed_off: Sequence[tuple[Finding, str | None]] = (),
 ) -> ShardSummary:
     """One shard's findings and the alerts delivering them caused, as digest material.
 
     New drift: findings whose alert was new (or changed, or a pending spec change);
     resolved: back to normal, applied or gone; still open: off-spec findings that chat
     already knew about, with the time they were first seen (`first_seen`, read from the
-    state store, is called for those only).
+    state store, is called for those only). `handed_off` are findings given to the revert
+    function, which alerts on them (so no alert here), each with the time its drift was
+    first seen, None when it is new: drift at the time of the sweep, new or still open.
     """
     counts = {status: 0 for status in STATUSES}
     for finding in findings:
         counts[finding.status.value] += 1
     counts["checked"] = len(findings)
     alert_of = {id(a.finding): a for a in alerts}
+    handed_since = {id(finding): since for finding, since in handed_off}
     new: list[DigestItem] = []
     resolved: list[DigestItem] = []
     still_open: list[DigestItem] = []
@@ -185,7 +192,13 @@ def summarize(
         if finding.status is Status.UNKNOWN:
             unknown.append(item_of(finding))
         elif finding.status in OPEN_STATUSES:
-            if told is not None and told.kind in NEW_ALERTS:
+            if told is None and id(finding) in handed_since:
+                since = handed_since[id(finding)]
+                if since is None:
+                    new.append(item_of(finding))
+                else:
+                    still_open.append(item_of(finding, since))
+            elif told is not None and told.kind in NEW_ALERTS:
                 new.append(item_of(finding))
             else:
                 since = told.since if told is not None and told.since else first_seen(finding)
@@ -208,6 +221,7 @@ def summarize(
         unread=unread,
         skipped=skipped,
         delivery_errors=delivery_errors,
+        handed_off=len(handed_off),
     )
 
 

@@ -7,6 +7,10 @@ alert path as events (`cause="sweep"`: drift already alerted stays quiet), store
 shard's summary and count it done; the shard that finishes the run posts the digest.
 `sweep_in_process` does all of it in one invocation (no queue configured).
 
+Drift whose spec says `on_drift: revert` goes through the same revert step as events
+(`revert.apply`): handed to the revert function, which alerts on it, so the sweep does
+not alert on it too; the digest and the report still count it.
+
 Concurrency is capped twice: the SQS event source's maximum concurrency (how many
 workers run at once; see `WORKER_DECORATOR_ARGS`) and, in one process, a bounded
 thread pool (`SweepSettings.concurrency`).
@@ -23,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.alerting import Delivery, EventOutcome, deliver
 from chalicelib.aws import ClientCache, RoleSessions
@@ -43,6 +47,7 @@ from chalicelib.ports import SpecProvider, StateStore, SweepQueue
 from chalicelib.scrub import error_text
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
+from chalicelib.state.fingerprint import fingerprint
 from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.dead_letters import read_dead_letters
@@ -76,6 +81,9 @@ from chalicelib.sweep.shards import (
     plan_shards,
     shard_messages,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.revert.apply import Reverter
 
 logger = logging.getLogger("setpoint")
 
@@ -120,6 +128,9 @@ class SweepService:
     lookup: ActorLookup | None = None
     # where each run's report is kept (None: no bucket configured, no report)
     reports: ReportStore | None = None
+    # opt-in revert (the runtime's, handing to the revert function when deployed); None:
+    # the sweep reverts nothing
+    reverter: Reverter | None = None
 
     @property
     def clients(self) -> ClientCache:
@@ -140,6 +151,7 @@ def build_sweep_service(
     account: str | None = None,
     runs: SweepRunStore | None = None,
     failed_deliveries: FailedDeliveries | None = None,
+    reverter: Reverter | None = None,
 ) -> SweepService:
     """The service on `clients` (the sweeping account's); `pipeline` reads that account,
     others get one each on their assumed-role clients."""
@@ -172,6 +184,7 @@ def build_sweep_service(
         )
         if settings.report_bucket
         else None,
+        reverter=reverter,
     )
 
 
@@ -355,6 +368,7 @@ def handle_shard_message(
         lookup=service.lookup,
         out=delivered,
         seen_since=_seen_since(service, message.shard, catalog),
+        reverter=service.reverter,
     )
     _mark_swept(service, result, summary, catalog, started)
     if service.reports is not None:  # the last shard gathers every part into the report
@@ -442,8 +456,12 @@ def _last_swept(service: SweepService, shard: Shard) -> SweptMark | None:
 def shard_complete(result: ShardResult, summary: ShardSummary) -> bool:
     """True when the shard compared every resource it covers and remembered every problem:
     read whole (no listing failed, region not skipped) and delivered without an error (a
-    drift whose alert was released has no record although it was seen)."""
+    drift whose alert was released has no record although it was seen), nothing handed to
+    the revert function (its record is the revert function's to write, and may never be
+    if that function fails)."""
     if result.unread is not None or result.skipped is not None or summary.delivery_errors:
+        return False
+    if summary.handed_off:
         return False
     # an unknown without an id: a listing that failed (some resources were never read)
     return not any(f.status is Status.UNKNOWN and f.id is None for f in result.findings)
@@ -502,31 +520,93 @@ def deliver_and_summarize(
     lookup: ActorLookup | None = None,
     out: list[Finding] | None = None,
     seen_since: Callable[[Finding], datetime | None] | None = None,
+    reverter: Reverter | None = None,
 ) -> ShardSummary:
     """Deliver a shard's findings and boil them down for the digest; `out` receives the
-    findings as delivered (looked-up actors attached), for the report. `seen_since`
-    narrows the lookups (see `attach_actors`)."""
+    findings as delivered (looked-up actors attached, reverts too), for the report.
+    `seen_since` narrows the lookups (see `attach_actors`).
+
+    With a `reverter`, drift whose spec opts in is reverted as on the event path: handed
+    to the revert function (which re-reads, reverts and alerts), so it is not delivered
+    here; it still counts in the digest, new or still open as the state says."""
     findings = list(result.findings)
-    read: dict[str, StateRecord | None] | None = None
+    read: dict[str, StateRecord | None] = {}
     if lookup is not None:  # who probably made new drift no event announced
         attached = attach_actors(
             lookup, delivery.state, findings, delivery.clock(), seen_since=seen_since
         )
         findings, read = attached.findings, attached.records
+    handed: list[Finding] = []
+    if reverter is not None:
+        reverter = _reading_first(reverter, delivery.state, read)
+        findings, handed = reverter.apply(findings, _remembered(delivery.state, read))
+        if handed:
+            logger.info("sweep_handed_off", extra={"count": len(handed)})
     if out is not None:
-        out.extend(findings)
-    outcome = EventOutcome(findings=findings)
+        out.extend(findings + handed)
+    outcome = EventOutcome(findings=findings, handed_off=len(handed))
     deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
     return summarize(
         shard_id or result.shard.id,
-        findings,
+        findings + handed,
         outcome.alerts,
         _first_seen(delivery.state, read),
         delivery_errors=len(outcome.errors),
         regionless_matched=result.regionless_matched,
         unread=result.unread,
         skipped=result.skipped,
+        handed_off=[(f, _since(read, f)) for f in handed],
     )
+
+
+def _reading_first(
+    reverter: Reverter, state: StateStore, read: dict[str, StateRecord | None]
+) -> Reverter:
+    """The reverter, reading each finding's record just before handing it off: the revert
+    function writes it once it has the finding, and the digest must tell new drift from
+    drift chat already knew. A record that cannot be read counts it as new."""
+    hand_off = reverter.hand_off
+    if hand_off is None:
+        return reverter
+
+    def read_then_hand_off(finding: Finding) -> None:
+        key = record_key(finding)
+        if key not in read:
+            try:
+                read[key] = state.get(key)
+            except StateStoreError as exc:
+                logger.warning("sweep_record_unread", extra={"error": error_text(exc)})
+        hand_off(finding)
+
+    return dataclasses.replace(reverter, hand_off=read_then_hand_off)
+
+
+def _since(read: Mapping[str, StateRecord | None], finding: Finding) -> str | None:
+    """When drift chat already knows was first seen, from the records read before the
+    hand-off; None when delivering it would alert as new or changed (`state.transitions`):
+    no record, only an unreadable spell, or another change set than the one alerted."""
+    record = read.get(record_key(finding))
+    if record is None or record.status is Status.UNKNOWN:
+        return None
+    return record.first_seen if record.fingerprint == fingerprint(finding) else None
+
+
+def _remembered(
+    state: StateStore, read: dict[str, StateRecord | None]
+) -> Callable[[Finding], tuple[str, ...]]:
+    """Who the alert state remembers making a finding's drift (the records already read
+    are reused, and those read here kept for the digest's "since"): drift already open
+    has no looked-up actor, and the IaC rule must hold for it too. StateStoreError
+    propagates: the revert is then refused, never run blind."""
+
+    def remembered(finding: Finding) -> tuple[str, ...]:
+        key = record_key(finding)
+        if key not in read:
+            read[key] = state.get(key)
+        record = read[key]
+        return record.last_actors if record is not None else ()
+
+    return remembered
 
 
 def finish_run(
@@ -701,6 +781,7 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
                 lookup=service.lookup,
                 out=findings,
                 seen_since=_seen_since(service, result.shard, catalog),
+                reverter=service.reverter,
             )
             summaries.append(summary)
             _mark_swept(service, result, summary, catalog, started)

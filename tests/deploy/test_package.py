@@ -320,6 +320,38 @@ def test_the_revert_function_has_the_name_the_event_functions_invoke(
     assert handoff["Resource"].endswith(":function:setpoint-prod-on_revert")
 
 
+def test_the_sweep_may_invoke_the_revert_function_and_no_other(
+    packaged: tuple[Path, dict[str, Any]],
+) -> None:
+    """The sweep hands drift to on_revert as the event functions do: its role (and the
+    shard worker's) may invoke that one function, by name, and call no other Lambda
+    action but the guard's reads of Setpoint's own functions."""
+    template = packaged[1]
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert (
+        shared["SETPOINT_REVERT_FUNCTION"] == functions(template)[REVERT_FUNCTION]["FunctionName"]
+    )
+    for name in ("sweep", "on_sweep_shard"):
+        props = functions(template)[name]
+        variables = props.get("Environment", {}).get("Variables", {})
+        assert "SETPOINT_REVERT_FUNCTION" not in variables, name  # the stack's name wins
+        (role,) = names_in(props["Role"])
+        (policy,) = template["Resources"][role]["Properties"]["Policies"]
+        granted = [
+            (action, statement["Resource"])
+            for statement in unpinned(policy["PolicyDocument"]["Statement"])
+            for action in statement["Action"]
+            if action.startswith("lambda:") and not action.startswith(("lambda:Get", "lambda:List"))
+        ]
+        assert granted == [
+            (
+                "lambda:InvokeFunction",
+                "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                "setpoint-prod-on_revert",
+            )
+        ], name
+
+
 def unpinned_plain(value: Any) -> Any:
     """Everything but the Fn::Sub strings (what IAM would get verbatim)."""
     if isinstance(value, dict):

@@ -64,6 +64,23 @@ def test_a_shard_summary_sorts_findings_into_the_digests_sections() -> None:
     assert [i.reason for i in summary.unknown] == ["DescribeSecurityGroups: Throttling"]
 
 
+def test_drift_handed_to_the_revert_function_counts_as_new_or_still_open_without_an_alert() -> None:
+    fresh = finding("fresh", Status.DRIFTED)
+    known = finding("known", Status.DRIFTED)
+    summary = summarize(
+        "s",
+        [fresh, known],
+        [],  # the revert function alerts on both, not the sweep
+        lambda f: "never asked for handed-off drift",
+        handed_off=[(fresh, None), (known, "2026-11-20T00:00:00+00:00")],
+    )
+    assert summary.counts["drifted"] == 2
+    assert [i.name for i in summary.new_drift] == ["fresh"]
+    assert [(i.name, i.since) for i in summary.still_open] == [
+        ("known", "2026-11-20T00:00:00+00:00")
+    ]
+
+
 def test_summaries_survive_the_trip_through_the_state_table_as_json() -> None:
     summary = shard_summary()
     assert ShardSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary

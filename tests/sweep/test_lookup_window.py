@@ -20,13 +20,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from chalicelib.aws import ClientCache
 from chalicelib.model import Finding, Kind, SourceLocation, Status
 from chalicelib.noise.model import SpecException, SpecNoise
 from chalicelib.notify.delivery import notifier_for
-from chalicelib.runtime import spec_provider, sweep_service
+from chalicelib.revert.hand_off import LambdaHandOff
+from chalicelib.runtime import build_reverter, spec_provider, sweep_service
 from chalicelib.state import DynamoStateStore, MemoryStateStore, StateRecord, record_key
 from chalicelib.state.record import iso
 from chalicelib.sweep.lookup import IN_SYNC_MARGIN, CloudTrailLookup, attach_actors, in_sync_since
@@ -145,6 +146,7 @@ class Estate:
             state=state,
             clock=self.clock,
         )
+        self.runtime = runtime
         self.service: SweepService = sweep_service(
             runtime,
             SweepSettings(regions=(REGION,), lookup_hours=int(LOOKBACK.total_seconds() // 3600)),
@@ -195,6 +197,7 @@ def test_drift_after_a_sweep_saw_it_in_sync_is_looked_up_only_since_that_sweep(
     estate.clock.now = SECOND
     estate.open_ssh_by_hand()
 
+    caplog.clear()  # the first sweep's lookups log too when `setpoint` already logs INFO
     with caplog.at_level(logging.INFO, logger="setpoint"):
         sweep_in_process(estate.service)
 
@@ -486,3 +489,28 @@ def test_a_mark_that_cannot_be_written_is_logged_and_costs_the_sweep_nothing(
     sweep_in_process(estate.service)
 
     assert estate.history.windows(estate.group) == [(SECOND - LOOKBACK, SECOND)]
+
+
+def test_a_shard_that_hands_drift_to_the_revert_function_writes_no_mark(estate: Estate) -> None:
+    """The revert function writes that drift's record, or never does if it fails: the shard
+    cannot vouch that every resource without a record was in sync."""
+    sweep_in_process(estate.service)  # in sync: every shard marked at FIRST
+    shard = f"{ACCOUNT}/{REGION}/security_group"
+    first = estate.service.runs.last_swept(shard)
+    assert first is not None and first.started_at == iso(FIRST)
+    put_spec("web", WEB_SPEC + "on_drift: revert\n")
+    estate.clock.now = SECOND
+    estate.open_ssh_by_hand()
+    lam = estate.clients.client("lambda", REGION)
+    estate.service.reverter = build_reverter(
+        estate.runtime, apply=True, hand_off=LambdaHandOff(lam, "setpoint-test-on_revert")
+    )
+    with Stubber(lam) as stub:
+        expected = {"FunctionName": "setpoint-test-on_revert", "InvocationType": "Event"}
+        stub.add_response("invoke", {"StatusCode": 202}, {**expected, "Payload": ANY})
+        sweep_in_process(estate.service)
+        stub.assert_no_pending_responses()
+
+    assert estate.service.runs.last_swept(shard) == first  # not rewritten at SECOND
+    balancers = estate.service.runs.last_swept(f"{ACCOUNT}/{REGION}/load_balancer")
+    assert balancers is not None and balancers.started_at == iso(SECOND)  # the others are
