@@ -50,6 +50,7 @@ from chalicelib.specs.budgets import (
     bundle_object_too_large,
     bundle_too_large,
     file_too_large,
+    size_text,
     text_bytes,
 )
 from chalicelib.specs.catalog import SpecCatalog
@@ -323,14 +324,24 @@ class S3SpecSource:
         return indexed.catalog()
 
     def _fetch_indexed(self, key: str) -> IndexedSpecs | None:
-        """The bundle at `key` behind its index; None when `load` must read it instead."""
-        if self._sizes.get(key, 0) > MAX_INDEXED_BUNDLE_BYTES:
-            return None
-        fetched = self._get(key, MAX_INDEXED_BUNDLE_BYTES)
-        if fetched is None or len(fetched[1]) > MAX_INDEXED_BUNDLE_BYTES:
+        """The bundle at `key` behind its index; None when `load` must read it instead.
+        With a verify key, a bundle too large to fetch cannot be verified: it is refused
+        (SpecSignatureError), so the last verified version stays in force."""
+        name = f"s3://{self.bucket}/{key}"
+        size = self._sizes.get(key, 0)
+        fetched = None
+        if size <= MAX_INDEXED_BUNDLE_BYTES:
+            fetched = self._get(key, MAX_INDEXED_BUNDLE_BYTES)
+        if fetched is not None and len(fetched[1]) > MAX_INDEXED_BUNDLE_BYTES:
+            size, fetched = len(fetched[1]), None
+        if fetched is None:
+            if self.verifier is not None and size > MAX_INDEXED_BUNDLE_BYTES:
+                raise SpecSignatureError(
+                    f"{name}: {size_text(size)}, over the budget of "
+                    f"{size_text(MAX_INDEXED_BUNDLE_BYTES)}: it cannot be verified"
+                )
             return None
         _, body, metadata = fetched
-        name = f"s3://{self.bucket}/{key}"
         if self.verifier is not None:
             self.verifier.verify(name, body, metadata)  # SpecSignatureError: refused
         bundle, error = decode_bundle(name, body)

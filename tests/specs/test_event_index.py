@@ -296,3 +296,29 @@ def test_with_a_verify_key_an_unsigned_bundle_leaves_the_last_verified_one_in_fo
     )
     ((status, _),) = event(cold, web)
     assert status == "unknown"
+
+
+def test_with_a_verify_key_a_bundle_too_large_to_verify_leaves_the_last_verified_one(
+    estate: tuple[Any, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object over the event path's budget cannot be fetched, so it cannot be verified:
+    refused like an unsigned one, the signed specs stay in force (it used to turn every
+    event into `unknown`). The budget is lowered here so the test uploads kilobytes, not
+    the 64 MiB it is in the Lambda."""
+    import chalicelib.specs.s3_source as s3_source
+
+    s3, _, web = estate
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    assert push_bundle(s3, indexed_bundle({WEB: web_spec(443)}), BUCKET, KEY, KmsSigner(kms, key))
+    clients = ClientCache(boto3.session.Session(region_name=REGION))
+    runtime = build_runtime(
+        clients=clients,
+        specs=spec_provider(f"s3://{BUCKET}/policies", clients, verify_key=key),
+        regions=[REGION],
+        account=ACCOUNT,
+    )
+    assert event(runtime, web) == [("in_sync", f"{WEB}:1")]
+    monkeypatch.setattr(s3_source, "MAX_INDEXED_BUNDLE_BYTES", 64 * 1024)
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"x" * (128 * 1024))
+    assert event(runtime, web) == [("in_sync", f"{WEB}:1")]

@@ -29,6 +29,8 @@ from chalicelib.model import ResourceRef
 
 # EC2 accepts 5..1000 for DescribeSecurityGroups MaxResults; the largest page means fewest calls.
 PAGE_SIZE = 1000
+# EC2 takes at most 200 values in one filter (FilterLimitExceeded beyond; moto takes any)
+MAX_FILTER_VALUES = 200
 _NOT_FOUND = frozenset({"InvalidGroup.NotFound", "InvalidGroupId.NotFound"})
 _RULE_NOT_FOUND = frozenset({"InvalidSecurityGroupRuleId.NotFound"})
 
@@ -223,9 +225,15 @@ class SecurityGroupCollector:
         return raws
 
     def names_present(self, region: str, names: list[str]) -> set[tuple[str | None, str]]:
-        """(vpc, name) of live groups with any of these names: one call, not one per name."""
-        raws = self._all_pages(region, Filters=[{"Name": "group-name", "Values": names}])
-        return {(raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws}
+        """(vpc, name) of live groups with any of these names: one call per 200 names (the
+        most one filter takes), not one per name."""
+        found: set[tuple[str | None, str]] = set()
+        unique = sorted(set(names))
+        for start in range(0, len(unique), MAX_FILTER_VALUES):
+            chunk = unique[start : start + MAX_FILTER_VALUES]
+            raws = self._all_pages(region, Filters=[{"Name": "group-name", "Values": chunk}])
+            found.update((raw.get("VpcId"), raw.get("GroupName", "")) for raw in raws)
+        return found
 
     def list_region(self, region: str) -> list[SecurityGroupState]:
         """Every group in the region, canonical, with VPC-local names for group peers."""

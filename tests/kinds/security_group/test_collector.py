@@ -246,3 +246,26 @@ def test_each_distinct_cidr_is_parsed_once(monkeypatch):
     assert sorted(parsed) == ["0.0.0.0/0", "10.0.0.0/8"]
     assert all(s.rules == states[0].rules for s in states)
     canonical.cidr_version.cache_clear()
+
+
+def test_names_are_asked_200_to_a_filter_as_ec2_allows() -> None:
+    """AWS refuses more than 200 values in one filter (FilterLimitExceeded); moto takes
+    any number, so the requests are checked with botocore's Stubber: 450 names (a delete
+    checked against every name-scoped spec of a region) are three calls, none over 200."""
+    client = boto3.client(
+        "ec2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    names = [f"g{n}" for n in range(450)]
+    with Stubber(client) as stub:
+        for start in (0, 200, 400):
+            chunk = sorted(names)[start : start + 200]
+            answer = [_group(int(chunk[0][1:]))]
+            stub.add_response(
+                "describe_security_groups",
+                {"SecurityGroups": answer},
+                {"Filters": [{"Name": "group-name", "Values": chunk}], "MaxResults": 1000},
+            )
+        collector = SecurityGroupCollector(lambda region: client)
+        present = collector.names_present(REGION, names)
+        stub.assert_no_pending_responses()
+    assert len(present) == 3
