@@ -251,6 +251,9 @@ class Finding:
     excepted: tuple[Excepted, ...] = ()
     # what was undone (or tried, or would be) for a spec with `on_drift: revert`
     reverts: tuple[Revert, ...] = ()
+    # when Setpoint first saw this drift (its alert state), for the sweep's report: the
+    # age and order of drift that is still open
+    first_seen: str | None = None
 
     @property
     def tag_map(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from chalicelib.model import Change, Finding
 from chalicelib.report.common import (
@@ -119,13 +119,22 @@ def _change_html(change: Change) -> str:
     return f'<span class="{marker_class}">{text}</span>'
 
 
+def _since(finding: Finding) -> str | None:
+    """When the drift began, as far as known: its change's event time, else when Setpoint
+    first saw it (the sweep's alert state)."""
+    if finding.actor is not None and finding.actor.event_time:
+        return finding.actor.event_time
+    return finding.first_seen
+
+
 def _oldest_first(findings: Iterable[Finding]) -> list[Finding]:
-    """Drift with the oldest known change first (its actor's event time), then the rest in
-    report order: what has been wrong longest is what a reader should see first."""
+    """Drift with the oldest known start first, then the rest in report order: what has
+    been wrong longest is what a reader should see first."""
     ordered = sorted(findings, key=sort_key)
-    dated = [f for f in ordered if f.actor is not None and f.actor.event_time]
-    undated = [f for f in ordered if f not in dated]
-    return sorted(dated, key=lambda f: str(f.actor.event_time if f.actor else "")) + undated
+    dated = [f for f in ordered if _since(f)]
+    undated = [f for f in ordered if not _since(f)]
+    latest = datetime.max.replace(tzinfo=UTC)  # an unreadable time sorts last of the dated
+    return sorted(dated, key=lambda f: _instant(_since(f)) or latest) + undated
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -186,6 +195,11 @@ def _finding_html(finding: Finding, generated_at: str | None = None) -> list[str
         if actor.event_id:
             line += f" · CloudTrail event {_e(actor.event_id)}"
         out.append(f'<p class="meta actor">{line}</p>')
+    if finding.first_seen:
+        line = f"off spec since {_e(finding.first_seen)} (first seen by Setpoint"
+        old = age(finding.first_seen, generated_at)
+        line += f", {old} before this report)" if old else ")"
+        out.append(f'<p class="meta since">{line}</p>')
     out.append("</div>")
     return out
 

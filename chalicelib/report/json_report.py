@@ -71,6 +71,8 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     }
     if finding.actor is not None:
         out["actor"] = actor_to_dict(finding.actor)
+    if finding.first_seen is not None:  # the sweep's report: since when it is off spec
+        out["first_seen"] = finding.first_seen
     out["vpc_id"] = finding.vpc_id
     out["reason"] = finding.reason
     out["tags"] = finding.tag_map  # the live tags, for routing in the tools that read this

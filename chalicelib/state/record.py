@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chalicelib.model import Change, Finding, Kind, Status
+from chalicelib.model import Actor, Change, Finding, Kind, Status
 from chalicelib.notify.alert import MessageRef
 
 MAX_ACTORS = 5
@@ -49,6 +49,9 @@ class StateRecord:
     pending: bool = False
     unread: str | None = None
     version: int = 1
+    # who made the drift as last known (an event's actor, or a looked-up one): the sweep's
+    # report shows it on every later run, when the finding itself carries none
+    last_actor: Actor | None = None
 
 
 def _key(finding: Finding, label: str) -> str:

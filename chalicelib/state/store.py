@@ -31,8 +31,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import ConfigError
 from chalicelib.kinds.registry import kind_named
-from chalicelib.model import Change, Status
+from chalicelib.model import Actor, Change, Status
 from chalicelib.notify.alert import MessageRef
+from chalicelib.notify.codec import MalformedAlertError, from_data, to_data
 from chalicelib.state.errors import StateConflictError, StateStoreError
 from chalicelib.state.fingerprint import plain
 from chalicelib.state.record import StateRecord, parse_iso
@@ -218,6 +219,8 @@ def encode_item(record: StateRecord, ttl: timedelta = DEFAULT_TTL) -> dict[str, 
         "unread": record.unread,
     }
     item.update({k: {"S": v} for k, v in optional.items() if v})
+    if record.last_actor is not None:
+        item["last_actor"] = _json(to_data(record.last_actor))
     return item
 
 
@@ -272,9 +275,14 @@ def decode_item(item: dict[str, Any]) -> StateRecord:
             pending=bool(item.get("pending", {}).get("BOOL", False)),
             unread=text("unread"),
             version=int(item["version"]["N"]),
+            last_actor=_actor(text("last_actor")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, MalformedAlertError) as exc:
         raise StateStoreError(f"state row {key} cannot be read: {exc!r}") from exc
+
+
+def _actor(text: str | None) -> Actor | None:
+    return from_data(Actor, json.loads(text), "last_actor") if text else None
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def _fresh(
         last_alert_at=stamp,
         updated_at=stamp,
         last_actors=push_actor(previous.last_actors if previous else (), _arn(finding)),
+        last_actor=finding.actor or (previous.last_actor if previous else None),
         last_changes=finding.changes,
         pending=pending,
         version=previous.version + 1 if previous else 1,
@@ -151,6 +152,7 @@ def _advance(
         "resource_id": finding.id,
         "name": finding.name,
         "last_actors": push_actor(previous.last_actors, _arn(finding)),
+        "last_actor": finding.actor or previous.last_actor,
         "updated_at": iso(now),
         "version": previous.version + 1,
     }
@@ -228,6 +230,7 @@ def _open(
             record,
             version=previous.version + 1,
             last_actors=push_actor(previous.last_actors, _arn(finding)),
+            last_actor=finding.actor or previous.last_actor,
         )
         return Decision(decision.alert, record, previous)
     if fp == previous.fingerprint:

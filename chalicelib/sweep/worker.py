@@ -542,10 +542,11 @@ def deliver_and_summarize(
         findings, handed = reverter.apply(findings, _remembered(delivery.state, read))
         if handed:
             logger.info("sweep_handed_off", extra={"count": len(handed)})
-    if out is not None:
-        out.extend(findings + handed)
     outcome = EventOutcome(findings=findings, handed_off=len(handed))
     deliver(delivery, findings, outcome, cause="sweep", raise_on_failure=False)
+    handed_since = [(f, _since(read, f)) for f in handed]  # as it stood before the hand-off
+    if out is not None:
+        out.extend(_as_remembered(findings + handed, delivery.state, read))
     return summarize(
         shard_id or result.shard.id,
         findings + handed,
@@ -555,8 +556,37 @@ def deliver_and_summarize(
         regionless_matched=result.regionless_matched,
         unread=result.unread,
         skipped=result.skipped,
-        handed_off=[(f, _since(read, f)) for f in handed],
+        handed_off=handed_since,
     )
+
+
+def _as_remembered(
+    findings: Sequence[Finding], state: StateStore, read: dict[str, StateRecord | None]
+) -> list[Finding]:
+    """The findings for the report, each open drift with what its alert state remembers:
+    since when it is off (`first_seen`) and, when this sweep names nobody, who made it
+    (the event's actor, or the one looked up when it was new). Without this every report
+    after the first would show neither. Records read here are kept in `read` for the
+    digest, which asks the same."""
+    shown = []
+    for finding in findings:
+        if not finding.is_problem:
+            shown.append(finding)
+            continue
+        key = record_key(finding)
+        if key not in read or read[key] is None:
+            try:
+                read[key] = state.get(key)
+            except StateStoreError as exc:
+                logger.warning("sweep_record_unread", extra={"error": error_text(exc)})
+                read[key] = None
+        record = read[key]
+        if record is None:
+            shown.append(finding)
+            continue
+        actor = finding.actor or record.last_actor
+        shown.append(dataclasses.replace(finding, first_seen=record.first_seen, actor=actor))
+    return shown
 
 
 def _reading_first(

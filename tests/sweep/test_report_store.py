@@ -171,3 +171,47 @@ def test_the_lambda_keeps_reports_in_the_spec_bucket_unless_told_otherwise() -> 
     assert settings_from_env({"SETPOINT_SPECS": "policies"}).report_bucket is None
     with pytest.raises(ConfigError, match="SETPOINT_REPORT_URL_SECONDS=999999 is outside"):
         settings_from_env({**specs, "SETPOINT_REPORT_URL_SECONDS": "999999"})
+
+
+def test_every_later_report_still_shows_who_made_open_drift_and_since_when(
+    aws: None, webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """alice opens SSH (an event names her); the hourly sweeps that follow find the same
+    drift, which no event of theirs explains: each report must still name her and say
+    since when it is off spec, oldest first, not only the first report after the change."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.handlers import handle_cloudtrail_event
+    from tests.conftest import authorize_record
+
+    url, _received = webhook
+    now = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
+    service_for(tmp_path, url, settings())  # the estate and its spec
+    clients = ClientCache()
+    runtime = build_runtime(
+        clients=clients,
+        specs=spec_provider(str(tmp_path / "policies"), clients),
+        notifiers=[notifier_for(url, "json", sleep=lambda _: None)],
+        regions=[REGION],
+        clock=lambda: now[0],
+    )
+    service = sweep_service(runtime, settings())
+    ec2 = boto3.client("ec2", region_name=REGION)
+    (web,) = ec2.describe_security_groups(GroupNames=["web"])["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=web["GroupId"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0"
+    )
+    handle_cloudtrail_event({**authorize_record(web["GroupId"]), "awsRegion": REGION}, runtime)
+    for hours in (1, 2):
+        now[0] = datetime(2026, 12, 4, 9, 0, tzinfo=UTC) + timedelta(hours=hours)
+        sweep_here(service)
+        report = json.loads(body("reports/latest.json"))
+        (finding,) = [f for f in report["findings"] if f.get("name") == "web"]
+        assert finding["actor"]["arn"] == "arn:aws:iam::123456789012:user/alice", hours
+        assert finding["first_seen"] == "2026-12-04T09:00:00+00:00", hours
+        page = body("reports/latest.html")
+        assert "by arn:aws:iam::123456789012:user/alice" in page
+        assert (
+            f"off spec since 2026-12-04T09:00:00+00:00 (first seen by Setpoint, {hours} hour"
+            in (page)
+        )
