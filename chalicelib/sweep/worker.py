@@ -40,6 +40,7 @@ from chalicelib.pipeline import (
     Pipeline,
     guard_ref,
     quiet_findings,
+    quieted_findings,
     spec_bundle_ref,
     unknown_finding,
 )
@@ -415,8 +416,10 @@ def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | Non
 def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -> ShardResult:
     """The shard's findings after the specs' ignore rules and exceptions, as for events and
     `setpoint check`: what a user silenced is not alerted by the sweep either."""
-    quieted = quiet_findings(result.findings, catalog, service.delivery.clock().date())
-    return dataclasses.replace(result, findings=tuple(quieted))
+    quieted = quieted_findings(
+        result.findings, catalog, service.delivery.clock().date(), skipped=result.ignored
+    )
+    return dataclasses.replace(result, findings=tuple(quieted.findings), ignored=())
 
 
 def _seen_since(
