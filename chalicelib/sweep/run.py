@@ -27,6 +27,7 @@ from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.pipeline import Pipeline, unknown_finding
+from chalicelib.report.scope import Silenced
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.sweep.accounts import enabled_regions
 from chalicelib.sweep.shards import Shard
@@ -46,7 +47,8 @@ class ShardResult:
     region-less spec unmatched anywhere is then `unknown`, not `missing`). `skipped`: why
     the shard read nothing on purpose (its region is not enabled in the account).
     `ignored`: resources an ignore rule skipped before their own reads
-    (`SweepResult.ignored`), for `quiet` to count; never delivered.
+    (`SweepResult.ignored`), for `quiet` to count; never delivered. `silenced`: what
+    `quiet` then silenced (those included), for the digest's and the report's counts.
     """
 
     shard: Shard
@@ -55,6 +57,7 @@ class ShardResult:
     unread: str | None = None
     skipped: str | None = None
     ignored: tuple[Finding, ...] = ()
+    silenced: Silenced = field(default_factory=Silenced)
 
 
 def shard_unknown(shard: Shard, reason: str) -> list[Finding]:
