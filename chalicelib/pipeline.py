@@ -26,7 +26,8 @@ from chalicelib.model import (
     gone_finding,
     is_gone,
 )
-from chalicelib.noise.apply import ignored_ref, quiet
+from chalicelib.noise.apply import Quieted, ignored_ref, quiet
+from chalicelib.noise.model import IgnoreRule
 from chalicelib.specs.catalog import SpecCatalog
 
 logger = logging.getLogger("setpoint")
@@ -50,12 +51,26 @@ def unknown_finding(ref: ResourceRef, reason: str, spec: str | None = None) -> F
     return finding_for_ref(ref, Status.UNKNOWN, reason=reason, spec=spec)
 
 
+def not_read_finding(
+    ref: ResourceRef, rule: IgnoreRule, tags: Iterable[tuple[str, str]] = ()
+) -> Finding:
+    """A resource a `.setpointignore` rule skipped before its reads: never compared, only
+    counted by `quiet` (and `unknown` should anything report it: it was not read)."""
+    reason = f"not read: {rule.source} ignores it"
+    return dataclasses.replace(
+        finding_for_ref(ref, Status.UNKNOWN, reason=reason), tags=tuple(sorted(tags))
+    )
+
+
 @dataclass
 class SweepResult:
     findings: list[Finding] = field(default_factory=list)
     # spec sources a live resource claimed though no finding names them (two specs on one
     # resource: one `unknown` finding, both specs found), so neither is called missing
     claimed: set[str] = field(default_factory=set)
+    # resources an ignore rule skipped before their own reads (`not_read_finding`): kept
+    # apart from the findings, for `quiet` to count in `summary.ignored`
+    ignored: list[Finding] = field(default_factory=list)
 
     @property
     def checked(self) -> int:
@@ -160,6 +175,7 @@ class Pipeline:
                 found = pipeline.sweep(catalog, account, regions, wanted)
                 result.findings.extend(found.findings)
                 result.claimed.update(found.claimed)
+                result.ignored.extend(found.ignored)
         return result
 
 
@@ -209,10 +225,25 @@ def quiet_findings(
 ) -> list[Finding]:
     """`noise.apply.quiet` for the Lambda paths, with what it silenced logged; specs that
     silence nothing (the common case) cost nothing."""
+    return quieted_findings(findings, catalog, today).findings
+
+
+def quieted_findings(
+    findings: Sequence[Finding],
+    catalog: SpecCatalog,
+    today: date | None = None,
+    skipped: Sequence[Finding] = (),
+) -> Quieted:
+    """`quiet_findings` with its counts; `skipped`: what a sweep did not read because a
+    rule ignores it (`SweepResult.ignored`), counted once here."""
     if not catalog.ignore_rules and not catalog.noise:
-        return list(findings)
+        return Quieted([*findings, *skipped], 0, 0, 0, ())
     quieted = quiet(
-        findings, catalog.ignore_rules, catalog.noise, today or datetime.now(UTC).date()
+        findings,
+        catalog.ignore_rules,
+        catalog.noise,
+        today or datetime.now(UTC).date(),
+        skipped=skipped,
     )
     if quieted.ignored or quieted.ignored_changes or quieted.excepted:
         logger.info(
@@ -223,4 +254,4 @@ def quiet_findings(
                 "excepted": quieted.excepted,
             },
         )
-    return quieted.findings
+    return quieted

@@ -120,7 +120,9 @@ def _check(args: argparse.Namespace) -> int:
         regions=None if enabled_only else regions,
     )
     today = datetime.now(UTC).date()  # an exception's `until` is a UTC day
-    quieted = quiet(swept_findings, catalog.ignore_rules, catalog.noise, today)
+    quieted = quiet(
+        swept_findings, catalog.ignore_rules, catalog.noise, today, skipped=swept.ignored
+    )
     findings = quieted.findings
     statuses = [f.status for f in findings]
     read = sum(s not in (Status.MISSING, Status.UNKNOWN) for s in statuses)

@@ -29,10 +29,85 @@ class Quieted:
 
 def _names(rule: IgnoreRule, resource: Finding | ResourceRef) -> bool:
     """Whether a `KIND:ID_GLOB` rule names this resource (by id or by name)."""
-    return rule.kind == str(resource.kind) and any(
-        value is not None and fnmatchcase(value, rule.id_glob or "")
-        for value in (resource.id, resource.name)
+    return _named(rule, str(resource.kind), resource.id, resource.name)
+
+
+def _named(rule: IgnoreRule, kind: str, id: str | None, name: str | None) -> bool:
+    return rule.kind == kind and any(
+        value is not None and fnmatchcase(value, rule.id_glob or "") for value in (id, name)
     )
+
+
+def _verdict(
+    rules: Sequence[IgnoreRule],
+    kind: str,
+    id: str | None,
+    name: str | None,
+    tags: Mapping[str, str] | None,
+    complete: bool = True,
+) -> IgnoreRule | None:
+    """The one place the resource rules are decided (last matching line wins, `!`
+    re-includes), for `quiet` and for the reads skipped before it alike.
+
+    What is not known yet (tags not read: None; with `complete` false, an id or name the
+    caller does not have yet) never skips a read: a `!` line that might match it keeps the
+    resource read, and `quiet` decides once it is. With everything known this is exactly
+    `quiet`'s verdict.
+    """
+    verdict: IgnoreRule | None = None
+    for rule in rules:
+        if rule.path_glob is not None:
+            continue
+        if rule.kind is None:  # a tag rule
+            if tags is None:
+                if rule.negate:
+                    verdict = None  # it may bring the resource back: read it
+                continue
+            hit = rule.tag_key in tags and fnmatchcase(
+                tags[rule.tag_key or ""], rule.tag_glob or ""
+            )
+        elif rule.kind != kind:
+            continue
+        else:
+            hit = _named(rule, kind, id, name)
+            if not hit and rule.negate and not complete:
+                verdict = None  # the name (or id) this line may match is unknown before the read
+                continue
+        if hit:
+            verdict = None if rule.negate else rule
+    return verdict
+
+
+def skipping_rule(
+    rules: Sequence[IgnoreRule],
+    kind: str,
+    id: str | None,
+    name: str | None,
+    tags: Mapping[str, str] | None = None,
+) -> IgnoreRule | None:
+    """The rule that ignores a resource not read yet, or None when it must be read.
+
+    A collector asks before a resource's own reads, with the id and name its finding
+    would carry (and the tags, once read, when tag rules exist): a resource skipped here
+    is one `quiet` would have dropped after reading it.
+    """
+    return _verdict(rules, kind, id, name, tags)
+
+
+def skips(
+    rules: Sequence[IgnoreRule],
+    kind: str,
+    id: str | None,
+    name: str | None,
+    tags: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether the resource's reads can be skipped (see `skipping_rule`)."""
+    return skipping_rule(rules, kind, id, name, tags) is not None
+
+
+def has_tag_rules(rules: Sequence[IgnoreRule]) -> bool:
+    """Whether some resource rule decides by tags (so tags must be known to decide)."""
+    return any(rule.kind is None and rule.path_glob is None for rule in rules)
 
 
 def ignored_ref(ref: ResourceRef, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:
@@ -43,38 +118,12 @@ def ignored_ref(ref: ResourceRef, rules: Sequence[IgnoreRule]) -> IgnoreRule | N
     what the ref does not carry yet (an event names a group by id, the rule by name): then
     the resource is read and `quiet` decides afterwards, as `check` does.
     """
-    verdict: IgnoreRule | None = None
-    for rule in rules:
-        if rule.path_glob is not None:
-            continue
-        if rule.kind is None:  # a tag rule
-            if rule.negate and verdict is not None:
-                verdict = None  # it may bring the resource back: read it
-            continue
-        if rule.kind != str(ref.kind):
-            continue
-        if _names(rule, ref):
-            verdict = None if rule.negate else rule
-        elif rule.negate and verdict is not None and (ref.id is None or ref.name is None):
-            verdict = None  # the name (or id) this line may match is unknown before the read
-    return verdict
+    complete = ref.id is not None and ref.name is not None
+    return _verdict(rules, str(ref.kind), ref.id, ref.name, None, complete)
 
 
 def _resource_ignored(finding: Finding, rules: Sequence[IgnoreRule]) -> IgnoreRule | None:
-    verdict: IgnoreRule | None = None
-    for rule in rules:
-        if rule.path_glob is not None:
-            continue
-        if rule.kind is None:
-            tags = finding.tag_map
-            hit = rule.tag_key in tags and fnmatchcase(
-                tags[rule.tag_key or ""], rule.tag_glob or ""
-            )
-        else:
-            hit = _names(rule, finding)
-        if hit:
-            verdict = None if rule.negate else rule
-    return verdict
+    return _verdict(rules, str(finding.kind), finding.id, finding.name, finding.tag_map)
 
 
 def _path_globs(
@@ -111,7 +160,11 @@ def quiet(
     rules: Sequence[IgnoreRule],
     noise: Mapping[str, SpecNoise],
     today: date,
+    skipped: Iterable[Finding] = (),
 ) -> Quieted:
+    """`skipped`: resources a collector did not read because a rule ignores them
+    (`skipping_rule`), each counted here once, under its rule. One no rule ignores after
+    all (a collector that decided differently) is kept: it says it was not read."""
     kept: list[Finding] = []
     ignored = dropped = excepted_count = 0
     used_rules: set[IgnoreRule] = set()
@@ -164,6 +217,13 @@ def quiet(
                 reason=reason,
             )
         )
+    for finding in skipped:
+        rule = _resource_ignored(finding, rules)
+        if rule is None:
+            kept.append(finding)
+            continue
+        ignored += 1
+        used_rules.add(rule)
     stale = [
         f"{r.source}: ignore rule matched nothing"
         for r in rules

@@ -28,7 +28,7 @@ from chalicelib.report.common import (
     sort_key,
     spec_place,
 )
-from chalicelib.report.scope import Scope
+from chalicelib.report.scope import Scope, Silenced
 from chalicelib.state.transitions import is_gone
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
@@ -210,10 +210,12 @@ def render_html(
     scope: Scope | None = None,
     *,
     generated_at: str | None = None,
+    silenced: Silenced | None = None,
 ) -> str:
     """The page; pass every finding (in-sync ones are counted, never listed).
 
-    `generated_at` is written when given; renderers never read the clock.
+    `generated_at` is written when given; renderers never read the clock. `silenced`:
+    what the specs silenced, said in a line when there is no scope (the sweep's report).
     """
     counts = count_statuses(findings, checked)
     problems = [f for f in findings if is_off_spec(f)]
@@ -233,6 +235,8 @@ def render_html(
         out.append(f'<p class="scope">generated {_e(generated_at)}</p>')
     if scope is not None:
         out.append(f'<p class="scope">{_e(scope.line())}</p>')
+    elif silenced is not None and silenced.words():
+        out.append(f'<p class="scope">Silenced: {_e(", ".join(silenced.words()))}</p>')
     keys = ["checked", "in_sync", *(s.value for s in PROBLEM_STATUSES)]
     if "gone" in counts:
         keys.append("gone")

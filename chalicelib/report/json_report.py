@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.cloud_text import json_shown
 from chalicelib.model import Actor, Change, Finding, is_gone
 from chalicelib.report.common import count_statuses, exception_for, is_off_spec, sort_key
-from chalicelib.report.scope import Scope
+from chalicelib.report.scope import Scope, Silenced
 
 FORMAT_VERSION = "1"
 
@@ -96,9 +96,13 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
 
 
 def report_to_dict(
-    findings: Sequence[Finding], checked: int, scope: Scope | None = None
+    findings: Sequence[Finding],
+    checked: int,
+    scope: Scope | None = None,
+    silenced: Silenced | None = None,
 ) -> dict[str, Any]:
-    """The whole report; in-sync findings are counted, never listed.
+    """The whole report; in-sync findings are counted, never listed. `silenced`: the
+    counts of what the specs silenced, for a report without a scope (the sweep's).
 
     Resources deleted while no spec named them are not drift: they are listed under
     `gone` (present only when there is one), never under `findings`.
@@ -113,6 +117,9 @@ def report_to_dict(
         report["summary"]["ignored"] = scope.ignored
         report["summary"]["excepted"] = scope.excepted
         report["scope"] = scope.to_dict()
+    elif silenced is not None:
+        report["summary"]["ignored"] = silenced.ignored
+        report["summary"]["excepted"] = silenced.excepted
     gone = sorted((f for f in findings if is_gone(f)), key=sort_key)
     if gone:
         report["gone"] = [finding_to_dict(f) for f in gone]
@@ -120,10 +127,13 @@ def report_to_dict(
 
 
 def render_json_report(
-    findings: Sequence[Finding], checked: int, scope: Scope | None = None
+    findings: Sequence[Finding],
+    checked: int,
+    scope: Scope | None = None,
+    silenced: Silenced | None = None,
 ) -> str:
     """The report as printed: indented, UTF-8 kept readable, trailing newline."""
-    report = report_to_dict(findings, checked, scope)
+    report = report_to_dict(findings, checked, scope, silenced)
     return json_shown(json.dumps(report, indent=2, ensure_ascii=False)) + "\n"
 
 

@@ -9,6 +9,29 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Silenced:
+    """What the specs silenced on purpose, for a report that has no `Scope` (the sweep's):
+    resources skipped by `.setpointignore`, changes dropped by path rules or a spec's
+    `ignore:`, changes an unexpired exception accepts."""
+
+    ignored: int = 0
+    ignored_changes: int = 0
+    excepted: int = 0
+
+    def words(self) -> list[str]:
+        """ "2 ignored by rule", ... for the counts that are not zero."""
+        return [
+            f"{n} {what}"
+            for n, what in (
+                (self.ignored, "ignored by rule"),
+                (self.ignored_changes, "change(s) ignored"),
+                (self.excepted, "change(s) excepted"),
+            )
+            if n
+        ]
+
+
+@dataclass(frozen=True)
 class Scope:
     accounts: tuple[str, ...]
     regions: tuple[str, ...]
@@ -65,15 +88,7 @@ class Scope:
             f"{self.specs} spec(s) from {', '.join(self.sources)}; "
             f"{self.resources_read} resource(s) read"
         )
-        quiet = [
-            f"{n} {what}"
-            for n, what in (
-                (self.ignored, "ignored by rule"),
-                (self.ignored_changes, "change(s) ignored"),
-                (self.excepted, "change(s) excepted"),
-            )
-            if n
-        ]
+        quiet = Silenced(self.ignored, self.ignored_changes, self.excepted).words()
         if quiet:
             text += f"; {', '.join(quiet)}"
         if self.skipped:

@@ -26,6 +26,7 @@ from chalicelib.notify.budget import (
 from chalicelib.notify.escape import escape_mrkdwn, escape_teams
 from chalicelib.notify.teams import CARD_LIMIT, LINE_LIMIT, teams_message
 from chalicelib.report.common import kind_noun, one_line
+from chalicelib.report.scope import Silenced
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 OPEN_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
@@ -166,6 +167,7 @@ def summarize(
     skipped: str | None = None,
     cap: int = SHARD_LIST_CAP,
     handed_off: Sequence[tuple[Finding, str | None]] = (),
+    silenced: Silenced | None = None,
 ) -> ShardSummary:
     """One shard's findings and the alerts delivering them caused, as digest material.
 
@@ -180,6 +182,9 @@ def summarize(
     for finding in findings:
         counts[finding.status.value] += 1
     counts["checked"] = len(findings)
+    for key, value in silenced_counts(silenced or Silenced()).items():
+        if value:  # what the specs silenced: summed into the digest and the report
+            counts[key] = value
     alert_of = {id(a.finding): a for a in alerts}
     handed_since = {id(finding): since for finding, since in handed_off}
     new: list[DigestItem] = []
@@ -270,6 +275,23 @@ class Digest:
         )
 
 
+SILENCED_KEYS = ("ignored", "ignored_changes", "excepted")
+
+
+def silenced_counts(silenced: Silenced) -> dict[str, int]:
+    values = (silenced.ignored, silenced.ignored_changes, silenced.excepted)
+    return dict(zip(SILENCED_KEYS, values, strict=True))
+
+
+def silenced_of(summaries: Iterable[ShardSummary]) -> Silenced:
+    """What the specs silenced across shards, from their counts."""
+    totals = dict.fromkeys(SILENCED_KEYS, 0)
+    for summary in summaries:
+        for key in SILENCED_KEYS:
+            totals[key] += summary.counts.get(key, 0)
+    return Silenced(**totals)
+
+
 def merge_digest(
     run_id: str,
     summaries: Sequence[ShardSummary],
@@ -279,7 +301,7 @@ def merge_digest(
     dead_letter_total: int = 0,
     cap: int = DIGEST_LIST_CAP,
 ) -> Digest:
-    counts = {"checked": 0, **{status: 0 for status in STATUSES}}
+    counts = {"checked": 0, **{status: 0 for status in STATUSES}, **dict.fromkeys(SILENCED_KEYS, 0)}
     totals = {"new_drift": 0, "resolved": 0, "still_open": 0, "unknown": 0}
     new: list[DigestItem] = []
     resolved: list[DigestItem] = []

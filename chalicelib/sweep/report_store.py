@@ -34,6 +34,7 @@ from chalicelib.model import Finding
 from chalicelib.notify.codec import MalformedAlertError, from_data, to_data
 from chalicelib.report.html_report import render_html
 from chalicelib.report.json_report import render_json_report
+from chalicelib.report.scope import Silenced
 
 logger = logging.getLogger("setpoint")
 
@@ -94,13 +95,22 @@ class ReportStore:
             raise ReportStoreError(f"s3://{self.bucket}/{key}: {_reason(exc)}") from exc
 
     def publish(
-        self, findings: Sequence[Finding], checked: int, run_id: str, generated_at: str
+        self,
+        findings: Sequence[Finding],
+        checked: int,
+        run_id: str,
+        generated_at: str,
+        silenced: Silenced | None = None,
     ) -> PublishedReport:
-        """Write this run's report to its history and as the latest; a URL to the latest."""
+        """Write this run's report to its history and as the latest; a URL to the latest.
+        `silenced`: the shards' counts of what the specs silenced (`summary.ignored`, ...)."""
         bodies = {
-            "json": (render_json_report(findings, checked), "application/json"),
+            "json": (
+                render_json_report(findings, checked, silenced=silenced),
+                "application/json",
+            ),
             "html": (
-                render_html(findings, checked, generated_at=generated_at),
+                render_html(findings, checked, generated_at=generated_at, silenced=silenced),
                 "text/html; charset=utf-8",
             ),
         }

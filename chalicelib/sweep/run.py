@@ -27,6 +27,7 @@ from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, ResourceRef, Status
 from chalicelib.pipeline import Pipeline, unknown_finding
+from chalicelib.report.scope import Silenced
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.sweep.accounts import enabled_regions
 from chalicelib.sweep.shards import Shard
@@ -45,6 +46,9 @@ class ShardResult:
     matched here. `unread`: why the shard's security groups could not be listed (a
     region-less spec unmatched anywhere is then `unknown`, not `missing`). `skipped`: why
     the shard read nothing on purpose (its region is not enabled in the account).
+    `ignored`: resources an ignore rule skipped before their own reads
+    (`SweepResult.ignored`), for `quiet` to count; never delivered. `silenced`: what
+    `quiet` then silenced (those included), for the digest's and the report's counts.
     """
 
     shard: Shard
@@ -52,6 +56,8 @@ class ShardResult:
     regionless_matched: frozenset[str] = frozenset()
     unread: str | None = None
     skipped: str | None = None
+    ignored: tuple[Finding, ...] = ()
+    silenced: Silenced = field(default_factory=Silenced)
 
 
 def shard_unknown(shard: Shard, reason: str) -> list[Finding]:
@@ -142,8 +148,9 @@ class ShardRunner:
             logger.warning("shard_failed", extra={"shard": shard.id, "error": str(exc)})
             return ShardResult(shard, tuple(shard_unknown(shard, str(exc))), unread=str(exc))
         findings = result.findings
+        ignored = tuple(result.ignored)
         if BY_NAME[shard.family].regionless is None:
-            return ShardResult(shard, tuple(findings))
+            return ShardResult(shard, tuple(findings), ignored=ignored)
         regionless = regionless_sources(catalog, shard.account, shard.family)
         matched = frozenset(
             f.spec for f in findings if f.spec in regionless and f.status is not Status.MISSING
@@ -161,7 +168,7 @@ class ShardRunner:
                 and (f.status is Status.MISSING or (f.status is Status.UNKNOWN and f.id is None))
             )
         )
-        return ShardResult(shard, kept, matched, unread)
+        return ShardResult(shard, kept, matched, unread, ignored=ignored)
 
 
 def regionless_missing(
@@ -215,6 +222,11 @@ class InProcessSweep:
     @property
     def findings(self) -> list[Finding]:
         return [f for r in self.results for f in r.findings] + self.completion
+
+    @property
+    def ignored(self) -> list[Finding]:
+        """What the shards did not read because an ignore rule skips it."""
+        return [f for r in self.results for f in r.ignored]
 
 
 def run_in_process(

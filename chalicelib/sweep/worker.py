@@ -39,11 +39,12 @@ from chalicelib.notify.outbox import queue_region
 from chalicelib.pipeline import (
     Pipeline,
     guard_ref,
-    quiet_findings,
+    quieted_findings,
     spec_bundle_ref,
     unknown_finding,
 )
 from chalicelib.ports import SpecProvider, StateStore, SweepQueue
+from chalicelib.report.scope import Silenced
 from chalicelib.scrub import error_text
 from chalicelib.specs.catalog import SpecCatalog
 from chalicelib.state import StateStoreError, parse_state_uri, record_key
@@ -51,7 +52,7 @@ from chalicelib.state.fingerprint import fingerprint
 from chalicelib.state.record import StateRecord, iso
 from chalicelib.sweep.accounts import partition_regions, resolve_accounts
 from chalicelib.sweep.dead_letters import read_dead_letters
-from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, summarize
+from chalicelib.sweep.digest import Digest, ShardSummary, merge_digest, silenced_of, summarize
 from chalicelib.sweep.lake import LakeLookup
 from chalicelib.sweep.lookup import (
     ActorLookup,
@@ -415,8 +416,13 @@ def _sweep_shard(service: SweepService, shard: Shard) -> tuple[SpecCatalog | Non
 def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -> ShardResult:
     """The shard's findings after the specs' ignore rules and exceptions, as for events and
     `setpoint check`: what a user silenced is not alerted by the sweep either."""
-    quieted = quiet_findings(result.findings, catalog, service.delivery.clock().date())
-    return dataclasses.replace(result, findings=tuple(quieted))
+    quieted = quieted_findings(
+        result.findings, catalog, service.delivery.clock().date(), skipped=result.ignored
+    )
+    silenced = Silenced(quieted.ignored, quieted.ignored_changes, quieted.excepted)
+    return dataclasses.replace(
+        result, findings=tuple(quieted.findings), ignored=(), silenced=silenced
+    )
 
 
 def _seen_since(
@@ -557,6 +563,7 @@ def deliver_and_summarize(
         unread=result.unread,
         skipped=result.skipped,
         handed_off=handed_since,
+        silenced=result.silenced,
     )
 
 
@@ -664,7 +671,8 @@ def finish_run(
         report = None
         if service.reports is not None:
             findings, unread = service.reports.parts(run_id, total)
-            report = publish_report(service, run_id, findings + completion, unread)
+            silenced = silenced_of(summaries)
+            report = publish_report(service, run_id, findings + completion, unread, silenced)
         return post_run_digest(service, run_id, summaries, report)
     except BaseException as exc:
         _release(service, run_id, exc)
@@ -703,14 +711,18 @@ def _complete_accounts(
         unread = [summary.unread for summary in shards if summary.unread]
         region = shards[0].shard.split("/")[1]
         findings += regionless_missing(catalog, account, region, matched, unread)
-    findings = quiet_findings(findings, catalog, delivery.clock().date())
-    return deliver_and_summarize(
-        delivery, ShardResult(ACCOUNT_WIDE, tuple(findings)), shard_id="accounts", out=out
-    )
+    quieted = quieted_findings(findings, catalog, delivery.clock().date())
+    silenced = Silenced(quieted.ignored, quieted.ignored_changes, quieted.excepted)
+    result = ShardResult(ACCOUNT_WIDE, tuple(quieted.findings), silenced=silenced)
+    return deliver_and_summarize(delivery, result, shard_id="accounts", out=out)
 
 
 def publish_report(
-    service: SweepService, run_id: str, findings: Sequence[Finding], unread: Sequence[str] = ()
+    service: SweepService,
+    run_id: str,
+    findings: Sequence[Finding],
+    unread: Sequence[str] = (),
+    silenced: Silenced | None = None,
 ) -> tuple[str | None, str | None]:
     """(a presigned URL to the latest report, or why there is none) for the digest.
 
@@ -720,7 +732,7 @@ def publish_report(
         return None, None
     try:
         published = service.reports.publish(
-            findings, len(findings), run_id, iso(service.delivery.clock())
+            findings, len(findings), run_id, iso(service.delivery.clock()), silenced
         )
     except ReportStoreError as exc:
         logger.error("sweep_report_failed", extra={"run_id": run_id, "error": str(exc)})
@@ -827,7 +839,10 @@ def sweep_in_process(service: SweepService) -> InvocationSweep:
         summaries.append(
             deliver_and_summarize(delivery, completion, shard_id="accounts", out=findings)
         )
-    report = publish_report(service, run_id, findings) if service.reports else None
+    silenced = silenced_of(summaries)
+    report = (
+        publish_report(service, run_id, findings, silenced=silenced) if service.reports else None
+    )
     digest = post_run_digest(service, run_id, summaries, report)
     return InvocationSweep(run_id, findings, digest)
 

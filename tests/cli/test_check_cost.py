@@ -186,3 +186,95 @@ def test_a_check_parses_each_spec_file_once(cost: Cost, imported: Path, tmp_path
     assert len(files) == 8  # four groups (two VPC defaults), two buckets, a policy, a role
     assert sorted(cost.parsed) == files
     assert set(cost.parsed.values()) == {1}
+
+
+LOGS = ("acme-logs-a", "acme-logs-b", "acme-logs-keep")
+
+
+@pytest.fixture
+def bucket_calls(cost: Cost, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """s3:Get* requests per bucket, from the parameters each call was made with.
+
+    GetBucketLocation is left out: it is part of the listing here (moto's ListBuckets gives
+    no `BucketRegion`, which AWS's does), needed to tell whether a bucket is in the regions
+    checked at all; every other Get* is one of the bucket's own property reads.
+    """
+    found: Counter[str] = Counter()
+
+    def count(params: Any = None, model: Any = None, **_: Any) -> None:
+        if model is None or not params or not model.name.startswith("Get"):
+            return
+        if model.name != "GetBucketLocation":
+            found[str(params.get("Bucket"))] += 1
+
+    monkeypatch.setattr(
+        handlers,
+        "BUILTIN_HANDLERS",
+        [*handlers.BUILTIN_HANDLERS, ("before-parameter-build.s3", count)],
+    )
+    return found
+
+
+def s3_check(specs: Path, out: Path) -> dict[str, Any]:
+    argv = ["check", "--specs", str(specs), "--region", REGION, "--kinds", "s3_bucket"]
+    assert main([*argv, "--format", "json", "--output", str(out), "--no-progress"]) in (0, 1)
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+@pytest.fixture
+def logs_estate(cost: Cost, tmp_path: Path) -> Path:
+    """Three log buckets and one more, imported; one log bucket made after the import."""
+    s3 = boto3.client("s3", region_name=REGION)
+    where = {"LocationConstraint": REGION}
+    for name in ("acme-logs-a", "acme-logs-keep", "acme-assets"):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration=where)
+    specs = tmp_path / "policies"
+    assert main(["import", "--out", str(specs), "--region", REGION, "--kinds", "s3_bucket"]) == 0
+    s3.create_bucket(Bucket="acme-logs-b", CreateBucketConfiguration=where)  # no spec
+    s3.put_bucket_versioning(Bucket="acme-logs-keep", VersioningConfiguration={"Status": "Enabled"})
+    return specs
+
+
+def test_check_reads_nothing_of_the_buckets_a_rule_ignores(
+    logs_estate: Path, bucket_calls: Counter[str], tmp_path: Path
+) -> None:
+    """No Get* for an ignored bucket (spec'd or not), each counted once in summary.ignored,
+    none reported missing or unmanaged; the `!` one is read and compared."""
+    (logs_estate / ".setpointignore").write_text(
+        "s3_bucket:acme-logs-*\n!s3_bucket:acme-logs-keep\n"
+    )
+    bucket_calls.clear()
+    report = s3_check(logs_estate, tmp_path / "report.json")
+    assert bucket_calls["acme-logs-a"] == 0 and bucket_calls["acme-logs-b"] == 0
+    assert bucket_calls["acme-logs-keep"] >= 4  # its security properties at least
+    assert report["summary"]["ignored"] == 2
+    # acme-assets in sync (counted, not listed); nothing missing, nothing unmanaged
+    assert {f["name"]: f["status"] for f in report["findings"]} == {"acme-logs-keep": "drifted"}
+    assert report["summary"]["checked"] == 2
+    assert not any("matched nothing" in s for s in report["scope"]["skipped"])
+
+
+def test_check_with_a_tag_rule_reads_only_the_tags_of_what_it_ignores(
+    logs_estate: Path, bucket_calls: Counter[str], tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    for name in ("acme-logs-a", "acme-logs-b"):
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "team", "Value": "logs"}]})
+    (logs_estate / ".setpointignore").write_text("tag:team=logs\n")
+    bucket_calls.clear()
+    report = s3_check(logs_estate, tmp_path / "report.json")
+    assert bucket_calls["acme-logs-a"] == 1 and bucket_calls["acme-logs-b"] == 1  # tags only
+    assert report["summary"]["ignored"] == 2
+    assert {f["name"] for f in report["findings"]} == {"acme-logs-keep"}  # its versioning
+    assert report["summary"]["checked"] == 2
+
+
+def test_check_without_rules_reads_every_bucket(
+    logs_estate: Path, bucket_calls: Counter[str], tmp_path: Path
+) -> None:
+    """The counter itself sees the reads the tests above expect to be absent."""
+    bucket_calls.clear()
+    report = s3_check(logs_estate, tmp_path / "report.json")
+    assert min(bucket_calls[name] for name in LOGS) >= 4
+    assert report["summary"]["ignored"] == 0

@@ -45,7 +45,11 @@ def body(key: str) -> str:
 
 
 def service_for(
-    tmp_path: Path, chat_url: str, settings: SweepSettings, state: Any = None
+    tmp_path: Path,
+    chat_url: str,
+    settings: SweepSettings,
+    state: Any = None,
+    ignore: str | None = None,
 ) -> SweepService:
     clients = ClientCache()
     ec2 = clients.client("ec2", REGION)
@@ -59,6 +63,8 @@ def service_for(
         f"kind: security_group\nname: web\nregion: {REGION}\ndescription: web\n"
         "ingress:\n  - proto: tcp\n    ports: 443\n    cidr: 10.0.0.0/8\n"
     )
+    if ignore is not None:
+        (tmp_path / "policies" / ".setpointignore").write_text(ignore)
     fields = {"state": state} if state is not None else {}
     runtime = build_runtime(
         clients=clients,
@@ -133,6 +139,54 @@ def test_the_fanned_out_sweep_gathers_every_shard_into_one_report(
     report = json.loads(body("reports/latest.json"))
     assert report["summary"]["checked"] == digest["counts"]["checked"]
     assert "web" in {f["name"] for f in report["findings"]}
+
+
+# the spec bucket is swept like any bucket; this rule skips it (and nothing else)
+IGNORE_SPEC_BUCKET = "s3_bucket:setpoint-specs-*\n"
+
+
+def test_the_report_counts_what_the_rules_ignored_as_check_does(
+    aws: None, webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, received = webhook
+    service = service_for(tmp_path, url, settings(), ignore=IGNORE_SPEC_BUCKET)
+
+    sweep_here(service)
+
+    report = json.loads(body("reports/latest.json"))
+    assert (report["summary"]["ignored"], report["summary"]["excepted"]) == (1, 0)
+    assert BUCKET not in {f["name"] for f in report["findings"]}
+    assert "Silenced: 1 ignored by rule" in body("reports/latest.html")
+    assert digests(received)[-1]["counts"]["ignored"] == 1
+
+
+def test_the_fanned_out_report_sums_the_shards_ignored_counts(
+    aws: None,
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+    state_table: DynamoStateStore,
+) -> None:
+    """Each shard's count waits in the state table with its summary until the last one."""
+    url, received = webhook
+    queue = boto3.client("sqs", region_name="eu-west-1").create_queue(QueueName="setpoint-sweep")
+    service = service_for(
+        tmp_path,
+        url,
+        settings(window_seconds=0, queue_url=queue["QueueUrl"], state_uri=f"dynamodb://{TABLE}"),
+        state=state_table,
+        ignore=IGNORE_SPEC_BUCKET + "security_group:web\n",
+    )
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    enqueue_shards(service, SqsSweepQueue(sqs, queue["QueueUrl"]))
+    assert handle_shard_batch({"Records": drain(queue["QueueUrl"])}, service) == {
+        "batchItemFailures": []
+    }
+
+    report = json.loads(body("reports/latest.json"))
+    assert report["summary"]["ignored"] == 2  # the bucket (not read) and web (listed)
+    assert "web" not in {f["name"] for f in report["findings"]}
+    (digest,) = digests(received)
+    assert digest["counts"]["ignored"] == 2
 
 
 def test_a_report_that_cannot_be_written_is_named_in_the_digest_which_still_posts(

@@ -12,6 +12,7 @@ DescribeTargetGroups is needed. Gateway load balancers are not this kind and are
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +31,7 @@ from chalicelib.kinds.load_balancer.model import (
     redirect,
     target_group_name,
 )
+from chalicelib.noise.model import IgnoreRule
 
 ClientFactory = Callable[[str], Any]
 
@@ -113,6 +115,21 @@ def account_of(arn: str) -> str | None:
 # -- I/O ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Passed:
+    """A load balancer listed but not read further, and the ignore rule that skips it."""
+
+    arn: str
+    name: str
+    account: str | None
+    tags: Mapping[str, str]
+    rule: IgnoreRule
+
+
+# (ARN, name, tags or None when they could not be read) -> the rule that skips it, or None
+SkipRule = Callable[[str, str, Mapping[str, str] | None], IgnoreRule | None]
+
+
 class LoadBalancerCollector:
     """Live reads for one account; one elbv2 and one ec2 client per region, made on first use."""
 
@@ -161,9 +178,35 @@ class LoadBalancerCollector:
         """Every application and network load balancer in the region."""
         return self._complete(region, self._describe(region))
 
-    def _complete(self, region: str, raws: list[dict[str, Any]]) -> list[LoadBalancerState]:
+    def list_region_unless(
+        self, region: str, skip: SkipRule
+    ) -> tuple[list[LoadBalancerState], list[Passed]]:
+        """`list_region`, but a load balancer `skip` names a rule for (from its ARN, name
+        and tags, which are read in batches with the listing) is passed over: none of its
+        own reads (listeners, certificates, attributes) are made."""
+        passed: list[Passed] = []
+        return self._complete(region, self._describe(region), skip, passed), passed
+
+    def _complete(
+        self,
+        region: str,
+        raws: list[dict[str, Any]],
+        skip: SkipRule | None = None,
+        passed: list[Passed] | None = None,
+    ) -> list[LoadBalancerState]:
         arns = [str(raw["LoadBalancerArn"]) for raw in raws]
         tags, tags_problem = self._tags(region, arns)
+        if skip is not None:
+            kept = []
+            for raw in raws:
+                arn, name = str(raw["LoadBalancerArn"]), str(raw.get("LoadBalancerName", ""))
+                known = None if tags_problem else tags.get(arn, {})
+                rule = skip(arn, name, known)
+                if rule is None:
+                    kept.append(raw)
+                elif passed is not None:
+                    passed.append(Passed(arn, name, account_of(arn), known or {}, rule))
+            raws = kept
         names, names_problem = self._group_names(
             region, sorted({g for raw in raws for g in raw.get("SecurityGroups", []) or []})
         )

@@ -7,7 +7,7 @@ never `missing`. Specs always name a region, so there is no region-less case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import ClientCache
@@ -19,7 +19,9 @@ from chalicelib.kinds.load_balancer.model import LoadBalancerSpec
 from chalicelib.kinds.load_balancer.spec import match_load_balancer
 from chalicelib.kinds.load_balancer.writer import render_load_balancer_spec, spec_filename
 from chalicelib.model import Finding, Kind, ResourceRef
-from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.noise.apply import skipping_rule
+from chalicelib.noise.model import IgnoreRule
+from chalicelib.pipeline import SweepResult, not_read_finding, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
 
 if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
@@ -77,14 +79,30 @@ class LoadBalancerPipeline:
         specs = [s for s in load_balancer_specs(catalog) if _in_account(s, account)]
         matched: set[int] = set()
         failed: dict[str, str] = {}
+        rules = catalog.ignore_rules
+
+        def skip(arn: str, name: str, tags: Mapping[str, str] | None) -> IgnoreRule | None:
+            return skipping_rule(rules, str(LOAD_BALANCER), arn, name, tags)
+
         for region in regions:
             try:
-                states = self.collector.list_region(region)
+                if rules:
+                    states, passed = self.collector.list_region_unless(region, skip)
+                else:
+                    states, passed = self.collector.list_region(region), []
             except ReadError as exc:
                 failed[region] = str(exc)
                 ref = ResourceRef(LOAD_BALANCER, account, region, name="(all load balancers)")
                 result.findings.append(unknown_finding(ref, str(exc)))
                 continue
+            for each in passed:  # ignored: counted, never compared, and its spec not missing
+                spec = match_load_balancer(specs, each.name, each.account or account, region)
+                if spec is not None:
+                    matched.add(id(spec))
+                ref = ResourceRef(
+                    LOAD_BALANCER, each.account or account, region, id=each.arn, name=each.name
+                )
+                result.ignored.append(not_read_finding(ref, each.rule, each.tags.items()))
             for state in states:
                 spec = match_load_balancer(specs, state.name, state.account or account, region)
                 if spec is not None:

@@ -9,6 +9,7 @@ IAM permission it needs. AccessDenied on one property is recorded on the state
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -373,11 +374,15 @@ class BucketCollector:
         account: str | None,
         properties: Iterable[str] = ALL_PROPERTIES,
         region: str | None = None,
+        read_rest: Callable[[Mapping[str, str]], bool] | None = None,
     ) -> BucketState | None:
         """The bucket with the named properties read; None when it does not exist.
 
         Raises ReadError only when the bucket itself cannot be located (GetBucketLocation
         denied); a property that cannot be read is recorded in `unreadable`.
+        `read_rest`: the tags are read first, and the other properties only when it says
+        so for them (a tag rule that ignores the bucket); otherwise the state holds only
+        its tags. Tags that cannot be read leave the rest to be read.
         """
         region = region or self.region_of(name)
         if region is None:
@@ -386,8 +391,15 @@ class BucketCollector:
         values: dict[str, Any] = {}
         unreadable: dict[str, str] = {}
         wanted = [p for p in ALL_PROPERTIES if p in set(properties)]
+        if read_rest is not None:
+            wanted = [TAGS, *(p for p in wanted if p != TAGS)]
         try:
             for prop in wanted:
+                if read_rest is not None and prop != TAGS and TAGS in values:
+                    if not read_rest(values[TAGS]):
+                        wanted = [TAGS]
+                        break
+                    read_rest = None  # decided: read the rest
                 value, problem = self._property(client, name, READS_BY_PROPERTY[prop])
                 if problem is None:
                     values[prop] = value
@@ -415,11 +427,13 @@ class BucketCollector:
         account: str | None,
         properties_for: Callable[[str], Iterable[str]] = lambda _: SECURITY_PROPERTIES,
         regions: Mapping[str, str | ReadError | None] | None = None,
+        read_rest: Callable[[str, Mapping[str, str]], bool] | None = None,
     ) -> list[tuple[str, BucketState | ReadError | None]]:
         """Read many buckets in a bounded thread pool, in the order given.
 
         `regions` holds locations already known (`locate`); the others are located here.
         Each result is the state, None (gone since listing) or the ReadError that stopped it.
+        `read_rest(name, tags)`: tags first, the rest only when it says so (see `read`).
         """
         known = dict(regions or {})
         located = {**self.locate({n: None for n in names if n not in known}), **known}
@@ -430,9 +444,14 @@ class BucketCollector:
             region = located[name]
             if region is None or isinstance(region, ReadError):
                 return region
+            rest = None if read_rest is None else functools.partial(read_rest, name)
             try:
                 return self.read(
-                    name, account=account, properties=properties_for(name), region=region
+                    name,
+                    account=account,
+                    properties=properties_for(name),
+                    region=region,
+                    read_rest=rest,
                 )
             except ReadError as exc:
                 return exc

@@ -10,7 +10,7 @@ them. The account-wide block (events and sweeps alike) is answered from s3-contr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import ClientCache, default_region
@@ -19,11 +19,18 @@ from chalicelib.kinds.s3_bucket import S3_BUCKET
 from chalicelib.kinds.s3_bucket.collector import BucketCollector
 from chalicelib.kinds.s3_bucket.compare import evaluate_account_block, evaluate_bucket
 from chalicelib.kinds.s3_bucket.events import account_block_ref, is_account_block
-from chalicelib.kinds.s3_bucket.model import ALL_PROPERTIES, SECURITY_PROPERTIES, BucketSpec
+from chalicelib.kinds.s3_bucket.model import (
+    ALL_PROPERTIES,
+    SECURITY_PROPERTIES,
+    TAGS,
+    BucketSpec,
+    BucketState,
+)
 from chalicelib.kinds.s3_bucket.spec import match_bucket
 from chalicelib.kinds.s3_bucket.writer import render_s3_bucket_spec, spec_filename
 from chalicelib.model import GLOBAL_REGION, Finding, Kind, ResourceRef
-from chalicelib.pipeline import SweepResult, unknown_finding
+from chalicelib.noise.apply import has_tag_rules, skipping_rule, skips
+from chalicelib.pipeline import SweepResult, not_read_finding, unknown_finding
 from chalicelib.specs.catalog import SpecCatalog
 
 if TYPE_CHECKING:  # an exporter is handed its sink; specs/ imports the registry
@@ -102,6 +109,10 @@ class S3BucketPipeline:
         return evaluate_account_block(account or None, GLOBAL_REGION, block)
 
     @staticmethod
+    def _ref(account: str, located: Mapping[str, object], name: str) -> ResourceRef:
+        return ResourceRef(S3_BUCKET, account, str(located[name]), id=name, name=name)
+
+    @staticmethod
     def _missing(spec: BucketSpec, account: str | None) -> Finding:
         ref = ResourceRef(S3_BUCKET, account, _placeholder_region(spec), id=spec.name)
         return evaluate_bucket(spec, None, ref=ref)
@@ -156,14 +167,32 @@ class S3BucketPipeline:
                     result.findings.append(self._unlocated(account, name, spec, region))
             elif region in wanted:
                 chosen[name] = match_bucket(named.get(name, ()), name, account, region)
+        rules = catalog.ignore_rules
+        for name in list(chosen):
+            rule = skipping_rule(rules, KIND, name, name) if rules else None
+            if rule is not None:  # ignored by name: none of its reads
+                del chosen[name]
+                result.ignored.append(not_read_finding(self._ref(account, located, name), rule))
+        by_tags = has_tag_rules(rules)
+
+        def read_rest(name: str, tags: Mapping[str, str]) -> bool:
+            return not skips(rules, KIND, name, name, tags)
+
         outcomes = self.collector.read_many(
             list(chosen),
             account=account,
             properties_for=lambda name: properties_for(chosen[name]),
             regions={name: located[name] for name in chosen},
+            read_rest=read_rest if by_tags else None,
         )
         for name, outcome in outcomes:
             spec = chosen[name]
+            if by_tags and isinstance(outcome, BucketState) and TAGS in outcome.read:
+                rule = skipping_rule(rules, KIND, name, name, outcome.tags)
+                if rule is not None:  # ignored by its tags: read no further than them
+                    ref = self._ref(account, located, name)
+                    result.ignored.append(not_read_finding(ref, rule, outcome.tags.items()))
+                    continue
             if isinstance(outcome, ReadError):
                 ref = ResourceRef(S3_BUCKET, account, str(located[name]), id=name, name=name)
                 source = str(spec.source) if spec else None

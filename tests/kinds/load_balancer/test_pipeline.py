@@ -235,3 +235,36 @@ def test_explain_a_tls_downgrade_event_names_the_versions_and_the_actor(
     out = capsys.readouterr().out
     assert "ELBSecurityPolicy-2016-08 allows TLS 1.0-1.2" in out
     assert "arn:aws:iam::123456789012:user/example-user" in out
+
+
+def test_an_ignored_load_balancer_is_listed_but_never_read_further(
+    estate: tuple[Any, dict[str, str]], imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Neither its listeners nor its attributes are read; its spec is not `missing`, the
+    unspecced one not `unmanaged`; both are counted as ignored. Requests are counted with a
+    botocore `before-call` handler on the pipeline's own clients."""
+    elbv2, ids = estate
+    subnets = elbv2.describe_load_balancers(LoadBalancerArns=[ids["lb"]])["LoadBalancers"][0][
+        "AvailabilityZones"
+    ]
+    elbv2.create_load_balancer(
+        Name="k8s-ingress-a1", Subnets=[z["SubnetId"] for z in subnets], Scheme="internal"
+    )
+    (imported / ".setpointignore").write_text("tag:team=web\nload_balancer:k8s-*\n")
+    catalog = load_directory(imported)
+    clients = ClientCache()
+    asked: list[tuple[str, str]] = []
+    clients.client("elbv2", REGION).meta.events.register(
+        "before-call",
+        lambda model, params, **_: asked.append((model.name, str(params))),
+    )
+    result = Pipeline([build_load_balancer_pipeline(clients)]).sweep(
+        catalog, "123456789012", [REGION]
+    )
+    assert result.findings == []  # no missing spec, no unmanaged one
+    assert sorted(str(f.name) for f in result.ignored) == ["k8s-ingress-a1", "web-public"]
+    assert "DescribeLoadBalancers" in {name for name, _ in asked}  # the counter sees calls
+    per_resource = [name for name, _ in asked if name != "DescribeLoadBalancers"]
+    assert per_resource == ["DescribeTags"]  # one batch for both, then nothing of theirs
+    code, report = _check(imported, capsys)
+    assert (code, report["summary"]["ignored"], report["findings"]) == (0, 2, [])
