@@ -163,9 +163,7 @@ class Reverter:
             return None
         try:
             here = self.own_account()
-        except SetpointError as exc:
-            return f"failed: could not tell which account this runs in: {error_text(exc)}"
-        except (BotoCoreError, ClientError) as exc:
+        except (SetpointError, BotoCoreError, ClientError) as exc:
             return f"failed: could not tell which account this runs in: {error_text(exc)}"
         if finding.account != here:
             return (

@@ -90,14 +90,9 @@ def listing_version(listed: Mapping[str, str], extra_rules: Sequence[IgnoreRule]
     ETag and the rules given beside the bucket. Any push, deletion or new object moves it
     (an identical re-push may too, as ETags of encrypted objects differ): a sweep then
     treats the specs as changed, which costs only a wider actor lookup."""
-    digest = hashlib.sha256()
-    for key in sorted(listed):
-        for part in (key, listed[key]):
-            data = part.encode("utf-8")
-            digest.update(len(data).to_bytes(8, "big"))
-            digest.update(data)
-    digest.update(repr(tuple(extra_rules)).encode("utf-8"))
-    return HASH_PREFIX + digest.hexdigest()
+    listing = content_hash(listed)  # keys and ETags, hashed as a bundle's names and texts
+    rules = repr(tuple(extra_rules))
+    return HASH_PREFIX + hashlib.sha256(f"{listing}\n{rules}".encode()).hexdigest()
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -35,6 +35,7 @@ from chalicelib.errors import ConfigError, DeliveryError, SetpointError
 from chalicelib.kinds.pipelines import build_pipeline
 from chalicelib.kinds.registry import BY_NAME, FAMILIES
 from chalicelib.model import Finding, Kind, Status
+from chalicelib.noise.apply import Quieted
 from chalicelib.notify.outbox import queue_region
 from chalicelib.pipeline import (
     Pipeline,
@@ -419,10 +420,13 @@ def _quieted(service: SweepService, catalog: SpecCatalog, result: ShardResult) -
     quieted = quieted_findings(
         result.findings, catalog, service.delivery.clock().date(), skipped=result.ignored
     )
-    silenced = Silenced(quieted.ignored, quieted.ignored_changes, quieted.excepted)
     return dataclasses.replace(
-        result, findings=tuple(quieted.findings), ignored=(), silenced=silenced
+        result, findings=tuple(quieted.findings), ignored=(), silenced=_silenced_by(quieted)
     )
+
+
+def _silenced_by(quieted: Quieted) -> Silenced:
+    return Silenced(quieted.ignored, quieted.ignored_changes, quieted.excepted)
 
 
 def _seen_since(
@@ -581,13 +585,8 @@ def _as_remembered(
             shown.append(finding)
             continue
         key = record_key(finding)
-        if key not in read or read[key] is None:
-            try:
-                read[key] = state.get(key)
-            except StateStoreError as exc:
-                logger.warning("sweep_record_unread", extra={"error": error_text(exc)})
-                read[key] = None
-        record = read[key]
+        # drift new before delivery has a record now: read it again
+        record = read.get(key) or _read_record(state, read, key)
         if record is None:
             shown.append(finding)
             continue
@@ -609,13 +608,22 @@ def _reading_first(
     def read_then_hand_off(finding: Finding) -> None:
         key = record_key(finding)
         if key not in read:
-            try:
-                read[key] = state.get(key)
-            except StateStoreError as exc:
-                logger.warning("sweep_record_unread", extra={"error": error_text(exc)})
+            _read_record(state, read, key)
         hand_off(finding)
 
     return dataclasses.replace(reverter, hand_off=read_then_hand_off)
+
+
+def _read_record(
+    state: StateStore, read: dict[str, StateRecord | None], key: str
+) -> StateRecord | None:
+    """The record at `key`, kept in `read`; one that cannot be read is logged and None."""
+    try:
+        read[key] = state.get(key)
+    except StateStoreError as exc:
+        logger.warning("sweep_record_unread", extra={"error": error_text(exc)})
+        read[key] = None
+    return read[key]
 
 
 def _since(read: Mapping[str, StateRecord | None], finding: Finding) -> str | None:
@@ -712,8 +720,7 @@ def _complete_accounts(
         region = shards[0].shard.split("/")[1]
         findings += regionless_missing(catalog, account, region, matched, unread)
     quieted = quieted_findings(findings, catalog, delivery.clock().date())
-    silenced = Silenced(quieted.ignored, quieted.ignored_changes, quieted.excepted)
-    result = ShardResult(ACCOUNT_WIDE, tuple(quieted.findings), silenced=silenced)
+    result = ShardResult(ACCOUNT_WIDE, tuple(quieted.findings), silenced=_silenced_by(quieted))
     return deliver_and_summarize(delivery, result, shard_id="accounts", out=out)
 
 

@@ -17,6 +17,17 @@ READ_ONLY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
 }
+# a role EC2 may assume: the trust policy of the roles these tests create
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 EVERYTHING = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -170,17 +181,7 @@ def test_an_attached_policy_the_spec_does_not_list_is_detached_and_kept(
     aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     iam = boto3.client("iam", region_name="us-east-1")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
     wide = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps(EVERYTHING))["Policy"]
     specs = tmp_path / "policies"
     assert main(["import", "--out", str(specs), "--kinds", "iam_role"]) == 0
@@ -234,17 +235,8 @@ def test_a_member_accounts_role_is_never_reverted_with_this_accounts_clients(
     from tests.runtime_builder import build_runtime
 
     iam = boto3.client("iam", region_name="us-east-1")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    trust = json.dumps(EC2_TRUST)
+    role = iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=trust)["Role"]
     wide = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps(EVERYTHING))["Policy"]
     specs = tmp_path / "policies"
     assert main(["import", "--out", str(specs), "--kinds", "iam_role"]) == 0

@@ -194,7 +194,7 @@ class S3BucketPipeline:
                     result.ignored.append(not_read_finding(ref, rule, outcome.tags.items()))
                     continue
             if isinstance(outcome, ReadError):
-                ref = ResourceRef(S3_BUCKET, account, str(located[name]), id=name, name=name)
+                ref = self._ref(account, located, name)
                 source = str(spec.source) if spec else None
                 result.findings.append(unknown_finding(ref, str(outcome), source))
             elif outcome is None:
